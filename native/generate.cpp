@@ -1,0 +1,332 @@
+// Generation as mlx-lm's generate_step does it (prefill in chunks, then one token per step with
+// the next step queued through async_eval), extended to left-padded batches.
+#include "generate.h"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "errors.h"
+#include "models/decoder.h"
+
+namespace mlxlab {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+void validate(const Model& model, const GenerateRequest& r, const StopFlags& stops) {
+  if (r.prompts.empty()) fail(codes::kArgument, "generate: no prompts given");
+  if (stops.size() < r.prompts.size()) {
+    fail(codes::kArgument, "generate: " + std::to_string(stops.size()) + " stop flags for " +
+                               std::to_string(r.prompts.size()) + " prompts");
+  }
+  int vocab = model.config().vocab_size;
+  for (size_t i = 0; i < r.prompts.size(); ++i) {
+    if (r.prompts[i].empty()) fail(codes::kArgument, "generate: prompt " + std::to_string(i) + " is empty");
+    for (int t : r.prompts[i]) {
+      if (t < 0 || t >= vocab) {
+        fail(codes::kArgument, "generate: prompt " + std::to_string(i) + " has token id " +
+                                   std::to_string(t) + " outside the vocabulary [0, " +
+                                   std::to_string(vocab) + ")");
+      }
+    }
+  }
+  const auto& s = r.sampling;
+  if (r.max_tokens < 0) fail(codes::kArgument, "generate: max_tokens must be >= 0");
+  if (r.prefill_step <= 0) fail(codes::kArgument, "generate: prefill_step must be positive");
+  if (!(s.temperature >= 0)) fail(codes::kArgument, "generate: temperature must be >= 0");
+  if (!(s.top_p >= 0 && s.top_p <= 1)) fail(codes::kArgument, "generate: top_p must be in [0, 1]");
+  if (!(s.min_p >= 0 && s.min_p <= 1)) fail(codes::kArgument, "generate: min_p must be in [0, 1]");
+  if (s.top_k < 0) fail(codes::kArgument, "generate: top_k must be >= 0");
+  if (!(s.repetition_penalty >= 0)) {
+    fail(codes::kArgument, "generate: repetition_penalty must be >= 0");
+  }
+  if (s.repetition_penalty != 1.0f && s.repetition_context < 1) {
+    fail(codes::kArgument, "generate: repetition_context must be >= 1");
+  }
+}
+
+// ---- batch layout
+
+// Prompts left-padded to one length; pads[b] positions of row b are padding.
+struct PaddedBatch {
+  mx::array tokens = mx::array(0);  // [B, P] int32
+  std::vector<int> pads;
+  int length = 0;
+  bool padded = false;
+};
+
+PaddedBatch left_pad(const std::vector<std::vector<int>>& prompts) {
+  PaddedBatch batch;
+  for (const auto& p : prompts) batch.length = std::max<int>(batch.length, p.size());
+  int B = prompts.size(), P = batch.length;
+  std::vector<int32_t> flat(static_cast<size_t>(B) * P, 0);
+  for (int b = 0; b < B; ++b) {
+    int pad = P - static_cast<int>(prompts[b].size());
+    batch.pads.push_back(pad);
+    batch.padded |= pad > 0;
+    std::copy(prompts[b].begin(), prompts[b].end(), flat.begin() + static_cast<size_t>(b) * P + pad);
+  }
+  batch.tokens = mx::array(flat.data(), {B, P}, mx::int32);
+  return batch;
+}
+
+// Boolean mask [B, 1, end - start, end] for queries at [start, end): causal, and padding keys
+// hidden. A padding query sees itself only, so its row stays finite.
+std::optional<mx::array> padding_mask(const PaddedBatch& batch, int start, int end) {
+  if (!batch.padded) return std::nullopt;
+  int B = batch.pads.size();
+  auto pads = mx::reshape(mx::array(batch.pads.data(), {B}, mx::int32), {B, 1, 1, 1});
+  auto queries = mx::reshape(mx::arange(start, end), {1, 1, end - start, 1});
+  auto keys = mx::reshape(mx::arange(0, end), {1, 1, 1, end});
+  auto visible = mx::logical_or(mx::greater_equal(keys, pads), mx::equal(keys, queries));
+  return mx::logical_and(mx::greater_equal(queries, keys), visible);
+}
+
+mx::array columns(const mx::array& a, int start, int end) {
+  return mx::slice(a, {0, start}, {a.shape(0), end});
+}
+
+// ---- logits processors and samplers (mlx-lm sample_utils)
+
+// Last `context` tokens of each prompt [B, context]; short prompts repeat their first token
+// (a repeated id is penalized once, so this equals the shorter list).
+mx::array prompt_history(const std::vector<std::vector<int>>& prompts, int context) {
+  int B = prompts.size();
+  std::vector<int32_t> flat(static_cast<size_t>(B) * context);
+  for (int b = 0; b < B; ++b) {
+    const auto& p = prompts[b];
+    int n = std::min<int>(context, p.size());
+    for (int i = 0; i < context; ++i) {
+      int src = i < context - n ? 0 : static_cast<int>(p.size()) - context + i;
+      flat[static_cast<size_t>(b) * context + i] = p[std::max(src, 0)];
+    }
+  }
+  return mx::array(flat.data(), {B, context}, mx::int32);
+}
+
+// Sign-aware multiplicative penalty on the logits of recent tokens.
+mx::array repetition_penalty(const mx::array& logits, const mx::array& history, float penalty) {
+  auto selected = mx::take_along_axis(logits, history, -1);
+  auto penalized = mx::where(mx::less(selected, mx::array(0.0f)),
+                             mx::multiply(selected, mx::array(penalty)),
+                             mx::divide(selected, mx::array(penalty)));
+  return mx::put_along_axis(logits, history, penalized, -1);
+}
+
+mx::array minus_inf(mx::Dtype dtype) {
+  return mx::array(-std::numeric_limits<float>::infinity(), dtype);
+}
+
+// Keep the smallest set of tokens whose probability mass reaches top_p.
+mx::array apply_top_p(const mx::array& logprobs, float top_p) {
+  auto sorted = mx::sort(logprobs, -1);
+  auto probs = mx::exp(mx::astype(sorted, mx::float32));
+  auto mass_above = mx::cumsum(probs, -1, /*reverse=*/true, /*inclusive=*/false);
+  int B = probs.shape(0);
+  auto total = mx::add(mx::slice(mass_above, {0, 0}, {B, 1}), mx::slice(probs, {0, 0}, {B, 1}));
+  auto dropped = mx::sum(mx::greater_equal(mass_above, mx::multiply(mx::array(top_p), total)),
+                         -1, true);
+  auto threshold = mx::take_along_axis(sorted, dropped, -1);
+  return mx::where(mx::less(logprobs, threshold), minus_inf(logprobs.dtype()), logprobs);
+}
+
+// Drop tokens less likely than min_p times the most likely one.
+mx::array apply_min_p(const mx::array& logprobs, float min_p) {
+  auto top = mx::max(logprobs, -1, true);
+  auto scaled = mx::add(top, mx::array(std::log(min_p)));
+  return mx::where(mx::less(logprobs, scaled), minus_inf(logprobs.dtype()), logprobs);
+}
+
+// Keep the top_k most likely tokens.
+mx::array apply_top_k(const mx::array& logprobs, int top_k) {
+  int V = logprobs.shape(-1);
+  auto order = mx::argpartition(mx::negative(logprobs), top_k - 1, -1);
+  auto drop = mx::slice(order, {0, top_k}, {order.shape(0), V});
+  return mx::put_along_axis(logprobs, drop, minus_inf(logprobs.dtype()), -1);
+}
+
+class Sampler {
+ public:
+  explicit Sampler(const SamplingParams& p) : p_(p) {
+    if (p.seed) key_ = mx::random::key(*p.seed);
+  }
+
+  // One token per row of logprobs [B, V], as int32 [B].
+  mx::array operator()(const mx::array& logprobs) {
+    if (p_.temperature == 0) return mx::astype(mx::argmax(logprobs, -1), mx::int32);
+    auto x = logprobs;
+    int V = x.shape(-1);
+    if (p_.top_p > 0 && p_.top_p < 1) x = apply_top_p(x, p_.top_p);
+    if (p_.min_p != 0) x = apply_min_p(x, p_.min_p);
+    if (p_.top_k > 0 && p_.top_k < V) x = apply_top_k(x, p_.top_k);
+    std::optional<mx::array> step_key;
+    if (key_) {
+      auto [next, sub] = mx::random::split(*key_);
+      key_ = next;
+      step_key = sub;
+    }
+    auto scaled = mx::multiply(x, mx::array(1.0f / p_.temperature));
+    return mx::astype(mx::random::categorical(scaled, -1, step_key), mx::int32);
+  }
+
+ private:
+  SamplingParams p_;
+  std::optional<mx::array> key_;
+};
+
+}  // namespace
+
+GenerateResult generate(Model& model, const GenerateRequest& request, const TokenSink& sink,
+                        StopFlags& stops, const CancelFlag& cancel) {
+  validate(model, request, stops);
+  const auto& sp = request.sampling;
+  const int B = request.prompts.size();
+  GenerateResult result;
+  result.sequences.resize(B);
+  for (const auto& p : request.prompts) result.stats.prompt_tokens += p.size();
+
+  try {
+    mx::reset_peak_memory();
+    auto start = Clock::now();
+    auto batch = left_pad(request.prompts);
+    auto cache = model.make_cache();
+    Sampler sampler(sp);
+    bool penalize = sp.repetition_penalty != 1.0f;
+    std::optional<mx::array> history;
+    if (penalize) history = prompt_history(request.prompts, sp.repetition_context);
+
+    // Left-padded rows get positions shifted back by their padding: the same RoPE inputs (and
+    // numerics, also in bf16) as a run of that prompt alone.
+    auto* decoder = as_decoder(model);
+    std::optional<mx::array> row_offsets;
+    if (batch.padded) {
+      std::vector<int32_t> shifts;
+      for (int pad : batch.pads) shifts.push_back(-pad);
+      row_offsets = mx::array(shifts.data(), {B}, mx::int32);
+    }
+    auto run = [&](const mx::array& tokens, const std::optional<mx::array>& mask) {
+      return decoder ? decoder->forward_rows(tokens, &cache, mask, row_offsets)
+                     : model.forward(tokens, &cache, mask);
+    };
+
+    // Prefill all but the last prompt position, prefill_step positions at a time.
+    const int P = batch.length;
+    int done = 0;
+    while (P - done > 1) {
+      if (cancel.cancelled()) break;
+      int end = done + std::min(request.prefill_step, P - done - 1);
+      auto chunk = columns(batch.tokens, done, end);
+      auto mask = padding_mask(batch, done, end);
+      // Evaluating the hidden states materializes the cache (no LM head needed).
+      mx::eval(decoder ? decoder->hidden_states(chunk, &cache, mask, row_offsets)
+                       : model.forward(chunk, &cache, mask));
+      done = end;
+      mx::clear_cache();
+    }
+
+    // Logits of the last position -> processed -> log-probabilities -> next token [B].
+    auto step = [&](const mx::array& input, int start_pos) {
+      int end_pos = start_pos + input.shape(1);
+      auto logits = run(input, padding_mask(batch, start_pos, end_pos));
+      int L = logits.shape(1), V = logits.shape(2);
+      logits = mx::reshape(mx::slice(logits, {0, L - 1, 0}, {B, L, V}), {B, V});
+      if (penalize) logits = repetition_penalty(logits, *history, sp.repetition_penalty);
+      auto logprobs = mx::subtract(logits, mx::logsumexp(logits, -1, true));
+      return sampler(logprobs);
+    };
+    // Remember a new token for the repetition penalty.
+    auto remember = [&](const mx::array& y) {
+      if (!penalize) return;
+      auto h = mx::concatenate({*history, mx::reshape(y, {B, 1})}, 1);
+      int n = h.shape(1);
+      history = columns(h, std::max(0, n - sp.repetition_context), n);
+    };
+
+    std::vector<bool> active(B, true);
+    int n_active = B;
+    auto finish = [&](int b, FinishReason why) {
+      if (!active[b]) return;
+      active[b] = false;
+      result.sequences[b].finish = why;
+      --n_active;
+    };
+
+    if (cancel.cancelled()) {
+      for (int b = 0; b < B; ++b) finish(b, FinishReason::kCancelled);
+    }
+    int pos = P - 1;
+    mx::array y = mx::array(0);
+    if (n_active > 0) {
+      y = step(columns(batch.tokens, P - 1, P), pos);
+      remember(y);
+      mx::async_eval(y);
+      pos = P;
+    }
+    auto decode_start = Clock::now();
+    int n = 0;
+    std::vector<int32_t> tokens(B);
+    while (n_active > 0) {
+      std::optional<mx::array> next_y;
+      if (n + 1 < request.max_tokens) {
+        next_y = step(mx::reshape(y, {B, 1}), pos);
+        remember(*next_y);
+        mx::async_eval(*next_y);
+      }
+      if (n == 0) {
+        mx::eval(y);
+        result.stats.prompt_seconds = seconds_since(start);
+        decode_start = Clock::now();
+      }
+      if (n >= request.max_tokens) {
+        for (int b = 0; b < B; ++b) finish(b, FinishReason::kLength);
+        break;
+      }
+      mx::eval(y);
+      std::copy_n(y.data<int32_t>(), B, tokens.begin());
+      for (int b = 0; b < B; ++b) {
+        if (!active[b]) continue;
+        if (stops.stopped(b)) {
+          finish(b, FinishReason::kStop);
+          continue;
+        }
+        int t = tokens[b];
+        if (request.eos_ids.count(t)) {
+          finish(b, FinishReason::kEos);
+          continue;
+        }
+        result.sequences[b].tokens.push_back(t);
+        ++result.stats.generated_tokens;
+        sink(b, t);
+        if (stops.stopped(b)) finish(b, FinishReason::kStop);
+        else if (static_cast<int>(result.sequences[b].tokens.size()) >= request.max_tokens) {
+          finish(b, FinishReason::kLength);
+        }
+      }
+      if (cancel.cancelled()) {
+        for (int b = 0; b < B; ++b) finish(b, FinishReason::kCancelled);
+      }
+      if (n % 256 == 0) mx::clear_cache();
+      if (!next_y) break;
+      y = *next_y;
+      ++pos;
+      ++n;
+    }
+    for (int b = 0; b < B; ++b) finish(b, FinishReason::kLength);
+    result.stats.generate_seconds = seconds_since(decode_start);
+    result.stats.peak_memory = mx::get_peak_memory();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    fail(codes::kMlx, std::string("generate: ") + e.what());
+  }
+  return result;
+}
+
+}  // namespace mlxlab

@@ -1,0 +1,77 @@
+// Token generation: prefill, KV-cache decode, samplers, batches of prompts. Stop strings are
+// matched in TS on decoded text; TS tells a sequence to stop through StopFlags.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "engine.h"
+#include "models/model.h"
+
+namespace mlxlab {
+
+struct SamplingParams {
+  float temperature = 0.0f;  // 0 = greedy
+  float top_p = 1.0f;
+  int top_k = 0;             // 0 = off
+  float min_p = 0.0f;        // 0 = off
+  float repetition_penalty = 1.0f;
+  int repetition_context = 20;
+  std::optional<uint64_t> seed;
+};
+
+struct GenerateRequest {
+  std::vector<std::vector<int>> prompts;  // one or more prompts (token ids)
+  int max_tokens = 256;
+  SamplingParams sampling;
+  std::set<int> eos_ids;
+  int prefill_step = 512;  // prompt tokens per forward pass during prefill
+};
+
+// Per-sequence stop requests from another thread (stop string matched in TS).
+class StopFlags {
+ public:
+  explicit StopFlags(size_t n) : flags_(n) {}
+  void stop(size_t i) {
+    if (i < flags_.size()) flags_[i].store(true, std::memory_order_relaxed);
+  }
+  bool stopped(size_t i) const { return flags_[i].load(std::memory_order_relaxed); }
+  size_t size() const { return flags_.size(); }
+
+ private:
+  std::vector<std::atomic<bool>> flags_;
+};
+
+enum class FinishReason { kLength, kEos, kStop, kCancelled };
+
+struct SequenceResult {
+  std::vector<int> tokens;
+  FinishReason finish = FinishReason::kLength;
+};
+
+struct GenerateStats {
+  int prompt_tokens = 0;
+  double prompt_seconds = 0;
+  int generated_tokens = 0;
+  double generate_seconds = 0;
+  size_t peak_memory = 0;
+};
+
+struct GenerateResult {
+  std::vector<SequenceResult> sequences;
+  GenerateStats stats;
+};
+
+// Called on the engine thread for each new token of sequence `seq`.
+using TokenSink = std::function<void(int seq, int token)>;
+
+// Generate for all prompts at once (left-padded batch). Stops a sequence at EOS, at
+// max_tokens or when stops->stopped(seq); stops all when cancel is set.
+GenerateResult generate(Model& model, const GenerateRequest& request, const TokenSink& sink,
+                        StopFlags& stops, const CancelFlag& cancel);
+
+}  // namespace mlxlab

@@ -1,0 +1,248 @@
+#include "io/gguf.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "errors.h"
+
+namespace mlxlab {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// GGUF block names -> mlx-lm module names.
+const std::map<std::string, std::string>& top_level_names() {
+  static const std::map<std::string, std::string> names = {
+      {"token_embd", "model.embed_tokens"}, {"output_norm", "model.norm"}, {"output", "lm_head"}};
+  return names;
+}
+const std::map<std::string, std::string>& block_names() {
+  static const std::map<std::string, std::string> names = {
+      {"attn_q", "self_attn.q_proj"},     {"attn_k", "self_attn.k_proj"},
+      {"attn_v", "self_attn.v_proj"},     {"attn_output", "self_attn.o_proj"},
+      {"ffn_gate", "mlp.gate_proj"},      {"ffn_up", "mlp.up_proj"},
+      {"ffn_down", "mlp.down_proj"},      {"attn_norm", "input_layernorm"},
+      {"ffn_norm", "post_attention_layernorm"}};
+  return names;
+}
+
+// "blk.3.attn_q.scales" -> "model.layers.3.self_attn.q_proj.scales", or nullopt.
+std::optional<std::string> mlx_name(const std::string& name) {
+  auto dot = name.rfind('.');
+  if (dot == std::string::npos) return std::nullopt;
+  auto base = name.substr(0, dot), suffix = name.substr(dot + 1);
+  if (base.rfind("blk.", 0) == 0) {
+    auto second = base.find('.', 4);
+    if (second == std::string::npos) return std::nullopt;
+    auto layer = base.substr(4, second - 4);
+    if (layer.empty() || layer.find_first_not_of("0123456789") != std::string::npos) {
+      return std::nullopt;
+    }
+    auto it = block_names().find(base.substr(second + 1));
+    if (it == block_names().end()) return std::nullopt;
+    return "model.layers." + layer + "." + it->second + "." + suffix;
+  }
+  auto it = top_level_names().find(base);
+  if (it == top_level_names().end()) return std::nullopt;
+  return it->second + "." + suffix;
+}
+
+GgufValue to_value(const mx::GGUFMetaData& meta) {
+  if (auto s = std::get_if<std::string>(&meta)) return *s;
+  if (auto v = std::get_if<std::vector<std::string>>(&meta)) return *v;
+  auto a = std::get_if<mx::array>(&meta);
+  if (!a) return std::monostate{};
+  bool floating = mx::issubdtype(a->dtype(), mx::floating);
+  if (floating) {
+    auto d = mx::astype(*a, mx::float32);
+    mx::eval(d);
+    if (d.ndim() == 0) return static_cast<double>(d.item<float>());
+    const float* p = d.data<float>();
+    return std::vector<double>(p, p + d.size());
+  }
+  auto i = mx::astype(*a, mx::int64);
+  mx::eval(i);
+  if (i.ndim() == 0) return i.item<int64_t>();
+  const int64_t* p = i.data<int64_t>();
+  return std::vector<int64_t>(p, p + i.size());
+}
+
+void check_magic(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {0, 0, 0, 0};
+  if (!in.read(magic, 4) || std::string(magic, 4) != "GGUF") {
+    fail(codes::kModelLoad, path + ": not a GGUF file (no GGUF magic)");
+  }
+}
+
+int64_t require_int(const GgufModel& m, const std::string& key) {
+  auto v = gguf_int(m, key);
+  if (!v) fail(codes::kGguf, m.path + ": GGUF metadata \"" + key + "\" is missing");
+  return *v;
+}
+
+// Rows grouped per head as [n_heads, a, b, ...] -> [n_heads, b, a, ...].
+mx::array swap_row_halves(const mx::array& w, int n_heads, int a, int b) {
+  auto shape = w.shape();
+  mx::Shape split = {n_heads, a, b};
+  split.insert(split.end(), shape.begin() + 1, shape.end());
+  return mx::reshape(mx::swapaxes(mx::reshape(w, split), 1, 2), shape);
+}
+
+}  // namespace
+
+mx::array unpermute_rotary_rows(const mx::array& w, int n_heads) {
+  int half = w.shape(0) / n_heads / 2;
+  return swap_row_halves(w, n_heads, half, 2);
+}
+
+mx::array permute_rotary_rows(const mx::array& w, int n_heads) {
+  int half = w.shape(0) / n_heads / 2;
+  return swap_row_halves(w, n_heads, 2, half);
+}
+
+std::optional<int64_t> gguf_int(const GgufModel& m, const std::string& key) {
+  auto it = m.metadata.find(key);
+  if (it == m.metadata.end()) return std::nullopt;
+  if (auto v = std::get_if<int64_t>(&it->second)) return *v;
+  if (auto v = std::get_if<double>(&it->second)) return static_cast<int64_t>(*v);
+  return std::nullopt;
+}
+
+std::optional<double> gguf_float(const GgufModel& m, const std::string& key) {
+  auto it = m.metadata.find(key);
+  if (it == m.metadata.end()) return std::nullopt;
+  if (auto v = std::get_if<double>(&it->second)) return *v;
+  if (auto v = std::get_if<int64_t>(&it->second)) return static_cast<double>(*v);
+  return std::nullopt;
+}
+
+std::optional<std::string> gguf_string(const GgufModel& m, const std::string& key) {
+  auto it = m.metadata.find(key);
+  if (it == m.metadata.end()) return std::nullopt;
+  if (auto v = std::get_if<std::string>(&it->second)) return *v;
+  return std::nullopt;
+}
+
+GgufModel load_gguf_model(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) fail(codes::kModelLoad, path + ": file not found");
+  if (!fs::is_regular_file(path, ec)) fail(codes::kModelLoad, path + ": not a regular file");
+  check_magic(path);
+
+  mx::GGUFLoad loaded;
+  try {
+    loaded = mx::load_gguf(path);
+  } catch (const std::exception& e) {
+    fail(codes::kModelLoad, path + ": cannot read GGUF file: " + e.what());
+  }
+  GgufModel model;
+  model.path = path;
+  for (auto& [key, value] : loaded.second) model.metadata.emplace(key, to_value(value));
+
+  auto arch = gguf_string(model, "general.architecture");
+  if (!arch) fail(codes::kGguf, path + ": GGUF metadata \"general.architecture\" is missing");
+  if (*arch != "llama") {
+    fail(codes::kGguf, path + ": GGUF architecture \"" + *arch +
+                           "\" is not supported (only llama)");
+  }
+  int n_heads = static_cast<int>(require_int(model, "llama.attention.head_count"));
+  int n_kv = static_cast<int>(gguf_int(model, "llama.attention.head_count_kv").value_or(n_heads));
+
+  try {
+    std::vector<mx::array> all;
+    for (auto& [name, w] : loaded.first) {
+      auto mapped = mlx_name(name);
+      if (!mapped) fail(codes::kGguf, path + ": GGUF tensor \"" + name + "\" is not supported");
+      mx::array a = w;
+      if (mapped->find(".self_attn.q_proj.") != std::string::npos) {
+        a = unpermute_rotary_rows(a, n_heads);
+      } else if (mapped->find(".self_attn.k_proj.") != std::string::npos) {
+        a = unpermute_rotary_rows(a, n_kv);
+      }
+      model.weights.insert_or_assign(*mapped, a);
+      all.push_back(a);
+    }
+    mx::eval(all);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    fail(codes::kGguf, path + ": cannot convert GGUF tensors: " + e.what());
+  }
+  return model;
+}
+
+ModelConfig config_from_gguf(const GgufModel& m) {
+  ModelConfig c;
+  c.model_type = "llama";
+  c.hidden_size = static_cast<int>(require_int(m, "llama.embedding_length"));
+  c.num_hidden_layers = static_cast<int>(require_int(m, "llama.block_count"));
+  c.intermediate_size = static_cast<int>(require_int(m, "llama.feed_forward_length"));
+  c.num_attention_heads = static_cast<int>(require_int(m, "llama.attention.head_count"));
+  c.num_key_value_heads = static_cast<int>(
+      gguf_int(m, "llama.attention.head_count_kv").value_or(c.num_attention_heads));
+  c.head_dim = static_cast<int>(gguf_int(m, "llama.attention.key_length")
+                                    .value_or(gguf_int(m, "llama.rope.dimension_count")
+                                                  .value_or(c.hidden_size / c.num_attention_heads)));
+  auto eps = gguf_float(m, "llama.attention.layer_norm_rms_epsilon");
+  if (!eps) fail(codes::kGguf, m.path + ": GGUF metadata \"llama.attention.layer_norm_rms_epsilon\" is missing");
+  c.rms_norm_eps = static_cast<float>(*eps);
+  c.rope_theta = static_cast<float>(gguf_float(m, "llama.rope.freq_base").value_or(10000.0));
+  c.max_position_embeddings = static_cast<int>(gguf_int(m, "llama.context_length").value_or(0));
+  if (auto type = gguf_string(m, "llama.rope.scaling.type"); type && *type != "none") {
+    c.rope_scaling.type = *type;
+    c.rope_scaling.factor = static_cast<float>(gguf_float(m, "llama.rope.scaling.factor").value_or(1.0));
+  }
+
+  // Vocabulary: the metadata, the token list, else the embedding rows.
+  if (auto v = gguf_int(m, "llama.vocab_size")) {
+    c.vocab_size = static_cast<int>(*v);
+  } else if (auto it = m.metadata.find("tokenizer.ggml.tokens");
+             it != m.metadata.end() && std::holds_alternative<std::vector<std::string>>(it->second)) {
+    c.vocab_size = static_cast<int>(std::get<std::vector<std::string>>(it->second).size());
+  } else if (auto it = m.weights.find("model.embed_tokens.weight"); it != m.weights.end()) {
+    c.vocab_size = it->second.shape(0);
+  }
+  c.tie_word_embeddings = m.weights.count("lm_head.weight") == 0;
+
+  // Quantization: the commonest spec is the base; modules that differ are overrides.
+  std::map<std::string, std::optional<QuantSpec>> modules;
+  std::map<std::pair<int, int>, int> counts;
+  for (const auto& [name, w] : m.weights) {
+    const std::string suffix = ".weight";
+    if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    if (w.ndim() != 2) continue;
+    auto path = name.substr(0, name.size() - suffix.size());
+    auto scales = m.weights.find(path + ".scales");
+    if (scales == m.weights.end()) {
+      modules[path] = std::nullopt;
+      continue;
+    }
+    QuantSpec spec;
+    int groups = scales->second.shape(-1);
+    int in = groups * 32;  // GGUF blocks hold 32 weights
+    spec.group_size = 32;
+    spec.bits = w.shape(-1) * 32 / in;
+    modules[path] = spec;
+    ++counts[{spec.group_size, spec.bits}];
+  }
+  if (!counts.empty()) {
+    auto best = std::max_element(counts.begin(), counts.end(),
+                                 [](auto& a, auto& b) { return a.second < b.second; });
+    QuantSpec base;
+    base.group_size = best->first.first;
+    base.bits = best->first.second;
+    c.quantization.base = base;
+    for (auto& [path, spec] : modules) {
+      if (!spec || spec->bits != base.bits || spec->group_size != base.group_size) {
+        c.quantization.overrides[path] = spec;
+      }
+    }
+  }
+  return c;
+}
+
+}  // namespace mlxlab

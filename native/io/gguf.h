@@ -1,0 +1,49 @@
+// Loading llama-architecture GGUF files (e.g. SmolLM2) as mlx-lm-named weights plus metadata.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "models/config.h"
+#include "models/model.h"
+
+namespace mlxlab {
+
+// One metadata value: integer and bool scalars as int64_t, float scalars as double, strings,
+// and arrays (strings, integers, floats).
+using GgufValue = std::variant<std::monostate, int64_t, double, std::string,
+                               std::vector<std::string>, std::vector<int64_t>,
+                               std::vector<double>>;
+
+struct GgufModel {
+  std::string path;
+  Weights weights;  // mlx-lm names; q/k rows already in Hugging Face order
+  std::map<std::string, GgufValue> metadata;
+};
+
+// Load a GGUF file with MLX's loader (Q4_0/Q4_1/Q8_0 become affine triplets with group size
+// 32, other quantized types float16), map the names to mlx-lm's and un-permute the q/k rows
+// llama.cpp permuted for its RoPE. Throws Error(E_MODEL_LOAD) for an unreadable file and
+// Error(E_GGUF) for an architecture other than llama or unknown tensor names.
+GgufModel load_gguf_model(const std::string& path);
+
+// The llama config the metadata describes, with the quantization the weights carry
+// (base {32, 4 or 8}, overrides for tensors that differ).
+ModelConfig config_from_gguf(const GgufModel& model);
+
+// Metadata accessors; nullopt when absent or of another type.
+std::optional<int64_t> gguf_int(const GgufModel& model, const std::string& key);
+std::optional<double> gguf_float(const GgufModel& model, const std::string& key);
+std::optional<std::string> gguf_string(const GgufModel& model, const std::string& key);
+
+// Rows of a q/k projection [n_heads * head_dim, ...] from llama.cpp's interleaved order
+// back to Hugging Face's (two halves per head).
+mx::array unpermute_rotary_rows(const mx::array& w, int n_heads);
+// The inverse (Hugging Face -> llama.cpp), for tests and export.
+mx::array permute_rotary_rows(const mx::array& w, int n_heads);
+
+}  // namespace mlxlab

@@ -1,0 +1,62 @@
+// A causal language model over MLX: llama, qwen3 and qwen3_moe share one decoder stack whose
+// pieces (q/k norm, MoE blocks, tied embeddings, quantized linears) switch on from the config.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "mlx/mlx.h"
+#include "models/config.h"
+
+namespace mlxlab {
+
+namespace mx = mlx::core;
+using Weights = std::unordered_map<std::string, mx::array>;
+
+// Keys and values of one attention layer, grown in steps to avoid a copy per token.
+class LayerCache {
+ public:
+  // Append keys/values [B, H, L, D]; return all cached ones up to the new offset.
+  std::pair<mx::array, mx::array> update(const mx::array& keys, const mx::array& values);
+  int offset() const { return offset_; }
+  void trim(int n);  // drop the last n positions
+
+ private:
+  std::optional<mx::array> keys_, values_;
+  int offset_ = 0;
+};
+
+struct KVCache {
+  std::vector<LayerCache> layers;
+  int offset() const { return layers.empty() ? 0 : layers[0].offset(); }
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  // Build the model from its config and weights (mlx-lm names). Checks that every weight the
+  // config needs is present with the right shape, and that none is left over.
+  // Throws Error(E_WEIGHTS) naming the weight, or Error(E_CONFIG) naming the key.
+  static std::unique_ptr<Model> create(const ModelConfig& config, Weights weights);
+
+  // Logits [B, L, vocab] for tokens [B, L] (int32). With a cache, positions continue from
+  // cache->offset() and the cache is extended. `mask` is an additive [B, 1, L, T] mask
+  // (T = cached + L) for left-padded batches; without one a causal mask is used.
+  virtual mx::array forward(const mx::array& tokens, KVCache* cache = nullptr,
+                            const std::optional<mx::array>& mask = std::nullopt) = 0;
+
+  virtual KVCache make_cache() const = 0;
+  virtual const ModelConfig& config() const = 0;
+
+  // Every parameter by its mlx-lm name (quantized linears give .weight, .scales, .biases).
+  virtual Weights parameters() const = 0;
+
+  // Bytes of all parameters (for memory reports).
+  size_t parameter_bytes() const;
+};
+
+}  // namespace mlxlab

@@ -1,0 +1,273 @@
+#include "nn/layers.h"
+
+#include <cmath>
+
+#include "errors.h"
+
+namespace mlxlab::nn {
+
+namespace {
+
+// Shapes of a quantized [.., out, in] weight: packed values and per-group scales.
+mx::Shape packed_shape(mx::Shape lead, int out, int in, const QuantSpec& q) {
+  lead.push_back(out);
+  lead.push_back(in * q.bits / 32);
+  return lead;
+}
+mx::Shape scales_shape(mx::Shape lead, int out, int in, const QuantSpec& q) {
+  lead.push_back(out);
+  lead.push_back(in / q.group_size);
+  return lead;
+}
+
+void check_spec(const std::string& path, int in, const QuantSpec& q) {
+  if (q.group_size <= 0 || q.bits <= 0 || in % q.group_size != 0 || (in * q.bits) % 32 != 0) {
+    fail(codes::kWeights, "\"" + path + "\": quantization group_size=" +
+                              std::to_string(q.group_size) + " bits=" + std::to_string(q.bits) +
+                              " does not divide its " + std::to_string(in) + " input dims");
+  }
+}
+
+// Weight, scales and (affine) biases of a possibly quantized [lead.., out, in] weight.
+struct LoadedWeight {
+  mx::array weight;
+  std::optional<mx::array> scales, biases;
+  std::optional<QuantSpec> quant;
+};
+
+LoadedWeight load_weight(WeightTaker& w, const std::string& path, const mx::Shape& lead, int out,
+                         int in, const QuantConfig& quantization, const std::string& why) {
+  auto quant = resolve_quant(w, path, in, quantization);
+  const std::string weight_name = path + ".weight";
+  if (!quant) {
+    // A packed weight without scales: say what is missing rather than a shape mismatch.
+    if (w.has(weight_name) && w.peek(weight_name).dtype() == mx::uint32) {
+      fail(codes::kWeights, "missing weight \"" + path + ".scales\" (\"" + weight_name +
+                                "\" is quantized)");
+    }
+    mx::Shape shape = lead;
+    shape.push_back(out);
+    shape.push_back(in);
+    return {w.take(weight_name, shape, why), std::nullopt, std::nullopt, std::nullopt};
+  }
+  check_spec(path, in, *quant);
+  auto weight = w.take(weight_name, packed_shape(lead, out, in, *quant), why, WeightKind::kPacked);
+  auto scales = w.take(path + ".scales", scales_shape(lead, out, in, *quant),
+                       "quantized " + weight_name, WeightKind::kScales);
+  std::optional<mx::array> biases;
+  if (quant->mode == "affine") {
+    biases = w.take(path + ".biases", scales_shape(lead, out, in, *quant),
+                    "affine-quantized " + weight_name, WeightKind::kScales);
+  }
+  return {weight, scales, biases, quant};
+}
+
+void put(Weights& out, const std::string& name, const std::optional<mx::array>& a) {
+  if (a) out.insert_or_assign(name, *a);
+}
+
+}  // namespace
+
+// ---- Linear
+
+Linear Linear::load(WeightTaker& w, const std::string& path, int input_dims, int output_dims,
+                    bool has_bias, const QuantConfig& quantization, const std::string& why) {
+  auto loaded = load_weight(w, path, {}, output_dims, input_dims, quantization, why);
+  Linear l;
+  l.path = path;
+  l.input_dims = input_dims;
+  l.output_dims = output_dims;
+  l.weight = loaded.weight;
+  l.scales = loaded.scales;
+  l.biases = loaded.biases;
+  l.quant = loaded.quant;
+  if (has_bias) l.bias = w.take(path + ".bias", {output_dims}, why + ", with bias");
+  return l;
+}
+
+mx::array Linear::base(const mx::array& x) const {
+  if (quant) {
+    auto y = mx::quantized_matmul(x, weight, *scales, biases, true, quant->group_size,
+                                  quant->bits, quant->mode);
+    return bias ? mx::add(y, *bias) : y;
+  }
+  if (bias) return mx::addmm(*bias, x, mx::transpose(weight));
+  return mx::matmul(x, mx::transpose(weight));
+}
+
+mx::array Linear::operator()(const mx::array& x) const {
+  auto y = base(x);
+  return lora ? lora->apply(x, y) : y;
+}
+
+mx::array Linear::dense_weight() const {
+  if (!quant) return weight;
+  return mx::dequantize(weight, *scales, biases, quant->group_size, quant->bits, quant->mode);
+}
+
+void Linear::collect(Weights& out) const {
+  out.insert_or_assign(path + ".weight", weight);
+  put(out, path + ".scales", scales);
+  put(out, path + ".biases", biases);
+  put(out, path + ".bias", bias);
+}
+
+// ---- SwitchLinear
+
+SwitchLinear SwitchLinear::load(WeightTaker& w, const std::string& path, int num_experts,
+                                int input_dims, int output_dims, bool has_bias,
+                                const QuantConfig& quantization, const std::string& why) {
+  auto loaded = load_weight(w, path, {num_experts}, output_dims, input_dims, quantization, why);
+  SwitchLinear l;
+  l.path = path;
+  l.num_experts = num_experts;
+  l.input_dims = input_dims;
+  l.output_dims = output_dims;
+  l.weight = loaded.weight;
+  l.scales = loaded.scales;
+  l.biases = loaded.biases;
+  l.quant = loaded.quant;
+  if (has_bias) l.bias = w.take(path + ".bias", {num_experts, output_dims}, why + ", with bias");
+  return l;
+}
+
+mx::array SwitchLinear::base(const mx::array& x, const mx::array& indices, bool sorted) const {
+  mx::array y = quant ? mx::gather_qmm(x, weight, *scales, biases, std::nullopt, indices, true,
+                                       quant->group_size, quant->bits, quant->mode,
+                                       std::nullopt, sorted)
+                      : mx::gather_mm(x, mx::swapaxes(weight, -1, -2), std::nullopt, indices,
+                                      sorted);
+  if (bias) y = mx::add(y, mx::expand_dims(mx::take(*bias, indices, 0), -2));
+  return y;
+}
+
+mx::array SwitchLinear::operator()(const mx::array& x, const mx::array& indices,
+                                   bool sorted) const {
+  auto y = base(x, indices, sorted);
+  return lora ? lora->apply(x, indices, sorted, y) : y;
+}
+
+void SwitchLinear::collect(Weights& out) const {
+  out.insert_or_assign(path + ".weight", weight);
+  put(out, path + ".scales", scales);
+  put(out, path + ".biases", biases);
+  put(out, path + ".bias", bias);
+}
+
+// ---- Embedding
+
+Embedding Embedding::load(WeightTaker& w, const std::string& path, int num_embeddings, int dims,
+                          const QuantConfig& quantization, const std::string& why) {
+  auto loaded = load_weight(w, path, {}, num_embeddings, dims, quantization, why);
+  Embedding e;
+  e.path = path;
+  e.num_embeddings = num_embeddings;
+  e.dims = dims;
+  e.weight = loaded.weight;
+  e.scales = loaded.scales;
+  e.biases = loaded.biases;
+  e.quant = loaded.quant;
+  return e;
+}
+
+mx::array Embedding::operator()(const mx::array& tokens) const {
+  if (!quant) return mx::take(weight, tokens, 0);
+  std::optional<mx::array> rows_biases;
+  if (biases) rows_biases = mx::take(*biases, tokens, 0);
+  return mx::dequantize(mx::take(weight, tokens, 0), mx::take(*scales, tokens, 0), rows_biases,
+                        quant->group_size, quant->bits, quant->mode);
+}
+
+mx::array Embedding::as_linear(const mx::array& x) const {
+  if (!quant) return mx::matmul(x, mx::transpose(weight));
+  return mx::quantized_matmul(x, weight, *scales, biases, true, quant->group_size, quant->bits,
+                              quant->mode);
+}
+
+void Embedding::collect(Weights& out) const {
+  out.insert_or_assign(path + ".weight", weight);
+  put(out, path + ".scales", scales);
+  put(out, path + ".biases", biases);
+}
+
+// ---- RMSNorm
+
+RMSNorm RMSNorm::load(WeightTaker& w, const std::string& path, int dims, float eps,
+                      const std::string& why) {
+  RMSNorm n;
+  n.path = path;
+  n.weight = w.take(path + ".weight", {dims}, why);
+  n.eps = eps;
+  return n;
+}
+
+mx::array RMSNorm::operator()(const mx::array& x) const {
+  return mx::fast::rms_norm(x, weight, eps);
+}
+
+void RMSNorm::collect(Weights& out) const { out.insert_or_assign(path + ".weight", weight); }
+
+// ---- Rope
+
+namespace {
+
+// mlx-lm Llama3RoPE: long wavelengths slowed by `factor`, a smooth ramp between.
+mx::array llama3_freqs(int dims, float base, const RopeScaling& s) {
+  float low_freq_wavelen = static_cast<float>(s.original_max_position_embeddings) /
+                           s.low_freq_factor;
+  float high_freq_wavelen = static_cast<float>(s.original_max_position_embeddings) /
+                            s.high_freq_factor;
+  auto exponents = mx::divide(mx::arange(0.0, static_cast<double>(dims), 2.0, mx::float32),
+                              mx::array(static_cast<float>(dims)));
+  auto freqs = mx::power(mx::array(base, mx::float32), exponents);
+  auto wavelens = mx::multiply(mx::array(static_cast<float>(2 * M_PI)), freqs);
+  freqs = mx::where(mx::greater(wavelens, mx::array(low_freq_wavelen)),
+                    mx::multiply(freqs, mx::array(s.factor)), freqs);
+  auto is_medium = mx::logical_and(mx::greater(wavelens, mx::array(high_freq_wavelen)),
+                                   mx::less(wavelens, mx::array(low_freq_wavelen)));
+  auto smooth = mx::divide(
+      mx::subtract(mx::divide(mx::array(static_cast<float>(s.original_max_position_embeddings)),
+                              wavelens),
+                   mx::array(s.low_freq_factor)),
+      mx::array(s.high_freq_factor - s.low_freq_factor));
+  auto smooth_freqs = mx::divide(
+      freqs, mx::add(mx::divide(mx::subtract(mx::array(1.0f), smooth), mx::array(s.factor)),
+                     smooth));
+  auto out = mx::where(is_medium, smooth_freqs, freqs);
+  mx::eval(out);
+  return out;
+}
+
+}  // namespace
+
+Rope Rope::make(int dims, float base, bool traditional, const RopeScaling& scaling) {
+  Rope r;
+  r.dims = dims;
+  r.traditional = traditional;
+  if (scaling.type == "default" || scaling.type.empty()) {
+    r.base = base;
+  } else if (scaling.type == "linear") {
+    r.base = base;
+    r.scale = 1.0f / scaling.factor;
+  } else if (scaling.type == "llama3") {
+    r.freqs = llama3_freqs(dims, base, scaling);
+  } else {
+    fail(codes::kConfig, "rope_scaling.type \"" + scaling.type +
+                             "\" is not supported (default, linear, llama3)");
+  }
+  return r;
+}
+
+mx::array Rope::operator()(const mx::array& x, int offset) const {
+  return mx::fast::rope(x, dims, traditional, base, scale, offset, freqs);
+}
+
+mx::array Rope::operator()(const mx::array& x, const mx::array& offsets) const {
+  return mx::fast::rope(x, dims, traditional, base, scale, offsets, freqs);
+}
+
+mx::array swiglu(const mx::array& gate, const mx::array& x) {
+  return mx::multiply(mx::multiply(gate, mx::sigmoid(gate)), x);
+}
+
+}  // namespace mlxlab::nn

@@ -1,0 +1,107 @@
+/** `mlx-lab generate`: one prompt or conversation through a model, like mlx_lm.generate. */
+import { Command, InvalidArgumentError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { MlxLabError } from '../errors.js';
+import { loadModel, type ChatMessage, type GenerateOptions } from '../model.js';
+
+function number(name: string, opts: { int?: boolean; min?: number; max?: number } = {}) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || (opts.int && !Number.isInteger(n))) throw new InvalidArgumentError(`${name} must be ${opts.int ? 'an integer' : 'a number'}`);
+    if (opts.min !== undefined && n < opts.min) throw new InvalidArgumentError(`${name} must be >= ${opts.min}`);
+    if (opts.max !== undefined && n > opts.max) throw new InvalidArgumentError(`${name} must be <= ${opts.max}`);
+    return n;
+  };
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** --messages takes a JSON array or a path to a JSON file holding one. */
+function readMessages(arg: string): ChatMessage[] {
+  let text = arg.trim();
+  if (!text.startsWith('[')) {
+    try {
+      text = readFileSync(arg, 'utf8');
+    } catch (cause) {
+      throw new MlxLabError('E_ARGUMENT', `--messages: "${arg}" is neither a JSON array nor a readable file`, { cause });
+    }
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new MlxLabError('E_ARGUMENT', `--messages: invalid JSON (${(cause as Error).message})`, { cause });
+  }
+  if (!Array.isArray(value) || !value.every((m) => typeof m === 'object' && m && typeof m.role === 'string')) {
+    throw new MlxLabError('E_ARGUMENT', '--messages must be a JSON array of {role, content} objects');
+  }
+  return value as ChatMessage[];
+}
+
+const GiB = 1024 ** 3;
+
+export function generateCommand(): Command {
+  return new Command('generate')
+    .description('generate text from a model folder or GGUF file')
+    .requiredOption('-m, --model <path>', 'model folder (mlx-lm layout) or .gguf file')
+    .option('-p, --prompt <text>', 'the prompt (a user message when the model has a chat template)')
+    .option('--messages <json|file>', 'a conversation as a JSON array of {role, content}')
+    .option('-s, --system <text>', 'system prompt')
+    .option('--max-tokens <n>', 'tokens to generate at most', number('--max-tokens', { int: true, min: 0 }), 256)
+    .option('--temp <t>', 'sampling temperature (0 = greedy)', number('--temp', { min: 0 }), 0)
+    .option('--top-p <p>', 'nucleus sampling', number('--top-p', { min: 0, max: 1 }), 1)
+    .option('--top-k <k>', 'top-k sampling (0 = off)', number('--top-k', { int: true, min: 0 }), 0)
+    .option('--min-p <p>', 'min-p sampling (0 = off)', number('--min-p', { min: 0, max: 1 }), 0)
+    .option('--repetition-penalty <r>', 'repetition penalty (1 = off)', number('--repetition-penalty', { min: 0 }))
+    .option('--seed <n>', 'random seed for sampling', number('--seed', { int: true, min: 0 }))
+    .option('--stop <text>', 'stop string (repeatable)', collect)
+    .option('--no-chat', 'use the prompt as plain text, without the chat template')
+    .option('--enable-thinking', 'let thinking models think (templates with enable_thinking)')
+    .option('--json', 'print one JSON object instead of streaming text')
+    .action(async (opts) => {
+      if (!opts.prompt && !opts.messages) throw new MlxLabError('E_ARGUMENT', 'give --prompt or --messages');
+      const input = opts.messages ? readMessages(opts.messages) : (opts.prompt as string);
+      const controller = new AbortController();
+      const onSigint = () => controller.abort(new Error('interrupted'));
+      process.once('SIGINT', onSigint);
+      const model = await loadModel(opts.model);
+      try {
+        const options: GenerateOptions = {
+          maxTokens: opts.maxTokens,
+          temperature: opts.temp,
+          topP: opts.topP,
+          topK: opts.topK,
+          minP: opts.minP,
+          repetitionPenalty: opts.repetitionPenalty,
+          seed: opts.seed,
+          stop: opts.stop,
+          system: opts.system,
+          chat: opts.chat,
+          enableThinking: opts.enableThinking,
+          signal: controller.signal,
+        };
+        if (opts.json) {
+          const g = await model.generate(input, options);
+          process.stdout.write(JSON.stringify(g) + '\n');
+          return;
+        }
+        const stream = model.stream(input, options);
+        process.stdout.write('==========\n');
+        let step = await stream.next();
+        while (!step.done) {
+          process.stdout.write(step.value.text);
+          step = await stream.next();
+        }
+        const g = step.value;
+        process.stdout.write('\n==========\n');
+        process.stdout.write(`Prompt: ${g.promptTokens} tokens, ${g.promptTps.toFixed(3)} tokens-per-sec\n`);
+        process.stdout.write(`Generation: ${g.generationTokens} tokens, ${g.generationTps.toFixed(3)} tokens-per-sec\n`);
+        process.stdout.write(`Peak memory: ${(g.peakMemory / GiB).toFixed(3)} GB\n`);
+      } finally {
+        process.off('SIGINT', onSigint);
+        model.dispose();
+      }
+    });
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+/** The `mlx-lab` command: one file per sub-command, errors printed without stack traces. */
+import { Command } from 'commander';
+import { createRequire } from 'node:module';
+import { MlxLabError } from '../errors.js';
+import { generateCommand } from './generate.js';
+
+const require = createRequire(import.meta.url);
+const { version } = require('../../package.json') as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('mlx-lab')
+    .description('LoRA fine-tuning, format evals, fusing and generation with MLX, in one Node process')
+    .version(version)
+    .showHelpAfterError();
+  program.addCommand(generateCommand());
+  return program;
+}
+
+/** Print an error the way users need it: code and message; the stack only with DEBUG=mlx-lab. */
+export function reportError(err: unknown): number {
+  if (err instanceof MlxLabError) {
+    process.stderr.write(`mlx-lab: error ${err.code}: ${err.message}\n`);
+    if (process.env.DEBUG?.includes('mlx-lab')) process.stderr.write(`${err.stack}\n`);
+    return err.code === 'E_ABORTED' ? 130 : 1;
+  }
+  process.stderr.write(`mlx-lab: ${(err as Error)?.stack ?? String(err)}\n`);
+  return 1;
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    process.exitCode = reportError(err);
+  });

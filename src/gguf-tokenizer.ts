@@ -1,0 +1,310 @@
+/**
+ * A Hugging Face tokenizer (tokenizer.json + tokenizer_config.json objects) from the tokenizer
+ * metadata of a GGUF file, as MLX's load_gguf reports it (key → number | string | string[] |
+ * number[]).
+ *
+ * Supported: `tokenizer.ggml.model = "gpt2"` (byte-level BPE) with the pre-tokenizer types below.
+ * The split rules follow llama.cpp (the reference for GGUF files), which for "smollm" is: every
+ * digit on its own (`\p{N}`), then the GPT-2 regex — the same as the upstream SmolLM2
+ * tokenizer.json (Digits(individual_digits) + ByteLevel). transformers' own GGUF conversion has no
+ * entry for "smollm" and splits with the plain GPT-2 regex, which differs on text such as "a  1";
+ * our fixtures record both (test/fixtures/chat/smollm2.json).
+ * Anything else fails with E_TOKENIZER naming the metadata key.
+ */
+import { MlxLabError } from './errors.js';
+import { Tokenizer, type AddedTokenJSON, type GenerationConfig, type TokenizerConfig, type TokenizerJSON } from './tokenizer.js';
+
+/** GGUF metadata as the native loader reports it (only tokenizer.* keys are read). */
+export type GgufTokenizerMetadata = Readonly<Record<string, unknown>>;
+
+export interface GgufTokenizerFiles {
+  tokenizer: TokenizerJSON;
+  tokenizerConfig: TokenizerConfig;
+  generationConfig: GenerationConfig;
+}
+
+// llama.cpp's token types (tokenizer.ggml.token_type)
+const TOKEN_CONTROL = 3;
+const TOKEN_USER_DEFINED = 4;
+
+const GPT2_REGEX = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+const LLAMA3_REGEX =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const QWEN2_REGEX =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+type PreKind = 'gpt2' | 'digits+gpt2' | 'llama3' | 'qwen2';
+
+/** tokenizer.ggml.pre → how llama.cpp splits text before BPE. */
+const PRE_TOKENIZERS: Record<string, PreKind> = {
+  // GPT-2 regex (llama.cpp GPT2/MPT/OLMO/JAIS); missing or "default": transformers' choice
+  default: 'gpt2',
+  'gpt-2': 'gpt2',
+  gpt2: 'gpt2',
+  mpt: 'gpt2',
+  olmo: 'gpt2',
+  jais: 'gpt2',
+  // "\p{N}" then the GPT-2 regex (llama.cpp STARCODER/REFACT/COMMAND_R/SMOLLM/CODESHELL/EXAONE)
+  smollm: 'digits+gpt2',
+  starcoder: 'digits+gpt2',
+  refact: 'digits+gpt2',
+  'command-r': 'digits+gpt2',
+  codeshell: 'digits+gpt2',
+  exaone: 'digits+gpt2',
+  // Llama 3 regex
+  'llama3': 'llama3',
+  'llama-v3': 'llama3',
+  'llama-bpe': 'llama3',
+  'falcon3': 'llama3',
+  'smaug-bpe': 'llama3',
+  dbrx: 'llama3',
+  pixtral: 'llama3',
+  // Qwen2 regex (digits one by one)
+  qwen2: 'qwen2',
+  'deepseek-r1-qwen': 'qwen2',
+  megrez: 'qwen2',
+};
+
+/** llama.cpp's ignore_merges applies to its LLAMA3 pre-type only. */
+const IGNORE_MERGES = new Set(['llama3', 'llama-v3', 'llama-bpe']);
+
+let byteAlphabet: string[] | undefined;
+/** GPT-2's bytes_to_unicode table: byte → the printable character that spells it. */
+function bytesToUnicode(): string[] {
+  if (byteAlphabet) return byteAlphabet;
+  const table: string[] = new Array(256);
+  let extra = 0;
+  for (let b = 0; b < 256; b++) {
+    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+    table[b] = String.fromCodePoint(printable ? b : 256 + extra++);
+  }
+  byteAlphabet = table;
+  return table;
+}
+
+function fail(source: string, message: string): never {
+  throw new MlxLabError('E_TOKENIZER', `${source}: ${message}`);
+}
+
+function stringArray(meta: GgufTokenizerMetadata, key: string, source: string, required: true): string[];
+function stringArray(meta: GgufTokenizerMetadata, key: string, source: string, required: false): string[] | undefined;
+function stringArray(meta: GgufTokenizerMetadata, key: string, source: string, required: boolean): string[] | undefined {
+  const value = meta[key];
+  if (value === undefined || value === null) {
+    if (required) fail(source, `GGUF metadata has no \`${key}\``);
+    return undefined;
+  }
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) fail(source, `GGUF metadata \`${key}\` must be a list of strings`);
+  return value as string[];
+}
+
+function numberArray(meta: GgufTokenizerMetadata, key: string, source: string): number[] | undefined {
+  const value = meta[key];
+  if (value === undefined || value === null) return undefined;
+  const list = ArrayBuffer.isView(value) ? Array.from(value as unknown as ArrayLike<number>) : value;
+  if (!Array.isArray(list) || list.some((v) => typeof v !== 'number' && typeof v !== 'bigint')) {
+    fail(source, `GGUF metadata \`${key}\` must be a list of numbers`);
+  }
+  return (list as (number | bigint)[]).map(Number);
+}
+
+/** A scalar as MLX reports it: a number, a bigint, a boolean, or a one-element array of those. */
+function scalar(meta: GgufTokenizerMetadata, key: string): number | boolean | undefined {
+  let value = meta[key];
+  if (ArrayBuffer.isView(value)) value = Array.from(value as unknown as ArrayLike<number>);
+  if (Array.isArray(value) && value.length === 1) value = value[0];
+  if (typeof value === 'bigint') return Number(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return value;
+  return undefined;
+}
+
+function tokenId(meta: GgufTokenizerMetadata, key: string, count: number, source: string): number | undefined {
+  const value = scalar(meta, key);
+  if (value === undefined || typeof value === 'boolean') return undefined;
+  if (!Number.isInteger(value) || value < 0) return undefined; // llama.cpp writes -1 (as u32 max) for "none"
+  if (value >= count) {
+    if (value >= 0xffffffff) return undefined;
+    fail(source, `GGUF metadata \`${key}\` = ${value} is outside the vocabulary (${count} tokens)`);
+  }
+  return value;
+}
+
+function flag(meta: GgufTokenizerMetadata, key: string): boolean | undefined {
+  const value = scalar(meta, key);
+  return value === undefined ? undefined : Boolean(value);
+}
+
+function byteLevel(addPrefixSpace: boolean, useRegex: boolean) {
+  return { type: 'ByteLevel', add_prefix_space: addPrefixSpace, trim_offsets: true, use_regex: useRegex };
+}
+
+function splitRegex(pattern: string) {
+  return { type: 'Split', pattern: { Regex: pattern }, behavior: 'Isolated', invert: false };
+}
+
+/**
+ * tokenizer.json / tokenizer_config.json / generation_config.json objects from GGUF metadata.
+ * @param source the GGUF path, for error messages
+ */
+export function tokenizerFromGguf(meta: GgufTokenizerMetadata, source = '<gguf>'): GgufTokenizerFiles {
+  const model = meta['tokenizer.ggml.model'];
+  if (model === undefined) fail(source, 'GGUF metadata has no `tokenizer.ggml.model` (the file carries no tokenizer)');
+  if (model !== 'gpt2') {
+    const what = model === 'llama' ? ' (SentencePiece)' : model === 'bert' ? ' (WordPiece)' : '';
+    fail(source, `GGUF \`tokenizer.ggml.model\` = ${JSON.stringify(model)}${what} is not supported; supported: "gpt2" (byte-level BPE)`);
+  }
+  const preName = meta['tokenizer.ggml.pre'];
+  if (preName !== undefined && typeof preName !== 'string') fail(source, 'GGUF metadata `tokenizer.ggml.pre` must be a string');
+  const preKey = preName ?? 'default';
+  const pre = PRE_TOKENIZERS[preKey];
+  if (!pre) {
+    fail(source, `GGUF \`tokenizer.ggml.pre\` = ${JSON.stringify(preKey)} is not supported; supported: ${Object.keys(PRE_TOKENIZERS).join(', ')}`);
+  }
+
+  const tokens = stringArray(meta, 'tokenizer.ggml.tokens', source, true);
+  const merges = stringArray(meta, 'tokenizer.ggml.merges', source, true);
+  const types = numberArray(meta, 'tokenizer.ggml.token_type', source);
+  if (types && types.length !== tokens.length) {
+    fail(source, `GGUF \`tokenizer.ggml.token_type\` has ${types.length} entries for ${tokens.length} tokens`);
+  }
+
+  // The vocabulary in GPT-2's byte spelling. Tokens written with other characters (some files
+  // store raw text) are re-spelled from their UTF-8 bytes, as transformers does.
+  const alphabet = bytesToUnicode();
+  const inAlphabet = new Set(alphabet);
+  const spelled = (token: string) => [...token].every((c) => inAlphabet.has(c));
+  const encoder = new TextEncoder();
+  const vocab: Record<string, number> = {};
+  tokens.forEach((token, id) => {
+    const key = spelled(token) ? token : Array.from(encoder.encode(token), (b) => alphabet[b]).join('');
+    if (!(key in vocab)) vocab[key] = id;
+  });
+
+  const mergePairs = merges.map((m, i) => {
+    const space = m.indexOf(' ');
+    if (space <= 0 || space === m.length - 1 || m.indexOf(' ', space + 1) >= 0) {
+      fail(source, `GGUF \`tokenizer.ggml.merges\`[${i}] = ${JSON.stringify(m)} is not "left right"`);
+    }
+    return [m.slice(0, space), m.slice(space + 1)];
+  });
+
+  // Control tokens become special added tokens, user-defined ones plain added tokens (matched
+  // whole in text, like llama.cpp). A control token outside the byte alphabet is a mislabel.
+  const added: AddedTokenJSON[] = [];
+  if (types) {
+    types.forEach((type, id) => {
+      const content = tokens[id];
+      if (type === TOKEN_CONTROL && spelled(content)) {
+        added.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+      } else if (type === TOKEN_USER_DEFINED) {
+        added.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: false });
+      }
+    });
+  }
+
+  const addPrefixSpace = flag(meta, 'tokenizer.ggml.add_space_prefix') ?? false;
+  let preTokenizer: unknown;
+  switch (pre) {
+    case 'gpt2':
+      preTokenizer = byteLevel(addPrefixSpace, true);
+      break;
+    case 'digits+gpt2':
+      preTokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, byteLevel(addPrefixSpace, true)] };
+      break;
+    case 'llama3':
+      preTokenizer = { type: 'Sequence', pretokenizers: [splitRegex(LLAMA3_REGEX), byteLevel(false, false)] };
+      break;
+    case 'qwen2':
+      preTokenizer = { type: 'Sequence', pretokenizers: [splitRegex(QWEN2_REGEX), byteLevel(false, false)] };
+      break;
+  }
+
+  const count = tokens.length;
+  const bosId = tokenId(meta, 'tokenizer.ggml.bos_token_id', count, source);
+  const eosId = tokenId(meta, 'tokenizer.ggml.eos_token_id', count, source);
+  const eotId = tokenId(meta, 'tokenizer.ggml.eot_token_id', count, source);
+  const eomId = tokenId(meta, 'tokenizer.ggml.eom_token_id', count, source);
+  const unkId = tokenId(meta, 'tokenizer.ggml.unknown_token_id', count, source);
+  const padId = tokenId(meta, 'tokenizer.ggml.padding_token_id', count, source);
+  const addBos = flag(meta, 'tokenizer.ggml.add_bos_token') ?? false;
+  const addEos = flag(meta, 'tokenizer.ggml.add_eos_token') ?? false;
+
+  // BOS/EOS added on encode (with add_special_tokens) when the file asks for it.
+  const specialTokens: Record<string, { id: string; ids: number[]; tokens: string[] }> = {};
+  const piece = (id: number | undefined, typeId: number): unknown[] => {
+    if (id === undefined) return [];
+    const content = tokens[id];
+    specialTokens[content] = { id: content, ids: [id], tokens: [content] };
+    return [{ SpecialToken: { id: content, type_id: typeId } }];
+  };
+  const bos = (typeId: number) => (addBos ? piece(bosId, typeId) : []);
+  const eos = (typeId: number) => (addEos ? piece(eosId, typeId) : []);
+  const single = [...bos(0), { Sequence: { id: 'A', type_id: 0 } }, ...eos(0)];
+  const pair = [...single, ...bos(1), { Sequence: { id: 'B', type_id: 1 } }, ...eos(1)];
+
+  const tokenizer: TokenizerJSON = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    normalizer: null,
+    pre_tokenizer: preTokenizer,
+    post_processor: { type: 'TemplateProcessing', single, pair, special_tokens: specialTokens },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: IGNORE_MERGES.has(preKey),
+      vocab,
+      merges: mergePairs,
+    },
+  };
+
+  const tokenizerConfig: TokenizerConfig = {
+    add_bos_token: addBos,
+    add_eos_token: addEos,
+    clean_up_tokenization_spaces: false,
+    tokenizer_class: 'TokenizersBackend',
+  };
+  if (bosId !== undefined) tokenizerConfig.bos_token = tokens[bosId];
+  if (eosId !== undefined) tokenizerConfig.eos_token = tokens[eosId];
+  if (unkId !== undefined) tokenizerConfig.unk_token = tokens[unkId];
+  if (padId !== undefined) tokenizerConfig.pad_token = tokens[padId];
+
+  // Chat templates: tokenizer.chat_template, plus named ones (tokenizer.chat_templates lists the
+  // names, each in tokenizer.chat_template.<name>).
+  const main = meta['tokenizer.chat_template'];
+  if (main !== undefined && typeof main !== 'string') fail(source, 'GGUF metadata `tokenizer.chat_template` must be a string');
+  const names = stringArray(meta, 'tokenizer.chat_templates', source, false) ?? [];
+  const named: { name: string; template: string }[] = [];
+  for (const name of names) {
+    const text = meta[`tokenizer.chat_template.${name}`];
+    if (typeof text !== 'string') fail(source, `GGUF metadata lists chat template "${name}" but \`tokenizer.chat_template.${name}\` is missing`);
+    named.push({ name, template: text });
+  }
+  if (named.length > 0) {
+    tokenizerConfig.chat_template = main !== undefined ? [{ name: 'default', template: main }, ...named] : named;
+  } else if (main !== undefined) {
+    tokenizerConfig.chat_template = main;
+  }
+
+  const generationConfig: GenerationConfig = {};
+  if (bosId !== undefined) generationConfig.bos_token_id = bosId;
+  const eosIds = [...new Set([eosId, eotId, eomId].filter((x): x is number => x !== undefined))];
+  if (eosIds.length === 1) generationConfig.eos_token_id = eosIds[0];
+  else if (eosIds.length > 1) generationConfig.eos_token_id = eosIds;
+  if (padId !== undefined) generationConfig.pad_token_id = padId;
+
+  return { tokenizer, tokenizerConfig, generationConfig };
+}
+
+/** A Tokenizer straight from GGUF metadata. */
+export function tokenizerFromGgufMetadata(meta: GgufTokenizerMetadata, source = '<gguf>'): Tokenizer {
+  const files = tokenizerFromGguf(meta, source);
+  return Tokenizer.fromJSON(files.tokenizer, files.tokenizerConfig, files.generationConfig, { source });
+}

@@ -1,0 +1,7 @@
+/** mlx-lab's library API: load models, generate, and (in later modules) train, eval, fuse. */
+export { MlxLabError, type ErrorCode } from './errors.js';
+export { loadModel, Model } from './model.js';
+export type { Generation, GenerateOptions, PromptInput, SamplingOptions, StreamChunk, LoadOptions, ChatMessage } from './model.js';
+export { parseModelConfig, readModelFolder, type ModelConfig } from './model-config.js';
+export { Tokenizer } from './tokenizer.js';
+export { runtime, memory } from './runtime.js';

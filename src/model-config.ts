@@ -1,0 +1,235 @@
+/**
+ * config.json of an mlx-lm / Hugging Face model folder: read, validate with errors that name the
+ * file and key, and turn into the ModelConfig the native loader takes.
+ */
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { MlxLabError } from './errors.js';
+
+export const SUPPORTED_MODEL_TYPES = ['llama', 'qwen3', 'qwen3_moe'] as const;
+export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
+
+export interface QuantSpec {
+  group_size: number;
+  bits: number;
+  mode?: string;
+}
+
+export interface RopeScaling {
+  type: 'default' | 'linear' | 'llama3';
+  factor?: number;
+  low_freq_factor?: number;
+  high_freq_factor?: number;
+  original_max_position_embeddings?: number;
+}
+
+/** What native code receives (field names as in config.json). */
+export interface ModelConfig {
+  model_type: ModelType;
+  hidden_size: number;
+  num_hidden_layers: number;
+  intermediate_size: number;
+  num_attention_heads: number;
+  num_key_value_heads: number;
+  head_dim: number;
+  vocab_size: number;
+  max_position_embeddings?: number;
+  rms_norm_eps: number;
+  rope_theta: number;
+  rope_traditional?: boolean;
+  rope_scaling?: RopeScaling;
+  tie_word_embeddings: boolean;
+  attention_bias?: boolean;
+  mlp_bias?: boolean;
+  num_experts?: number;
+  num_experts_per_tok?: number;
+  moe_intermediate_size?: number;
+  decoder_sparse_step?: number;
+  mlp_only_layers?: number[];
+  norm_topk_prob?: boolean;
+  quantization?: { base?: QuantSpec; overrides: Record<string, QuantSpec | false> };
+}
+
+type Json = Record<string, unknown>;
+
+/** Reads and parses a JSON file, naming it in every error. */
+export function readJsonFile(path: string, code: 'E_MODEL_LOAD' | 'E_CONFIG' | 'E_TOKENIZER' = 'E_CONFIG'): Json {
+  if (!existsSync(path)) throw new MlxLabError(code, `${path}: file not found`);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new MlxLabError(code, `${path}: cannot read (${(cause as Error).message})`, { cause });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new MlxLabError(code, `${path}: invalid JSON (${(cause as Error).message})`, { cause });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new MlxLabError(code, `${path}: expected a JSON object`);
+  }
+  return value as Json;
+}
+
+class Reader {
+  constructor(
+    readonly file: string,
+    readonly raw: Json,
+  ) {}
+
+  private bad(key: string, what: string): never {
+    throw new MlxLabError('E_CONFIG', `${this.file}: "${key}" ${what}`);
+  }
+
+  int(key: string, opts: { fallback?: number; min?: number } = {}): number {
+    const v = this.raw[key];
+    if (v === undefined || v === null) {
+      if (opts.fallback !== undefined) return opts.fallback;
+      this.bad(key, 'is missing');
+    }
+    if (typeof v !== 'number' || !Number.isInteger(v)) this.bad(key, `must be an integer, got ${JSON.stringify(v)}`);
+    if (v < (opts.min ?? 1)) this.bad(key, `must be >= ${opts.min ?? 1}, got ${v}`);
+    return v;
+  }
+
+  num(key: string, fallback: number): number {
+    const v = this.raw[key];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== 'number' || !Number.isFinite(v)) this.bad(key, `must be a number, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  bool(key: string, fallback: boolean): boolean {
+    const v = this.raw[key];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== 'boolean') this.bad(key, `must be true or false, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  intList(key: string): number[] {
+    const v = this.raw[key];
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x))) this.bad(key, 'must be a list of integers');
+    return v as number[];
+  }
+}
+
+function parseQuantSpec(file: string, key: string, v: unknown): QuantSpec | false {
+  if (v === false) return false;
+  if (typeof v !== 'object' || v === null) throw new MlxLabError('E_CONFIG', `${file}: "${key}" must be an object or false`);
+  const r = new Reader(file, v as Json);
+  const bits = r.int('bits');
+  const group_size = r.int('group_size');
+  if (bits < 1 || bits > 8) throw new MlxLabError('E_CONFIG', `${file}: "${key}.bits" must be in 1..8, got ${bits}`);
+  const mode = (v as Json).mode;
+  return { group_size, bits, mode: typeof mode === 'string' ? mode : 'affine' };
+}
+
+/** mlx-lm's quantization block: defaults plus per-module overrides keyed by path. */
+function parseQuantization(file: string, q: unknown): ModelConfig['quantization'] {
+  if (q === undefined || q === null) return undefined;
+  if (typeof q !== 'object') throw new MlxLabError('E_CONFIG', `${file}: "quantization" must be an object`);
+  const entries = Object.entries(q as Json);
+  const overrides: Record<string, QuantSpec | false> = {};
+  for (const [k, v] of entries) {
+    if (['group_size', 'bits', 'mode', 'quant_method', 'linear_class', 'quantization_mode'].includes(k)) continue;
+    overrides[k] = parseQuantSpec(file, `quantization.${k}`, v);
+  }
+  const hasBase = entries.some(([k]) => k === 'bits');
+  const base = hasBase ? (parseQuantSpec(file, 'quantization', q) as QuantSpec) : undefined;
+  return { base, overrides };
+}
+
+function parseRopeScaling(file: string, v: unknown): RopeScaling | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object') throw new MlxLabError('E_CONFIG', `${file}: "rope_scaling" must be an object`);
+  const o = v as Json;
+  const type = (o.rope_type ?? o.type ?? 'default') as string;
+  if (!['default', 'linear', 'llama3'].includes(type)) {
+    throw new MlxLabError('E_CONFIG', `${file}: "rope_scaling.type" "${type}" is not supported (default, linear, llama3)`);
+  }
+  const r = new Reader(file, o);
+  return {
+    type: type as RopeScaling['type'],
+    factor: r.num('factor', 1),
+    low_freq_factor: r.num('low_freq_factor', 1),
+    high_freq_factor: r.num('high_freq_factor', 4),
+    original_max_position_embeddings: r.int('original_max_position_embeddings', { fallback: 8192 }),
+  };
+}
+
+/** Validate a parsed config.json (file is named in errors). */
+export function parseModelConfig(raw: Json, file: string): ModelConfig {
+  const r = new Reader(file, raw);
+  const type = raw.model_type;
+  if (typeof type !== 'string') throw new MlxLabError('E_CONFIG', `${file}: "model_type" is missing`);
+  if (!(SUPPORTED_MODEL_TYPES as readonly string[]).includes(type)) {
+    throw new MlxLabError('E_CONFIG', `${file}: model_type "${type}" is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`);
+  }
+  const hidden = r.int('hidden_size');
+  const heads = r.int('num_attention_heads');
+  const config: ModelConfig = {
+    model_type: type as ModelType,
+    hidden_size: hidden,
+    num_hidden_layers: r.int('num_hidden_layers'),
+    intermediate_size: r.int('intermediate_size'),
+    num_attention_heads: heads,
+    num_key_value_heads: r.int('num_key_value_heads', { fallback: heads }),
+    head_dim: r.int('head_dim', { fallback: Math.floor(hidden / heads) }),
+    vocab_size: r.int('vocab_size'),
+    max_position_embeddings: r.int('max_position_embeddings', { fallback: 0, min: 0 }),
+    rms_norm_eps: r.num('rms_norm_eps', 1e-6),
+    rope_theta: r.num('rope_theta', 10000),
+    rope_traditional: r.bool('rope_traditional', false),
+    rope_scaling: parseRopeScaling(file, raw.rope_scaling),
+    // mlx-lm's llama defaults to tied embeddings; qwen3 configs always state it (HF default: false).
+    tie_word_embeddings: r.bool('tie_word_embeddings', type === 'llama'),
+    attention_bias: r.bool('attention_bias', false),
+    mlp_bias: r.bool('mlp_bias', false),
+    quantization: parseQuantization(file, raw.quantization ?? raw.quantization_config),
+  };
+  if (config.num_attention_heads % config.num_key_value_heads !== 0) {
+    throw new MlxLabError('E_CONFIG', `${file}: "num_attention_heads" (${heads}) must be a multiple of "num_key_value_heads" (${config.num_key_value_heads})`);
+  }
+  if (type === 'qwen3_moe') {
+    config.num_experts = r.int('num_experts');
+    config.num_experts_per_tok = r.int('num_experts_per_tok');
+    config.moe_intermediate_size = r.int('moe_intermediate_size');
+    config.decoder_sparse_step = r.int('decoder_sparse_step', { fallback: 1 });
+    config.mlp_only_layers = r.intList('mlp_only_layers');
+    config.norm_topk_prob = r.bool('norm_topk_prob', false);
+    if (config.num_experts_per_tok > config.num_experts) {
+      throw new MlxLabError('E_CONFIG', `${file}: "num_experts_per_tok" must not exceed "num_experts"`);
+    }
+  }
+  return config;
+}
+
+/** The safetensors files of a model folder (from the index when sharded). */
+export function weightFiles(dir: string): string[] {
+  const index = join(dir, 'model.safetensors.index.json');
+  if (existsSync(index)) {
+    const map = readJsonFile(index, 'E_MODEL_LOAD').weight_map;
+    if (typeof map !== 'object' || map === null) throw new MlxLabError('E_MODEL_LOAD', `${index}: "weight_map" is missing`);
+    const files = [...new Set(Object.values(map as Record<string, string>))].sort();
+    for (const f of files) {
+      if (!existsSync(join(dir, f))) throw new MlxLabError('E_MODEL_LOAD', `${index}: shard "${f}" not found in ${dir}`);
+    }
+    return files.map((f) => join(dir, f));
+  }
+  const files = readdirSync(dir).filter((f) => /^(model|weights).*\.safetensors$/.test(f)).sort();
+  if (files.length === 0) throw new MlxLabError('E_MODEL_LOAD', `${dir}: no model*.safetensors files`);
+  return files.map((f) => join(dir, f));
+}
+
+/** Check a model folder exists and read its config. */
+export function readModelFolder(dir: string): { config: ModelConfig; raw: Json; files: string[] } {
+  if (!existsSync(dir)) throw new MlxLabError('E_MODEL_LOAD', `${dir}: model folder not found`);
+  if (!statSync(dir).isDirectory()) throw new MlxLabError('E_MODEL_LOAD', `${dir}: not a folder (pass a model folder or a .gguf file)`);
+  const file = join(dir, 'config.json');
+  if (!existsSync(file)) throw new MlxLabError('E_MODEL_LOAD', `${dir}: config.json not found (is this a model folder?)`);
+  const raw = readJsonFile(file);
+  return { config: parseModelConfig(raw, file), raw, files: weightFiles(dir) };
+}

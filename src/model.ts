@@ -1,0 +1,277 @@
+/**
+ * A loaded model: native weights plus the tokenizer and chat template, with generation
+ * (single, streaming, batched). All MLX work runs on the addon's engine thread; this class
+ * only encodes prompts, decodes tokens and matches stop strings.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { MlxLabError } from './errors.js';
+import { readModelFolder, type ModelConfig } from './model-config.js';
+import { native, type FinishReason, type NativeModel } from './native.js';
+import { Tokenizer, StreamDecoder, StopMatcher } from './tokenizer.js';
+import { ChatTemplate, type ChatMessage, type ChatOptions } from './chat.js';
+import { tokenizerFromGguf } from './gguf-tokenizer.js';
+
+export type { ChatMessage } from './chat.js';
+
+/** A prompt: plain text, chat messages, or token ids as they are. */
+export type PromptInput = string | ChatMessage[] | { tokens: number[] };
+
+export interface SamplingOptions {
+  /** 0 (default) is greedy. */
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  repetitionContext?: number;
+  seed?: number;
+}
+
+export interface GenerateOptions extends SamplingOptions, ChatOptions {
+  /** Tokens to generate at most (default 256). */
+  maxTokens?: number;
+  /** Stop strings, matched on the decoded text across token boundaries; not part of the text. */
+  stop?: string[];
+  /** A system prompt put before string prompts or messages without one. */
+  system?: string;
+  /** Apply the chat template to a string prompt (default: when the model has a template). */
+  chat?: boolean;
+  /** Cancels between tokens; the promise rejects with E_ABORTED. */
+  signal?: AbortSignal;
+}
+
+export type GenerationFinish = Exclude<FinishReason, 'cancelled'>;
+
+export interface Generation {
+  text: string;
+  tokens: number[];
+  finishReason: GenerationFinish;
+  /** The stop string that ended the text, when finishReason is "stop". */
+  stopString?: string;
+  promptTokens: number;
+  generationTokens: number;
+  /** Prompt (prefill) tokens per second and generation tokens per second, for the whole batch. */
+  promptTps: number;
+  generationTps: number;
+  /** Peak MLX memory in bytes during the call. */
+  peakMemory: number;
+}
+
+export interface StreamChunk {
+  /** New text (may be empty while a possible stop string is held back). */
+  text: string;
+  token: number;
+}
+
+export interface LoadOptions {
+  /** Folder with tokenizer.json etc. when it is not the model folder. */
+  tokenizerPath?: string;
+  /** false: load the weights only (prompts must then be token ids). Default true. */
+  tokenizer?: boolean;
+}
+
+/** Load a model folder (mlx-lm layout) or a .gguf file. */
+export async function loadModel(path: string, options: LoadOptions = {}): Promise<Model> {
+  return Model.load(path, options);
+}
+
+export class Model {
+  private constructor(
+    private handle: NativeModel,
+    readonly config: ModelConfig,
+    private readonly tok: Tokenizer | undefined,
+    readonly template: ChatTemplate | undefined,
+    readonly path: string,
+  ) {}
+
+  /** The tokenizer (E_TOKENIZER when the model was loaded with tokenizer: false). */
+  get tokenizer(): Tokenizer {
+    if (!this.tok) throw new MlxLabError('E_TOKENIZER', `${this.path}: loaded without a tokenizer; pass token ids ({ tokens }) or load with a tokenizer`);
+    return this.tok;
+  }
+
+  static async load(path: string, options: LoadOptions = {}): Promise<Model> {
+    const full = resolve(path);
+    if (full.endsWith('.gguf')) return Model.loadGguf(full);
+    const { config, files } = readModelFolder(full);
+    const tokenizerDir = options.tokenizerPath ? resolve(options.tokenizerPath) : full;
+    const tokenizer = options.tokenizer === false ? undefined : Tokenizer.fromFolder(tokenizerDir);
+    const template = tokenizer ? ChatTemplate.fromFolder(tokenizerDir, tokenizer) : undefined;
+    const handle = await native().NativeModel.load(config, files);
+    return new Model(handle, config, tokenizer, template, full);
+  }
+
+  private static async loadGguf(file: string): Promise<Model> {
+    if (!existsSync(file) || !statSync(file).isFile()) throw new MlxLabError('E_MODEL_LOAD', `${file}: GGUF file not found`);
+    const { model, config, metadata } = await native().NativeModel.loadGguf(file);
+    try {
+      const files = tokenizerFromGguf(metadata, file);
+      const tokenizer = Tokenizer.fromJSON(files.tokenizer, files.tokenizerConfig, files.generationConfig);
+      const template = ChatTemplate.fromConfig(files.tokenizerConfig, tokenizer);
+      return new Model(model, config, tokenizer, template, file);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+  }
+
+  /** Frees the native weights now (a finalizer does it eventually otherwise). */
+  dispose(): void {
+    this.handle.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  get disposed(): boolean {
+    return this.handle.disposed;
+  }
+
+  /** The native handle, for training and fusing code in this package. */
+  get native(): NativeModel {
+    return this.handle;
+  }
+
+  /** Token ids of a prompt: chat template applied to messages (and to text when asked). */
+  encodePrompt(input: PromptInput, options: GenerateOptions = {}): number[] {
+    if (typeof input === 'object' && !Array.isArray(input)) return [...input.tokens];
+    const useChat = Array.isArray(input) || (options.chat ?? this.template !== undefined);
+    if (!useChat) return this.tokenizer.encode(input, { addSpecialTokens: true });
+    if (!this.template) throw new MlxLabError('E_TEMPLATE', `${this.path}: the model has no chat template; pass chat: false to use plain text`);
+    let messages: ChatMessage[] = typeof input === 'string' ? [{ role: 'user', content: input }] : input;
+    if (options.system && !messages.some((m) => m.role === 'system')) messages = [{ role: 'system', content: options.system }, ...messages];
+    return this.template.encode(messages, { addGenerationPrompt: true, ...options });
+  }
+
+  /** Stop strings for a call: the caller's, plus `<think>` when the template can think and thinking is off. */
+  stopStrings(options: GenerateOptions): string[] {
+    const stops = [...(options.stop ?? [])];
+    return stops.filter((s) => s.length > 0);
+  }
+
+  async generate(input: PromptInput, options: GenerateOptions = {}): Promise<Generation> {
+    const [one] = await this.generateBatch([input], options);
+    return one;
+  }
+
+  /** Stream the text of one generation; the iterator's return value is the Generation. */
+  async *stream(input: PromptInput, options: GenerateOptions = {}): AsyncGenerator<StreamChunk, Generation, void> {
+    const queue: StreamChunk[] = [];
+    let wake: (() => void) | undefined;
+    let done = false;
+    const run = this.runBatch([input], options, (_seq, chunk) => {
+      queue.push(chunk);
+      wake?.();
+    }).finally(() => {
+      done = true;
+      wake?.();
+    });
+    run.catch(() => {}); // the error surfaces through `await run` below
+    while (true) {
+      while (queue.length > 0) yield queue.shift()!;
+      if (done) break;
+      await new Promise<void>((r) => (wake = r));
+      wake = undefined;
+    }
+    return (await run)[0];
+  }
+
+  /** Generate for several prompts at once (one left-padded batch). */
+  async generateBatch(inputs: PromptInput[], options: GenerateOptions = {}): Promise<Generation[]> {
+    return this.runBatch(inputs, options);
+  }
+
+  /** Logits [batch, length, vocab] for token ids (all rows the same length). */
+  async logits(tokens: number[][]): Promise<{ data: Float32Array; shape: number[] }> {
+    const length = tokens[0]?.length ?? 0;
+    if (length === 0 || tokens.some((t) => t.length !== length)) throw new MlxLabError('E_ARGUMENT', 'logits() needs rows of equal, non-zero length');
+    const out = await this.handle.forward(Int32Array.from(tokens.flat()), tokens.length);
+    return { data: out.data as Float32Array, shape: out.shape };
+  }
+
+  private async runBatch(
+    inputs: PromptInput[],
+    options: GenerateOptions,
+    onChunk?: (seq: number, chunk: StreamChunk) => void,
+  ): Promise<Generation[]> {
+    if (inputs.length === 0) return [];
+    const signal = options.signal;
+    if (signal?.aborted) throw abortError(signal);
+    const prompts = inputs.map((input) => Int32Array.from(this.encodePrompt(input, options)));
+    const stops = this.stopStrings(options);
+    const eos = this.tok?.eosIds ?? new Set<number>();
+    const control = new (native().NativeControl)(inputs.length);
+    const seqs = inputs.map(() => ({
+      decoder: this.tok ? new StreamDecoder(this.tok) : undefined,
+      matcher: new StopMatcher(stops),
+      text: '',
+      tokens: [] as number[],
+      stopped: undefined as string | undefined,
+    }));
+    const onToken = (seq: number, token: number) => {
+      const s = seqs[seq];
+      if (s.stopped !== undefined) return;
+      s.tokens.push(token);
+      if (eos.has(token)) return;
+      if (!s.decoder) return;
+      const { text, stop } = s.matcher.push(s.decoder.push(token));
+      s.text += text;
+      if (text && onChunk) onChunk(seq, { text, token });
+      if (stop !== undefined) {
+        s.stopped = stop;
+        control.stop(seq);
+      }
+    };
+    const abort = () => control.cancel();
+    signal?.addEventListener('abort', abort, { once: true });
+    try {
+      const result = await this.handle.generate(
+        {
+          prompts,
+          maxTokens: options.maxTokens ?? 256,
+          temperature: options.temperature,
+          topP: options.topP,
+          topK: options.topK,
+          minP: options.minP,
+          repetitionPenalty: options.repetitionPenalty,
+          repetitionContext: options.repetitionContext,
+          seed: options.seed,
+          eosIds: [...eos],
+        },
+        control,
+        onToken,
+      );
+      if (signal?.aborted) throw abortError(signal);
+      const { stats } = result;
+      return seqs.map((s, i) => {
+        if (s.stopped === undefined) {
+          const tail = s.matcher.flush() + '';
+          s.text += tail;
+          if (tail && onChunk) onChunk(i, { text: tail, token: s.tokens.at(-1) ?? -1 });
+        }
+        const finish: GenerationFinish = s.stopped !== undefined ? 'stop' : (result.sequences[i].finish as GenerationFinish);
+        return {
+          text: s.text,
+          tokens: s.tokens,
+          finishReason: finish,
+          stopString: s.stopped,
+          promptTokens: prompts[i].length,
+          generationTokens: s.tokens.length,
+          promptTps: stats.promptSeconds > 0 ? stats.promptTokens / stats.promptSeconds : 0,
+          generationTps: stats.generateSeconds > 0 ? stats.generatedTokens / stats.generateSeconds : 0,
+          peakMemory: stats.peakMemory,
+        };
+      });
+    } finally {
+      signal?.removeEventListener('abort', abort);
+    }
+  }
+}
+
+function abortError(signal: AbortSignal): MlxLabError {
+  const reason = signal.reason instanceof Error ? signal.reason.message : 'aborted';
+  return new MlxLabError('E_ABORTED', `generation aborted (${reason})`, { cause: signal.reason });
+}
+

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+// MLX state is per process: run test files in forked processes, one at a time.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    poolOptions: { forks: { singleFork: false, maxForks: 1, minForks: 1 } },
+    fileParallelism: false,
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
+  },
+});
