@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/setup/global.ts'],
     pool: 'forks',
     poolOptions: { forks: { singleFork: false, maxForks: 1, minForks: 1 } },
     fileParallelism: false,

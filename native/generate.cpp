@@ -2,6 +2,7 @@
 // the next step queued through async_eval), extended to left-padded batches.
 #include "generate.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>

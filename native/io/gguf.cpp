@@ -70,6 +70,15 @@ GgufValue to_value(const mx::GGUFMetaData& meta) {
   return std::vector<int64_t>(p, p + i.size());
 }
 
+// MLX messages start with "[load_gguf] "; the file name says enough.
+std::string strip_mlx_prefix(const std::string& message) {
+  if (!message.empty() && message[0] == '[') {
+    auto end = message.find("] ");
+    if (end != std::string::npos) return message.substr(end + 2);
+  }
+  return message;
+}
+
 void check_magic(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   char magic[4] = {0, 0, 0, 0};
@@ -137,7 +146,7 @@ GgufModel load_gguf_model(const std::string& path) {
   try {
     loaded = mx::load_gguf(path);
   } catch (const std::exception& e) {
-    fail(codes::kModelLoad, path + ": cannot read GGUF file: " + e.what());
+    fail(codes::kModelLoad, path + ": cannot read GGUF file: " + strip_mlx_prefix(e.what()));
   }
   GgufModel model;
   model.path = path;

@@ -1,4 +1,5 @@
 // GGUF: the q/k un-permutation (checked numerically) and SmolLM2 against mlx-lm's outputs.
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -166,4 +167,77 @@ TEST(gguf_smollm2) {
   std::cout << "    batched: " << res.stats.prompt_tokens << " prompt tokens in " << res.stats.prompt_seconds
             << " s, " << res.stats.generated_tokens << " tokens in " << res.stats.generate_seconds
             << " s, peak " << res.stats.peak_memory / 1e6 << " MB" << std::endl;
+}
+
+namespace {
+
+// The llama-f32 fixture written as a llama.cpp-style GGUF (names, permuted q/k, metadata).
+std::string write_tiny_gguf(const std::string& path, const std::string& arch,
+                            size_t truncate_to = 0) {
+  auto dir = fixture("models/llama-f32");
+  auto config = testing::read_config(dir + "/config.json");
+  auto weights = load_safetensors_files(testing::weight_files(dir));
+  const std::map<std::string, std::string> parts = {
+      {"self_attn.q_proj", "attn_q"}, {"self_attn.k_proj", "attn_k"},
+      {"self_attn.v_proj", "attn_v"}, {"self_attn.o_proj", "attn_output"},
+      {"mlp.gate_proj", "ffn_gate"},  {"mlp.up_proj", "ffn_up"},
+      {"mlp.down_proj", "ffn_down"},  {"input_layernorm", "attn_norm"},
+      {"post_attention_layernorm", "ffn_norm"}};
+  std::unordered_map<std::string, mx::array> out;
+  for (auto& [name, w] : weights) {
+    std::string gguf_name;
+    mx::array a = w;
+    if (name == "model.embed_tokens.weight") gguf_name = "token_embd.weight";
+    else if (name == "model.norm.weight") gguf_name = "output_norm.weight";
+    else if (name == "lm_head.weight") gguf_name = "output.weight";
+    else {
+      auto rest = name.substr(std::string("model.layers.").size());
+      auto layer = rest.substr(0, rest.find('.'));
+      auto module = rest.substr(layer.size() + 1, rest.rfind('.') - layer.size() - 1);
+      gguf_name = "blk." + layer + "." + parts.at(module) + ".weight";
+      if (module == "self_attn.q_proj") a = permute_rotary_rows(w, config.num_attention_heads);
+      if (module == "self_attn.k_proj") a = permute_rotary_rows(w, config.num_key_value_heads);
+    }
+    out.insert_or_assign(gguf_name, a);
+  }
+  std::unordered_map<std::string, mx::GGUFMetaData> meta = {
+      {"general.architecture", arch},
+      {"llama.embedding_length", mx::array(config.hidden_size, mx::uint32)},
+      {"llama.block_count", mx::array(config.num_hidden_layers, mx::uint32)},
+      {"llama.feed_forward_length", mx::array(config.intermediate_size, mx::uint32)},
+      {"llama.attention.head_count", mx::array(config.num_attention_heads, mx::uint32)},
+      {"llama.attention.head_count_kv", mx::array(config.num_key_value_heads, mx::uint32)},
+      {"llama.attention.layer_norm_rms_epsilon", mx::array(config.rms_norm_eps)},
+      {"llama.rope.freq_base", mx::array(config.rope_theta)},
+      {"llama.context_length", mx::array(config.max_position_embeddings, mx::uint32)},
+      {"tokenizer.ggml.tokens", std::vector<std::string>(config.vocab_size, "t")}};
+  mx::save_gguf(path, out, meta);
+  if (truncate_to) std::filesystem::resize_file(path, truncate_to);
+  return path;
+}
+
+}  // namespace
+
+TEST(gguf_tiny_llama_roundtrip) {
+  auto dir = std::filesystem::temp_directory_path();
+  auto path = write_tiny_gguf((dir / "mlxlab-tiny-llama.gguf").string(), "llama");
+  auto gguf = load_gguf_model(path);
+  auto config = config_from_gguf(gguf);
+  auto reference = testing::read_config(fixture("models/llama-f32/config.json"));
+  CHECK(config.vocab_size == reference.vocab_size && config.head_dim == reference.head_dim);
+  CHECK(!config.tie_word_embeddings && !config.quantization.base);
+  CHECK(std::get<std::vector<std::string>>(gguf.metadata.at("tokenizer.ggml.tokens")).size() == 256);
+  CHECK(gguf_int(gguf, "llama.block_count") == 2);
+  auto expected = load_safetensors_files({fixture("models/llama-f32/expected.safetensors")});
+  auto model = Model::create(config, gguf.weights);
+  auto diff = testing::max_abs_diff(model->forward(expected.at("input_ids")), expected.at("logits"));
+  std::cout << "    tiny llama through GGUF: logits max abs diff " << diff << std::endl;
+  CHECK(diff <= 1e-4);
+
+  auto other = write_tiny_gguf((dir / "mlxlab-tiny-gpt2.gguf").string(), "gpt2");
+  testing::expect_error([&] { load_gguf_model(other); }, codes::kGguf,
+                        "GGUF architecture \"gpt2\" is not supported (only llama)");
+  auto cut = write_tiny_gguf((dir / "mlxlab-tiny-cut.gguf").string(), "llama", 100000);
+  testing::expect_error([&] { load_gguf_model(cut); }, codes::kModelLoad, "extends past the end");
+  for (auto& p : {path, other, cut}) std::filesystem::remove(p);
 }
