@@ -1,6 +1,7 @@
 #include "model.h"
 
 #include "args.h"
+#include "compute.h"
 #include "async.h"
 #include "errors.h"
 #include "io/gguf.h"
@@ -28,6 +29,29 @@ const char* finish_name(FinishReason r) {
   }
 }
 
+// The compute mode in an options object ({ compute: "auto" | "native" | "float32" }).
+ComputeMode compute_option(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || !info[i].IsObject()) return ComputeMode::kAuto;
+  auto name = get_string(info[i].As<Napi::Object>(), "compute", "auto");
+  try {
+    return parse_compute_mode(name);
+  } catch (const Error& e) {
+    throw_error(info.Env(), e.code(), e.what());
+  }
+}
+
+// Float32 copies may use up to half of the machine's memory.
+size_t compute_budget() { return physical_memory_bytes() / 2; }
+
+Napi::Object report_to_js(Napi::Env env, const ComputeReport& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("mode", r.mode);
+  o.Set("reason", r.reason);
+  o.Set("extraBytes", static_cast<double>(r.extra_bytes));
+  o.Set("weights", r.layers);
+  return o;
+}
+
 // Drop a model on the engine thread, after the jobs already queued for it.
 void release_on_engine(std::shared_ptr<Model> model) {
   if (model) Engine::instance().submit([m = std::move(model)]() mutable { m.reset(); });
@@ -41,6 +65,7 @@ void NativeModel::Init(Napi::Env env, Napi::Object exports) {
       InstanceMethod<&NativeModel::Forward>("forward"),
       InstanceMethod<&NativeModel::Generate>("generate"),
       InstanceMethod<&NativeModel::Info>("info"),
+      InstanceMethod<&NativeModel::SetCompute>("setCompute"),
       InstanceMethod<&NativeModel::Dispose>("dispose"),
       InstanceAccessor<&NativeModel::Disposed>("disposed"),
   });
@@ -48,9 +73,11 @@ void NativeModel::Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", ctor);
 }
 
-Napi::Object NativeModel::Wrap(Napi::Env env, std::shared_ptr<Model> model) {
+Napi::Object NativeModel::Wrap(Napi::Env env, std::shared_ptr<Model> model, const ComputeReport& compute) {
   Napi::Object obj = model_ctor().New({});
-  Unwrap(obj)->model_ = std::move(model);
+  NativeModel* self = Unwrap(obj);
+  self->model_ = std::move(model);
+  self->compute_ = compute;
   return obj;
 }
 
@@ -65,43 +92,52 @@ std::shared_ptr<Model> NativeModel::get(Napi::Env env) const {
   return model_;
 }
 
-// load(config, files[]) -> Promise<NativeModel>
+// load(config, files[], { compute }) -> Promise<NativeModel>
 Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ModelConfig config = to_model_config(object_arg(info, 0, "config"));
   auto files = string_array_arg(info, 1, "files");
   if (files.empty()) throw_error(env, codes::kArgument, "files must name at least one safetensors file");
-  return run_on_engine<std::shared_ptr<Model>>(
-      env,
-      [config, files](JsChannel&) {
-        std::shared_ptr<Model> model = Model::create(config, load_safetensors_files(files));
-        return model;
-      },
-      [](Napi::Env env, std::shared_ptr<Model>& model) -> Napi::Value { return Wrap(env, model); });
-}
-
-// loadGguf(path) -> Promise<{ model, config, metadata }>
-Napi::Value NativeModel::LoadGguf(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string path = string_arg(info, 0, "path");
+  ComputeMode mode = compute_option(info, 2);
   struct Loaded {
     std::shared_ptr<Model> model;
-    std::map<std::string, GgufValue> metadata;
+    ComputeReport compute;
   };
   return run_on_engine<Loaded>(
       env,
-      [path](JsChannel&) {
+      [config, files, mode](JsChannel&) {
+        Loaded out{Model::create(config, load_safetensors_files(files)), {}};
+        out.compute = apply_compute_mode(*out.model, mode, compute_budget());
+        return out;
+      },
+      [](Napi::Env env, Loaded& loaded) -> Napi::Value { return Wrap(env, loaded.model, loaded.compute); });
+}
+
+// loadGguf(path, { compute }) -> Promise<{ model, config, metadata }>
+Napi::Value NativeModel::LoadGguf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = string_arg(info, 0, "path");
+  ComputeMode mode = compute_option(info, 1);
+  struct Loaded {
+    std::shared_ptr<Model> model;
+    std::map<std::string, GgufValue> metadata;
+    ComputeReport compute;
+  };
+  return run_on_engine<Loaded>(
+      env,
+      [path, mode](JsChannel&) {
         GgufModel gguf = load_gguf_model(path);
         ModelConfig config = config_from_gguf(gguf);
-        Loaded out{nullptr, std::move(gguf.metadata)};
+        Loaded out{nullptr, std::move(gguf.metadata), {}};
         out.model = Model::create(config, std::move(gguf.weights));
+        out.compute = apply_compute_mode(*out.model, mode, compute_budget());
         return out;
       },
       [](Napi::Env env, Loaded& loaded) -> Napi::Value {
         Napi::Object out = Napi::Object::New(env);
         out.Set("config", config_to_js(env, loaded.model->config()));
         out.Set("metadata", gguf_metadata_to_js(env, loaded.metadata));
-        out.Set("model", Wrap(env, loaded.model));
+        out.Set("model", Wrap(env, loaded.model, loaded.compute));
         return out;
       });
 }
@@ -187,7 +223,31 @@ Napi::Value NativeModel::Info(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("config", config_to_js(env, model->config()));
   out.Set("parameterBytes", static_cast<double>(model->parameter_bytes()));
+  out.Set("compute", report_to_js(env, compute_));
   return out;
+}
+
+// setCompute(mode) -> Promise<report>: switch the compute mode of a loaded model.
+Napi::Value NativeModel::SetCompute(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto model = get(env);
+  ComputeMode mode = ComputeMode::kAuto;
+  if (info.Length() > 0 && info[0].IsString()) {
+    try {
+      mode = parse_compute_mode(info[0].As<Napi::String>().Utf8Value());
+    } catch (const Error& e) {
+      throw_error(env, e.code(), e.what());
+    }
+  }
+  Napi::Reference<Napi::Object> self = Napi::Persistent(Value());
+  auto holder = std::make_shared<JsChannel>(env);
+  auto* ref = holder->adopt(std::make_unique<Napi::Reference<Napi::Object>>(std::move(self)));
+  return run_on_engine<ComputeReport>(
+      env, holder, [model, mode](JsChannel&) { return apply_compute_mode(*model, mode, compute_budget()); },
+      [ref](Napi::Env env, ComputeReport& report) -> Napi::Value {
+        Unwrap(ref->Value())->compute_ = report;
+        return report_to_js(env, report);
+      });
 }
 
 Napi::Value NativeModel::Dispose(const Napi::CallbackInfo& info) {

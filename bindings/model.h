@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "compute.h"
 #include "generate.h"
 #include "models/model.h"
 
@@ -13,7 +14,7 @@ namespace mlxlab::js {
 class NativeModel : public Napi::ObjectWrap<NativeModel> {
  public:
   static void Init(Napi::Env env, Napi::Object exports);
-  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<Model> model);
+  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<Model> model, const ComputeReport& compute);
   explicit NativeModel(const Napi::CallbackInfo& info);
   ~NativeModel() override;
 
@@ -26,12 +27,14 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value Forward(const Napi::CallbackInfo& info);
   Napi::Value Generate(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value SetCompute(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value Disposed(const Napi::CallbackInfo& info);
 
   void release();
 
   std::shared_ptr<Model> model_;
+  ComputeReport compute_;
 };
 
 // Cancels a generation or a training run, or stops single sequences of a batch.

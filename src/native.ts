@@ -50,6 +50,18 @@ export interface NativeControl {
 
 export type GgufMetadata = Record<string, string | number | string[] | number[]>;
 
+export type ComputeMode = 'auto' | 'native' | 'float32';
+
+/** What the compute policy applied to a loaded model. */
+export interface ComputeReport {
+  mode: 'native' | 'float32';
+  reason: string;
+  /** Bytes of the float32 copies kept for compute. */
+  extraBytes: number;
+  /** Weights given a float32 copy. */
+  weights: number;
+}
+
 export interface NativeModel {
   forward(tokens: Int32Array, batch: number): Promise<NativeArray>;
   generate(
@@ -57,7 +69,8 @@ export interface NativeModel {
     control: NativeControl,
     onToken?: (sequence: number, token: number) => void,
   ): Promise<NativeGenerateResult>;
-  info(): { config: ModelConfig; parameterBytes: number };
+  info(): { config: ModelConfig; parameterBytes: number; compute: ComputeReport };
+  setCompute(mode: ComputeMode): Promise<ComputeReport>;
   dispose(): void;
   readonly disposed: boolean;
 }
@@ -69,8 +82,8 @@ export interface NativeAddon {
   matmulBenchmark(n: number, iterations: number, dtype?: 'float32' | 'float16' | 'bfloat16'): Promise<{ seconds: number; gflops: number }>;
   sleepOnEngine(ms: number): Promise<number>;
   NativeModel: {
-    load(config: ModelConfig, files: string[]): Promise<NativeModel>;
-    loadGguf(path: string): Promise<{ model: NativeModel; config: ModelConfig; metadata: GgufMetadata }>;
+    load(config: ModelConfig, files: string[], options?: { compute?: ComputeMode }): Promise<NativeModel>;
+    loadGguf(path: string, options?: { compute?: ComputeMode }): Promise<{ model: NativeModel; config: ModelConfig; metadata: GgufMetadata }>;
   };
   NativeControl: new (sequences?: number) => NativeControl;
 }

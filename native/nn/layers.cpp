@@ -86,6 +86,10 @@ Linear Linear::load(WeightTaker& w, const std::string& path, int input_dims, int
 }
 
 mx::array Linear::base(const mx::array& x) const {
+  if (compute_weight) {
+    auto w = mx::transpose(*compute_weight);
+    return bias ? mx::addmm(*bias, x, w) : mx::matmul(x, w);
+  }
   if (quant) {
     auto y = mx::quantized_matmul(x, weight, *scales, biases, true, quant->group_size,
                                   quant->bits, quant->mode);
@@ -132,7 +136,8 @@ SwitchLinear SwitchLinear::load(WeightTaker& w, const std::string& path, int num
 }
 
 mx::array SwitchLinear::base(const mx::array& x, const mx::array& indices, bool sorted) const {
-  mx::array y = quant ? mx::gather_qmm(x, weight, *scales, biases, std::nullopt, indices, true,
+  mx::array y = compute_weight ? mx::gather_mm(x, mx::swapaxes(*compute_weight, -1, -2), std::nullopt, indices, sorted)
+              : quant ? mx::gather_qmm(x, weight, *scales, biases, std::nullopt, indices, true,
                                        quant->group_size, quant->bits, quant->mode,
                                        std::nullopt, sorted)
                       : mx::gather_mm(x, mx::swapaxes(weight, -1, -2), std::nullopt, indices,
@@ -171,6 +176,7 @@ Embedding Embedding::load(WeightTaker& w, const std::string& path, int num_embed
 }
 
 mx::array Embedding::operator()(const mx::array& tokens) const {
+  if (compute_weight) return mx::take(*compute_weight, tokens, 0);
   if (!quant) return mx::take(weight, tokens, 0);
   std::optional<mx::array> rows_biases;
   if (biases) rows_biases = mx::take(*biases, tokens, 0);
@@ -179,6 +185,7 @@ mx::array Embedding::operator()(const mx::array& tokens) const {
 }
 
 mx::array Embedding::as_linear(const mx::array& x) const {
+  if (compute_weight) return mx::matmul(x, mx::transpose(*compute_weight));
   if (!quant) return mx::matmul(x, mx::transpose(weight));
   return mx::quantized_matmul(x, weight, *scales, biases, true, quant->group_size, quant->bits,
                               quant->mode);

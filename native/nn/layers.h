@@ -42,6 +42,7 @@ struct Linear {
   std::optional<mx::array> bias;
   std::optional<QuantSpec> quant;  // nullopt = full precision
   std::shared_ptr<LoraBranch> lora;  // empty unless an adapter is attached
+  std::optional<mx::array> compute_weight;  // float32 [out, in] used for matmuls when set
 
   // Take `path`.weight (+ .scales/.biases, .bias) out of `weights`, checking shapes.
   static Linear load(WeightTaker& weights, const std::string& path, int input_dims,
@@ -68,6 +69,7 @@ struct SwitchLinear {
   std::optional<mx::array> bias;
   std::optional<QuantSpec> quant;
   std::shared_ptr<SwitchLoraBranch> lora;
+  std::optional<mx::array> compute_weight;  // float32 [E, out, in] used when set
 
   static SwitchLinear load(WeightTaker& weights, const std::string& path, int num_experts,
                            int input_dims, int output_dims, bool has_bias,
@@ -87,6 +89,7 @@ struct Embedding {
   mx::array weight = mx::array(0.0f);  // set by load()
   std::optional<mx::array> scales, biases;
   std::optional<QuantSpec> quant;
+  std::optional<mx::array> compute_weight;  // float32 [vocab, dims] used when set
 
   static Embedding load(WeightTaker& weights, const std::string& path, int num_embeddings,
                         int dims, const QuantConfig& quantization, const std::string& why);

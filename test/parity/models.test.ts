@@ -25,7 +25,7 @@ describe.each(CASES)('%s matches mlx-lm', (name, tol) => {
   const expected = readSafetensors(join(dir, 'expected.safetensors'));
 
   it(`logits within ${tol} max-abs`, async () => {
-    using model = await loadModel(dir, { tokenizer: false });
+    using model = await loadModel(dir, { tokenizer: false, compute: 'native' });
     const ids = expected.input_ids;
     const [b, l] = ids.shape;
     const rows = Array.from({ length: b }, (_, i) => Array.from(ids.data.subarray(i * l, (i + 1) * l)));
@@ -37,14 +37,14 @@ describe.each(CASES)('%s matches mlx-lm', (name, tol) => {
   });
 
   it('32 greedy tokens identical', async () => {
-    using model = await loadModel(dir, { tokenizer: false });
+    using model = await loadModel(dir, { tokenizer: false, compute: 'native' });
     const prompt = Array.from(expected.greedy_prompt.data);
     const g = await model.generate({ tokens: prompt }, { maxTokens: 32 });
     expect(g.tokens).toEqual(Array.from(expected.greedy_tokens.data));
   });
 
   it('a batch of two prompts gives the same tokens as one at a time', async () => {
-    using model = await loadModel(dir, { tokenizer: false });
+    using model = await loadModel(dir, { tokenizer: false, compute: 'native' });
     const p1 = Array.from(expected.greedy_prompt.data);
     const p2 = p1.slice(3);
     const [a, b] = await model.generateBatch([{ tokens: p1 }, { tokens: p2 }], { maxTokens: 16 });
@@ -52,4 +52,38 @@ describe.each(CASES)('%s matches mlx-lm', (name, tol) => {
     expect(a.tokens).toEqual(Array.from(expected.greedy_tokens.data).slice(0, 16));
     expect(b.tokens).toEqual(single2.tokens);
   });
+});
+
+// The CPU compute policy (float32 copies of quantized / half weights) must give the stored
+// weights' outputs: quantized models within 1e-4 (the same dequantized values, summed in
+// another order), bf16 within bf16 rounding of the activations mlx-lm keeps in bf16.
+describe.each([
+  ['llama-q4', 1e-4],
+  ['qwen3-q4', 1e-4],
+  ['qwen3_moe-q4', 1e-4],
+  ['qwen3-mixed', 1e-4],
+  ['llama-bf16', 0.5], // float32 activations vs mlx-lm's bfloat16 ones (logits std ~10)
+] as [string, number][])('%s: compute float32 matches native', (name, tol) => {
+  it(`logits within ${tol}, same greedy tokens`, async () => {
+    const dir = modelDir(name);
+    const expected = readSafetensors(join(dir, 'expected.safetensors'));
+    using model = await loadModel(dir, { tokenizer: false, compute: 'float32' });
+    expect(model.compute.mode).toBe('float32');
+    expect(model.compute.weights).toBeGreaterThan(0);
+    const ids = expected.input_ids;
+    const [b, l] = ids.shape;
+    const rows = Array.from({ length: b }, (_, i) => Array.from(ids.data.subarray(i * l, (i + 1) * l)));
+    const diff = maxAbsDiff((await model.logits(rows)).data, expected.logits.data);
+    console.log(`${name}: float32 compute vs mlx-lm logits max-abs ${diff.toExponential(2)}`);
+    expect(diff).toBeLessThanOrEqual(tol);
+    const g = await model.generate({ tokens: Array.from(expected.greedy_prompt.data) }, { maxTokens: 32 });
+    expect(g.tokens).toEqual(Array.from(expected.greedy_tokens.data));
+    await model.setCompute('native');
+    expect(model.compute.mode).toBe('native');
+  });
+});
+
+it('auto keeps float32 models native', async () => {
+  using model = await loadModel(modelDir('llama-f32'), { tokenizer: false });
+  expect(model.compute).toMatchObject({ mode: 'native', extraBytes: 0 });
 });
