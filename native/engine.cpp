@@ -1,5 +1,7 @@
 #include "engine.h"
 
+#include "mlx/stream.h"
+
 namespace mlxlab {
 
 Engine& Engine::instance() {
@@ -44,6 +46,12 @@ void Engine::run() {
       running_ = 1;
     }
     job();  // jobs catch their own exceptions and report through their callbacks
+    // Nothing a job queued with async_eval may still run once it is over: the next job, or
+    // the process exiting (OpenBLAS joins its threads at exit), must find MLX idle.
+    try {
+      mlx::core::synchronize();
+    } catch (...) {
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     running_ = 0;
   }

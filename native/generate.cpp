@@ -320,6 +320,9 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
       ++n;
     }
     for (int b = 0; b < B; ++b) finish(b, FinishReason::kLength);
+    // A step queued with async_eval may still run: never return (or let the process exit)
+    // with MLX and BLAS threads busy on it.
+    mx::synchronize();
     result.stats.generate_seconds = seconds_since(decode_start);
     result.stats.peak_memory = mx::get_peak_memory();
   } catch (const Error&) {
