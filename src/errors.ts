@@ -5,6 +5,7 @@
 export type ErrorCode =
   | 'E_MODEL_LOAD' // model files missing or unreadable
   | 'E_CONFIG' // bad or unsupported configuration
+  | 'E_DATA' // bad or missing training data (JSONL files, formats, batching)
   | 'E_WEIGHTS' // missing or mis-shaped weight
   | 'E_GGUF' // unsupported GGUF content
   | 'E_TOKENIZER' // missing or invalid tokenizer files
@@ -14,6 +15,7 @@ export type ErrorCode =
   | 'E_ABORTED' // cancelled through an AbortSignal
   | 'E_NATIVE_LOAD' // the addon could not be loaded
   | 'E_MLX' // an error raised inside MLX
+  | 'E_TRAIN' // a training step failed (non-finite loss, MLX failure during a step)
   | 'E_INTERNAL'; // anything else
 
 export class MlxLabError extends Error {

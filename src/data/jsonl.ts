@@ -1,0 +1,48 @@
+/**
+ * JSONL reading with line numbers. As mlx-lm (`json.loads(l) for l in fid`), one JSON value per
+ * line. Differences, on purpose: blank lines are skipped (mlx-lm fails on them with a bare
+ * JSONDecodeError), a UTF-8 BOM at the start is ignored, and errors name the file and line.
+ */
+import { readFileSync } from 'node:fs';
+import { MlxLabError } from '../errors.js';
+
+/** One parsed line: its 1-based line number and its JSON object. */
+export interface JsonlRecord {
+  line: number;
+  value: Record<string, unknown>;
+}
+
+/** Parse JSONL text; `source` names it in errors. Every line must hold a JSON object. */
+export function parseJsonl(text: string, source: string): JsonlRecord[] {
+  const records: JsonlRecord[] = [];
+  const lines = text.replace(/^\uFEFF/, '').split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
+    if (raw.trim() === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch (err) {
+      throw new MlxLabError('E_DATA', `${source}:${i + 1}: invalid JSON (${(err as Error).message})`, { cause: err });
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      const kind = value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value;
+      throw new MlxLabError('E_DATA', `${source}:${i + 1}: expected a JSON object per line, got ${kind}`);
+    }
+    records.push({ line: i + 1, value: value as Record<string, unknown> });
+  }
+  return records;
+}
+
+/** Read and parse a JSONL file. */
+export function readJsonl(path: string): JsonlRecord[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a folder, not a JSONL file' : `cannot read: ${(err as Error).message}`;
+    throw new MlxLabError('E_DATA', `${path}: ${why}`, { cause: err });
+  }
+  return parseJsonl(text, path);
+}
