@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'E_NATIVE_LOAD' // the addon could not be loaded
   | 'E_MLX' // an error raised inside MLX
   | 'E_TRAIN' // a training step failed (non-finite loss, MLX failure during a step)
+  | 'E_SUITE' // an eval suite file is missing, malformed or invalid
+  | 'E_SCORER' // an eval scorer is unknown, cannot be loaded or is misused
   | 'E_INTERNAL'; // anything else
 
 export class MlxLabError extends Error {

@@ -1,0 +1,60 @@
+/** Format evals: suites, reply parsing, scorers, statistics, and the tool-format example data. */
+export {
+  loadSuite,
+  parseSuite,
+  loadSuiteScorers,
+  suiteMessages,
+  inferScorer,
+  EXPECT_FIELDS,
+  type EvalSuite,
+  type EvalCase,
+  type Expectation,
+  type CasePrompt,
+} from './suite.js';
+export {
+  parseReply,
+  parseCallBlock,
+  parseHermesCall,
+  parseQwen3XmlCall,
+  splitThinking,
+  argumentText,
+  codeCallsTool,
+  type ParsedCall,
+  type ParsedReply,
+  type CallError,
+  type CallFormat,
+  type ThinkState,
+} from './parse.js';
+export {
+  scoreCase,
+  registerScorer,
+  unregisterScorer,
+  getScorer,
+  hasScorer,
+  scorerNames,
+  loadScorerFile,
+  rubricScorer,
+  formatScorer,
+  jsonSchemaScorer,
+  regexScorer,
+  exactScorer,
+  BUILTIN_SCORERS,
+  FAILURE_CLASSES,
+  type FailureClass,
+  type ScoreResult,
+  type Scorer,
+  type ScorerInput,
+  type ScorerOutput,
+} from './scorers.js';
+export { wilsonInterval, meanInterval, summarizeScores, Z95, type Interval, type MeanSummary, type CaseScore, type CategorySummary, type ScoreSummary } from './stats.js';
+export {
+  generateToolFormatData,
+  writeToolFormatData,
+  isNearDuplicate,
+  normalizePrompt,
+  suitePrompts,
+  type GeneratedExample,
+  type GenerateOptions,
+  type WriteOptions,
+} from './generate-data.js';
+export { TOOL_CATALOG, TOOL_NAMES, TOOL_FORMAT_SYSTEM, TOOL_FORMAT_WRAPPER, pythonCall, wrappedCallReply, type ToolSpec } from './tool-format.js';
