@@ -6,6 +6,7 @@
 #include "async.h"
 #include "js_error.h"
 #include "model.h"
+#include "trainer.h"
 #include "mlx/mlx.h"
 
 namespace mlxlab::js {
@@ -90,8 +91,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("memory", Napi::Function::New<Memory>(env));
   exports.Set("matmulBenchmark", Napi::Function::New<MatmulBenchmark>(env));
   exports.Set("sleepOnEngine", Napi::Function::New<SleepOnEngine>(env));
+  // At environment teardown, let the engine finish what dispose() and finalizers queued
+  // (freeing weights, detaching adapters) before the process runs MLX's static destructors:
+  // freeing memory while they run corrupts the heap.
+  env.AddCleanupHook([] { Engine::instance().wait_idle(std::chrono::seconds(30)); });
   NativeModel::Init(env, exports);
   NativeControl::Init(env, exports);
+  NativeTrainer::Init(env, exports);
   return exports;
 }
 

@@ -34,6 +34,11 @@ size_t Engine::pending() const {
   return queue_.size() + running_;
 }
 
+bool Engine::wait_idle(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return idle_.wait_for(lock, timeout, [this] { return queue_.empty() && running_ == 0; });
+}
+
 void Engine::run() {
   for (;;) {
     Job job;
@@ -54,6 +59,7 @@ void Engine::run() {
     }
     std::lock_guard<std::mutex> lock(mutex_);
     running_ = 0;
+    if (queue_.empty()) idle_.notify_all();
   }
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -36,6 +37,9 @@ class Engine {
   // Jobs queued or running right now.
   size_t pending() const;
 
+  // Wait until no job is queued or running, or the timeout passes; true when idle.
+  bool wait_idle(std::chrono::milliseconds timeout);
+
   ~Engine();
 
  private:
@@ -44,6 +48,7 @@ class Engine {
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
+  std::condition_variable idle_;
   std::deque<Job> queue_;
   size_t running_ = 0;
   bool stopping_ = false;

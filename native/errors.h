@@ -27,6 +27,7 @@ inline constexpr const char* kArgument = "E_ARGUMENT";         // bad call argum
 inline constexpr const char* kDisposed = "E_DISPOSED";         // handle used after dispose()
 inline constexpr const char* kCancelled = "E_ABORTED";         // cancelled through a signal
 inline constexpr const char* kMlx = "E_MLX";                   // an error raised inside MLX
+inline constexpr const char* kTrain = "E_TRAIN";               // a training step failed
 inline constexpr const char* kInternal = "E_INTERNAL";         // anything else
 }  // namespace codes
 

@@ -75,6 +75,106 @@ export interface NativeModel {
   readonly disposed: boolean;
 }
 
+/** LoRA settings (mlx-lm's lora_parameters plus num_layers and fine_tune_type). */
+export interface NativeLoraConfig {
+  rank?: number; // default 8
+  scale?: number; // default 20
+  dropout?: number; // default 0
+  /** Module paths relative to a block ("self_attn.q_proj") or full paths ("lm_head"); default: every linear. */
+  keys?: string[] | null;
+  /** The last numLayers blocks; <= 0 means all (mlx-lm: layers[-max(n, 0):]). Default 16. */
+  numLayers?: number;
+  fineTuneType?: 'lora' | 'dora' | 'full';
+}
+
+/** mlx-lm's lr_schedule: a mlx.optimizers schedule with positional arguments and an optional linear warmup. */
+export interface NativeScheduleConfig {
+  name: 'cosine_decay' | 'linear_schedule' | 'exponential_decay' | 'step_decay';
+  arguments: number[];
+  warmup?: number;
+  warmupInit?: number;
+}
+
+/** mlx.optimizers defaults: adam betas [0.9, 0.999], eps 1e-8, no bias correction; adamw weightDecay 0.01. */
+export interface NativeOptimizerConfig {
+  name?: 'adam' | 'adamw' | 'sgd';
+  learningRate?: number; // default 1e-5
+  schedule?: NativeScheduleConfig | null;
+  betas?: [number, number];
+  eps?: number;
+  biasCorrection?: boolean;
+  weightDecay?: number;
+  momentum?: number;
+  dampening?: number;
+  nesterov?: boolean;
+}
+
+export interface NativeTrainerOptions {
+  lora?: NativeLoraConfig;
+  optimizer?: NativeOptimizerConfig;
+  /** lora_a is drawn as mlx-lm draws it after mx.random.seed(seed); also seeds dropout. Default 0. */
+  seed?: number;
+  /** Micro-batches per optimizer update (averaged gradients). Default 1. */
+  gradAccumulationSteps?: number;
+  gradCheckpoint?: boolean;
+  /** mx.compile the gradient and update functions. Default false. */
+  compile?: boolean;
+}
+
+/**
+ * One micro-batch as mlx-lm's iterate_batches makes it: tokens [batch, length] row-major, zero
+ * padded; per row its length and its prompt offset (mask_prompt; 0 = train on every token).
+ * Target t (predicting tokens[t + 1]) counts when offset <= t + 1 <= length.
+ */
+export interface NativeTrainBatch {
+  tokens: Int32Array | number[];
+  batch: number;
+  lengths: Int32Array | number[];
+  offsets?: Int32Array | number[];
+}
+
+export interface NativeStepResult {
+  /** This micro-batch's loss. */
+  loss: number;
+  /** Its unmasked target tokens. */
+  tokens: number;
+  /** The optimizer's learning rate after this step (as mlx-lm reports it). */
+  lr: number;
+  /** NaN/Inf loss: nothing changed (no accumulation, no update, iteration not counted). */
+  nonFinite: boolean;
+  /** An optimizer update happened (every gradAccumulationSteps-th step). */
+  updated: boolean;
+  /** Micro-batches trained so far (mlx-lm's `it`). */
+  iteration: number;
+  /** Optimizer updates so far. */
+  step: number;
+}
+
+export interface NativeTrainer {
+  step(batch: NativeTrainBatch): Promise<NativeStepResult>;
+  /** sum(loss * tokens) / sum(tokens) over the batches, no dropout (mlx-lm's evaluate). */
+  evaluate(batches: NativeTrainBatch[]): Promise<{ loss: number; tokens: number }>;
+  /** Loss and gradients of one batch; changes nothing. */
+  gradients(batch: NativeTrainBatch): Promise<{ loss: number; tokens: number; grads: Record<string, NativeArray> }>;
+  /** adapters.safetensors as mlx-lm saves it (atomic). */
+  saveAdapter(path: string): Promise<void>;
+  /** mlx-lm's adapter file (a subset of the names is fine); E_WEIGHTS for names/shapes that do not fit. */
+  loadAdapter(path: string): Promise<void>;
+  adapterParameters(): Promise<Record<string, NativeArray>>;
+  /** Optimizer state, step, RNG key, iteration and accumulated gradients (atomic); metadata is stored with it. */
+  saveState(path: string, metadata?: Record<string, string>): Promise<void>;
+  loadState(path: string): Promise<{ metadata: Record<string, string>; iteration: number; step: number; lr: number }>;
+  /** A constant learning rate from now on (replaces the schedule). */
+  setLearningRate(lr: number): Promise<void>;
+  state(): Promise<{ iteration: number; step: number; lr: number; attached: boolean }>;
+  info(): { parameters: { name: string; shape: number[] }[]; trainableParameters: number };
+  /** Remove the adapter from the model (the base model again); the trainer cannot train afterwards. */
+  detach(): Promise<void>;
+  /** Detach and free (on the engine thread, after queued work). */
+  dispose(): void;
+  readonly disposed: boolean;
+}
+
 export interface NativeAddon {
   setErrorClass(ctor: typeof MlxLabError): void;
   runtime(): { mlxVersion: string; metal: boolean; cuda: boolean; device: 'cpu' | 'gpu' };
@@ -86,6 +186,10 @@ export interface NativeAddon {
     loadGguf(path: string, options?: { compute?: ComputeMode }): Promise<{ model: NativeModel; config: ModelConfig; metadata: GgufMetadata }>;
   };
   NativeControl: new (sequences?: number) => NativeControl;
+  NativeTrainer: {
+    /** Attach an adapter to the model (which then generates with it) and make its optimizer. */
+    create(model: NativeModel, options?: NativeTrainerOptions): Promise<NativeTrainer>;
+  };
 }
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');

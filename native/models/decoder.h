@@ -81,6 +81,7 @@ class DecoderModel : public Model {
   std::vector<nn::SwitchLinear*> switch_linears();
   std::vector<DecoderBlock>& layers() { return layers_; }
   nn::Embedding& embed_tokens() { return embed_tokens_; }
+  const nn::RMSNorm& norm() const { return norm_; }
 
  private:
   ModelConfig config_;

@@ -1,0 +1,131 @@
+// Training an adapter: mlx-lm's default_loss, value_and_grad over the trainable arrays only,
+// gradient accumulation, gradient checkpointing, optional mx::compile, validation loss, and a
+// state (optimizer, step, RNG key, accumulated gradients) that can be saved for exact resume.
+// Follows mlx-lm's tuner/trainer.py (train, evaluate, default_loss, grad_checkpoint).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "lora.h"
+#include "optim.h"
+
+namespace mlxlab {
+
+struct TrainConfig {
+  LoraConfig lora;
+  OptimizerConfig optimizer;
+  uint64_t seed = 0;                // lora_a init (as mlx-lm after mx.random.seed) and dropout
+  int grad_accumulation_steps = 1;  // micro-batches per optimizer update
+  bool grad_checkpoint = false;     // recompute each block in the backward pass
+  bool compile = false;             // mx::compile the gradient and the update functions
+};
+
+// One micro-batch as mlx-lm's iterate_batches makes it: tokens [B, L] int32 (zero padded) and
+// lengths [B, 2] int32 holding (prompt offset, length) per row. default_loss counts target t
+// (predicting tokens[:, t + 1]) when offset <= t + 1 <= length.
+struct Batch {
+  mx::array tokens;
+  mx::array lengths;
+};
+
+struct StepResult {
+  double loss = 0;            // this micro-batch's loss (float32 value)
+  int tokens = 0;             // its unmasked target tokens
+  double learning_rate = 0;   // the optimizer's learning rate after this step
+  bool non_finite = false;    // NaN/Inf loss: nothing was changed (no accumulation, no update)
+  bool updated = false;       // an optimizer update happened in this step
+  uint64_t iteration = 0;     // micro-batches trained so far (mlx-lm's `it`)
+  uint64_t step = 0;          // optimizer updates so far
+};
+
+struct EvalResult {
+  double loss = 0;  // sum(loss * tokens) / sum(tokens), as mlx-lm's evaluate
+  int tokens = 0;
+};
+
+struct Gradients {
+  double loss = 0;
+  int tokens = 0;
+  Weights grads;  // by trainable parameter name
+};
+
+// mlx-lm's default_loss on precomputed logits [B, L-1, V] for tokens [B, L]:
+// (sum of masked cross-entropy / ntoks, ntoks).
+std::pair<mx::array, mx::array> masked_cross_entropy(const mx::array& logits,
+                                                     const mx::array& targets,
+                                                     const mx::array& lengths);
+
+class Trainer {
+ public:
+  // Attaches the adapter to the model (Error(E_CONFIG) for bad settings).
+  Trainer(std::shared_ptr<Model> model, const TrainConfig& config);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // One micro-batch: loss and gradients; every grad_accumulation_steps-th call also updates
+  // the weights with the mean of the accumulated gradients (mlx-lm: `it % k == 0`).
+  // Error(E_ARGUMENT) for a bad batch, Error(E_TRAIN) when MLX fails during the step.
+  StepResult step(const Batch& batch);
+
+  // Loss over batches without gradients or dropout.
+  EvalResult evaluate(const std::vector<Batch>& batches);
+
+  // Loss and gradients of one batch, nothing changed (for tests and diagnostics).
+  Gradients gradients(const Batch& batch);
+
+  // adapters.safetensors in mlx-lm's format (atomic; metadata {"format": "mlx"}), and back
+  // (a subset of the names is fine, as mlx-lm's load_adapters; Error(E_WEIGHTS) otherwise).
+  void save_adapter(const std::string& path) const;
+  void load_adapter(const std::string& path);
+
+  Adapter& adapter() { return *adapter_; }
+  const TrainConfig& config() const { return config_; }
+  uint64_t iteration() const { return iteration_; }
+  uint64_t optimizer_step() const;
+  double learning_rate() const;
+  void set_learning_rate(double lr);  // a constant from now on (drops the schedule)
+
+  // Optimizer state, step, RNG key, iteration and accumulated gradients in one safetensors
+  // file (atomic). `metadata` is stored alongside (keys must not start with "mlx_lab.").
+  void save_state(const std::string& path,
+                  const std::unordered_map<std::string, std::string>& metadata = {}) const;
+  // Restore them; returns the caller's metadata. Error(E_WEIGHTS) for a file that does not fit
+  // this trainer (names the key), Error(E_CONFIG) for another optimizer.
+  std::unordered_map<std::string, std::string> load_state(const std::string& path);
+
+  // Remove the adapter from the model; the trainer cannot train afterwards.
+  void detach();
+  bool attached() const { return adapter_ && adapter_->attached(); }
+
+ private:
+  StepResult step_impl(const Batch& batch);
+  void check_attached() const;
+  void check_batch(const Batch& batch) const;
+  mx::array forward(const mx::array& inputs);
+  std::vector<mx::array> loss_fn(const std::vector<mx::array>& inputs, bool training);
+  std::vector<mx::array> grad_fn(const std::vector<mx::array>& inputs);
+  std::vector<mx::array> update_fn(const std::vector<mx::array>& inputs);
+  std::vector<mx::array> run_grad(const std::vector<mx::array>& inputs);
+  std::vector<mx::array> run_update(const std::vector<mx::array>& inputs);
+
+  std::shared_ptr<Model> model_;
+  DecoderModel* decoder_ = nullptr;
+  TrainConfig config_;
+  std::unique_ptr<Adapter> adapter_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::vector<mx::array> params_;  // the trainable arrays (real values, outside a trace)
+  std::vector<mx::array> state_;   // the optimizer state
+  std::optional<std::vector<mx::array>> accum_;
+  mx::array key_ = mx::array(0);  // dropout PRNG key, split once per step
+  uint64_t iteration_ = 0;
+  std::vector<std::vector<size_t>> layer_slots_;  // slot indices per block
+  std::function<std::vector<mx::array>(const std::vector<mx::array>&)> compiled_update_;
+};
+
+}  // namespace mlxlab

@@ -1,0 +1,271 @@
+// NativeTrainer through the addon: the model generates with the live adapter, detach/dispose
+// give the base model back, bad adapter files and arguments give MlxLabErrors with codes, a
+// non-finite loss is reported without touching the weights, files are mlx-lm's format.
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadModel, type Model } from '../../src/model.js';
+import { MlxLabError } from '../../src/errors.js';
+import { native, type NativeTrainBatch, type NativeTrainer, type NativeTrainerOptions } from '../../src/native.js';
+import { maxAbsDiff, readSafetensors } from '../helpers/safetensors.js';
+import { FIXTURES, modelDir } from '../helpers/paths.js';
+
+const LORA = join(FIXTURES, 'lora');
+const IDS = [
+  [1, 17, 42, 99, 128, 200, 7, 64, 255, 3],
+  [5, 250, 33, 81, 160, 12, 199, 77, 140, 2],
+];
+
+function batch(rows: number[][], offsets?: number[]): NativeTrainBatch {
+  const width = Math.max(...rows.map((r) => r.length)) + 1;
+  const tokens = new Int32Array(rows.length * width);
+  rows.forEach((r, i) => tokens.set(r, i * width));
+  return { tokens, batch: rows.length, lengths: rows.map((r) => r.length), offsets };
+}
+
+const TRAIN = batch(IDS, [3, 2]);
+
+async function create(model: Model, options: NativeTrainerOptions = {}): Promise<NativeTrainer> {
+  return native().NativeTrainer.create(model.native, { seed: 1, ...options, lora: { numLayers: -1, ...options.lora } });
+}
+
+async function rejects(promise: Promise<unknown>): Promise<MlxLabError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(MlxLabError);
+    return err as MlxLabError;
+  }
+  throw new Error('expected a rejection');
+}
+
+function throws(fn: () => unknown): MlxLabError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(MlxLabError);
+    return err as MlxLabError;
+  }
+  throw new Error('expected a throw');
+}
+
+const greedy = async (model: Model) => (await model.generate({ tokens: IDS[0] }, { maxTokens: 12 })).tokens;
+
+describe('NativeTrainer', () => {
+  it('the model generates with the live adapter; detach and dispose give the base model back', async () => {
+    using model = await loadModel(modelDir('llama-f32'), { tokenizer: false });
+    const base = await model.logits(IDS);
+    const baseTokens = await greedy(model);
+    const t = await create(model, { optimizer: { name: 'adam', learningRate: 1e-2 } });
+    expect(t.info().trainableParameters).toBe(2 * 8 * (64 + 64 + 64 + 32 + 64 + 32 + 64 + 64 + 64 + 128 + 64 + 128 + 128 + 64));
+    // lora_b starts at zero: attaching changes nothing yet.
+    expect(maxAbsDiff((await model.logits(IDS)).data, base.data)).toBe(0);
+    const losses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = await t.step(TRAIN);
+      expect(r).toMatchObject({ nonFinite: false, updated: true, iteration: i + 1, step: i + 1 });
+      expect(r.lr).toBeCloseTo(1e-2, 8);
+      losses.push(r.loss);
+    }
+    expect(losses[5]).toBeLessThan(losses[0]);
+    const trained = await model.logits(IDS);
+    expect(maxAbsDiff(trained.data, base.data)).toBeGreaterThan(1e-2);
+    const trainedTokens = await greedy(model);
+    expect(trainedTokens).not.toEqual(baseTokens);
+    // The live adapter is what evaluate() and generation see.
+    // mlx-lm's mask counts targets t with offset <= t + 1 <= length: rows of 10 tokens in an
+    // 11-wide batch with offsets 3 and 2 give 8 + 9 (the last one predicts the padding).
+    const e = await t.evaluate([TRAIN]);
+    expect(e.tokens).toBe(17);
+    await t.detach();
+    expect(maxAbsDiff((await model.logits(IDS)).data, base.data)).toBe(0);
+    expect(await greedy(model)).toEqual(baseTokens);
+    expect((await rejects(t.step(TRAIN))).code).toBe('E_DISPOSED');
+    t.dispose();
+    expect(t.disposed).toBe(true);
+    expect(throws(() => t.info()).code).toBe('E_DISPOSED');
+
+    // dispose() alone also detaches (on the engine thread, after queued work).
+    const t2 = await create(model, { optimizer: { name: 'sgd', learningRate: 0.5 } });
+    await t2.step(TRAIN);
+    expect(maxAbsDiff((await model.logits(IDS)).data, base.data)).toBeGreaterThan(0);
+    t2.dispose();
+    expect(maxAbsDiff((await model.logits(IDS)).data, base.data)).toBe(0);
+  });
+
+  it('accumulates gradients natively: an update every gradAccumulationSteps steps', async () => {
+    using model = await loadModel(modelDir('qwen3-f32'), { tokenizer: false });
+    const t = await create(model, { gradAccumulationSteps: 3, optimizer: { learningRate: 1e-3 } });
+    try {
+      const updated = [];
+      for (let i = 0; i < 6; i++) updated.push((await t.step(TRAIN)).updated);
+      expect(updated).toEqual([false, false, true, false, false, true]);
+      expect(await t.state()).toMatchObject({ iteration: 6, step: 2, attached: true });
+    } finally {
+      t.dispose();
+    }
+  });
+
+  it('saves adapters as mlx-lm does and loads them back', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'mlxlab-adapter-'));
+    try {
+      using model = await loadModel(modelDir('qwen3_moe-q4'), { tokenizer: false });
+      const t = await create(model, { lora: { rank: 4 }, optimizer: { learningRate: 1e-3 } });
+      await t.step(TRAIN);
+      const file = join(tmp, 'adapters.safetensors');
+      await t.saveAdapter(file);
+      const buf = readFileSync(file);
+      const header = JSON.parse(buf.subarray(8, 8 + Number(buf.readBigUInt64LE(0))).toString('utf8'));
+      expect(header.__metadata__).toEqual({ format: 'mlx' });
+      const saved = readSafetensors(file);
+      const names = Object.keys(saved).sort();
+      expect(names).toContain('model.layers.1.mlp.switch_mlp.up_proj.lora_a');
+      expect(names).toContain('model.layers.1.mlp.gate.lora_b');
+      expect(saved['model.layers.1.mlp.switch_mlp.up_proj.lora_a'].shape).toEqual([4, 4, 64]); // [E, r, in]
+      expect(saved['model.layers.1.mlp.switch_mlp.down_proj.lora_b'].shape).toEqual([4, 64, 4]); // [E, out, r]
+      expect(saved['model.layers.0.self_attn.k_proj.lora_a'].shape).toEqual([64, 4]); // [in, r]
+      expect(t.info().parameters.map((p) => p.name).sort()).toEqual(names);
+      const before = await model.logits(IDS);
+      t.dispose();
+      const t2 = await create(model, { lora: { rank: 4 }, seed: 99 });
+      try {
+        await t2.loadAdapter(file);
+        expect(maxAbsDiff((await model.logits(IDS)).data, before.data)).toBe(0);
+      } finally {
+        t2.dispose();
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects bad adapter files with E_WEIGHTS (or E_MODEL_LOAD when unreadable) and changes nothing', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'mlxlab-bad-adapter-'));
+    try {
+      using model = await loadModel(modelDir('llama-f32'), { tokenizer: false });
+      const t = await create(model, { lora: { numLayers: 1 } });
+      const params = await t.adapterParameters();
+      let e = await rejects(t.loadAdapter(join(LORA, 'llama-f32', 'initial.safetensors')));
+      expect(e.code).toBe('E_WEIGHTS');
+      expect(e.message).toContain('"model.layers.0.mlp.down_proj.lora_a" is not an adapter parameter of this model');
+      expect(e.message).toContain('has no adapter: num_layers=1');
+      e = await rejects(t.loadAdapter(join(LORA, 'qwen3_moe-f32', 'adapters_adam.safetensors')));
+      expect(e.code).toBe('E_WEIGHTS');
+      expect(e.message).toMatch(/qwen3_moe-f32\/adapters_adam\.safetensors: "model\.layers\.\d\.mlp\.\S+" is not an adapter parameter/);
+      t.dispose();
+      const t4 = await create(model, { lora: { rank: 4 } });
+      e = await rejects(t4.loadAdapter(join(LORA, 'llama-f32', 'initial.safetensors')));
+      expect(e.code).toBe('E_WEIGHTS');
+      expect(e.message).toMatch(/"model\.layers\.0\.mlp\.down_proj\.lora_a" has shape \[128,8\], the adapter expects \[128,4\] \(rank 4\)/);
+      e = await rejects(t4.loadAdapter(join(tmp, 'missing.safetensors')));
+      expect(e.code).toBe('E_MODEL_LOAD');
+      writeFileSync(join(tmp, 'garbage.safetensors'), 'not a safetensors file at all');
+      e = await rejects(t4.loadAdapter(join(tmp, 'garbage.safetensors')));
+      expect(e.code).toBe('E_MODEL_LOAD');
+      e = await rejects(t4.loadState(join(LORA, 'llama-f32', 'initial.safetensors')));
+      expect(e.code).toBe('E_WEIGHTS');
+      expect(e.message).toContain('not an mlx-lab training state file');
+      const after = await t4.adapterParameters();
+      expect(Object.keys(after).length).toBe(Object.keys(params).length * 2);
+      t4.dispose();
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('reports a non-finite loss without changing the weights', async () => {
+    using model = await loadModel(modelDir('llama-f32'), { tokenizer: false });
+    const t = await create(model, { optimizer: { name: 'sgd', learningRate: 1e12 } });
+    try {
+      await t.loadAdapter(join(LORA, 'llama-f32', 'initial.safetensors'));
+      let seen = false;
+      for (let i = 0; i < 10 && !seen; i++) {
+        const before = await t.adapterParameters();
+        const r = await t.step(TRAIN);
+        if (!r.nonFinite) continue;
+        seen = true;
+        expect(Number.isFinite(r.loss)).toBe(false);
+        expect(r.updated).toBe(false);
+        expect(r.iteration).toBe(i);
+        const after = await t.adapterParameters();
+        for (const [k, v] of Object.entries(before)) expect(maxAbsDiff(after[k].data, v.data)).toBe(0);
+      }
+      expect(seen).toBe(true);
+    } finally {
+      t.dispose();
+    }
+  });
+
+  it('state files: schedule position, optimizer check, reserved metadata', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'mlxlab-state-'));
+    try {
+      using model = await loadModel(modelDir('qwen3-q4'), { tokenizer: false });
+      const schedule = { name: 'cosine_decay' as const, arguments: [1e-3, 8], warmup: 2, warmupInit: 1e-5 };
+      const t = await create(model, { optimizer: { name: 'adamw', schedule } });
+      const lrs = [];
+      for (let i = 0; i < 5; i++) lrs.push((await t.step(TRAIN)).lr);
+      expect(lrs[0]).toBeCloseTo(1e-5, 10); // schedule(0): the warmup's start
+      expect(lrs[2]).toBeCloseTo(1e-3, 8); // end of warmup
+      const file = join(tmp, '0000005_state.safetensors');
+      await t.saveState(file, { data: '{"epoch":0,"position":5}' });
+      expect((await rejects(t.saveState(file, { 'mlx_lab.x': '1' }))).code).toBe('E_ARGUMENT');
+      t.dispose();
+      const t2 = await create(model, { optimizer: { name: 'adamw', schedule } });
+      const loaded = await t2.loadState(file);
+      expect(loaded).toMatchObject({ iteration: 5, step: 5, metadata: { data: '{"epoch":0,"position":5}' } });
+      expect(loaded.lr).toBe(lrs[4]);
+      await t2.setLearningRate(2e-4);
+      expect((await t2.step(TRAIN)).lr).toBeCloseTo(2e-4, 10);
+      t2.dispose();
+      const t3 = await create(model, { optimizer: { name: 'sgd' } });
+      const e = await rejects(t3.loadState(file));
+      expect(e.code).toBe('E_CONFIG');
+      expect(e.message).toContain('saved by optimizer "adamw", this trainer uses "sgd"');
+      t3.dispose();
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('bad options and batches give E_CONFIG / E_ARGUMENT naming the problem', async () => {
+    using model = await loadModel(modelDir('qwen3_moe-f32'), { tokenizer: false });
+    const bad = async (options: NativeTrainerOptions) => rejects(create(model, options));
+    let e = await bad({ lora: { numLayers: 3 } });
+    expect([e.code, e.message]).toEqual(['E_CONFIG', 'num_layers=3 but the model only has 2 layers (use -1 for all)']);
+    e = await bad({ lora: { keys: ['self_attn.q_proj', 'mlp.gate_prj'] } });
+    expect(e.code).toBe('E_CONFIG');
+    expect(e.message).toContain('"mlp.gate_prj" matches no linear layer');
+    e = await bad({ lora: { fineTuneType: 'dora' } });
+    expect(e.code).toBe('E_CONFIG');
+    expect(e.message).toContain('DoRA does not support the expert (switch) linears');
+    e = await bad({ optimizer: { learningRate: -1 } });
+    expect(e.code).toBe('E_CONFIG');
+    e = await bad({ optimizer: { name: 'sgd', nesterov: true } });
+    expect(e.message).toContain('Nesterov momentum requires a momentum');
+    e = await bad({ optimizer: { schedule: { name: 'cosine_decay', arguments: [1e-3] } } });
+    expect(e.message).toContain('cosine_decay takes arguments [init, decay_steps, end=0]');
+    e = await bad({ gradAccumulationSteps: 0 });
+    expect(e.message).toContain('grad_accumulation_steps must be at least 1');
+    expect(throws(() => native().NativeTrainer.create({} as never, {})).code).toBe('E_ARGUMENT');
+    expect(throws(() => native().NativeTrainer.create(model.native, { seed: -1 })).code).toBe('E_ARGUMENT');
+
+    // DoRA on the dense layers only works (keys leave the experts out).
+    const dora = await create(model, { lora: { fineTuneType: 'dora', keys: ['self_attn.q_proj', 'mlp.gate'] } });
+    expect(dora.info().parameters.map((p) => p.name)).toContain('model.layers.1.mlp.gate.m');
+    expect((await rejects(create(model))).message).toContain('already has an adapter attached');
+    dora.dispose();
+
+    const t = await create(model);
+    try {
+      expect(throws(() => t.step({ tokens: new Int32Array(9), batch: 2, lengths: [4, 4] })).code).toBe('E_ARGUMENT');
+      expect(throws(() => t.step({ tokens: new Int32Array(8), batch: 2, lengths: [4] })).code).toBe('E_ARGUMENT');
+      let e2 = await rejects(t.step({ tokens: new Int32Array(8), batch: 2, lengths: [4, 5] }));
+      expect([e2.code, e2.message]).toEqual(['E_ARGUMENT', 'row 1: length 5 is outside [1, 4]']);
+      e2 = await rejects(t.step({ tokens: new Int32Array([1, 2, 3, 0]), batch: 1, lengths: [3], offsets: [4] }));
+      expect(e2.message).toContain('the batch has no target tokens');
+    } finally {
+      t.dispose();
+    }
+  });
+});
