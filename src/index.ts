@@ -5,3 +5,7 @@ export type { Generation, GenerateOptions, PromptInput, SamplingOptions, StreamC
 export { parseModelConfig, readModelFolder, type ModelConfig } from './model-config.js';
 export { Tokenizer } from './tokenizer.js';
 export { runtime, memory } from './runtime.js';
+export { train, trainerOptions, type TrainOptions, type TrainResult, type TrainEvent, type TrainCallbacks, type TrainContext, type StopRequest } from './train/loop.js';
+export { listCheckpoints, findLatestCheckpoint, type Checkpoint } from './train/checkpoints.js';
+export { defaultTrainConfig, loadTrainConfig, parseTrainConfig, mergeConfig, validateTrainConfig, type TrainConfig } from './config.js';
+export { loadData, Dataset, BatchIterator, evalBatches, type Batch, type DataSplits } from './data/index.js';

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { MlxLabError } from '../errors.js';
 import { loadModel, type ChatMessage, type GenerateOptions } from '../model.js';
+import { onInterrupt } from './signals.js';
 
 function number(name: string, opts: { int?: boolean; min?: number; max?: number } = {}) {
   return (value: string): number => {
@@ -64,8 +65,7 @@ export function generateCommand(): Command {
       if (!opts.prompt && !opts.messages) throw new MlxLabError('E_ARGUMENT', 'give --prompt or --messages');
       const input = opts.messages ? readMessages(opts.messages) : (opts.prompt as string);
       const controller = new AbortController();
-      const onSigint = () => controller.abort(new Error('interrupted'));
-      process.once('SIGINT', onSigint);
+      const interrupt = onInterrupt(controller, 'generation stops after the current token');
       const model = await loadModel(opts.model);
       try {
         const options: GenerateOptions = {
@@ -99,8 +99,13 @@ export function generateCommand(): Command {
         process.stdout.write(`Prompt: ${g.promptTokens} tokens, ${g.promptTps.toFixed(3)} tokens-per-sec\n`);
         process.stdout.write(`Generation: ${g.generationTokens} tokens, ${g.generationTps.toFixed(3)} tokens-per-sec\n`);
         process.stdout.write(`Peak memory: ${(g.peakMemory / GiB).toFixed(3)} GB\n`);
+      } catch (err) {
+        if (!controller.signal.aborted) throw err;
+        process.stdout.write('\n');
+        process.stderr.write('mlx-lab: generation interrupted\n');
+        process.exitCode = interrupt.exitCode();
       } finally {
-        process.off('SIGINT', onSigint);
+        interrupt.dispose();
         model.dispose();
       }
     });

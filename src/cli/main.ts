@@ -4,6 +4,9 @@ import { Command } from 'commander';
 import { createRequire } from 'node:module';
 import { MlxLabError } from '../errors.js';
 import { generateCommand } from './generate.js';
+import { trainCommand } from './train.js';
+import { evalCommand } from './eval.js';
+import { selectCommand } from './select.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -14,6 +17,9 @@ export function buildProgram(): Command {
     .version(version)
     .showHelpAfterError();
   program.addCommand(generateCommand());
+  program.addCommand(trainCommand());
+  program.addCommand(evalCommand());
+  program.addCommand(selectCommand());
   return program;
 }
 

@@ -1,0 +1,330 @@
+/**
+ * The training loop, in mlx-lm's order: for each iteration, validation first (at iteration 1,
+ * every steps_per_eval and at the end), then one micro-batch step (an optimizer update every
+ * grad_accumulation_steps), reports every steps_per_report, checkpoints every save_every.
+ * Callbacks see every event and may stop the run; the live model generates with the adapter
+ * being trained, which is what the format evals hook into.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { MlxLabError } from '../errors.js';
+import type { TrainConfig } from '../config.js';
+import { BatchIterator, evalBatches, loadData, dataOptionsFromConfig, type Batch, type BatchIteratorState, type DataSplits } from '../data/index.js';
+import { loadModel, type Model } from '../model.js';
+import { native, type NativeTrainer, type NativeTrainerOptions } from '../native.js';
+import { memory } from '../runtime.js';
+import { writeJsonAtomic, appendJsonLine } from '../io/atomic.js';
+import { checkpointFiles, findLatestCheckpoint, type Checkpoint } from './checkpoints.js';
+
+/** Everything the loop reports, in order; `--json` prints these one per line. */
+export type TrainEvent =
+  | { event: 'start'; iters: number; startIteration: number; trainExamples: number; validExamples: number; trainableParameters: number; adapterPath: string; compute: string }
+  | { event: 'val'; iteration: number; valLoss: number; valTokens: number; seconds: number }
+  | { event: 'step'; iteration: number; loss: number; tokens: number; lr: number; updated: boolean }
+  | { event: 'report'; iteration: number; trainLoss: number; lr: number; itPerSec: number; tokensPerSec: number; trainedTokens: number; peakMemory: number }
+  | { event: 'checkpoint'; iteration: number; adapterFile: string; stateFile: string }
+  | { event: 'test'; testLoss: number; testPpl: number; tokens: number }
+  | { event: 'stop'; iteration: number; reason: StopReason; message: string }
+  | { event: 'format'; iteration: number; score: number; low: number; high: number; n: number; cases: Record<string, number>; failures: Record<string, number>; categories: Record<string, number>; seconds: number; tokensPerSec: number }
+  | { event: 'done'; iteration: number; adapterFile: string; seconds: number };
+
+export type StopReason = 'completed' | 'callback' | 'aborted';
+
+/** What a callback may return to end the run after the current iteration. */
+export interface StopRequest {
+  stop: true;
+  reason: string;
+}
+
+export interface TrainContext {
+  config: TrainConfig;
+  /** The model, generating with the live adapter. */
+  model: Model;
+  trainer: NativeTrainer;
+  iteration: number;
+  /** Add an event to the run's log (metrics.jsonl) and the event stream. */
+  emit(event: TrainEvent): void;
+  /** The validation loss of the live adapter now (computed once per iteration). */
+  validate(): Promise<number | undefined>;
+}
+
+type Hook<T> = (info: T, ctx: TrainContext) => void | StopRequest | undefined | Promise<void | StopRequest | undefined>;
+
+export interface TrainCallbacks {
+  /** Every event (progress bars, logs). */
+  onEvent?: (event: TrainEvent) => void;
+  onStep?: Hook<Extract<TrainEvent, { event: 'step' }>>;
+  onEval?: Hook<Extract<TrainEvent, { event: 'val' }>>;
+  onCheckpoint?: Hook<Extract<TrainEvent, { event: 'checkpoint' }>>;
+  /** Called after the start event, before the first step (e.g. a baseline format eval). */
+  onStart?: Hook<Extract<TrainEvent, { event: 'start' }>>;
+}
+
+export interface TrainOptions extends TrainCallbacks {
+  /** Stops between iterations; a checkpoint of the current state is saved first. */
+  signal?: AbortSignal;
+  /** A loaded base model to train on (reused, not disposed); else config.model is loaded. */
+  model?: Model;
+  /** Data already loaded (sweeps reuse it); else config.data is read. */
+  data?: DataSplits;
+  /** Continue from the latest checkpoint in adapter_path (true) or from a given state file. */
+  resume?: boolean | string;
+  /** Keep the adapter attached after the run (the caller then owns trainer disposal). */
+  keepAdapter?: boolean;
+  /** Save a checkpoint at the last iteration too (selection needs the final weights). */
+  checkpointAtEnd?: boolean;
+}
+
+export interface TrainResult {
+  stopReason: StopReason;
+  stopMessage?: string;
+  /** The last iteration trained. */
+  iteration: number;
+  /** Per-iteration micro-batch losses of this session (index 0 = startIteration). */
+  losses: number[];
+  startIteration: number;
+  valLosses: { iteration: number; loss: number }[];
+  testLoss?: number;
+  adapterPath: string;
+  adapterFile: string;
+  checkpoints: Checkpoint[];
+  seconds: number;
+  /** Present when keepAdapter is set. */
+  trainer?: NativeTrainer;
+  model?: Model;
+}
+
+/** The native trainer's options from mlx-lm's config keys. */
+export function trainerOptions(config: TrainConfig): NativeTrainerOptions {
+  const name = config.optimizer;
+  if (name !== 'adam' && name !== 'adamw' && name !== 'sgd') {
+    throw new MlxLabError('E_CONFIG', `optimizer "${name}" is not supported yet (adam, adamw, sgd)`);
+  }
+  const o = config.optimizer_config[name] ?? {};
+  const schedule = config.lr_schedule;
+  return {
+    lora: {
+      rank: config.lora_parameters.rank,
+      scale: config.lora_parameters.scale,
+      dropout: config.lora_parameters.dropout,
+      keys: config.lora_parameters.keys,
+      numLayers: config.num_layers,
+      fineTuneType: config.fine_tune_type,
+    },
+    optimizer: {
+      name,
+      learningRate: config.learning_rate,
+      schedule: schedule ? { name: schedule.name, arguments: schedule.arguments, warmup: schedule.warmup, warmupInit: schedule.warmup_init } : null,
+      betas: o.betas,
+      eps: typeof o.eps === 'number' ? o.eps : undefined,
+      biasCorrection: o.bias_correction,
+      weightDecay: o.weight_decay,
+      momentum: o.momentum,
+      dampening: o.dampening,
+      nesterov: o.nesterov,
+    },
+    seed: config.seed,
+    gradAccumulationSteps: config.grad_accumulation_steps,
+    gradCheckpoint: config.grad_checkpoint,
+  };
+}
+
+/** adapter_config.json as mlx-lm writes it: the run's arguments (mlx-lm reads fine_tune_type, num_layers, lora_parameters). */
+export function adapterConfig(config: TrainConfig): Record<string, unknown> {
+  return { ...config, adapter_file: undefined };
+}
+
+function requireString(value: string | null, key: string): string {
+  if (!value) throw new MlxLabError('E_CONFIG', `"${key}" is required (a ${key === 'model' ? 'model folder or .gguf file' : 'data folder or .jsonl file'})`);
+  return value;
+}
+
+/** Train a LoRA adapter as `mlx_lm.lora --train` does, with callbacks and exact resume. */
+export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  const started = performance.now();
+  const ownModel = !options.model;
+  const model = options.model ?? (await loadModel(requireString(config.model, 'model')));
+  let trainer: NativeTrainer | undefined;
+  try {
+    const data =
+      options.data ??
+      loadData(requireString(config.data, 'data'), model.tokenizer, { ...dataOptionsFromConfig(config), requireTest: config.test });
+    const trainSet = data.train;
+    if (!trainSet) throw new MlxLabError('E_DATA', `${data.path}: no training data (train.jsonl)`);
+    if (trainSet.length < config.batch_size) {
+      throw new MlxLabError('E_DATA', `${trainSet.source}: ${trainSet.length} training examples, fewer than batch_size ${config.batch_size}`);
+    }
+    const adapterPath = resolve(config.adapter_path);
+    mkdirSync(adapterPath, { recursive: true });
+    const adapterFile = join(adapterPath, 'adapters.safetensors');
+    const metricsFile = join(adapterPath, 'metrics.jsonl');
+
+    trainer = await native().NativeTrainer.create(model.native, trainerOptions(config));
+    let startIteration = 1;
+    let iteratorState: BatchIteratorState | undefined;
+    const checkpoints: Checkpoint[] = [];
+    const resumeFrom = options.resume ? (typeof options.resume === 'string' ? options.resume : findLatestCheckpoint(adapterPath)) : undefined;
+    if (options.resume && !resumeFrom) throw new MlxLabError('E_ARGUMENT', `${adapterPath}: no checkpoint to resume from (no NNNNNNN_state.safetensors)`);
+    if (resumeFrom) {
+      const files = checkpointFiles(resumeFrom);
+      await trainer.loadAdapter(files.adapterFile);
+      const state = await trainer.loadState(files.stateFile);
+      iteratorState = JSON.parse(state.metadata.batches ?? 'null') ?? undefined;
+      if (!iteratorState) throw new MlxLabError('E_ARGUMENT', `${files.stateFile}: no batch position stored`);
+      startIteration = state.iteration + 1;
+    } else if (config.resume_adapter_file) {
+      await trainer.loadAdapter(resolve(config.resume_adapter_file));
+    }
+    writeJsonAtomic(join(adapterPath, 'adapter_config.json'), adapterConfig(config));
+
+    const batches = iteratorState
+      ? BatchIterator.restore(trainSet, iteratorState)
+      : new BatchIterator(trainSet, { batchSize: config.batch_size, maxSeqLength: config.max_seq_length, seed: config.seed });
+    const valBatches: Batch[] = data.valid
+      ? evalBatches(data.valid, { batchSize: config.batch_size, maxSeqLength: config.max_seq_length, numBatches: config.val_batches, seed: config.seed })
+      : [];
+
+    let iteration = startIteration - 1;
+    const emit = (event: TrainEvent) => {
+      appendJsonLine(metricsFile, { ...event, time: Date.now() });
+      options.onEvent?.(event);
+    };
+    const valCache = new Map<number, number>();
+    const validate = async (): Promise<number | undefined> => {
+      if (valBatches.length === 0) return undefined;
+      if (!valCache.has(iteration)) valCache.set(iteration, (await trainer!.evaluate(valBatches)).loss);
+      return valCache.get(iteration);
+    };
+    const ctx = (): TrainContext => ({ config, model, trainer: trainer!, iteration, emit, validate });
+    let stop: { reason: StopReason; message: string } | undefined;
+    const consider = (r: void | StopRequest | undefined) => {
+      if (r && r.stop && !stop) stop = { reason: 'callback', message: r.reason };
+    };
+
+    const saveCheckpoint = async (it: number): Promise<void> => {
+      const { adapterFile: ckptAdapter, stateFile } = checkpointFiles(join(adapterPath, `${String(it).padStart(7, '0')}_state.safetensors`));
+      await trainer!.saveAdapter(ckptAdapter);
+      await trainer!.saveState(stateFile, { batches: JSON.stringify(batches.state()), iteration: String(it) });
+      await trainer!.saveAdapter(adapterFile);
+      const info = { event: 'checkpoint' as const, iteration: it, adapterFile: ckptAdapter, stateFile };
+      checkpoints.push({ iteration: it, adapterFile: ckptAdapter, stateFile });
+      emit(info);
+      consider(await options.onCheckpoint?.(info, ctx()));
+    };
+
+    const info = trainer.info();
+    const startEvent = {
+      event: 'start' as const,
+      iters: config.iters,
+      startIteration,
+      trainExamples: trainSet.length,
+      validExamples: data.valid?.length ?? 0,
+      trainableParameters: info.trainableParameters,
+      adapterPath,
+      compute: model.compute.mode,
+    };
+    emit(startEvent);
+    consider(await options.onStart?.(startEvent, ctx()));
+
+    const losses: number[] = [];
+    const valLosses: { iteration: number; loss: number }[] = [];
+    let windowLoss = 0;
+    let windowSteps = 0;
+    let windowTokens = 0;
+    let windowTime = 0;
+    let trainedTokens = 0;
+
+    for (let it = startIteration; it <= config.iters && !stop; it++) {
+      if (options.signal?.aborted) {
+        stop = { reason: 'aborted', message: 'interrupted' };
+        break;
+      }
+      const batch = batches.next().value as Batch;
+      if (valBatches.length > 0 && (it === 1 || it % config.steps_per_eval === 0 || it === config.iters)) {
+        const t0 = performance.now();
+        const v = await trainer.evaluate(valBatches);
+        valCache.set(it - 1, v.loss); // the weights before step `it` are those after step it - 1
+        const val = { event: 'val' as const, iteration: it, valLoss: v.loss, valTokens: v.tokens, seconds: (performance.now() - t0) / 1000 };
+        valLosses.push({ iteration: it, loss: v.loss });
+        emit(val);
+        consider(await options.onEval?.(val, ctx()));
+        if (stop) break;
+      }
+      const t0 = performance.now();
+      const r = await trainer.step(batch);
+      windowTime += (performance.now() - t0) / 1000;
+      if (r.nonFinite) {
+        const last = checkpoints.at(-1);
+        throw new MlxLabError(
+          'E_TRAIN',
+          `loss is ${r.loss} at iteration ${it}: training stopped (the weights were not updated). ` +
+            (last ? `The last good checkpoint is ${last.adapterFile}. ` : 'No checkpoint was saved yet. ') +
+            'Lower the learning rate or check the data.',
+        );
+      }
+      iteration = it;
+      losses.push(r.loss);
+      windowLoss += r.loss;
+      windowSteps++;
+      windowTokens += r.tokens;
+      const stepEvent = { event: 'step' as const, iteration: it, loss: r.loss, tokens: r.tokens, lr: r.lr, updated: r.updated };
+      options.onEvent?.(stepEvent);
+      consider(await options.onStep?.(stepEvent, ctx()));
+      if (it % config.steps_per_report === 0 || it === config.iters) {
+        trainedTokens += windowTokens;
+        emit({
+          event: 'report',
+          iteration: it,
+          trainLoss: windowLoss / windowSteps,
+          lr: r.lr,
+          itPerSec: windowSteps / windowTime,
+          tokensPerSec: windowTokens / windowTime,
+          trainedTokens,
+          peakMemory: memory().peak,
+        });
+        windowLoss = windowSteps = windowTokens = windowTime = 0;
+      }
+      if (it % config.save_every === 0) await saveCheckpoint(it);
+    }
+
+    const saveFinal = stop?.reason === 'aborted' || options.checkpointAtEnd;
+    if (saveFinal && iteration >= startIteration && !checkpoints.some((c) => c.iteration === iteration)) {
+      await saveCheckpoint(iteration);
+    }
+    await trainer.saveAdapter(adapterFile);
+    if (stop) emit({ event: 'stop', iteration, reason: stop.reason, message: stop.message });
+
+    let testLoss: number | undefined;
+    if (config.test && data.test && !stop) {
+      const tb = evalBatches(data.test, { batchSize: config.batch_size, maxSeqLength: config.max_seq_length, numBatches: config.test_batches, seed: config.seed });
+      const t = await trainer.evaluate(tb);
+      testLoss = t.loss;
+      emit({ event: 'test', testLoss: t.loss, testPpl: Math.exp(t.loss), tokens: t.tokens });
+    }
+    const seconds = (performance.now() - started) / 1000;
+    emit({ event: 'done', iteration, adapterFile, seconds });
+    const result: TrainResult = {
+      stopReason: stop?.reason ?? 'completed',
+      stopMessage: stop?.message,
+      iteration,
+      losses,
+      startIteration,
+      valLosses,
+      testLoss,
+      adapterPath,
+      adapterFile,
+      checkpoints,
+      seconds,
+    };
+    if (options.keepAdapter) {
+      result.trainer = trainer;
+      result.model = model;
+      trainer = undefined;
+    }
+    return result;
+  } finally {
+    trainer?.dispose();
+    if (ownModel && !options.keepAdapter) model.dispose();
+  }
+}
+
