@@ -1,0 +1,66 @@
+/**
+ * Attaching a saved adapter (mlx-lm's adapters.safetensors + adapter_config.json) to a loaded
+ * model, for evals and generation. The model then generates with it until detached.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { MlxLabError } from './errors.js';
+import { readJsonFile } from './model-config.js';
+import type { Model } from './model.js';
+import { native, type NativeLoraConfig, type NativeTrainer } from './native.js';
+
+export interface AttachedAdapter {
+  file: string;
+  config: NativeLoraConfig;
+  /** Remove the adapter: the model is the base model again. */
+  detach(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** adapters.safetensors and adapter_config.json of a folder or a file path. */
+export function adapterFiles(path: string): { file: string; configFile: string } {
+  if (!existsSync(path)) throw new MlxLabError('E_ARGUMENT', `${path}: adapter not found`);
+  const file = statSync(path).isDirectory() ? join(path, 'adapters.safetensors') : path;
+  if (!existsSync(file)) throw new MlxLabError('E_ARGUMENT', `${path}: no adapters.safetensors`);
+  const configFile = join(dirname(file), 'adapter_config.json');
+  if (!existsSync(configFile)) throw new MlxLabError('E_CONFIG', `${dirname(file)}: adapter_config.json not found (it says which layers the adapter covers)`);
+  return { file, configFile };
+}
+
+/** The LoRA layout an adapter_config.json describes (mlx-lm's keys). */
+export function loraConfigFrom(configFile: string): NativeLoraConfig {
+  const raw = readJsonFile(configFile);
+  const lp = (raw.lora_parameters ?? {}) as Record<string, unknown>;
+  const type = (raw.fine_tune_type ?? (raw.use_dora ? 'dora' : 'lora')) as string;
+  if (!['lora', 'dora', 'full'].includes(type)) throw new MlxLabError('E_CONFIG', `${configFile}: "fine_tune_type" must be lora, dora or full, got "${type}"`);
+  const numLayers = raw.num_layers ?? raw.lora_layers ?? 16;
+  if (typeof numLayers !== 'number' || !Number.isInteger(numLayers)) throw new MlxLabError('E_CONFIG', `${configFile}: "num_layers" must be an integer`);
+  return {
+    rank: typeof lp.rank === 'number' ? lp.rank : 8,
+    scale: typeof lp.scale === 'number' ? lp.scale : 20,
+    dropout: 0,
+    keys: Array.isArray(lp.keys) ? (lp.keys as string[]) : null,
+    numLayers,
+    fineTuneType: type as NativeLoraConfig['fineTuneType'],
+  };
+}
+
+/** Attach an adapter folder (or file) to the model. */
+export async function attachAdapter(model: Model, path: string): Promise<AttachedAdapter> {
+  const { file, configFile } = adapterFiles(path);
+  const config = loraConfigFrom(configFile);
+  const trainer: NativeTrainer = await native().NativeTrainer.create(model.native, { lora: config });
+  try {
+    await trainer.loadAdapter(file);
+  } catch (err) {
+    trainer.dispose();
+    throw err;
+  }
+  const detach = async () => {
+    if (!trainer.disposed) {
+      await trainer.detach();
+      trainer.dispose();
+    }
+  };
+  return { file, config, detach, [Symbol.asyncDispose]: detach };
+}

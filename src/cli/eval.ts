@@ -1,0 +1,77 @@
+/** `mlx-lab eval`: a format-eval suite on a model (+ adapter), in this process: no server, no port. */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadModel } from '../model.js';
+import { attachAdapter } from '../adapters.js';
+import { loadSuite } from '../eval/index.js';
+import { runEval, type EvalResult } from '../eval/runner.js';
+import { onInterrupt } from './signals.js';
+
+function positiveInt(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be an integer >= 1`);
+    return n;
+  };
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+/** The terminal table: per category, overall with its Wilson 95% interval, failure classes. */
+export function formatEvalTable(r: EvalResult, verbose = false): string {
+  const lines: string[] = [];
+  if (verbose) {
+    for (const c of r.cases) {
+      const text = c.text.replace(/\s+/g, ' ').slice(0, 70);
+      lines.push(`${c.id.padEnd(14)} ${c.score.toFixed(2)}  ${(c.failure ?? '').padEnd(14)} ${JSON.stringify(text)}`);
+    }
+    lines.push('');
+  }
+  const width = Math.max(8, ...r.categories.map((c) => c.category.length));
+  lines.push(`${'category'.padEnd(width)}  cases   score`);
+  for (const c of r.categories) lines.push(`${c.category.padEnd(width)}  ${String(c.n).padStart(5)}  ${pct(c.mean).padStart(6)}`);
+  lines.push(`${'overall'.padEnd(width)}  ${String(r.n).padStart(5)}  ${pct(r.score).padStart(6)}   95% CI [${pct(r.low)}, ${pct(r.high)}]`);
+  const failures = Object.entries(r.failures).filter(([, n]) => n > 0);
+  if (failures.length > 0) lines.push(`failures: ${failures.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  lines.push(`scores: ${r.distribution.full} × 1.0, ${r.distribution.partial} partial, ${r.distribution.zero} × 0.0; ${r.seconds.toFixed(1)} s, ${r.tokensPerSec.toFixed(1)} tokens/s`);
+  return lines.join('\n');
+}
+
+export function evalCommand(): Command {
+  return new Command('eval')
+    .description('score a model (optionally with an adapter) on a format-eval suite, in process')
+    .requiredOption('-m, --model <path>', 'model folder or .gguf file (a fused model is a model folder)')
+    .requiredOption('-s, --suite <file>', 'eval suite (YAML or JSONL)')
+    .option('-a, --adapter <path>', 'adapter folder or adapters.safetensors to attach')
+    .option('--max-tokens <n>', 'token budget per reply when the suite gives none (default 256)', positiveInt('--max-tokens'))
+    .option('--stop <text>', 'extra stop string (repeatable); <think> is added when the template can think', (v: string, p: string[] = []) => [...p, v])
+    .option('--batch-size <n>', 'cases decoded together (default: all)', positiveInt('--batch-size'))
+    .option('--enable-thinking', 'let thinking models think (no <think> stop)')
+    .addOption(new Option('--compute <mode>', 'weights for matmuls').choices(['auto', 'native', 'float32']).default('auto'))
+    .option('-v, --verbose', 'print every case')
+    .option('--json', 'print the whole result as JSON')
+    .action(async (opts) => {
+      const suite = await loadSuite(opts.suite);
+      const controller = new AbortController();
+      const interrupt = onInterrupt(controller, 'the eval stops after the current token');
+      const model = await loadModel(opts.model, { compute: opts.compute });
+      try {
+        const adapter = opts.adapter ? await attachAdapter(model, opts.adapter) : undefined;
+        const r = await runEval(model, suite, {
+          maxTokens: opts.maxTokens,
+          stop: opts.stop,
+          batchSize: opts.batchSize,
+          enableThinking: opts.enableThinking,
+          signal: controller.signal,
+        });
+        await adapter?.detach();
+        process.stdout.write((opts.json ? JSON.stringify(r) : formatEvalTable(r, opts.verbose)) + '\n');
+      } catch (err) {
+        if (!controller.signal.aborted) throw err;
+        process.stderr.write('mlx-lab: eval interrupted\n');
+        process.exitCode = interrupt.exitCode();
+      } finally {
+        interrupt.dispose();
+        model.dispose();
+      }
+    });
+}

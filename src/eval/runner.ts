@@ -1,0 +1,138 @@
+/**
+ * Running a suite on a model in this process: every case's prompt is encoded with the model's
+ * chat template (tools included), the cases are decoded together in batches (greedy by default),
+ * each reply is scored, and the result carries per-case texts, parsed calls, scores and failure
+ * classes plus the overall score with its Wilson 95% interval. The model may have a live adapter
+ * attached: this is what runs during training, with no copy, no server and no port.
+ */
+import type { Model, Generation } from '../model.js';
+import type { EvalSuite, EvalCase } from './suite.js';
+import { suiteMessages } from './suite.js';
+import { scoreCase, type FailureClass } from './scorers.js';
+import type { ParsedCall } from './parse.js';
+import { summarizeScores, type ScoreSummary } from './stats.js';
+
+export interface EvalOptions {
+  /** Default token budget (a case's or the suite's max_tokens wins). Default 256. */
+  maxTokens?: number;
+  /** Extra stop strings for every case. */
+  stop?: string[];
+  /** Cases decoded together at most (default: all of a group at once). */
+  batchSize?: number;
+  /** Let thinking templates think (default false: `<think>` becomes a stop string). */
+  enableThinking?: boolean;
+  temperature?: number;
+  seed?: number;
+  signal?: AbortSignal;
+  /** Called as each case is scored. */
+  onCase?: (result: CaseResult) => void;
+}
+
+export interface CaseResult {
+  id: string;
+  category: string;
+  score: number;
+  failure: FailureClass | null;
+  detail: string;
+  parsed: ParsedCall[] | null;
+  /** The raw reply (without a stop string that ended it). */
+  text: string;
+  finishReason: Generation['finishReason'];
+  stopString?: string;
+  promptTokens: number;
+  generationTokens: number;
+  weight: number;
+}
+
+export interface EvalResult extends ScoreSummary {
+  suite: string;
+  /** Alias of `mean`: the weighted mean score in [0, 1]. */
+  score: number;
+  cases: CaseResult[];
+  seconds: number;
+  /** Generated tokens per second over the whole eval. */
+  tokensPerSec: number;
+  promptTokens: number;
+  generationTokens: number;
+}
+
+/** The stop strings of a case: its own (or the suite's), the caller's, and `<think>` when the template can think but thinking is off. */
+export function caseStops(model: Model, stop: readonly string[] | undefined, options: EvalOptions): string[] {
+  const stops = new Set([...(stop ?? []), ...(options.stop ?? [])]);
+  if (!options.enableThinking && model.template?.templateCanThink()) stops.add('<think>');
+  return [...stops];
+}
+
+interface Prepared {
+  c: EvalCase;
+  tokens: number[];
+  maxTokens: number;
+  stop: string[];
+}
+
+/** Run every case of a suite on the model (greedy unless a temperature is given). */
+export async function runEval(model: Model, suite: EvalSuite, options: EvalOptions = {}): Promise<EvalResult> {
+  const started = performance.now();
+  const prepared: Prepared[] = suite.cases.map((c) => {
+    const p = suiteMessages(c, suite);
+    const tokens = model.encodePrompt(p.messages, { tools: p.tools, enableThinking: options.enableThinking ?? false });
+    return { c, tokens, maxTokens: p.maxTokens ?? options.maxTokens ?? 256, stop: caseStops(model, p.stop, options) };
+  });
+  // Cases with the same budget and stops decode as one batch.
+  const groups = new Map<string, Prepared[]>();
+  for (const p of prepared) {
+    const key = JSON.stringify([p.maxTokens, [...p.stop].sort()]);
+    groups.set(key, [...(groups.get(key) ?? []), p]);
+  }
+  const byId = new Map<string, CaseResult>();
+  let promptTokens = 0;
+  let generationTokens = 0;
+  let generateSeconds = 0;
+  for (const group of groups.values()) {
+    const size = options.batchSize ?? group.length;
+    for (let i = 0; i < group.length; i += size) {
+      const chunk = group.slice(i, i + size);
+      const t0 = performance.now();
+      const gens = await model.generateBatch(
+        chunk.map((p) => ({ tokens: p.tokens })),
+        { maxTokens: chunk[0].maxTokens, stop: chunk[0].stop, temperature: options.temperature, seed: options.seed, signal: options.signal },
+      );
+      generateSeconds += (performance.now() - t0) / 1000;
+      for (let k = 0; k < chunk.length; k++) {
+        const { c } = chunk[k];
+        const g = gens[k];
+        const s = await scoreCase(c, g.text, g.finishReason, { stopString: g.stopString });
+        const r: CaseResult = {
+          id: c.id,
+          category: c.category,
+          score: s.score,
+          failure: s.failure,
+          detail: s.detail,
+          parsed: s.parsed,
+          text: g.text,
+          finishReason: g.finishReason,
+          stopString: g.stopString,
+          promptTokens: g.promptTokens,
+          generationTokens: g.generationTokens,
+          weight: c.weight,
+        };
+        promptTokens += g.promptTokens;
+        generationTokens += g.generationTokens;
+        byId.set(c.id, r);
+        options.onCase?.(r);
+      }
+    }
+  }
+  const cases = suite.cases.map((c) => byId.get(c.id)!);
+  const summary = summarizeScores(cases);
+  return {
+    ...summary,
+    suite: suite.name,
+    score: summary.mean,
+    cases,
+    seconds: (performance.now() - started) / 1000,
+    tokensPerSec: generateSeconds > 0 ? generationTokens / generateSeconds : 0,
+    promptTokens,
+    generationTokens,
+  };
+}

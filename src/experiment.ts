@@ -1,0 +1,209 @@
+/**
+ * One fine-tuning experiment, the way the reference case needed it: train with the format eval
+ * run on the live adapter (before the first step, every N steps and at each checkpoint), stop
+ * early on the format score, select the checkpoint by format score (ties: lower val loss, then
+ * earlier step), write it as adapters.safetensors and explain the choice in run.json.
+ */
+import { copyFileSync, existsSync, readFileSync, renameSync } from 'node:fs';
+import { join, basename, dirname } from 'node:path';
+import type { TrainConfig } from './config.js';
+import { MlxLabError } from './errors.js';
+import { loadSuite, type EvalSuite } from './eval/index.js';
+import { runEval, type EvalResult } from './eval/runner.js';
+import { writeJsonAtomic } from './io/atomic.js';
+import { EarlyStopper } from './select/early-stopping.js';
+import { selectCheckpoint, type CheckpointScores, type Selection } from './select/selection.js';
+import { train, type StopRequest, type TrainContext, type TrainEvent, type TrainOptions, type TrainResult } from './train/loop.js';
+
+export interface FormatRecord {
+  iteration: number;
+  score: number;
+  low: number;
+  high: number;
+  valLoss?: number;
+  /** Per case: id → score. */
+  cases: Record<string, number>;
+  failures: Record<string, number>;
+}
+
+export interface RunManifest {
+  version: 1;
+  model: string | null;
+  data: string | null;
+  suite: string | null;
+  seed: number;
+  startedAt: string;
+  finishedAt: string;
+  stopReason: TrainResult['stopReason'];
+  stopMessage?: string;
+  iterations: number;
+  baseline?: FormatRecord;
+  evals: FormatRecord[];
+  valLosses: { iteration: number; loss: number }[];
+  checkpoints: CheckpointScores[];
+  selected?: Selection & { adapterFile: string };
+  config: TrainConfig;
+}
+
+export interface ExperimentOptions extends TrainOptions {
+  /** The suite already loaded (sweeps reuse it); else config.eval.suite is read. */
+  suite?: EvalSuite;
+}
+
+export interface ExperimentResult extends TrainResult {
+  baseline?: FormatRecord;
+  evals: FormatRecord[];
+  selection?: Selection;
+  manifestFile: string;
+  manifest: RunManifest;
+}
+
+/** A format eval as a log event and a record. */
+function toRecord(iteration: number, r: EvalResult, valLoss?: number): FormatRecord {
+  const failures: Record<string, number> = {};
+  for (const [k, v] of Object.entries(r.failures)) if (v > 0) failures[k] = v;
+  return { iteration, score: r.score, low: r.low, high: r.high, valLoss, cases: Object.fromEntries(r.cases.map((c) => [c.id, c.score])), failures };
+}
+
+function formatEvent(iteration: number, r: EvalResult): TrainEvent {
+  const rec = toRecord(iteration, r);
+  return {
+    event: 'format',
+    iteration,
+    score: r.score,
+    low: r.low,
+    high: r.high,
+    n: r.n,
+    cases: rec.cases,
+    failures: rec.failures,
+    categories: Object.fromEntries(r.categories.map((c) => [c.category, c.mean])),
+    seconds: r.seconds,
+    tokensPerSec: r.tokensPerSec,
+  };
+}
+
+export const MANIFEST = 'run.json';
+
+/** Train with live format evals, early stopping and selection by format score. */
+export async function runExperiment(config: TrainConfig, options: ExperimentOptions = {}): Promise<ExperimentResult> {
+  const startedAt = new Date().toISOString();
+  const evalConfig = config.eval;
+  const suite = options.suite ?? (evalConfig ? await loadSuite(evalConfig.suite) : undefined);
+  const every = evalConfig?.every ?? config.steps_per_eval;
+  const stopping = config.early_stopping;
+  const stopper = stopping ? new EarlyStopper(stopping) : undefined;
+  const evals = new Map<number, FormatRecord>();
+  const checkpoints: CheckpointScores[] = [];
+  let baseline: FormatRecord | undefined;
+
+  const formatEval = async (ctx: TrainContext): Promise<FormatRecord | undefined> => {
+    if (!suite) return undefined;
+    const known = evals.get(ctx.iteration);
+    if (known) return known;
+    const r = await runEval(ctx.model, suite, { maxTokens: evalConfig?.max_tokens, stop: evalConfig?.stop, signal: options.signal });
+    const rec = { ...toRecord(ctx.iteration, r), valLoss: await ctx.validate() };
+    evals.set(ctx.iteration, rec);
+    ctx.emit(formatEvent(ctx.iteration, r));
+    return rec;
+  };
+
+  const decide = (ctx: TrainContext, metricValue: number | undefined): StopRequest | undefined => {
+    if (!stopper || metricValue === undefined) return undefined;
+    const d = stopper.update(ctx.iteration, metricValue);
+    return d.stop ? { stop: true, reason: `early stopping: ${d.reason}` } : undefined;
+  };
+
+  const result = await train(config, {
+    ...options,
+    checkpointAtEnd: true,
+    onStart: async (info, ctx) => {
+      if (suite && evalConfig?.at_start !== false) baseline = await formatEval(ctx);
+      return options.onStart?.(info, ctx);
+    },
+    onStep: async (info, ctx) => {
+      const user = await options.onStep?.(info, ctx);
+      if (user) return user;
+      if (!suite || info.iteration % every !== 0) return undefined;
+      const rec = await formatEval(ctx);
+      return stopping?.metric === 'format_score' ? decide(ctx, rec?.score) : undefined;
+    },
+    onEval: async (info, ctx) => {
+      const user = await options.onEval?.(info, ctx);
+      if (user) return user;
+      return stopping?.metric === 'val_loss' && info.iteration > 1 ? decide(ctx, info.valLoss) : undefined;
+    },
+    onCheckpoint: async (info, ctx) => {
+      const rec = await formatEval(ctx);
+      checkpoints.push({
+        iteration: info.iteration,
+        adapterFile: info.adapterFile,
+        formatScore: rec?.score,
+        formatLow: rec?.low,
+        formatHigh: rec?.high,
+        valLoss: rec?.valLoss ?? (await ctx.validate()),
+      });
+      return options.onCheckpoint?.(info, ctx);
+    },
+  });
+
+  let selection: Selection | undefined;
+  const metric = config.selection?.metric ?? (suite ? 'format_score' : 'val_loss');
+  const rule = config.selection?.rule ?? 'best';
+  const selectable = checkpoints.filter((c) => (metric === 'val_loss' ? c.valLoss !== undefined : c.formatScore !== undefined));
+  if (selectable.length > 0 || (rule === 'last' && checkpoints.length > 0)) {
+    selection = selectCheckpoint(rule === 'last' ? checkpoints : selectable, metric, rule);
+    installAdapter(selection.checkpoint.adapterFile, result.adapterFile);
+  }
+  const manifest: RunManifest = {
+    version: 1,
+    model: config.model,
+    data: config.data,
+    suite: suite?.source ?? null,
+    seed: config.seed,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    stopReason: result.stopReason,
+    stopMessage: result.stopMessage,
+    iterations: result.iteration,
+    baseline,
+    evals: [...evals.values()].sort((a, b) => a.iteration - b.iteration),
+    valLosses: result.valLosses,
+    checkpoints,
+    selected: selection ? { ...selection, adapterFile: selection.checkpoint.adapterFile } : undefined,
+    config,
+  };
+  const manifestFile = join(result.adapterPath, MANIFEST);
+  writeJsonAtomic(manifestFile, manifest);
+  return { ...result, baseline, evals: manifest.evals, selection, manifestFile, manifest };
+}
+
+/** Copy a checkpoint's adapter over adapters.safetensors (atomically). */
+export function installAdapter(from: string, to: string): void {
+  if (from === to) return;
+  const tmp = join(dirname(to), `.${basename(to)}.tmp-${process.pid}`);
+  copyFileSync(from, tmp);
+  renameSync(tmp, to);
+}
+
+/** Read a run's manifest. */
+export function readManifest(runDir: string): RunManifest {
+  const file = join(runDir, MANIFEST);
+  if (!existsSync(file)) throw new MlxLabError('E_ARGUMENT', `${runDir}: no ${MANIFEST} (is this an mlx-lab run folder?)`);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as RunManifest;
+  } catch (cause) {
+    throw new MlxLabError('E_ARGUMENT', `${file}: invalid JSON (${(cause as Error).message})`, { cause });
+  }
+}
+
+/** Re-select a finished run's checkpoint with another metric or rule; rewrites run.json. */
+export function reselect(runDir: string, metric: Selection['metric'], rule: Selection['rule']): Selection {
+  const manifest = readManifest(runDir);
+  const selection = selectCheckpoint(manifest.checkpoints, metric, rule);
+  if (!existsSync(selection.checkpoint.adapterFile)) {
+    throw new MlxLabError('E_ARGUMENT', `${selection.checkpoint.adapterFile}: the selected checkpoint's adapter file is missing`);
+  }
+  installAdapter(selection.checkpoint.adapterFile, join(runDir, 'adapters.safetensors'));
+  writeJsonAtomic(join(runDir, MANIFEST), { ...manifest, selected: { ...selection, adapterFile: selection.checkpoint.adapterFile } });
+  return selection;
+}
