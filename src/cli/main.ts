@@ -7,6 +7,7 @@ import { generateCommand } from './generate.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { selectCommand } from './select.js';
+import { reportCommand } from './report.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   program.addCommand(trainCommand());
   program.addCommand(evalCommand());
   program.addCommand(selectCommand());
+  program.addCommand(reportCommand());
   return program;
 }
 

@@ -1,0 +1,716 @@
+/**
+ * Self-contained HTML reports: one page per run, one per sweep. A page opens from disk with no
+ * network: the styles, the data and the charting library are all inside it.
+ *
+ * Charts use Chart.js (the UMD build, read from node_modules when the report is written and
+ * inlined into a <script> tag). Why Chart.js: it is the most used and actively maintained
+ * canvas charting library (MIT, no runtime dependencies in its UMD bundle, ~200 KB), and it
+ * covers everything these pages need out of the box — two y axes on one chart, a filled band
+ * between two series (the Wilson interval), stacked bars (failure classes), category and linear
+ * axes — leaving only the vertical markers and error bars to a few lines of plugin code below.
+ * uPlot is smaller but has no stacked bars; D3 would mean writing every chart by hand.
+ *
+ * Everything from the run (case ids, paths, messages, config) is user data: it goes into the
+ * page escaped (escapeHtml for HTML, jsonForScript for the data block the charts read).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { MlxLabError } from '../errors.js';
+import {
+  buildRunView,
+  sweepStats,
+  type CaseGroup,
+  type EvalPoint,
+  type RunInput,
+  type RunView,
+  type SweepOptions,
+  type SweepRunInput,
+  type SweepStats,
+} from './model.js';
+
+// ---------------------------------------------------------------------------------------------
+// Escaping and formatting
+// ---------------------------------------------------------------------------------------------
+
+/** Escape text for HTML element content and quoted attribute values. */
+export function escapeHtml(text: unknown): string {
+  return String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** JSON that is safe inside a <script> element (no "</script>", "<!--" or line separators). */
+export function jsonForScript(value: unknown): string {
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/&/g, '\\u0026')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
+}
+
+const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+/** A score in [0, 1] as a percentage. */
+export const pct = (x: number | undefined, digits = 1): string => (isNum(x) ? `${(x * 100).toFixed(digits)}%` : '–');
+/** A Wilson interval in percentage points. */
+export const interval = (low: number | undefined, high: number | undefined): string =>
+  isNum(low) && isNum(high) ? `[${(low * 100).toFixed(1)}, ${(high * 100).toFixed(1)}]` : '–';
+export const lossText = (x: number | undefined): string => (isNum(x) ? x.toFixed(3) : '–');
+const base = (p: string | null | undefined): string => (p ? (p.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? p) : '–');
+
+// ---------------------------------------------------------------------------------------------
+// The charting library
+// ---------------------------------------------------------------------------------------------
+
+const require = createRequire(import.meta.url);
+let chartJs: string | undefined;
+
+/** The Chart.js UMD bundle's text, made safe to inline (read once per process). */
+export function chartJsSource(): string {
+  if (chartJs !== undefined) return chartJs;
+  let main: string;
+  try {
+    main = require.resolve('chart.js');
+  } catch (cause) {
+    throw new MlxLabError('E_INTERNAL', 'the chart.js package is missing (a dependency of mlx-lab: reinstall mlx-lab)', { cause });
+  }
+  const file = ['chart.umd.min.js', 'chart.umd.js'].map((f) => join(dirname(main), f)).find((f) => existsSync(f));
+  if (!file) throw new MlxLabError('E_INTERNAL', `${dirname(main)}: no chart.umd.min.js in the chart.js package`);
+  chartJs = readFileSync(file, 'utf8')
+    .replace(/^\/\/# sourceMappingURL=.*$/gm, '')
+    .replace(/<\/(script)/gi, '<\\/$1')
+    .replace(/<!--/g, '<\\!--');
+  return chartJs;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Colors
+// ---------------------------------------------------------------------------------------------
+
+const FAILURE_COLORS: Record<string, string> = {
+  prose: '#8c6bb1',
+  think: '#5e3c99',
+  wrong_tool: '#e6550d',
+  no_wrapper: '#fdae6b',
+  invalid_json: '#c51b7d',
+  invalid_xml: '#de77ae',
+  truncated: '#3182bd',
+  empty: '#636363',
+  missing_keyword: '#9ecae1',
+  schema: '#756bb1',
+  mismatch: '#bdbdbd',
+  scorer_error: '#252525',
+};
+const FULL_COLOR = '#a1d99b';
+const EXTRA = ['#17becf', '#bcbd22', '#7f7f7f', '#8c564b', '#e377c2'];
+const RUN_COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+
+function failureColor(name: string, i: number): string {
+  return FAILURE_COLORS[name] ?? EXTRA[i % EXTRA.length];
+}
+
+function mix(a: [number, number, number], b: [number, number, number], t: number): string {
+  const c = a.map((x, i) => Math.round(x + (b[i] - x) * t));
+  return `rgb(${c[0]}, ${c[1]}, ${c[2]})`;
+}
+const RED: [number, number, number] = [214, 69, 65];
+const AMBER: [number, number, number] = [244, 180, 60];
+const GREEN: [number, number, number] = [46, 158, 79];
+
+/** Heat-map colors: 0 red, 0.5 amber, 1 green, in between interpolated. */
+export function heatColor(score: number): { bg: string; fg: string } {
+  const s = Math.min(1, Math.max(0, score));
+  const bg = s <= 0.5 ? mix(RED, AMBER, s / 0.5) : mix(AMBER, GREEN, (s - 0.5) / 0.5);
+  return { bg, fg: s > 0.3 && s < 0.75 ? '#222' : '#fff' };
+}
+
+function cellText(score: number): string {
+  if (score === 1) return '1';
+  if (score === 0) return '0';
+  if (score === 0.5) return '½';
+  return score.toFixed(2).replace(/^0/, '');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Page pieces
+// ---------------------------------------------------------------------------------------------
+
+const STYLE = `
+:root { --fg: #1d2330; --muted: #667085; --line: #e4e7ec; --bg: #f7f8fa; --accent: #1f77b4; --star: #d97706; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.45 -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: var(--fg); background: var(--bg); }
+main { max-width: 1360px; margin: 0 auto; padding: 24px 28px 48px; }
+h1 { font-size: 22px; margin: 0 0 4px; }
+h2 { font-size: 17px; margin: 0 0 10px; }
+.sub { color: var(--muted); margin: 0 0 18px; word-break: break-all; }
+section { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 16px 18px; margin: 0 0 18px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); gap: 12px; margin: 0 0 18px; }
+.card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
+.card .k { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
+.card .v { font-size: 22px; font-weight: 600; margin: 2px 0; }
+.card .d { color: var(--muted); font-size: 12.5px; }
+.chart { position: relative; height: 380px; }
+.chart.small { height: 300px; }
+.note { color: var(--muted); font-size: 12.5px; margin: 8px 0 0; }
+table { border-collapse: collapse; }
+table.data { width: 100%; }
+table.data th, table.data td { border-bottom: 1px solid var(--line); padding: 6px 8px; text-align: left; vertical-align: top; }
+table.data th { font-size: 12px; color: var(--muted); font-weight: 600; text-transform: uppercase; letter-spacing: .03em; }
+table.data td.num, table.data th.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.sel td { background: #fff7e6; }
+.star { color: var(--star); font-weight: 700; }
+.tag { display: inline-block; font-size: 11.5px; padding: 1px 6px; border-radius: 10px; background: #eef2f6; color: #344054; margin: 0 4px 2px 0; white-space: nowrap; }
+.tag.ok { background: #dcfce7; color: #166534; }
+.tag.no { background: #fee2e2; color: #991b1b; }
+.scroll { overflow-x: auto; }
+table.heat { font-size: 12px; }
+table.heat th, table.heat td { padding: 0; }
+table.heat thead th { font-weight: 600; color: var(--muted); padding: 2px 3px 4px; text-align: center; white-space: nowrap; font-variant-numeric: tabular-nums; }
+table.heat thead th.selcol { color: var(--star); }
+table.heat th.case { text-align: left; font-weight: normal; padding: 1px 10px 1px 14px; white-space: nowrap; max-width: 320px; overflow: hidden; text-overflow: ellipsis; }
+table.heat tr.cat th { text-align: left; padding: 8px 10px 2px 0; font-weight: 600; }
+table.heat tr.cat td { font-size: 11px; color: var(--muted); text-align: center; padding: 8px 0 2px; }
+table.heat tr.overall th { text-align: left; padding: 2px 10px 4px 0; font-weight: 600; }
+table.heat tr.overall td { font-size: 11px; text-align: center; font-weight: 600; padding: 2px 0 4px; }
+table.heat td.c { min-width: 30px; height: 20px; text-align: center; border: 1px solid #fff; font-variant-numeric: tabular-nums; }
+table.heat td.c.none { background: #f1f3f5; color: #adb5bd; }
+table.heat td.selcol { box-shadow: inset 2px 0 0 var(--star), inset -2px 0 0 var(--star); }
+.legend { display: flex; gap: 14px; flex-wrap: wrap; font-size: 12px; color: var(--muted); margin: 10px 0 0; }
+.legend i { display: inline-block; width: 14px; height: 12px; vertical-align: -2px; margin-right: 4px; border-radius: 2px; }
+.mixbar { display: flex; height: 12px; width: 160px; border-radius: 3px; overflow: hidden; background: #f1f3f5; margin-top: 3px; }
+.mixbar span { display: block; height: 100%; }
+pre { background: #f6f8fa; padding: 10px; border-radius: 6px; overflow-x: auto; font-size: 12px; }
+details summary { cursor: pointer; font-weight: 600; }
+dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 0; }
+dl.meta dt { color: var(--muted); }
+dl.meta dd { margin: 0; word-break: break-all; }
+footer { color: var(--muted); font-size: 12px; text-align: center; }
+svg text { font: 12px sans-serif; fill: #475467; }
+`;
+
+/**
+ * The page script: draws the charts from the JSON data block. Plain ES2017, no modules. The
+ * "guides" plugin draws what Chart.js has no built-in for: vertical markers (the selected
+ * checkpoint, the lowest val loss), horizontal lines (the lock threshold, the mean), checkpoint
+ * ticks on the step axis and error bars (Wilson intervals) on a dataset's points.
+ */
+const SCRIPT = String.raw`
+(function () {
+  'use strict';
+  var D = JSON.parse(document.getElementById('report-data').textContent);
+  if (typeof Chart === 'undefined') { return; }
+  Chart.defaults.animation = false;
+  Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+  Chart.defaults.color = '#475467';
+  var pctTick = function (v) { return Math.round(v * 100) + '%'; };
+  var pct = function (v) { return v == null ? '–' : (v * 100).toFixed(1) + '%'; };
+
+  var guides = {
+    id: 'guides',
+    afterDatasetsDraw: function (chart, args, opts) {
+      var ctx = chart.ctx, area = chart.chartArea, xs = chart.scales.x;
+      ctx.save();
+      (opts.bars || []).forEach(function (b) {
+        var meta = chart.getDatasetMeta(b.dataset), ys = chart.scales[meta.yAxisID];
+        (b.points || []).forEach(function (p, i) {
+          var el = meta.data[i];
+          if (!el || p == null) { return; }
+          var y1 = ys.getPixelForValue(p.low), y2 = ys.getPixelForValue(p.high);
+          ctx.strokeStyle = b.color || '#444'; ctx.lineWidth = 1.5; ctx.setLineDash([]);
+          ctx.beginPath(); ctx.moveTo(el.x, y1); ctx.lineTo(el.x, y2);
+          ctx.moveTo(el.x - 5, y1); ctx.lineTo(el.x + 5, y1); ctx.moveTo(el.x - 5, y2); ctx.lineTo(el.x + 5, y2); ctx.stroke();
+        });
+      });
+      (opts.hlines || []).forEach(function (h) {
+        var ys = chart.scales[h.axis || 'y'];
+        if (!ys) { return; }
+        var y = ys.getPixelForValue(h.y);
+        if (y < area.top - 1 || y > area.bottom + 1) { return; }
+        ctx.strokeStyle = h.color; ctx.lineWidth = h.width || 1.5; ctx.setLineDash(h.dash || [6, 4]);
+        ctx.beginPath(); ctx.moveTo(area.left, y); ctx.lineTo(area.right, y); ctx.stroke();
+        ctx.setLineDash([]); ctx.fillStyle = h.color; ctx.font = 'bold 11px sans-serif';
+        ctx.textAlign = h.align === 'left' ? 'left' : 'right';
+        ctx.fillText(h.label, h.align === 'left' ? area.left + 4 : area.right - 4, y - 4);
+      });
+      (opts.ticks || []).forEach(function (t) {
+        var x = xs.getPixelForValue(t);
+        if (x < area.left - 1 || x > area.right + 1) { return; }
+        ctx.fillStyle = '#98a2b3'; ctx.beginPath();
+        ctx.moveTo(x, area.bottom - 7); ctx.lineTo(x - 4, area.bottom); ctx.lineTo(x + 4, area.bottom); ctx.closePath(); ctx.fill();
+      });
+      (opts.vlines || []).forEach(function (v, i) {
+        var x = xs.getPixelForValue(v.x);
+        if (x < area.left - 1 || x > area.right + 1) { return; }
+        ctx.strokeStyle = v.color; ctx.lineWidth = v.width || 2; ctx.setLineDash(v.dash || [6, 4]);
+        ctx.beginPath(); ctx.moveTo(x, area.top); ctx.lineTo(x, area.bottom); ctx.stroke();
+        ctx.setLineDash([]); ctx.fillStyle = v.color; ctx.font = 'bold 12px sans-serif';
+        var right = x > (area.left + area.right) / 2;
+        ctx.textAlign = right ? 'right' : 'left';
+        ctx.fillText(v.label, x + (right ? -5 : 5), area.top - 10 - i * 15);
+      });
+      ctx.restore();
+    }
+  };
+
+  var legendFilter = function (item, data) { return !data.datasets[item.datasetIndex].hideInLegend; };
+
+  function runCharts() {
+    var datasets = [];
+    var hasScore = D.evals.length > 0, hasLoss = D.valLosses.length > 0;
+    if (hasLoss) {
+      datasets.push({ label: 'val loss', data: D.valLosses, yAxisID: 'loss', borderColor: '#d62728', backgroundColor: '#d62728', borderWidth: 2, pointRadius: 2.5, order: 1 });
+    }
+    if (D.trainLosses.length > 0) {
+      datasets.push({ label: 'train loss', data: D.trainLosses, yAxisID: 'loss', borderColor: 'rgba(214,39,40,0.35)', backgroundColor: 'rgba(214,39,40,0.35)', borderWidth: 1, pointRadius: 0, order: 3 });
+    }
+    if (hasScore) {
+      datasets.push({ label: 'Wilson 95% interval', data: D.evals.map(function (e) { return { x: e.x, y: e.high }; }), yAxisID: 'score', borderColor: 'rgba(31,119,180,0)', backgroundColor: 'rgba(31,119,180,0.15)', pointRadius: 0, fill: false, order: 5 });
+      datasets.push({ label: 'low', hideInLegend: true, data: D.evals.map(function (e) { return { x: e.x, y: e.low }; }), yAxisID: 'score', borderColor: 'rgba(31,119,180,0)', backgroundColor: 'rgba(31,119,180,0.15)', pointRadius: 0, fill: '-1', order: 5 });
+      datasets.push({ label: 'format score', data: D.evals.map(function (e) { return { x: e.x, y: e.score }; }), yAxisID: 'score', borderColor: '#1f77b4', backgroundColor: '#1f77b4', borderWidth: 2.5, pointRadius: 4, order: 0, clip: false });
+      if (D.baseline) {
+        datasets.push({ label: 'baseline (step ' + D.baseline.x + ')', data: [D.baseline], yAxisID: 'score', showLine: false, pointStyle: 'rectRot', pointRadius: 8, borderColor: '#111', backgroundColor: '#fff', borderWidth: 2, order: -1, clip: false });
+      }
+    }
+    var vlines = [];
+    if (D.selected) { vlines.push({ x: D.selected.x, label: D.selected.label, color: '#d97706', width: 2.5, dash: [7, 4] }); }
+    if (D.lowestLoss) { vlines.push({ x: D.lowestLoss.x, label: D.lowestLoss.label, color: '#98a2b3', width: 1.5, dash: [2, 3] }); }
+    new Chart(document.getElementById('chart-main'), {
+      type: 'line',
+      data: { datasets: datasets },
+      plugins: [guides],
+      options: {
+        maintainAspectRatio: false,
+        layout: { padding: { top: 12 + 15 * vlines.length } },
+        interaction: { mode: 'nearest', axis: 'x', intersect: false },
+        scales: {
+          x: { type: 'linear', min: D.xmin, max: D.xmax, title: { display: true, text: 'step' } },
+          loss: { type: 'linear', position: 'left', display: hasLoss, title: { display: true, text: 'loss' } },
+          score: { type: 'linear', position: 'right', display: hasScore, min: 0, max: 1, ticks: { callback: pctTick }, grid: { drawOnChartArea: !hasLoss }, title: { display: true, text: 'format score' } }
+        },
+        plugins: {
+          legend: { position: 'bottom', labels: { filter: legendFilter, usePointStyle: true } },
+          tooltip: { filter: function (item) { return !item.dataset.hideInLegend; }, callbacks: { label: function (c) { return c.dataset.yAxisID === 'score' ? c.dataset.label + ': ' + pct(c.parsed.y) : c.dataset.label + ': ' + c.parsed.y.toFixed(3); } } },
+          guides: { vlines: vlines, ticks: D.checkpointSteps }
+        }
+      }
+    });
+    if (D.failures && document.getElementById('chart-failures')) { failureChart('chart-failures', D.failures, 'eval step', false); }
+  }
+
+  function failureChart(id, f, axisTitle, horizontal) {
+    var datasets = f.classes.map(function (c) { return { label: c.name, data: c.counts, backgroundColor: c.color, stack: 's' }; });
+    datasets.push({ label: 'scored 1.0', data: f.full, backgroundColor: '${FULL_COLOR}', stack: 's' });
+    var cat = { stacked: true, title: { display: true, text: axisTitle } };
+    var val = { stacked: true, beginAtZero: true, title: { display: true, text: 'cases' }, ticks: { precision: 0 } };
+    new Chart(document.getElementById(id), {
+      type: 'bar',
+      data: { labels: f.labels, datasets: datasets },
+      options: {
+        maintainAspectRatio: false,
+        indexAxis: horizontal ? 'y' : 'x',
+        scales: horizontal ? { y: cat, x: val } : { x: cat, y: val },
+        plugins: { legend: { position: 'right' }, tooltip: { mode: 'index' } }
+      }
+    });
+  }
+
+  function sweepCharts() {
+    var runs = D.runs.filter(function (r) { return r.best != null; });
+    new Chart(document.getElementById('chart-best'), {
+      type: 'line',
+      data: {
+        labels: runs.map(function (r) { return r.label; }),
+        datasets: [{ label: 'best format score', data: runs.map(function (r) { return r.best; }), showLine: false, pointRadius: 7, pointHoverRadius: 8,
+          pointBackgroundColor: runs.map(function (r) { return r.locked ? '#2e9e4f' : '#98a2b3'; }), pointBorderColor: '#333', yAxisID: 'y' }]
+      },
+      plugins: [guides],
+      options: {
+        maintainAspectRatio: false,
+        scales: { y: { min: 0, max: 1, ticks: { callback: pctTick }, title: { display: true, text: 'best format score' } }, x: { offset: true, title: { display: true, text: 'run' } } },
+        plugins: {
+          legend: { display: false },
+          tooltip: { callbacks: { label: function (c) { var r = runs[c.dataIndex]; return pct(r.best) + ' [' + pct(r.low) + ', ' + pct(r.high) + '] at step ' + r.step; } } },
+          guides: {
+            bars: [{ dataset: 0, color: '#333', points: runs.map(function (r) { return { low: r.low, high: r.high }; }) }],
+            hlines: [{ y: D.threshold, label: 'lock threshold ' + pct(D.threshold), color: '#d62728', align: 'left' }, { y: D.mean, label: 'mean ' + pct(D.mean), color: '#667085', dash: [2, 3], width: 1.2 }]
+          }
+        }
+      }
+    });
+    var datasets = [];
+    D.curves.forEach(function (c) {
+      datasets.push({ label: c.label, data: c.score, yAxisID: 'score', borderColor: c.color, backgroundColor: c.color, borderWidth: 2, pointRadius: 3 });
+      if (c.val.length) { datasets.push({ label: c.label + ' (val loss)', hideInLegend: true, data: c.val, yAxisID: 'loss', borderColor: c.color, backgroundColor: c.color, borderWidth: 1.2, borderDash: [5, 4], pointRadius: 0 }); }
+    });
+    var hasLoss = D.curves.some(function (c) { return c.val.length > 0; });
+    new Chart(document.getElementById('chart-curves'), {
+      type: 'line',
+      data: { datasets: datasets },
+      plugins: [guides],
+      options: {
+        maintainAspectRatio: false,
+        interaction: { mode: 'nearest', intersect: false },
+        scales: {
+          x: { type: 'linear', title: { display: true, text: 'step' } },
+          score: { position: 'left', min: 0, max: 1, ticks: { callback: pctTick }, title: { display: true, text: 'format score (solid)' } },
+          loss: { position: 'right', display: hasLoss, grid: { drawOnChartArea: false }, title: { display: true, text: 'val loss (dashed)' } }
+        },
+        plugins: { legend: { labels: { filter: legendFilter } }, guides: { hlines: [{ y: D.threshold, axis: 'score', label: 'lock threshold', color: '#d62728' }] } }
+      }
+    });
+    if (D.failures && document.getElementById('chart-failures')) { failureChart('chart-failures', D.failures, 'run', true); }
+  }
+
+  if (D.kind === 'run') { runCharts(); } else { sweepCharts(); }
+})();
+`;
+
+function page(title: string, body: string, data: unknown): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="mlx-lab report">
+<title>${escapeHtml(title)}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<main>
+${body}
+<footer>written by mlx-lab report · ${escapeHtml(new Date().toISOString())} · charts: Chart.js (inlined)</footer>
+</main>
+<script type="application/json" id="report-data">${jsonForScript(data)}</script>
+<script>/* Chart.js, MIT License, https://www.chartjs.org — inlined so the page needs no network */
+${chartJsSource()}
+</script>
+<script>${SCRIPT}</script>
+</body>
+</html>
+`;
+}
+
+function card(key: string, value: string, detail = ''): string {
+  return `<div class="card"><div class="k">${escapeHtml(key)}</div><div class="v">${value}</div><div class="d">${detail}</div></div>`;
+}
+
+interface HeatColumn {
+  label: string;
+  title?: string;
+  highlight?: boolean;
+}
+
+/** A per-case table: rows grouped by category, one colored cell per column. */
+function heatmap(groups: readonly CaseGroup[], columns: readonly HeatColumn[], value: (id: string, col: number) => number | undefined, corner: string): string {
+  const mean = (ids: readonly string[], col: number): string => {
+    const xs = ids.map((id) => value(id, col)).filter(isNum);
+    return xs.length ? pct(xs.reduce((a, b) => a + b, 0) / xs.length, 0) : '';
+  };
+  const all = groups.flatMap((g) => g.ids);
+  const selClass = (c: HeatColumn) => (c.highlight ? ' selcol' : '');
+  const head = `<thead><tr><th class="case">${escapeHtml(corner)}</th>${columns
+    .map((c) => `<th class="${selClass(c).trim()}"${c.title ? ` title="${escapeHtml(c.title)}"` : ''}>${c.highlight ? '★' : ''}${escapeHtml(c.label)}</th>`)
+    .join('')}</tr></thead>`;
+  const rows: string[] = [];
+  rows.push(`<tr class="overall"><th>all ${all.length} cases</th>${columns.map((_, i) => `<td>${mean(all, i)}</td>`).join('')}</tr>`);
+  for (const g of groups) {
+    if (groups.length > 1 || g.category !== 'all cases') {
+      rows.push(`<tr class="cat"><th>${escapeHtml(g.category)} <span class="tag">${g.ids.length}</span></th>${columns.map((_, i) => `<td>${mean(g.ids, i)}</td>`).join('')}</tr>`);
+    }
+    for (const id of g.ids) {
+      const cells = columns.map((c, i) => {
+        const v = value(id, i);
+        if (!isNum(v)) return `<td class="c none${selClass(c)}" title="not scored">·</td>`;
+        const { bg, fg } = heatColor(v);
+        return `<td class="c${selClass(c)}" style="background:${bg};color:${fg}" title="${escapeHtml(`${id} @ ${c.label}: ${v}`)}">${cellText(v)}</td>`;
+      });
+      rows.push(`<tr><th class="case" title="${escapeHtml(id)}">${escapeHtml(id)}</th>${cells.join('')}</tr>`);
+    }
+  }
+  const legend = `<div class="legend"><span><i style="background:${heatColor(1).bg}"></i>1.0</span><span><i style="background:${heatColor(0.5).bg}"></i>0.5</span><span><i style="background:${heatColor(0).bg}"></i>0</span><span><i style="background:#f1f3f5"></i>not scored</span>${columns.some((c) => c.highlight) ? '<span class="star">★ column: the selected checkpoint</span>' : ''}</div>`;
+  return `<div class="scroll"><table class="heat">${head}<tbody>${rows.join('\n')}</tbody></table></div>${legend}`;
+}
+
+function failureTable(labels: readonly string[], classes: readonly string[], counts: (cls: string, col: number) => number, full: (col: number) => number, corner: string): string {
+  const head = `<tr><th>${escapeHtml(corner)}</th>${labels.map((l) => `<th class="num">${escapeHtml(l)}</th>`).join('')}</tr>`;
+  const rows = classes.map(
+    (c, ci) =>
+      `<tr><td><i style="display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;background:${failureColor(c, ci)}"></i>${escapeHtml(c)}</td>${labels
+        .map((_, i) => `<td class="num">${counts(c, i) || ''}</td>`)
+        .join('')}</tr>`,
+  );
+  rows.push(`<tr><td><i style="display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;background:${FULL_COLOR}"></i>scored 1.0</td>${labels.map((_, i) => `<td class="num">${full(i)}</td>`).join('')}</tr>`);
+  return `<div class="scroll"><table class="data">${head}${rows.join('')}</table></div>`;
+}
+
+function fullCount(e: EvalPoint | undefined): number {
+  return e ? Object.values(e.cases).filter((s) => s >= 1).length : 0;
+}
+
+function stopText(v: RunView): string {
+  if (!v.finished) return `unfinished: the log ends at step ${v.iterations ?? '?'} (no run.json yet)`;
+  switch (v.stopReason) {
+    case 'completed':
+      return `completed all ${v.iterations ?? '?'} iterations${v.stopMessage ? `: ${v.stopMessage}` : ''}`;
+    case 'callback':
+      return v.stopMessage ?? 'stopped by a callback';
+    case 'aborted':
+      return `aborted${v.stopMessage ? `: ${v.stopMessage}` : ''}`;
+    default:
+      return `${v.stopReason ?? 'unknown'}${v.stopMessage ? `: ${v.stopMessage}` : ''}`;
+  }
+}
+
+/** One or two words for the stop: "completed", "early stop", "aborted", "unfinished". */
+export function stopHeadline(v: RunView): string {
+  if (!v.finished) return 'unfinished';
+  if (v.stopReason === 'callback') return v.stopMessage?.startsWith('early stopping') ? 'early stop' : 'stopped';
+  return v.stopReason ?? '–';
+}
+
+const CONFIG_KEYS = ['iters', 'batch_size', 'learning_rate', 'num_layers', 'lora_parameters', 'lr_schedule', 'optimizer', 'steps_per_eval', 'save_every', 'max_seq_length', 'grad_accumulation_steps', 'eval', 'early_stopping', 'selection'];
+
+function keyConfig(config: Record<string, unknown> | undefined): string {
+  if (!config) return '';
+  const parts: string[] = [];
+  const lora = config.lora_parameters as { rank?: number; scale?: number } | undefined;
+  if (isNum(config.learning_rate)) parts.push(`lr ${config.learning_rate}`);
+  if (lora && isNum(lora.rank)) parts.push(`rank ${lora.rank}`);
+  if (isNum(config.num_layers)) parts.push(`layers ${config.num_layers}`);
+  if (isNum(config.batch_size)) parts.push(`batch ${config.batch_size}`);
+  if (isNum(config.iters)) parts.push(`iters ${config.iters}`);
+  return parts.join(' · ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run report
+// ---------------------------------------------------------------------------------------------
+
+export interface ReportOptions {
+  /** The page's title (default: built from model, data, suite and seed). */
+  title?: string;
+  /** Where the run came from (shown under the title). */
+  source?: string;
+}
+
+/** The title line of a run: model · data · suite · seed. */
+export function runTitle(v: RunView): string {
+  const parts = [v.model ? `model ${base(v.model)}` : null, v.data ? `data ${base(v.data)}` : null, v.suite ? `suite ${base(v.suite)}` : null, v.seed !== null ? `seed ${v.seed}` : null];
+  return parts.filter(Boolean).join(' · ') || v.label;
+}
+
+/** A run's report page (self-contained HTML) from its manifest and/or metrics events. */
+export function renderRunReport(input: RunInput | RunView, options: ReportOptions = {}): string {
+  const v: RunView = 'groups' in input ? input : buildRunView(input);
+  const title = options.title ?? `mlx-lab run · ${runTitle(v)}`;
+  const sel = v.selected;
+  const selEval = sel ? v.evals.find((e) => e.iteration === sel.iteration) : undefined;
+  const selCk = sel ? v.checkpoints.find((c) => c.iteration === sel.iteration) : undefined;
+  const selLoss = selCk?.valLoss ?? selEval?.valLoss;
+
+  const cards = [
+    card('baseline (step ' + (v.baseline?.iteration ?? 0) + ')', pct(v.baseline?.score), v.baseline ? `95% ${interval(v.baseline.low, v.baseline.high)}` : 'no eval before training'),
+    card('best format score', pct(v.best?.score), v.best ? `step ${v.best.iteration} · 95% ${interval(v.best.low, v.best.high)}` : 'no format evals'),
+    card(
+      sel?.provisional ? 'selected (provisional)' : 'selected checkpoint',
+      sel ? `<span class="star">★</span> step ${sel.iteration}` : '–',
+      sel ? `${pct(selEval?.score ?? selCk?.formatScore)} · val loss ${lossText(selLoss)}` : 'no checkpoint selected',
+    ),
+    card('lowest val loss', lossText(v.lowestValLoss?.loss), v.lowestValLoss ? `step ${v.lowestValLoss.iteration} · format ${pct(v.evals.find((e) => e.iteration === v.lowestValLoss!.iteration)?.score)}` : ''),
+    card('stop', escapeHtml(stopHeadline(v)), escapeHtml(stopText(v))),
+  ].join('');
+
+  const reason = sel
+    ? `<p><span class="star">★</span> <b>Selected step ${sel.iteration}${sel.provisional ? ' (provisional: the run has no run.json yet)' : ''}</b>${sel.metric ? ` by ${escapeHtml(sel.metric)}${sel.rule ? ` (${escapeHtml(sel.rule)})` : ''}` : ''}: ${escapeHtml(sel.reason)}</p>`
+    : '<p>No checkpoint was selected.</p>';
+
+  const chart = `<section><h2>Val loss and format score by step</h2><div class="chart"><canvas id="chart-main" role="img" aria-label="val loss and format score by step"></canvas></div>
+<p class="note">Format score (right axis, blue) with its Wilson 95% interval (band); val loss (left axis, red) and train loss (faint). <span class="star">Orange dashed line</span>: the selected checkpoint; grey dotted line: the lowest val loss; ◆ the baseline before training; ▲ on the step axis: checkpoints.</p></section>`;
+
+  const ckRows = v.checkpoints.map((c) => {
+    const isSel = sel?.iteration === c.iteration;
+    const tags = [isSel ? '<span class="star">★ selected</span>' : '', v.lowestValLoss?.iteration === c.iteration ? '<span class="tag">lowest val loss</span>' : '', v.best?.iteration === c.iteration ? '<span class="tag ok">best format score</span>' : ''].filter(Boolean).join(' ');
+    return `<tr${isSel ? ' class="sel"' : ''}><td class="num">${c.iteration}</td><td class="num">${pct(c.formatScore)}</td><td class="num">${interval(c.formatLow, c.formatHigh)}</td><td class="num">${lossText(c.valLoss)}</td><td>${tags}</td></tr>`;
+  });
+  const checkpoints = `<section><h2>Checkpoints</h2>${
+    v.checkpoints.length
+      ? `<table class="data"><tr><th class="num">step</th><th class="num">format score</th><th class="num">95% interval</th><th class="num">val loss</th><th></th></tr>${ckRows.join('')}</table>`
+      : '<p>No checkpoints were saved.</p>'
+  }${reason}<p><b>Stop:</b> ${escapeHtml(stopText(v))}</p></section>`;
+
+  const evalCols: HeatColumn[] = v.evals.map((e) => ({
+    label: String(e.iteration),
+    title: `step ${e.iteration}: ${pct(e.score)} ${interval(e.low, e.high)}`,
+    highlight: sel?.iteration === e.iteration,
+  }));
+  const heat = v.evals.length
+    ? `<section><h2>Per-case scores by step</h2>${heatmap(v.groups, evalCols, (id, i) => v.evals[i].cases[id], 'case \\ step')}${
+        v.groups.length === 1 && v.groups[0].category === 'all cases' ? '<p class="note">Categories unknown (the suite file was not found): cases are listed in suite order.</p>' : ''
+      }</section>`
+    : '';
+
+  const failureData = v.evals.length
+    ? {
+        labels: v.evals.map((e) => String(e.iteration)),
+        classes: v.failureClasses.map((c, i) => ({ name: c, color: failureColor(c, i), counts: v.evals.map((e) => e.failures[c] ?? 0) })),
+        full: v.evals.map((e) => fullCount(e)),
+      }
+    : null;
+  const failures = v.evals.length
+    ? `<section><h2>Failure classes by step</h2><div class="chart small"><canvas id="chart-failures" role="img" aria-label="failure classes by step"></canvas></div>${failureTable(
+        v.evals.map((e) => String(e.iteration)),
+        v.failureClasses,
+        (c, i) => v.evals[i].failures[c] ?? 0,
+        (i) => fullCount(v.evals[i]),
+        'class \\ step',
+      )}<p class="note">Cases per failure class at each eval (a case scoring 0.5 under the rubric counts as no_wrapper).</p></section>`
+    : '';
+
+  const meta = `<section><details><summary>Run details</summary><dl class="meta">
+<dt>model</dt><dd>${escapeHtml(v.model ?? '–')}</dd><dt>data</dt><dd>${escapeHtml(v.data ?? '–')}</dd><dt>suite</dt><dd>${escapeHtml(v.suite ?? '–')}</dd>
+<dt>seed</dt><dd>${escapeHtml(v.seed ?? '–')}</dd><dt>started</dt><dd>${escapeHtml(v.startedAt ?? '–')}</dd><dt>finished</dt><dd>${escapeHtml(v.finishedAt ?? '–')}</dd>
+<dt>iterations</dt><dd>${escapeHtml(v.iterations ?? '–')}</dd>${
+    v.throughput ? `<dt>last report</dt><dd>step ${v.throughput.iteration}: ${v.throughput.tokensPerSec.toFixed(1)} tokens/s, peak memory ${(v.throughput.peakMemory / 1e9).toFixed(2)} GB</dd>` : ''
+  }</dl>${
+    v.config ? `<h2 style="margin-top:12px">Config</h2><pre>${escapeHtml(JSON.stringify(Object.fromEntries(CONFIG_KEYS.filter((k) => k in v.config!).map((k) => [k, v.config![k]])), null, 2))}</pre>` : ''
+  }</details></section>`;
+
+  const sub = [options.source ? `${escapeHtml(options.source)}` : '', escapeHtml(keyConfig(v.config))].filter(Boolean).join(' · ');
+  const body = `<h1>${escapeHtml(title)}</h1><p class="sub">${sub || '&nbsp;'}</p><div class="cards">${cards}</div>${chart}${checkpoints}${heat}${failures}${meta}`;
+
+  const steps = [...v.evals.map((e) => e.iteration), ...v.valLosses.map((x) => x.iteration), ...v.trainLosses.map((x) => x.iteration), ...v.checkpoints.map((c) => c.iteration)];
+  const data = {
+    kind: 'run',
+    xmin: steps.length ? Math.min(0, ...steps) : 0,
+    xmax: steps.length ? Math.max(...steps) : 1,
+    evals: v.evals.map((e) => ({ x: e.iteration, score: e.score, low: e.low, high: e.high })),
+    valLosses: v.valLosses.map((x) => ({ x: x.iteration, y: x.loss })),
+    trainLosses: v.trainLosses.map((x) => ({ x: x.iteration, y: x.loss })),
+    baseline: v.baseline ? { x: v.baseline.iteration, y: v.baseline.score } : null,
+    selected: sel ? { x: sel.iteration, label: `★ selected: step ${sel.iteration}` } : null,
+    lowestLoss: v.lowestValLoss && v.lowestValLoss.iteration !== sel?.iteration ? { x: v.lowestValLoss.iteration, label: `lowest val loss: step ${v.lowestValLoss.iteration}` } : null,
+    checkpointSteps: v.checkpoints.map((c) => c.iteration),
+    failures: failureData,
+  };
+  return page(title, body, data);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sweep report
+// ---------------------------------------------------------------------------------------------
+
+export interface SweepReportOptions extends SweepOptions, ReportOptions {}
+
+/** A strip plot of the runs' best scores on a 0–100% axis (inline SVG: no script needed). */
+function stripPlot(s: SweepStats): string {
+  const W = 1200;
+  const H = 120;
+  const L = 30;
+  const R = 30;
+  const y0 = 70;
+  const x = (v: number) => L + (W - L - R) * v;
+  const ticks = Array.from({ length: 11 }, (_, i) => i / 10)
+    .map((t) => `<line x1="${x(t)}" y1="${y0 + 8}" x2="${x(t)}" y2="${y0 + 13}" stroke="#98a2b3"/><text x="${x(t)}" y="${y0 + 26}" text-anchor="middle">${Math.round(t * 100)}%</text>`)
+    .join('');
+  const placed: { px: number; row: number }[] = [];
+  const dots = s.runs
+    .filter((r) => r.best)
+    .sort((a, b) => a.best!.score - b.best!.score)
+    .map((r, i) => {
+      const px = x(r.best!.score);
+      let row = 0;
+      while (placed.some((p) => p.row === row && Math.abs(p.px - px) < 13)) row++;
+      placed.push({ px, row });
+      const cy = y0 - row * 14;
+      const color = r.locked ? '#2e9e4f' : '#98a2b3';
+      return `<circle cx="${px.toFixed(1)}" cy="${cy}" r="6" fill="${color}" stroke="#333"><title>${escapeHtml(`${r.label}: ${pct(r.best!.score)} ${interval(r.best!.low, r.best!.high)} at step ${r.best!.iteration}`)}</title></circle>${
+        s.runs.length <= 12 ? `<text x="${px.toFixed(1)}" y="${cy - 10}" text-anchor="middle" data-i="${i}">${escapeHtml(r.seed ?? r.label)}</text>` : ''
+      }`;
+    })
+    .join('');
+  const th = x(s.threshold);
+  const mean = isNum(s.best.mean)
+    ? `<line x1="${x(s.best.mean)}" y1="${y0 - 34}" x2="${x(s.best.mean)}" y2="${y0 + 8}" stroke="#667085" stroke-dasharray="2 3"/><text x="${x(s.best.mean)}" y="${y0 - 38}" text-anchor="middle">mean ${pct(s.best.mean)}</text>`
+    : '';
+  const sdBand =
+    isNum(s.best.mean) && s.best.sd > 0
+      ? `<rect x="${x(Math.max(0, s.best.mean - s.best.sd))}" y="${y0 - 8}" width="${x(Math.min(1, s.best.mean + s.best.sd)) - x(Math.max(0, s.best.mean - s.best.sd))}" height="16" fill="#1f77b4" opacity="0.10"/>`
+      : '';
+  return `<svg viewBox="0 0 ${W} ${H}" width="100%" style="max-width:${W}px" role="img" aria-label="best format score of each run">
+<line x1="${L}" y1="${y0 + 8}" x2="${W - R}" y2="${y0 + 8}" stroke="#98a2b3"/>${ticks}${sdBand}
+<line x1="${th}" y1="${y0 - 48}" x2="${th}" y2="${y0 + 8}" stroke="#d62728" stroke-dasharray="6 4" stroke-width="1.5"/><text x="${th}" y="${y0 - 52}" text-anchor="middle" style="fill:#d62728;font-weight:600">lock ≥ ${pct(s.threshold, 0)}</text>
+${mean}${dots}</svg>`;
+}
+
+function mixBar(mix: Record<string, number>, classes: readonly string[], full: number): string {
+  const total = full + Object.values(mix).reduce((a, b) => a + b, 0);
+  if (total === 0) return '';
+  const seg = (n: number, color: string, name: string) => (n > 0 ? `<span style="width:${((100 * n) / total).toFixed(2)}%;background:${color}" title="${escapeHtml(`${name}: ${n}`)}"></span>` : '');
+  return `<div class="mixbar">${seg(full, FULL_COLOR, 'scored 1.0')}${classes.map((c, i) => seg(mix[c] ?? 0, failureColor(c, i), c)).join('')}</div>`;
+}
+
+/** A sweep's report page (self-contained HTML) from its runs' manifests, with labels. */
+export function renderSweepReport(runs: readonly SweepRunInput[], options: SweepReportOptions = {}): string {
+  const s = sweepStats(runs, options);
+  const c = s.common;
+  const title = options.title ?? `mlx-lab sweep · ${s.runs.length} run${s.runs.length === 1 ? '' : 's'} · model ${c.model ? base(c.model) : 'varies'} · data ${c.data ? base(c.data) : 'varies'} · suite ${c.suite ? base(c.suite) : 'varies'}`;
+  const d = s.best;
+  const cards = [
+    card('runs', String(s.runs.length), `${s.runs.filter((r) => r.best).length} with format evals`),
+    card('locked the format', `${s.locked} of ${s.runs.length}`, `best score ≥ ${pct(s.threshold, 0)}`),
+    card('best score, mean ± sd', `${pct(d.mean)}`, `sd ${isNum(d.sd) ? (d.sd * 100).toFixed(1) : '–'} points · median ${pct(d.median)}`),
+    card('best score, min – max', `${pct(d.min, 0)} – ${pct(d.max, 0)}`, `spread ${isNum(d.max - d.min) ? ((d.max - d.min) * 100).toFixed(1) : '–'} points`),
+  ].join('');
+
+  const rows = s.runs.map((r) => {
+    const v = r.view;
+    const sel = v.selected;
+    const selLoss = sel ? (v.checkpoints.find((k) => k.iteration === sel.iteration)?.valLoss ?? r.selectedEval?.valLoss) : undefined;
+    const mixText = s.failureClasses.filter((k) => (r.failureMix[k] ?? 0) > 0).map((k) => `${escapeHtml(k)} ${r.failureMix[k]}`).join(', ');
+    const label = r.href ? `<a href="${escapeHtml(r.href)}">${escapeHtml(r.label)}</a>` : escapeHtml(r.label);
+    return `<tr><td style="white-space:nowrap">${label}</td><td class="num">${escapeHtml(r.seed ?? '–')}</td><td class="num">${pct(v.baseline?.score)}</td><td class="num"><b>${pct(r.best?.score)}</b></td><td class="num">${interval(r.best?.low, r.best?.high)}</td><td class="num">${r.best?.iteration ?? '–'}</td><td class="num" title="${escapeHtml(sel?.reason ?? '')}">${sel ? `<span class="star">★</span> ${sel.iteration}` : '–'}</td><td class="num">${pct(r.selectedEval?.score)}</td><td class="num">${lossText(selLoss)}</td><td>${r.best ? (r.locked ? '<span class="tag ok">locked</span>' : '<span class="tag no">not locked</span>') : '–'}</td><td title="${escapeHtml(stopText(v))}">${escapeHtml(stopHeadline(v))}</td><td>${mixBar(r.failureMix, s.failureClasses, fullCount(r.best))}<span class="note">${mixText || 'no failures'}</span></td></tr>`;
+  });
+  const table = `<section><h2>Runs</h2><div class="scroll"><table class="data"><tr><th>run</th><th class="num">seed</th><th class="num">baseline</th><th class="num">best</th><th class="num">95% interval</th><th class="num">best step</th><th class="num">selected</th><th class="num">selected score</th><th class="num">val loss at selected</th><th>format</th><th>stop</th><th>failure mix at best eval</th></tr>${rows.join('')}</table></div>
+<p class="note">Best: each run's highest format score over its evals (ties: lower val loss, then earlier step), with the Wilson 95% interval over the suite's cases. A run locked the format when its best score is at least ${pct(s.threshold, 0)}. Hover a selected step for the selection's reason, a stop for its message.</p></section>`;
+
+  const dist = `<section><h2>Best format score over seeds</h2>${stripPlot(s)}
+<p class="note">Each dot is a run's best score (green: locked the format); dashed red: the lock threshold; dotted: the mean; the band: mean ± sd. n = ${d.n}, mean ${pct(d.mean)}, sd ${isNum(d.sd) ? (d.sd * 100).toFixed(1) : '–'} points, min ${pct(d.min)}, max ${pct(d.max)}.</p>
+<div class="chart small"><canvas id="chart-best" role="img" aria-label="best format score per run with Wilson intervals"></canvas></div><p class="note">Best score per run with its Wilson 95% interval (error bars).</p></section>`;
+
+  const curves = `<section><h2>Format score and val loss by step, every run</h2><div class="chart"><canvas id="chart-curves" role="img" aria-label="format score and val loss by step for every run"></canvas></div><p class="note">Solid: format score (left axis); dashed: val loss (right axis); one color per run.</p></section>`;
+
+  const heatCols: HeatColumn[] = s.runs.map((r) => ({ label: r.seed !== null ? String(r.seed) : r.label, title: `${r.label}: best eval at step ${r.best?.iteration ?? '–'}` }));
+  const heat = s.caseIds.length
+    ? `<section><h2>Per-case scores at each run's best eval</h2>${heatmap(s.groups, heatCols, (id, i) => s.runs[i].best?.cases[id], 'case \\ seed')}<p class="note">Columns: runs (by seed), each at its best eval. A case that flips between seeds is where the format is fragile.</p></section>`
+    : '';
+
+  const failures = s.runs.some((r) => r.best)
+    ? `<section><h2>Failure-class mix per run (at the best eval)</h2><div class="chart small" style="height:${Math.max(180, 60 + 34 * s.runs.length)}px"><canvas id="chart-failures" role="img" aria-label="failure classes per run"></canvas></div>${failureTable(
+        s.runs.map((r) => r.label),
+        s.failureClasses,
+        (k, i) => s.runs[i].failureMix[k] ?? 0,
+        (i) => fullCount(s.runs[i].best),
+        'class \\ run',
+      )}</section>`
+    : '';
+
+  const sub = escapeHtml(options.source ?? '') + (options.source ? ' · ' : '') + `lock threshold ${pct(s.threshold, 0)}`;
+  const body = `<h1>${escapeHtml(title)}</h1><p class="sub">${sub}</p><div class="cards">${cards}</div>${table}${dist}${curves}${heat}${failures}`;
+  const data = {
+    kind: 'sweep',
+    threshold: s.threshold,
+    mean: isNum(d.mean) ? d.mean : null,
+    runs: s.runs.map((r) => ({ label: r.label, best: r.best?.score ?? null, low: r.best?.low ?? null, high: r.best?.high ?? null, step: r.best?.iteration ?? null, locked: r.locked })),
+    curves: s.runs.map((r, i) => ({
+      label: r.label,
+      color: RUN_COLORS[i % RUN_COLORS.length],
+      score: r.view.evals.map((e) => ({ x: e.iteration, y: e.score })),
+      val: r.view.valLosses.map((x) => ({ x: x.iteration, y: x.loss })),
+    })),
+    failures: {
+      labels: s.runs.map((r) => r.label),
+      classes: s.failureClasses.map((k, i) => ({ name: k, color: failureColor(k, i), counts: s.runs.map((r) => r.failureMix[k] ?? 0) })),
+      full: s.runs.map((r) => fullCount(r.best)),
+    },
+  };
+  return page(title, body, data);
+}

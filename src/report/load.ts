@@ -1,0 +1,153 @@
+/**
+ * Finding and reading what a report shows: a run folder (run.json and/or metrics.jsonl) or a
+ * sweep folder (run folders below it, found by their run.json; the sweep's own files are not
+ * needed, so the report does not depend on their layout).
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import type { RunManifest } from '../experiment.js';
+import { MlxLabError } from '../errors.js';
+import { parseSuite } from '../eval/suite.js';
+import { readMetrics, type MetricsEvent } from './metrics.js';
+import { sweepLabels, type SweepRunInput } from './model.js';
+
+export const RUN_MANIFEST = 'run.json';
+export const METRICS_LOG = 'metrics.jsonl';
+
+export interface LoadedRun {
+  dir: string;
+  manifest?: RunManifest;
+  events: MetricsEvent[];
+  /** The line number of a torn last line of metrics.jsonl that was dropped. */
+  torn?: number;
+  /** adapter_config.json (the training config), read when there is no run.json. */
+  config?: Record<string, unknown>;
+}
+
+function readJson<T>(file: string): T {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch (cause) {
+    throw new MlxLabError('E_ARGUMENT', `${file}: not readable JSON (${(cause as Error).message})`, { cause });
+  }
+}
+
+const isDir = (p: string): boolean => {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
+/** Read a run folder: run.json when the run finished, metrics.jsonl when it is there. */
+export function loadRun(dir: string): LoadedRun {
+  const manifestFile = join(dir, RUN_MANIFEST);
+  const metricsFile = join(dir, METRICS_LOG);
+  const hasManifest = existsSync(manifestFile);
+  const hasMetrics = existsSync(metricsFile);
+  if (!hasManifest && !hasMetrics) throw new MlxLabError('E_ARGUMENT', `${dir}: no ${RUN_MANIFEST} or ${METRICS_LOG} (is this an mlx-lab run folder?)`);
+  const log = hasMetrics ? readMetrics(metricsFile) : undefined;
+  let config: Record<string, unknown> | undefined;
+  if (!hasManifest && existsSync(join(dir, 'adapter_config.json'))) {
+    try {
+      config = readJson<Record<string, unknown>>(join(dir, 'adapter_config.json'));
+    } catch {
+      // only used for the title; the report goes on without it
+    }
+  }
+  return { dir, manifest: hasManifest ? readJson<RunManifest>(manifestFile) : undefined, events: log?.events ?? [], torn: log?.torn, config };
+}
+
+/** Run folders (holding run.json) below a folder, up to `depth` levels down, sorted by path. */
+export function findRunDirs(dir: string, depth = 3): string[] {
+  const found: string[] = [];
+  const walk = (d: string, level: number) => {
+    let entries: string[];
+    try {
+      entries = readdirSync(d);
+    } catch {
+      return;
+    }
+    for (const name of entries.sort((a, b) => a.localeCompare(b, undefined, { numeric: true }))) {
+      if (name.startsWith('.') || name === 'node_modules') continue;
+      const p = join(d, name);
+      if (!isDir(p)) continue;
+      if (existsSync(join(p, RUN_MANIFEST))) found.push(p);
+      else if (level < depth) walk(p, level + 1);
+    }
+  };
+  walk(dir, 1);
+  return found;
+}
+
+/** Folders below `dir` with a metrics log but no run.json yet (runs still going, or killed). */
+export function findUnfinishedRunDirs(dir: string, depth = 3): string[] {
+  const found: string[] = [];
+  const walk = (d: string, level: number) => {
+    let entries: string[];
+    try {
+      entries = readdirSync(d);
+    } catch {
+      return;
+    }
+    for (const name of entries.sort((a, b) => a.localeCompare(b, undefined, { numeric: true }))) {
+      const p = join(d, name);
+      if (name.startsWith('.') || !isDir(p) || existsSync(join(p, RUN_MANIFEST))) continue;
+      if (existsSync(join(p, METRICS_LOG))) found.push(p);
+      else if (level < depth) walk(p, level + 1);
+    }
+  };
+  walk(dir, 1);
+  return found;
+}
+
+/** "run" when the folder is a run (run.json or metrics.jsonl), "sweep" when run folders lie below it. */
+export function detectReportKind(dir: string): 'run' | 'sweep' {
+  if (!isDir(dir)) throw new MlxLabError('E_ARGUMENT', `${dir}: not a folder`);
+  if (existsSync(join(dir, RUN_MANIFEST)) || existsSync(join(dir, METRICS_LOG))) return 'run';
+  if (existsSync(join(dir, 'sweep.json')) || findRunDirs(dir).length > 0 || findUnfinishedRunDirs(dir).length > 0) return 'sweep';
+  throw new MlxLabError('E_ARGUMENT', `${dir}: neither a run folder (${RUN_MANIFEST}, ${METRICS_LOG}) nor a sweep folder (run folders with ${RUN_MANIFEST} below it)`);
+}
+
+/**
+ * case id → category from a suite file, best effort (undefined when it cannot be read): the
+ * path as recorded, else relative to the run folder. The suite is only parsed (its scorer files
+ * are not loaded).
+ */
+export function loadCaseCategories(suitePath: string | null | undefined, runDir?: string): Record<string, string> | undefined {
+  if (!suitePath) return undefined;
+  const candidates = isAbsolute(suitePath) ? [suitePath] : [resolve(suitePath), ...(runDir ? [resolve(runDir, suitePath), resolve(runDir, basename(suitePath))] : [])];
+  for (const file of candidates) {
+    if (!existsSync(file)) continue;
+    try {
+      const suite = parseSuite(readFileSync(file, 'utf8'), file);
+      return Object.fromEntries(suite.cases.map((c) => [c.id, c.category]));
+    } catch {
+      // a suite that no longer parses: the report goes on without categories
+    }
+  }
+  return undefined;
+}
+
+export interface LoadedSweep {
+  dir: string;
+  runs: (SweepRunInput & { dir: string })[];
+  /** Run folders with a metrics log but no run.json (not in the report). */
+  unfinished: string[];
+}
+
+/** Read every finished run below a sweep folder, labelled by seed (and what else differs). */
+export function loadSweep(dir: string): LoadedSweep {
+  const dirs = findRunDirs(dir);
+  const loaded = dirs.map((d) => loadRun(d));
+  const labels = sweepLabels(
+    loaded.map((r) => r.manifest!),
+    dirs.map((d) => relative(dir, d)),
+  );
+  return {
+    dir,
+    runs: loaded.map((r, i) => ({ dir: r.dir, label: labels[i], manifest: r.manifest!, events: r.events, href: `${relative(dir, r.dir).split(/[\\/]/).map(encodeURIComponent).join('/')}/report.html` })),
+    unfinished: findUnfinishedRunDirs(dir),
+  };
+}
