@@ -9,3 +9,9 @@ export { train, trainerOptions, type TrainOptions, type TrainResult, type TrainE
 export { listCheckpoints, findLatestCheckpoint, type Checkpoint } from './train/checkpoints.js';
 export { defaultTrainConfig, loadTrainConfig, parseTrainConfig, mergeConfig, validateTrainConfig, type TrainConfig } from './config.js';
 export { loadData, Dataset, BatchIterator, evalBatches, type Batch, type DataSplits } from './data/index.js';
+export { runExperiment, reselect, readManifest, type ExperimentOptions, type ExperimentResult, type RunManifest, type FormatRecord } from './experiment.js';
+export { runEval, type EvalOptions, type EvalResult, type CaseResult } from './eval/runner.js';
+export { loadSuite, parseSuite, scoreCase, registerScorer, loadScorerFile, summarizeScores, wilsonInterval, type EvalSuite, type EvalCase, type ScoreResult, type FailureClass } from './eval/index.js';
+export { attachAdapter, type AttachedAdapter } from './adapters.js';
+export { EarlyStopper } from './select/early-stopping.js';
+export { selectCheckpoint, type Selection, type CheckpointScores } from './select/selection.js';
