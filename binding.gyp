@@ -11,7 +11,7 @@
       ],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++20", "-fexceptions", "-O2"],
+      "cflags_cc": ["-std=c++20", "-fexceptions"],
       "libraries": ["-L<!(node scripts/gyp-info.cjs libdir)", "-lmlx"],
       "conditions": [
         ["OS=='linux'", {

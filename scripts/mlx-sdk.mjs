@@ -81,7 +81,11 @@ function unpackWheel(wheel, dir) {
 
 /** Where Debian/Ubuntu/Fedora keep OpenBLAS; null when none is installed. */
 export function findOpenBlas() {
+  // The pthread build by its own path first: Debian's libopenblas.so.0 is an alternatives link
+  // that may point at the OpenMP build, which was 3-20x slower here under MLX.
   const candidates = [
+    '/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0',
+    '/usr/lib/aarch64-linux-gnu/openblas-pthread/libopenblas.so.0',
     '/usr/lib/x86_64-linux-gnu/libopenblas.so.0',
     '/usr/lib/aarch64-linux-gnu/libopenblas.so.0',
     '/usr/lib64/libopenblas.so.0',
@@ -90,7 +94,7 @@ export function findOpenBlas() {
   try {
     const out = execFileSync('ldconfig', ['-p'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
     const m = /libopenblas\.so\.0 .*=> (\S+)/.exec(out);
-    if (m) candidates.unshift(m[1]);
+    if (m) candidates.push(m[1]);
   } catch { /* no ldconfig: use the fixed list */ }
   return candidates.find((p) => existsSync(p)) ?? null;
 }
