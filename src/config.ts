@@ -128,6 +128,8 @@ export interface SweepConfig {
   seeds: number[];
   /** Config keys (dotted for nested ones, e.g. "lora_parameters.rank") → values to try. */
   grid: Record<string, unknown[]>;
+  /** A run "locked the format" when its best format score reaches this. Default 0.8. */
+  lock_threshold: number;
 }
 
 /** The whole training config, keys as in mlx-lm's YAML. */
@@ -725,7 +727,7 @@ const NESTED_KEYS: Record<string, readonly string[]> = {
   lr_schedule: ['warmup', 'warmup_init', 'arguments'],
   early_stopping: ['patience', 'min_delta', 'target'],
   eval: ['suite', 'max_tokens', 'stop'],
-  sweep: ['seeds', 'grid'],
+  sweep: ['seeds', 'grid', 'lock_threshold'],
 };
 
 /** The checks of the config keys a sweep grid may vary: top-level keys and section.key. */
@@ -755,8 +757,10 @@ function gridKeys(): string[] {
 }
 
 function sweepSection(v: unknown, path: Path, ctx: Ctx): Checked<SweepConfig> {
-  const r = section<{ seeds: number[] | null; grid: Record<string, unknown> | null }>({
-    seeds: field(nullable(listOf(seedCheck, { nonEmpty: true })), null),
+  const r = section<{ seeds: number[] | null; grid: Record<string, unknown> | null; lock_threshold: number }>({
+    // An empty list is fine when there is a grid (a config merged again keeps its []).
+    seeds: field(nullable(listOf(seedCheck)), null),
+    lock_threshold: field(num({ min: 0, max: 1 }), 0.8),
     grid: field(nullable((g, p, c) => (isPlainObject(g) ? g : report(c, p, `must be a mapping from config key to a list of values (got ${describe(g)})`))), null),
   })(v, path, ctx);
   if (r === BAD) return BAD;
@@ -789,7 +793,7 @@ function sweepSection(v: unknown, path: Path, ctx: Ctx): Checked<SweepConfig> {
   if ((r.seeds === null || r.seeds.length === 0) && Object.keys(grid).length === 0) {
     return report(ctx, path, 'needs seeds or grid (or both)');
   }
-  return { seeds: r.seeds ?? [], grid };
+  return { seeds: r.seeds ?? [], grid, lock_threshold: r.lock_threshold };
 }
 
 // ---------------------------------------------------------------------------------------------

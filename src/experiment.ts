@@ -97,7 +97,8 @@ export async function runExperiment(config: TrainConfig, options: ExperimentOpti
   let baseline: FormatRecord | undefined;
 
   const formatEval = async (ctx: TrainContext): Promise<FormatRecord | undefined> => {
-    if (!suite) return undefined;
+    // After an abort the run only saves its checkpoint: no eval (it would be cancelled anyway).
+    if (!suite || options.signal?.aborted) return undefined;
     const known = evals.get(ctx.iteration);
     if (known) return known;
     const r = await runEval(ctx.model, suite, { maxTokens: evalConfig?.max_tokens, stop: evalConfig?.stop, signal: options.signal });

@@ -15,3 +15,5 @@ export { loadSuite, parseSuite, scoreCase, registerScorer, loadScorerFile, summa
 export { attachAdapter, type AttachedAdapter } from './adapters.js';
 export { EarlyStopper } from './select/early-stopping.js';
 export { selectCheckpoint, type Selection, type CheckpointScores } from './select/selection.js';
+export * from './sweep/index.js';
+export { lintSuiteAgainstData, readTrainingRecords, formatLintWarnings, type LintWarning } from './eval/lint.js';

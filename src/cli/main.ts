@@ -8,6 +8,7 @@ import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { selectCommand } from './select.js';
 import { reportCommand } from './report.js';
+import { sweepCommand } from './sweep.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   program.addCommand(trainCommand());
   program.addCommand(evalCommand());
   program.addCommand(selectCommand());
+  program.addCommand(sweepCommand());
   program.addCommand(reportCommand());
   return program;
 }

@@ -114,7 +114,7 @@ describe('loading YAML', () => {
     expect(c.eval).toEqual({ suite: 'evals/format.jsonl', every: 25, max_tokens: 128, stop: ['<think>'], at_start: true });
     expect(c.early_stopping).toEqual({ metric: 'format_score', target: 1, patience: 4, min_delta: 0.01, warmup: 50 });
     expect(c.selection).toEqual({ metric: 'format_score', rule: 'best' });
-    expect(c.sweep).toEqual({ seeds: [0, 1, 2], grid: { learning_rate: [1e-4, 2e-4], 'lora_parameters.rank': [8, 16] } });
+    expect(c.sweep).toEqual({ lock_threshold: 0.8, seeds: [0, 1, 2], grid: { learning_rate: [1e-4, 2e-4], 'lora_parameters.rank': [8, 16] } });
   });
 
   it('reads numbers as mlx-lm’s YAML loader does', () => {
