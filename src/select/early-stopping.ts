@@ -64,5 +64,5 @@ export class EarlyStopper {
 }
 
 function fmt(x: number): string {
-  return Number.isInteger(x) ? String(x) : x.toPrecision(4);
+  return String(Number(x.toPrecision(4)));
 }

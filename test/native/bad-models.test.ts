@@ -1,13 +1,35 @@
 // Bad model folders give an MlxLabError naming the file and the problem, never a crash.
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { mkdtempSync, cpSync, rmSync } from 'node:fs';
+import { mkdtempSync, cpSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { loadModel } from '../../src/model.js';
 import { MlxLabError } from '../../src/errors.js';
 import { MODELS, modelDir } from '../helpers/paths.js';
 
 const bad = (name: string) => join(MODELS, 'bad', name);
+
+/** A GGUF v3 file with no tensors and one metadata key, general.architecture. */
+function ggufWithArchitecture(arch: string): Buffer {
+  const str = (s: string) => {
+    const b = Buffer.from(s, 'utf8');
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(b.length));
+    return Buffer.concat([len, b]);
+  };
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(n);
+    return b;
+  };
+  const u64 = (n: number) => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt(n));
+    return b;
+  };
+  const GGUF_TYPE_STRING = 8;
+  return Buffer.concat([Buffer.from('GGUF'), u32(3), u64(0), u64(1), str('general.architecture'), u32(GGUF_TYPE_STRING), str(arch)]);
+}
 
 async function loadError(path: string, options = { tokenizer: false }): Promise<MlxLabError> {
   try {
@@ -82,6 +104,19 @@ describe('bad model input', () => {
       const e = await loadError(dir);
       expect(e.code).toBe('E_MODEL_LOAD');
       expect(e.message).toContain(shard);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a GGUF of an unsupported architecture', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlxlab-gguf-'));
+    try {
+      const file = join(dir, 'gpt2.gguf');
+      writeFileSync(file, ggufWithArchitecture('gpt2'));
+      const e = await loadError(file);
+      expect(e.code).toBe('E_GGUF');
+      expect(e.message).toBe(`${file}: GGUF architecture "gpt2" is not supported (only llama)`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
