@@ -11,6 +11,7 @@ import { MlxLabError } from './errors.js';
 import { loadSuite, type EvalSuite } from './eval/index.js';
 import { runEval, type EvalResult } from './eval/runner.js';
 import { writeJsonAtomic } from './io/atomic.js';
+import { memory } from './runtime.js';
 import { EarlyStopper } from './select/early-stopping.js';
 import { selectCheckpoint, type CheckpointScores, type Selection } from './select/selection.js';
 import { train, type StopRequest, type TrainContext, type TrainEvent, type TrainOptions, type TrainResult } from './train/loop.js';
@@ -65,7 +66,7 @@ function toRecord(iteration: number, r: EvalResult, valLoss?: number): FormatRec
   return { iteration, score: r.score, low: r.low, high: r.high, valLoss, cases: Object.fromEntries(r.cases.map((c) => [c.id, c.score])), failures };
 }
 
-function formatEvent(iteration: number, r: EvalResult): TrainEvent {
+function formatEvent(iteration: number, r: EvalResult, valLoss: number | undefined): TrainEvent {
   const rec = toRecord(iteration, r);
   return {
     event: 'format',
@@ -77,8 +78,11 @@ function formatEvent(iteration: number, r: EvalResult): TrainEvent {
     cases: rec.cases,
     failures: rec.failures,
     categories: Object.fromEntries(r.categories.map((c) => [c.category, c.mean])),
+    caseCategories: Object.fromEntries(r.cases.map((c) => [c.id, c.category])),
+    valLoss,
     seconds: r.seconds,
     tokensPerSec: r.tokensPerSec,
+    peakMemory: memory().peak,
   };
 }
 
@@ -104,7 +108,7 @@ export async function runExperiment(config: TrainConfig, options: ExperimentOpti
     const r = await runEval(ctx.model, suite, { maxTokens: evalConfig?.max_tokens, stop: evalConfig?.stop, signal: options.signal });
     const rec = { ...toRecord(ctx.iteration, r), valLoss: await ctx.validate() };
     evals.set(ctx.iteration, rec);
-    ctx.emit(formatEvent(ctx.iteration, r));
+    ctx.emit(formatEvent(ctx.iteration, r, rec.valLoss));
     return rec;
   };
 
@@ -143,7 +147,9 @@ export async function runExperiment(config: TrainConfig, options: ExperimentOpti
         formatHigh: rec?.high,
         valLoss: rec?.valLoss ?? (await ctx.validate()),
       });
-      return options.onCheckpoint?.(info, ctx);
+      const user = await options.onCheckpoint?.(info, ctx);
+      if (user) return user;
+      return stopping?.metric === 'format_score' && info.iteration % every !== 0 ? decide(ctx, rec?.score) : undefined;
     },
   });
 

@@ -25,7 +25,7 @@ export type TrainEvent =
   | { event: 'checkpoint'; iteration: number; adapterFile: string; stateFile: string }
   | { event: 'test'; testLoss: number; testPpl: number; tokens: number }
   | { event: 'stop'; iteration: number; reason: StopReason; message: string }
-  | { event: 'format'; iteration: number; score: number; low: number; high: number; n: number; cases: Record<string, number>; failures: Record<string, number>; categories: Record<string, number>; seconds: number; tokensPerSec: number }
+  | { event: 'format'; iteration: number; score: number; low: number; high: number; n: number; cases: Record<string, number>; failures: Record<string, number>; categories: Record<string, number>; caseCategories: Record<string, string>; valLoss?: number; seconds: number; tokensPerSec: number; peakMemory: number }
   | { event: 'done'; iteration: number; adapterFile: string; seconds: number };
 
 export type StopReason = 'completed' | 'callback' | 'aborted';
