@@ -12,8 +12,8 @@ export interface JsonlRecord {
   value: Record<string, unknown>;
 }
 
-/** Parse JSONL text; `source` names it in errors. Every line must hold a JSON object. */
-export function parseJsonl(text: string, source: string): JsonlRecord[] {
+/** Parse JSONL text; `source` names it in errors (with `code`). Every line must hold a JSON object. */
+export function parseJsonl(text: string, source: string, code: 'E_DATA' | 'E_SUITE' = 'E_DATA'): JsonlRecord[] {
   const records: JsonlRecord[] = [];
   const lines = text.replace(/^\uFEFF/, '').split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -23,11 +23,11 @@ export function parseJsonl(text: string, source: string): JsonlRecord[] {
     try {
       value = JSON.parse(raw);
     } catch (err) {
-      throw new MlxLabError('E_DATA', `${source}:${i + 1}: invalid JSON (${(err as Error).message})`, { cause: err });
+      throw new MlxLabError(code, `${source}:${i + 1}: invalid JSON (${(err as Error).message})`, { cause: err });
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       const kind = value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value;
-      throw new MlxLabError('E_DATA', `${source}:${i + 1}: expected a JSON object per line, got ${kind}`);
+      throw new MlxLabError(code, `${source}:${i + 1}: expected a JSON object per line, got ${kind}`);
     }
     records.push({ line: i + 1, value: value as Record<string, unknown> });
   }

