@@ -98,6 +98,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   NativeModel::Init(env, exports);
   NativeControl::Init(env, exports);
   NativeTrainer::Init(env, exports);
+  void InitFuse(Napi::Env, Napi::Object); InitFuse(env, exports);  // bindings/fuse.cpp
   return exports;
 }
 

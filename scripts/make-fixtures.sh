@@ -5,6 +5,7 @@
 #   bash scripts/make-fixtures.sh tiny       # test/fixtures/models (tiny random models)
 #   bash scripts/make-fixtures.sh smollm2    # test/fixtures/smollm2 (downloads the GGUF, ~1 min)
 #   bash scripts/make-fixtures.sh chat       # test/fixtures/chat + tokenizers (chat templates)
+#   bash scripts/make-fixtures.sh fuse       # test/fixtures/fuse (mlx-lm's fused logits)
 #   bash scripts/make-fixtures.sh data       # test/fixtures/data/parity (mlx-lm datasets + batches)
 #   bash scripts/make-fixtures.sh lora       # test/fixtures/lora (mlx-lm LoRA training runs; made
 #                                            # on the SDK's OpenBLAS when bench-venv.sh can)
@@ -12,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=$(bash scripts/venv.sh | tail -n 1)
 what=${1:-all}
-case "$what" in all|tiny|smollm2|chat|data|lora) ;; *) echo "usage: $0 [all|tiny|smollm2|chat|data|lora]" >&2; exit 2 ;; esac
+case "$what" in all|tiny|smollm2|chat|data|lora|fuse) ;; *) echo "usage: $0 [all|tiny|smollm2|chat|data|lora|fuse]" >&2; exit 2 ;; esac
 gguf() { node scripts/fetch-smollm2.mjs | tail -n 1; }
 if [ "$what" = all ] || [ "$what" = tiny ]; then
   "$PY" scripts/fixtures/make_tiny_models.py
@@ -33,4 +34,7 @@ if [ "$what" = all ] || [ "$what" = lora ]; then
   # fixtures; the stock venv (reference BLAS) works too, within float rounding.
   LORA_PY=$( { [ -f scripts/bench-venv.sh ] && bash scripts/bench-venv.sh openblas 2>/dev/null | tail -n 1; } || echo "$PY")
   "${LORA_PY:-$PY}" scripts/fixtures/make_lora_fixtures.py
+fi
+if [ "$what" = all ] || [ "$what" = fuse ]; then
+  "$PY" scripts/fixtures/make_fuse_fixtures.py
 fi

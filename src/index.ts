@@ -17,3 +17,5 @@ export { EarlyStopper } from './select/early-stopping.js';
 export { selectCheckpoint, type Selection, type CheckpointScores } from './select/selection.js';
 export * from './sweep/index.js';
 export { lintSuiteAgainstData, readTrainingRecords, formatLintWarnings, type LintWarning } from './eval/lint.js';
+export { fuse, type FuseOptions, type SavedModelFolder } from './fuse.js';
+export { convert, type ConvertOptions } from './convert.js';

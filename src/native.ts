@@ -192,6 +192,75 @@ export interface NativeAddon {
   };
 }
 
+// ---- fuse and convert (bindings/fuse.cpp, native/fuse.h)
+
+/** Where a fuse / convert is: "fuse" per layer merged or (re/de)quantized, "save" per shard written. */
+export interface NativeFuseProgress {
+  stage: 'fuse' | 'save';
+  done: number;
+  total: number;
+  /** The module path or shard file just finished. */
+  name: string;
+}
+
+/** A quantization spec as config.json writes it. */
+export interface NativeQuantSpec {
+  group_size: number;
+  bits: number;
+  mode: string;
+}
+
+export interface NativeWeightOptions {
+  /** Every quantized layer to full precision (the dtype of its scales). */
+  dequantize?: boolean;
+  /** 2, 3, 4, 5, 6 or 8 (E_ARGUMENT otherwise). */
+  bits?: number;
+  /** 32, 64 or 128 (E_ARGUMENT otherwise). */
+  groupSize?: number;
+  /** Largest shard in bytes (mlx-lm: 5 GiB). */
+  maxShardBytes?: number;
+}
+
+export interface NativeFuseOptions extends NativeWeightOptions {
+  /** adapters.safetensors (mlx-lm names). */
+  adapterFile: string;
+  /** The adapter's layout (adapter_config.json). */
+  lora: NativeLoraConfig;
+  /** An existing, empty folder the shards are written into. */
+  outDir: string;
+}
+
+export interface NativeConvertOptions extends NativeWeightOptions {
+  outDir: string;
+  /** Quantize the full-precision layers (mlx_lm.convert -q; defaults 4 bits, group 64). */
+  quantize?: boolean;
+  /** Cast every floating weight first (mlx_lm.convert --dtype). */
+  dtype?: 'float16' | 'bfloat16' | 'float32';
+}
+
+export interface NativeSavedWeights {
+  /** Shard file names in order (model.safetensors, or model-0000N-of-0000M.safetensors). */
+  files: string[];
+  /** Weight name -> shard file, sorted by name. */
+  weightMap: Record<string, string>;
+  totalSize: number;
+  /** mlx-lm's get_total_parameters (quantized weights counted unpacked). */
+  totalParameters: number;
+  /** What config.json's quantization block must say; null when all layers are full precision. */
+  quantization: { base?: NativeQuantSpec; overrides: Record<string, NativeQuantSpec | false> } | null;
+  /** Linear / expert / embedding layers: merged with the adapter, quantized again, dequantized, newly quantized, kept as stored. */
+  layers: { fused: number; requantized: number; dequantized: number; quantized: number; kept: number };
+}
+
+export interface NativeAddon {
+  /** Attach the adapter, merge it into the stored (not the float32 compute) weights, detach, write the shards. */
+  fuseModel(model: NativeModel, options: NativeFuseOptions, onProgress?: (p: NativeFuseProgress) => void): Promise<NativeSavedWeights>;
+  /** The model's stored weights quantized / dequantized / cast, written as shards. */
+  convertModel(model: NativeModel, options: NativeConvertOptions, onProgress?: (p: NativeFuseProgress) => void): Promise<NativeSavedWeights>;
+  /** The metadata of a llama GGUF file (reads the file through MLX's loader). */
+  ggufMetadata(path: string): Promise<GgufMetadata>;
+}
+
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 let addon: NativeAddon | undefined;
 

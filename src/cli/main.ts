@@ -9,6 +9,8 @@ import { evalCommand } from './eval.js';
 import { selectCommand } from './select.js';
 import { reportCommand } from './report.js';
 import { sweepCommand } from './sweep.js';
+import { fuseCommand } from './fuse.js';
+import { convertCommand } from './convert.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -24,6 +26,8 @@ export function buildProgram(): Command {
   program.addCommand(selectCommand());
   program.addCommand(sweepCommand());
   program.addCommand(reportCommand());
+  program.addCommand(fuseCommand());
+  program.addCommand(convertCommand());
   return program;
 }
 

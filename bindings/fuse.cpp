@@ -1,0 +1,250 @@
+// Fusing adapters and converting models (native/fuse.h): the weights are made and the shards
+// written on the engine thread; config.json, the index and the tokenizer files are the TS
+// layer's (src/fuse.ts, src/convert.ts).
+#include <napi.h>
+
+#include <cmath>
+
+#include "args.h"
+#include "async.h"
+#include "errors.h"
+#include "fuse.h"
+#include "io/gguf.h"
+#include "model.h"
+#include "values.h"
+
+namespace mlxlab::js {
+
+namespace {
+
+Napi::FunctionReference& native_model_ctor() {
+  static Napi::FunctionReference ref;
+  return ref;
+}
+
+[[noreturn]] void bad(Napi::Env env, const std::string& message) {
+  throw_error(env, codes::kArgument, message);
+}
+
+std::shared_ptr<Model> model_arg(const Napi::CallbackInfo& info, size_t i) {
+  Napi::Env env = info.Env();
+  if (info.Length() <= i || !info[i].IsObject() || native_model_ctor().IsEmpty() ||
+      !info[i].As<Napi::Object>().InstanceOf(native_model_ctor().Value())) {
+    bad(env, "model must be a NativeModel");
+  }
+  return Napi::ObjectWrap<NativeModel>::Unwrap(info[i].As<Napi::Object>())->get(env);
+}
+
+std::optional<int> optional_int(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
+  return get_int(o, key, 0);
+}
+
+WeightOptions to_weight_options(const Napi::Object& o) {
+  WeightOptions w;
+  w.dequantize = get_bool(o, "dequantize", false);
+  w.quantize = get_bool(o, "quantize", false);
+  w.bits = optional_int(o, "bits");
+  w.group_size = optional_int(o, "groupSize");
+  std::string dtype = get_string(o, "dtype", "");
+  if (dtype == "float16") {
+    w.dtype = mx::float16;
+  } else if (dtype == "bfloat16") {
+    w.dtype = mx::bfloat16;
+  } else if (dtype == "float32") {
+    w.dtype = mx::float32;
+  } else if (!dtype.empty()) {
+    bad(o.Env(), "dtype must be float16, bfloat16 or float32, got \"" + dtype + "\"");
+  }
+  try {
+    check_quant_choice(w.bits, w.group_size);
+  } catch (const Error& e) {
+    throw_error(o.Env(), e.code(), e.what());
+  }
+  return w;
+}
+
+uint64_t max_shard_bytes(const Napi::Object& o) {
+  double v = get_number(o, "maxShardBytes", static_cast<double>(kMaxShardBytes));
+  if (!(v >= 1) || v != std::floor(v)) bad(o.Env(), "maxShardBytes must be a positive integer");
+  return static_cast<uint64_t>(v);
+}
+
+LoraConfig to_lora(const Napi::Object& o) {
+  LoraConfig c;
+  c.rank = get_int(o, "rank", c.rank);
+  c.scale = static_cast<float>(get_number(o, "scale", c.scale));
+  c.num_layers = get_int(o, "numLayers", c.num_layers);
+  c.fine_tune_type = get_string(o, "fineTuneType", c.fine_tune_type);
+  Napi::Value keys = o.Get("keys");
+  if (!keys.IsUndefined() && !keys.IsNull()) {
+    if (!keys.IsArray()) bad(o.Env(), "lora.keys must be an array of strings");
+    std::vector<std::string> ks;
+    auto a = keys.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      Napi::Value k = a.Get(i);
+      if (!k.IsString()) bad(o.Env(), "lora.keys[" + std::to_string(i) + "] must be a string");
+      ks.push_back(k.As<Napi::String>().Utf8Value());
+    }
+    c.keys = std::move(ks);
+  }
+  return c;
+}
+
+// What comes back to JS: everything but the weights themselves.
+struct Saved {
+  SavedShards shards;
+  std::optional<QuantConfig> quantization;
+  int fused = 0, requantized = 0, dequantized = 0, quantized = 0, kept = 0;
+};
+
+Saved save(const ModelWeights& w, const std::string& dir, uint64_t max_shard,
+           const FuseProgressFn& progress) {
+  Saved s;
+  s.shards = save_model_shards(dir, w, max_shard, progress);
+  s.quantization = w.quantization;
+  s.fused = w.fused;
+  s.requantized = w.requantized;
+  s.dequantized = w.dequantized;
+  s.quantized = w.quantized;
+  s.kept = w.kept;
+  return s;
+}
+
+Napi::Object spec_to_js(Napi::Env env, const QuantSpec& s) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("group_size", s.group_size);
+  o.Set("bits", s.bits);
+  o.Set("mode", s.mode);
+  return o;
+}
+
+Napi::Value saved_to_js(Napi::Env env, Saved& s) {
+  Napi::Object o = Napi::Object::New(env);
+  Napi::Array files = Napi::Array::New(env, s.shards.files.size());
+  for (size_t i = 0; i < s.shards.files.size(); ++i) files.Set(i, s.shards.files[i]);
+  o.Set("files", files);
+  Napi::Object map = Napi::Object::New(env);
+  for (const auto& [name, file] : s.shards.weight_map) map.Set(name, file);
+  o.Set("weightMap", map);
+  o.Set("totalSize", static_cast<double>(s.shards.total_size));
+  o.Set("totalParameters", static_cast<double>(s.shards.total_parameters));
+  if (s.quantization) {
+    Napi::Object q = Napi::Object::New(env);
+    if (s.quantization->base) q.Set("base", spec_to_js(env, *s.quantization->base));
+    Napi::Object ov = Napi::Object::New(env);
+    for (const auto& [path, spec] : s.quantization->overrides) {
+      if (spec) {
+        ov.Set(path, spec_to_js(env, *spec));
+      } else {
+        ov.Set(path, Napi::Boolean::New(env, false));
+      }
+    }
+    q.Set("overrides", ov);
+    o.Set("quantization", q);
+  } else {
+    o.Set("quantization", env.Null());
+  }
+  Napi::Object counts = Napi::Object::New(env);
+  counts.Set("fused", s.fused);
+  counts.Set("requantized", s.requantized);
+  counts.Set("dequantized", s.dequantized);
+  counts.Set("quantized", s.quantized);
+  counts.Set("kept", s.kept);
+  o.Set("layers", counts);
+  return o;
+}
+
+// A progress sink that posts { stage, done, total, name } to a JS callback (or nothing).
+FuseProgressFn progress_sink(const std::shared_ptr<JsChannel>& channel, const Napi::CallbackInfo& info,
+                             size_t i) {
+  if (info.Length() <= i || !info[i].IsFunction()) return {};
+  auto* cb = channel->adopt(
+      std::make_unique<Napi::FunctionReference>(Napi::Persistent(info[i].As<Napi::Function>())));
+  JsChannel* ch = channel.get();
+  return [ch, cb](const FuseProgress& p) {
+    ch->post([cb, p](Napi::Env env) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("stage", p.stage);
+      o.Set("done", p.done);
+      o.Set("total", p.total);
+      o.Set("name", p.name);
+      // A throwing callback must not take Node down.
+      try {
+        cb->Call({o});
+      } catch (const Napi::Error&) {
+      }
+    });
+  };
+}
+
+// fuseModel(model, { adapterFile, lora, outDir, dequantize?, bits?, groupSize?, maxShardBytes? },
+//           onProgress?) -> Promise<Saved>
+Napi::Value FuseModel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto model = model_arg(info, 0);
+  auto o = object_arg(info, 1, "options");
+  std::string adapter_file = get_string(o, "adapterFile", "");
+  std::string out_dir = get_string(o, "outDir", "");
+  if (adapter_file.empty()) bad(env, "options.adapterFile must name adapters.safetensors");
+  if (out_dir.empty()) bad(env, "options.outDir must name a folder");
+  Napi::Value lora_value = o.Get("lora");
+  if (!lora_value.IsObject()) bad(env, "options.lora must be an object (the adapter's layout)");
+  LoraConfig lora = to_lora(lora_value.As<Napi::Object>());
+  WeightOptions options = to_weight_options(o);
+  if (options.quantize) bad(env, "fuse takes bits / groupSize, not quantize");
+  if (options.dtype) bad(env, "fuse takes no dtype");
+  uint64_t max_shard = max_shard_bytes(o);
+  auto channel = std::make_shared<JsChannel>(env);
+  auto progress = progress_sink(channel, info, 2);
+  return run_on_engine<Saved>(
+      env, channel,
+      [model, lora, adapter_file, out_dir, options, max_shard, progress](JsChannel&) {
+        auto weights = fuse_adapter(model, lora, adapter_file, options, progress);
+        return save(weights, out_dir, max_shard, progress);
+      },
+      saved_to_js);
+}
+
+// convertModel(model, { outDir, quantize?, dequantize?, bits?, groupSize?, dtype?,
+//              maxShardBytes? }, onProgress?) -> Promise<Saved>
+Napi::Value ConvertModel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto model = model_arg(info, 0);
+  auto o = object_arg(info, 1, "options");
+  std::string out_dir = get_string(o, "outDir", "");
+  if (out_dir.empty()) bad(env, "options.outDir must name a folder");
+  WeightOptions options = to_weight_options(o);
+  uint64_t max_shard = max_shard_bytes(o);
+  auto channel = std::make_shared<JsChannel>(env);
+  auto progress = progress_sink(channel, info, 2);
+  return run_on_engine<Saved>(
+      env, channel,
+      [model, out_dir, options, max_shard, progress](JsChannel&) {
+        auto weights = convert_weights(*model, options, progress);
+        return save(weights, out_dir, max_shard, progress);
+      },
+      saved_to_js);
+}
+
+// ggufMetadata(path) -> Promise<GgufMetadata>: the metadata of a llama GGUF (for its tokenizer).
+Napi::Value GgufMetadata(const Napi::CallbackInfo& info) {
+  std::string path = string_arg(info, 0, "path");
+  using Meta = std::map<std::string, GgufValue>;
+  return run_on_engine<Meta>(
+      info.Env(), [path](JsChannel&) { return load_gguf_model(path).metadata; },
+      [](Napi::Env env, Meta& meta) -> Napi::Value { return gguf_metadata_to_js(env, meta); });
+}
+
+}  // namespace
+
+void InitFuse(Napi::Env env, Napi::Object exports) {
+  Napi::Value model = exports.Get("NativeModel");
+  if (model.IsFunction()) native_model_ctor() = Napi::Persistent(model.As<Napi::Function>());
+  exports.Set("fuseModel", Napi::Function::New<FuseModel>(env));
+  exports.Set("convertModel", Napi::Function::New<ConvertModel>(env));
+  exports.Set("ggufMetadata", Napi::Function::New<GgufMetadata>(env));
+}
+
+}  // namespace mlxlab::js
