@@ -19,3 +19,4 @@ export * from './sweep/index.js';
 export { lintSuiteAgainstData, readTrainingRecords, formatLintWarnings, type LintWarning } from './eval/lint.js';
 export { fuse, type FuseOptions, type SavedModelFolder } from './fuse.js';
 export { convert, type ConvertOptions } from './convert.js';
+export { runDemo, demoConfig, type DemoOptions, type DemoResult } from './demo.js';

@@ -11,6 +11,7 @@ import { reportCommand } from './report.js';
 import { sweepCommand } from './sweep.js';
 import { fuseCommand } from './fuse.js';
 import { convertCommand } from './convert.js';
+import { demoCommand } from './demo.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .description('LoRA fine-tuning, format evals, fusing and generation with MLX, in one Node process')
     .version(version)
     .showHelpAfterError();
+  program.addCommand(demoCommand());
   program.addCommand(generateCommand());
   program.addCommand(trainCommand());
   program.addCommand(evalCommand());

