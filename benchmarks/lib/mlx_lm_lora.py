@@ -10,7 +10,14 @@ Input (a JSON file, argv[1]): mlx_lm.lora's config keys, e.g.
 Any key of mlx_lm.lora's CONFIG_DEFAULTS may be given; the rest keep mlx-lm's defaults, except
 steps_per_report (1: a report per iteration, so the caller can drop warm-up iterations) and
 save_every (past the last iteration). Validation is skipped (no valid set is passed), as the
-Node side does, so that only training steps run.
+Node side does, so that only training steps run. Extra keys of the job:
+  "float32": true      train on mlx_lm.utils.dequantize_model(model) cast to float32 (the
+                       stored scales are float16): plain LoRA over float32 nn.Linear, the
+                       same math as our CPU "auto" compute (float32 copies of the weights),
+                       instead of QLoRA over the quantized layers;
+  "max_seconds": S     stop after the first iteration that ends S seconds or more after
+  "min_iters": N       training started, once at least N iterations ran (a time budget for
+                       slow sides; the iterations done are reported).
 
 mlx_lm.lora's own order is kept: np.random.seed(seed), load, load_dataset, then train_model
 (mx.random.seed, freeze, linear_to_lora_layers, optimizer, tuner.trainer.train). The per-report
@@ -84,10 +91,17 @@ def main():
         conf["save_every"] = int(conf["iters"]) + 1
     args = types.SimpleNamespace(**conf)
 
+    class Budget(Exception):
+        pass
+
+    max_seconds = job.get("max_seconds")
+    min_iters = int(job.get("min_iters", 1))
+
     class Collect(TrainingCallback):
         def __init__(self):
             self.reports = []
             self.last_tokens = 0
+            self.started = time.perf_counter()
 
         def on_train_loss_report(self, info):
             trained = int(info["trained_tokens"])
@@ -105,16 +119,32 @@ def main():
                 }
             )
             self.last_tokens = trained
+            if (
+                max_seconds is not None
+                and len(self.reports) >= min_iters
+                and time.perf_counter() - self.started >= float(max_seconds)
+            ):
+                raise Budget()
 
     # mlx_lm.lora.run, minus the reporting callbacks and the validation set.
     np.random.seed(args.seed)
     tic = time.perf_counter()
     model, tokenizer = load(args.model)
     load_seconds = time.perf_counter() - tic
+    if job.get("float32"):
+        from mlx_lm.utils import dequantize_model
+
+        model = dequantize_model(model)
+        model.set_dtype(mx.float32)
+        mx.eval(model.parameters())
     train_set, _valid_set, _test_set = load_dataset(args, tokenizer)
     cb = Collect()
     tic = time.perf_counter()
-    lora.train_model(args, model, train_set, [], cb)
+    stopped = "completed"
+    try:
+        lora.train_model(args, model, train_set, [], cb)
+    except Budget:
+        stopped = "time budget"
     wall = time.perf_counter() - tic
     trainable = sum(v.size for _, v in tree_flatten(model.trainable_parameters()))
 
@@ -128,7 +158,9 @@ def main():
         "load_seconds": load_seconds,
         "train_examples": len(train_set),
         "trainable_parameters": int(trainable),
+        "float32": bool(job.get("float32")),
         "train_wall_seconds": wall,
+        "stop": stopped,
         "peak_memory": float(mx.get_peak_memory()),
         "iterations": cb.reports,
     }

@@ -1,0 +1,414 @@
+#!/usr/bin/env node
+// LoRA training benchmark, side by side with mlx-lm on the same model folder, data and settings,
+// in one run: training tokens/s, it/s and peak MLX memory for
+//   - ours: train() from dist/ (the native trainer), per compute mode (--compute: "auto" = float32
+//     copies of the quantized weights on CPU, "native" = the quantized base, as mlx-lm trains);
+//   - mlx-lm as users install it (the project venv: the wheel's vendored reference BLAS), and
+//   - mlx-lm on the same fixed libmlx as ours (a venv copy relinked to OpenBLAS,
+//     scripts/bench-venv.sh): the fair, same-library comparison (ARCHITECTURE.md §3).
+// The data is the tool-format training set (writeToolFormatData: chat examples with the suite's
+// ~380-token system prompt), its lines sorted by token count, written once into a temporary
+// folder that every side reads: sorted data gives both sides the same batches in the same order
+// (the "same batches" column checks it; in our runs the losses of ours "auto" and mlx-lm
+// "-f32" were bit-identical, and float32 vs quantized weights differed by ~2e-4 relative).
+// Every side runs in its own fresh process with the same settings (LoRA rank/scale/num_layers,
+// batch size, Adam with a constant learning rate, mask_prompt, seed, no validation, a report per
+// iteration). The first --warmup iterations (graph building, allocator growth) are not timed;
+// tokens/s = target tokens / training seconds over the rest. "Tokens" are mlx-lm's: the
+// unmasked next-token targets of a batch (mask.sum(); with mask_prompt only the replies, ~45 of
+// the ~450 tokens each example runs through the model).
+//
+// Time: QLoRA (the quantized base; ours with --compute native, mlx-lm on the folder as it is)
+// runs MLX's CPU quantized kernels, over a minute per iteration here, so each side trains for
+// --max-seconds (at least --min-iters iterations) or --iters, whichever ends first; a side
+// that ran a single iteration is timed on it, warm-up included. The defaults take ~5 minutes on
+// 2 cores; for steadier numbers: --max-seconds 0 --iters 30 --rounds 2 (rounds alternate the
+// sides, the median round is reported; on a shared machine also look at "best iteration").
+//
+// Sides: --compute auto,native (ours); --baselines from
+//   openblas-f32  mlx-lm on the same libmlx as ours, the model dequantized to float32: the same
+//                 math as our "auto" (float32 copies), the fair comparison for it;
+//   openblas      mlx-lm on the same libmlx, the quantized folder as it is (QLoRA);
+//   stock         mlx-lm as users install it (reference BLAS), the quantized folder (QLoRA);
+//   stock-f32     as users install it, dequantized to float32.
+// Prints one JSON line, then a table with the ratios ours / mlx-lm.
+//
+// Usage: node benchmarks/train.mjs [--model DIR] [--data DIR] [--examples 100] [--iters 20]
+//          [--warmup 2] [--max-seconds 25] [--min-iters 1] [--rounds 1] [--batch 1]
+//          [--num-layers 8] [--rank 8] [--scale 20] [--lr 1e-4] [--seed 42] [--grad-accum 1]
+//          [--no-mask-prompt] [--max-seq-length 2048] [--compute auto,native]
+//          [--baselines openblas-f32,openblas,stock|none] [--json] [--verbose] [--out FILE]
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { fmt, machine, median, table } from './lib/stats.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '..');
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    model: { type: 'string', default: join(ROOT, '.cache', 'models', 'smollm2-mlx-ref') },
+    data: { type: 'string' },
+    examples: { type: 'string', default: '100' },
+    iters: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '2' },
+    batch: { type: 'string', default: '1' },
+    'num-layers': { type: 'string', default: '8' },
+    rank: { type: 'string', default: '8' },
+    scale: { type: 'string', default: '20' },
+    lr: { type: 'string', default: '1e-4' },
+    seed: { type: 'string', default: '42' },
+    'grad-accum': { type: 'string', default: '1' },
+    'no-mask-prompt': { type: 'boolean', default: false },
+    'max-seq-length': { type: 'string', default: '2048' },
+    'max-seconds': { type: 'string', default: '25' },
+    'min-iters': { type: 'string', default: '1' },
+    rounds: { type: 'string', default: '1' },
+    compute: { type: 'string', default: 'auto,native' },
+    baselines: { type: 'string', default: 'openblas-f32,openblas,stock' },
+    json: { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    worker: { type: 'boolean', default: false },
+  },
+});
+
+const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
+const log = (msg) => process.stderr.write(`[bench:train] ${msg}\n`);
+
+/** Shared-object files mapped into this process whose names say BLAS/LAPACK (Linux). */
+function loadedBlas() {
+  try {
+    const paths = readFileSync('/proc/self/maps', 'utf8').split('\n').map((l) => l.trim().split(/\s+/)[5]).filter(Boolean);
+    return [...new Set(paths.filter((p) => /blas|lapack/.test(p.split('/').pop())))];
+  } catch {
+    return [];
+  }
+}
+
+// ------------------------------------------------------------------ worker: our side
+async function worker(jobFile, compute) {
+  const job = JSON.parse(readFileSync(jobFile, 'utf8'));
+  const { loadModel, runtime, train, defaultTrainConfig, loadData } = await import('../dist/index.js');
+  const { native } = await import('../dist/native.js');
+  const gflops = (await native().matmulBenchmark(1024, 10, 'float32')).gflops;
+  const tic = performance.now();
+  const model = await loadModel(job.model, { compute });
+  const loadSeconds = (performance.now() - tic) / 1e3;
+  const config = {
+    ...defaultTrainConfig(),
+    model: job.model,
+    data: job.data,
+    train: true,
+    iters: job.iters,
+    batch_size: job.batch_size,
+    num_layers: job.num_layers,
+    learning_rate: job.learning_rate,
+    mask_prompt: job.mask_prompt,
+    seed: job.seed,
+    grad_accumulation_steps: job.grad_accumulation_steps,
+    max_seq_length: job.max_seq_length,
+    lora_parameters: { ...defaultTrainConfig().lora_parameters, ...job.lora_parameters },
+    steps_per_report: 1,
+    save_every: job.iters + 1,
+    adapter_path: join(job.adapter_root, `ours-${compute}`),
+  };
+  const splits = loadData(job.data, model.tokenizer, { maskPrompt: job.mask_prompt });
+  const iterations = [];
+  let trainable = 0;
+  let lastStep;
+  const t0 = performance.now();
+  const result = await train(config, {
+    model,
+    data: { ...splits, valid: null, test: null }, // no validation, like the mlx-lm side
+    // The time budget of a side, as the mlx-lm driver applies it.
+    onStep: (e) =>
+      job.max_seconds != null && e.iteration >= job.min_iters && (performance.now() - t0) / 1e3 >= job.max_seconds
+        ? { stop: true, reason: 'time budget' }
+        : undefined,
+    onEvent: (e) => {
+      if (e.event === 'start') trainable = e.trainableParameters;
+      else if (e.event === 'step') lastStep = e;
+      else if (e.event === 'report') {
+        iterations.push({
+          iteration: e.iteration,
+          loss: e.trainLoss,
+          tokens: lastStep.tokens,
+          seconds: 1 / e.itPerSec,
+          tokens_per_second: e.tokensPerSec,
+          lr: e.lr,
+          peak_memory: e.peakMemory,
+        });
+      }
+    },
+  });
+  const wall = (performance.now() - t0) / 1e3;
+  const out = {
+    mlx: runtime().mlxVersion,
+    device: runtime().device,
+    compute: model.compute,
+    blas: loadedBlas(),
+    matmul_gflops: gflops,
+    load_seconds: loadSeconds,
+    train_examples: splits.train.length,
+    trainable_parameters: trainable,
+    train_wall_seconds: wall,
+    stop: result.stopReason === 'callback' ? 'time budget' : result.stopReason,
+    iterations,
+  };
+  model.dispose();
+  console.log(JSON.stringify(out));
+}
+
+// ------------------------------------------------------------------ driver
+function runJson(cmd, args, label) {
+  log(`${label}: ${[cmd, ...args].join(' ')}`);
+  // mlx-lm's progress display (and our warnings) go to stderr: shown with --verbose, else only
+  // the tail when a side fails.
+  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', values.verbose ? 'inherit' : 'pipe'], maxBuffer: 64 << 20 });
+  if (r.status !== 0) {
+    if (r.stderr) process.stderr.write(r.stderr.split('\n').slice(-30).join('\n') + '\n');
+    throw new Error(`${label} failed (exit ${r.status ?? r.signal})`);
+  }
+  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (!line) throw new Error(`${label}: no JSON line in its output`);
+  return JSON.parse(line);
+}
+
+function benchPython(kind) {
+  const r = spawnSync('bash', [join(ROOT, 'scripts', 'bench-venv.sh'), kind], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`scripts/bench-venv.sh ${kind} failed`);
+  return resolve(ROOT, r.stdout.trim().split('\n').pop());
+}
+
+/**
+ * The mlx-lm sides: the venv (stock = as users install it, openblas = the same libmlx as ours)
+ * and the weights (the folder's quantized ones = QLoRA, or "-f32": dequantized to float32 in
+ * the driver, plain LoRA: the same math as our CPU "auto" compute).
+ */
+const BASELINES = ['stock', 'openblas', 'stock-f32', 'openblas-f32'];
+
+/**
+ * Copy a data folder's train.jsonl into `dest`, its lines stably sorted by token count (our
+ * tokenization, as the trainer sees it). mlx-lm 0.32 "sorts" chat records by their number of JSON
+ * keys (a no-op here: ml-explore/mlx-lm#596) and our BatchIterator by tokens; on pre-sorted data
+ * both keep the file order, so with the same seeded permutation both sides train on the same
+ * batches in the same order (the table's "same batches" column checks it).
+ */
+function sortedTrainCopy(source, dest, tokenizer, loadData, maskPrompt) {
+  const file = existsSync(join(source, 'train.jsonl')) ? join(source, 'train.jsonl') : source;
+  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
+  mkdirSync(dest, { recursive: true });
+  writeFileSync(join(dest, 'train.jsonl'), lines.join('\n') + '\n');
+  const ds = loadData(dest, tokenizer, { maskPrompt }).train;
+  const lengths = ds.lengths();
+  const order = lines.map((_, i) => i).sort((a, b) => lengths[a] - lengths[b] || a - b);
+  writeFileSync(join(dest, 'train.jsonl'), order.map((i) => lines[i]).join('\n') + '\n');
+  const total = lengths.reduce((a, x) => a + x, 0);
+  return { examples: lines.length, mean_tokens: total / lines.length, min_tokens: Math.min(...lengths), max_tokens: Math.max(...lengths) };
+}
+
+/** Throughput over the iterations after warm-up, and the loss curve. */
+function summarize(raw, warmup) {
+  const its = raw.iterations;
+  const timed = its.slice(Math.min(warmup, Math.max(0, its.length - 1)));
+  const seconds = timed.reduce((a, x) => a + x.seconds, 0);
+  const tokens = timed.reduce((a, x) => a + x.tokens, 0);
+  return {
+    iterations: its.length,
+    timed_iterations: timed.length,
+    tokens_per_sec: tokens / seconds,
+    it_per_sec: timed.length / seconds,
+    median_iteration_tps: median(timed.map((x) => x.tokens_per_second)),
+    best_iteration_tps: Math.max(...timed.map((x) => x.tokens / x.seconds)),
+    timed_tokens: tokens,
+    timed_seconds: seconds,
+    warmup_seconds: its.slice(0, its.length - timed.length).reduce((a, x) => a + x.seconds, 0),
+    peak_memory: Math.max(...its.map((x) => x.peak_memory)),
+    first_loss: its[0]?.loss,
+    last_loss: its.at(-1)?.loss,
+    losses: its.map((x) => x.loss),
+    tokens: its.map((x) => x.tokens),
+  };
+}
+
+/** The largest relative difference between two loss curves (same batches, same order?). */
+function lossAgreement(a, b) {
+  const n = Math.min(a.length, b.length);
+  let worst = 0;
+  for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.max(Math.abs(b[i]), 1e-12));
+  return { n, max_rel: worst };
+}
+
+async function main() {
+  const modelDir = resolve(values.model);
+  if (!existsSync(join(modelDir, 'config.json'))) throw new Error(`${modelDir}: not a model folder (no config.json); mlx-lm needs an MLX/HF folder`);
+  const num = (k) => {
+    const x = Number(values[k]);
+    if (!Number.isFinite(x)) throw new Error(`--${k}: not a number (${values[k]})`);
+    return x;
+  };
+  const iters = num('iters');
+  const warmup = num('warmup');
+  if (warmup >= iters) throw new Error(`--warmup ${warmup} leaves no timed iterations of --iters ${iters}`);
+  const computes = list(values.compute);
+  const baselines = values.baselines === 'none' ? [] : list(values.baselines);
+  for (const b of baselines) if (!BASELINES.includes(b)) throw new Error(`--baselines: unknown "${b}" (${BASELINES.join(', ')} or none)`);
+
+  const tmp = mkdtempSync(join(tmpdir(), 'mlx-lab-bench-train-'));
+  const sides = [];
+  let job;
+  try {
+    const { Tokenizer, loadData } = await import('../dist/index.js');
+    const tokenizer = Tokenizer.fromFolder(modelDir);
+    let source = values.data ? resolve(values.data) : join(tmp, 'generated');
+    if (!values.data) {
+      const { writeToolFormatData, loadSuite } = await import('../dist/eval/index.js');
+      const suite = await loadSuite(join(ROOT, 'examples', 'tool-format', 'suite.yaml'));
+      writeToolFormatData({ dir: source, n: num('examples'), valid: 0, seed: num('seed'), heldOut: suite });
+    }
+    const maskPrompt = !values['no-mask-prompt'];
+    const stats = sortedTrainCopy(source, join(tmp, 'data'), tokenizer, loadData, maskPrompt);
+    job = {
+      model: modelDir,
+      data: join(tmp, 'data'),
+      adapter_root: tmp,
+      iters,
+      batch_size: num('batch'),
+      num_layers: num('num-layers'),
+      learning_rate: num('lr'),
+      mask_prompt: maskPrompt,
+      seed: num('seed'),
+      grad_accumulation_steps: num('grad-accum'),
+      max_seq_length: num('max-seq-length'),
+      lora_parameters: { rank: num('rank'), scale: num('scale'), dropout: 0 },
+      optimizer: 'adam',
+      max_seconds: num('max-seconds') > 0 ? num('max-seconds') : null,
+      min_iters: Math.max(1, num('min-iters')),
+    };
+    const jobFile = join(tmp, 'job.json');
+    writeFileSync(jobFile, JSON.stringify(job));
+    job.dataStats = stats;
+    const runners = [];
+    for (const c of computes) {
+      runners.push({ name: `ours ${c}`, kind: 'ours', compute: c, run: () => runJson(process.execPath, [fileURLToPath(import.meta.url), '--worker', '--compute', c, jobFile], `ours (compute ${c})`) });
+    }
+    for (const b of baselines) {
+      const [venv, weights] = b.split('-');
+      const py = benchPython(venv);
+      const pyJob = join(tmp, `mlx-lm-${b}.json`);
+      const { adapter_root, dataStats, ...rest } = job;
+      writeFileSync(pyJob, JSON.stringify({ ...rest, adapter_path: join(tmp, `mlx-lm-${b}`), float32: weights === 'f32' }));
+      runners.push({ name: `mlx-lm ${b}`, kind: 'mlx-lm', baseline: b, run: () => runJson(py, [join(HERE, 'lib', 'mlx_lm_lora.py'), pyJob], `mlx-lm ${b}`) });
+    }
+    // Rounds alternate the sides (ours, mlx-lm, ours, mlx-lm...), so that a burst of load from
+    // elsewhere on a shared machine does not land on one side only.
+    const rounds = new Map(runners.map((r) => [r.name, []]));
+    for (let round = 0; round < num('rounds'); round++) {
+      for (const r of runners) {
+        const load = loadavg()[0];
+        const raw = r.run();
+        rounds.get(r.name).push({ info: { ...raw, iterations: undefined, loadavg: [load, loadavg()[0]] }, result: summarize(raw, warmup) });
+      }
+    }
+    for (const { run, ...r } of runners) {
+      const rs = rounds.get(r.name);
+      const tps = rs.map((x) => x.result.tokens_per_sec);
+      const mid = rs.find((x) => x.result.tokens_per_sec === median(tps)) ?? [...rs].sort((a, b) => a.result.tokens_per_sec - b.result.tokens_per_sec)[rs.length >> 1];
+      sides.push({
+        ...r,
+        info: mid.info,
+        result: { ...mid.result, tokens_per_sec: median(tps), rounds_tokens_per_sec: tps, best_round_tokens_per_sec: Math.max(...tps), best_iteration_tps: Math.max(...rs.map((x) => x.result.best_iteration_tps)) },
+        loadavg: rs.map((x) => x.info.loadavg),
+      });
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+
+  const ratios = [];
+  for (const o of sides.filter((s) => s.kind === 'ours')) {
+    for (const m of sides.filter((s) => s.kind === 'mlx-lm')) {
+      ratios.push({
+        ours: o.name,
+        mlx_lm: m.name,
+        tokens_per_sec: o.result.tokens_per_sec / m.result.tokens_per_sec,
+        best_iteration: o.result.best_iteration_tps / m.result.best_iteration_tps,
+        memory: o.result.peak_memory / m.result.peak_memory,
+        // Same target-token counts at every common iteration: the same batches, in the same order.
+        same_batches: o.result.tokens.every((t, i) => i >= m.result.tokens.length || t === m.result.tokens[i]),
+        loss: lossAgreement(o.result.losses, m.result.losses),
+      });
+    }
+  }
+
+  const { adapter_root, data, dataStats, ...settings } = job;
+  const report = {
+    benchmark: 'train',
+    date: new Date().toISOString(),
+    machine: machine(),
+    model: modelDir,
+    data: values.data ? resolve(values.data) : 'tool-format (writeToolFormatData)',
+    data_stats: dataStats,
+    settings: { ...settings, warmup },
+    sides: sides.map((s) => ({ ...s, result: { ...s.result, tokens: undefined } })),
+    ratios,
+  };
+  console.log(JSON.stringify(report));
+  if (values.out) writeFileSync(values.out, JSON.stringify(report, null, 2) + '\n');
+  if (values.json) return;
+
+  const m = report.machine;
+  console.log(
+    `\ntrain: ${modelDir.replace(ROOT + '/', '')}, ${report.data} (${dataStats.examples} examples, ${dataStats.mean_tokens.toFixed(0)} tokens each on average), LoRA rank ${job.lora_parameters.rank} scale ${job.lora_parameters.scale}, ` +
+      `num_layers ${job.num_layers}, batch ${job.batch_size}, adam lr ${job.learning_rate}, mask_prompt ${job.mask_prompt}, grad accum ${job.grad_accumulation_steps}, seed ${job.seed}; ` +
+      `${iters} iterations, the first ${warmup} not timed`,
+  );
+  console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB; node ${m.node}`);
+  for (const s of sides) {
+    // numpy (imported by mlx-lm) brings its own OpenBLAS; only MLX's BLAS matters here.
+    const blas = s.info.blas?.filter((p) => !p.includes('numpy.libs')).map((p) => p.split('/').pop()).join(', ') || 'n/a';
+    const c = s.info.compute;
+    const extra = s.kind === 'ours' ? `compute ${c?.mode ?? 'n/a'}${c?.extraBytes ? ` (+${fmt.mb(c.extraBytes)} MB of f32 copies)` : ''}` : `mlx-lm ${s.info.mlx_lm}`;
+    console.log(
+      `  ${s.name}: MLX ${s.info.mlx}, BLAS ${blas} (f32 matmul ${s.info.matmul_gflops.toFixed(0)} GFLOP/s), load ${s.info.load_seconds.toFixed(2)} s, ` +
+        `${s.info.trainable_parameters} trainable, ${extra}; machine load ${s.loadavg.map((l) => l.map((x) => x.toFixed(1)).join('→')).join(', ')}`,
+    );
+  }
+  const rows = [['side', 'tokens/s', 'it/s', 'it tok/s median (best)', 'iters (timed)', 'timed tokens', 'timed s', 'warm-up s', 'peak MB', 'loss first→last']];
+  for (const s of sides) {
+    const r = s.result;
+    rows.push([
+      s.name,
+      r.rounds_tokens_per_sec.length > 1 ? `${fmt.tps(r.tokens_per_sec)} [${r.rounds_tokens_per_sec.map(fmt.tps).join(', ')}]` : fmt.tps(r.tokens_per_sec),
+      r.it_per_sec.toFixed(2),
+      `${fmt.tps(r.median_iteration_tps)} (${fmt.tps(r.best_iteration_tps)})`,
+      `${r.iterations} (${r.timed_iterations})${s.info.stop === 'time budget' ? '*' : ''}`,
+      r.timed_tokens,
+      r.timed_seconds.toFixed(1),
+      r.warmup_seconds.toFixed(1),
+      fmt.mb(r.peak_memory),
+      `${r.first_loss?.toFixed(3)}→${r.last_loss?.toFixed(3)}`,
+    ]);
+  }
+  console.log('\n' + table(rows));
+  if (sides.some((s) => s.info.stop === 'time budget')) console.log(`* stopped by the time budget (--max-seconds ${job.max_seconds} of training per side, at least ${job.min_iters} iterations)`);
+  if (ratios.length) {
+    const rr = [['ours / mlx-lm', 'tokens/s', 'best iteration', 'memory', 'same batches', 'max loss rel diff']];
+    for (const r of ratios) rr.push([`${r.ours} / ${r.mlx_lm}`, fmt.ratio(r.tokens_per_sec), fmt.ratio(r.best_iteration), fmt.ratio(r.memory), `${r.same_batches ? 'yes' : 'NO'} (${r.loss.n} its)`, r.loss.max_rel.toExponential(1)]);
+    console.log('\n' + table(rr));
+  }
+}
+
+try {
+  if (values.worker) await worker(positionals[0], values.compute);
+  else await main();
+} catch (err) {
+  log(`failed: ${err.message}`);
+  process.exit(1);
+}
