@@ -159,6 +159,9 @@ async function worker(jobFile, compute) {
     trainable_parameters: trainable,
     train_wall_seconds: wall,
     stop: result.stopReason === 'callback' ? 'time budget' : result.stopReason,
+    // CPU time of the whole process (user, and kernel: OpenBLAS's spinning threads, page faults).
+    cpu_user_seconds: process.resourceUsage().userCPUTime / 1e6,
+    cpu_sys_seconds: process.resourceUsage().systemCPUTime / 1e6,
     iterations,
   };
   model.dispose();
@@ -377,7 +380,7 @@ async function main() {
     const extra = s.kind === 'ours' ? `compute ${c?.mode ?? 'n/a'}${c?.extraBytes ? ` (+${fmt.mb(c.extraBytes)} MB of f32 copies)` : ''}` : `mlx-lm ${s.info.mlx_lm}`;
     console.log(
       `  ${s.name}: MLX ${s.info.mlx}, BLAS ${blas} (f32 matmul ${s.info.matmul_gflops.toFixed(0)} GFLOP/s), load ${s.info.load_seconds.toFixed(2)} s, ` +
-        `${s.info.trainable_parameters} trainable, ${extra}; machine load ${s.loadavg.map((l) => l.map((x) => x.toFixed(1)).join('→')).join(', ')}`,
+        `${s.info.trainable_parameters} trainable, ${extra}; CPU ${s.info.cpu_user_seconds.toFixed(0)} s user + ${s.info.cpu_sys_seconds.toFixed(0)} s sys in ${s.info.train_wall_seconds.toFixed(0)} s of training; machine load ${s.loadavg.map((l) => l.map((x) => x.toFixed(1)).join('→')).join(', ')}`,
     );
   }
   const rows = [['side', 'tokens/s', 'it/s', 'it tok/s median (best)', 'iters (timed)', 'timed tokens', 'timed s', 'warm-up s', 'peak MB', 'loss first→last']];

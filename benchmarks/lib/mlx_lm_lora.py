@@ -30,6 +30,7 @@ mlx-lm's progress output goes to stderr; stdout holds the JSON line only.
 
 import json
 import os
+import resource
 import sys
 import time
 import types
@@ -162,6 +163,9 @@ def main():
         "train_wall_seconds": wall,
         "stop": stopped,
         "peak_memory": float(mx.get_peak_memory()),
+        # CPU time of the whole process (user, and kernel: OpenBLAS's spinning threads, page faults).
+        "cpu_user_seconds": resource.getrusage(resource.RUSAGE_SELF).ru_utime,
+        "cpu_sys_seconds": resource.getrusage(resource.RUSAGE_SELF).ru_stime,
         "iterations": cb.reports,
     }
     with os.fdopen(out_fd, "w") as out:
