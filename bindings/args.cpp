@@ -171,6 +171,8 @@ GenerateRequest to_generate_request(const Napi::Object& o) {
   if (r.max_tokens < 0) bad(o.Env(), "maxTokens must be >= 0");
   r.prefill_step = get_int(o, "prefillStep", 512);
   if (r.prefill_step < 1) bad(o.Env(), "prefillStep must be >= 1");
+  r.min_shared_prefix = get_int(o, "minSharedPrefix", 32);
+  if (r.min_shared_prefix < 0) bad(o.Env(), "minSharedPrefix must be >= 0");
   auto& s = r.sampling;
   s.temperature = static_cast<float>(get_number(o, "temperature", 0.0));
   s.top_p = static_cast<float>(get_number(o, "topP", 1.0));

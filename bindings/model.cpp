@@ -207,6 +207,7 @@ Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
         out.Set("sequences", seqs);
         Napi::Object stats = Napi::Object::New(env);
         stats.Set("promptTokens", result.stats.prompt_tokens);
+        stats.Set("sharedPrefixTokens", result.stats.shared_prefix_tokens);
         stats.Set("promptSeconds", result.stats.prompt_seconds);
         stats.Set("generatedTokens", result.stats.generated_tokens);
         stats.Set("generateSeconds", result.stats.generate_seconds);

@@ -55,38 +55,56 @@ void validate(const Model& model, const GenerateRequest& r, const StopFlags& sto
 
 // ---- batch layout
 
-// Prompts left-padded to one length; pads[b] positions of row b are padding.
+// Leading tokens shared by every prompt, leaving each at least one token of its own; 0 when
+// there are fewer than `minimum` or a single prompt.
+int shared_prefix(const std::vector<std::vector<int>>& prompts, int minimum) {
+  if (prompts.size() < 2 || minimum <= 0) return 0;
+  size_t n = prompts[0].size() - 1;
+  for (const auto& p : prompts) {
+    n = std::min(n, p.size() - 1);
+    n = std::mismatch(p.begin(), p.begin() + n, prompts[0].begin()).first - p.begin();
+  }
+  return static_cast<int>(n) >= minimum ? static_cast<int>(n) : 0;
+}
+
+// What follows a shared prefix of `prefix` tokens: each prompt's own tokens, left-padded to one
+// length. In the cache, row b holds [prefix][pads[b] padding][its own tokens].
 struct PaddedBatch {
-  mx::array tokens = mx::array(0);  // [B, P] int32
+  mx::array tokens = mx::array(0);  // [B, P] int32, the tokens after the prefix
   std::vector<int> pads;
+  int prefix = 0;
   int length = 0;
   bool padded = false;
 };
 
-PaddedBatch left_pad(const std::vector<std::vector<int>>& prompts) {
+PaddedBatch left_pad(const std::vector<std::vector<int>>& prompts, int prefix) {
   PaddedBatch batch;
-  for (const auto& p : prompts) batch.length = std::max<int>(batch.length, p.size());
+  batch.prefix = prefix;
+  for (const auto& p : prompts) batch.length = std::max<int>(batch.length, p.size() - prefix);
   int B = prompts.size(), P = batch.length;
   std::vector<int32_t> flat(static_cast<size_t>(B) * P, 0);
   for (int b = 0; b < B; ++b) {
-    int pad = P - static_cast<int>(prompts[b].size());
+    int pad = P - static_cast<int>(prompts[b].size() - prefix);
     batch.pads.push_back(pad);
     batch.padded |= pad > 0;
-    std::copy(prompts[b].begin(), prompts[b].end(), flat.begin() + static_cast<size_t>(b) * P + pad);
+    std::copy(prompts[b].begin() + prefix, prompts[b].end(),
+              flat.begin() + static_cast<size_t>(b) * P + pad);
   }
   batch.tokens = mx::array(flat.data(), {B, P}, mx::int32);
   return batch;
 }
 
-// Boolean mask [B, 1, end - start, end] for queries at [start, end): causal, and padding keys
-// hidden. A padding query sees itself only, so its row stays finite.
+// Boolean mask [B, 1, end - start, end] for queries at cache positions [start, end): causal, and
+// padding keys hidden. A padding query sees itself only, so its row stays finite.
 std::optional<mx::array> padding_mask(const PaddedBatch& batch, int start, int end) {
   if (!batch.padded) return std::nullopt;
   int B = batch.pads.size();
   auto pads = mx::reshape(mx::array(batch.pads.data(), {B}, mx::int32), {B, 1, 1, 1});
   auto queries = mx::reshape(mx::arange(start, end), {1, 1, end - start, 1});
   auto keys = mx::reshape(mx::arange(0, end), {1, 1, 1, end});
-  auto visible = mx::logical_or(mx::greater_equal(keys, pads), mx::equal(keys, queries));
+  auto prefix = mx::array(batch.prefix, mx::int32);
+  auto own = mx::greater_equal(keys, mx::add(pads, prefix));
+  auto visible = mx::logical_or(mx::logical_or(mx::less(keys, prefix), own), mx::equal(keys, queries));
   return mx::logical_and(mx::greater_equal(queries, keys), visible);
 }
 
@@ -196,7 +214,10 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
   try {
     mx::reset_peak_memory();
     auto start = Clock::now();
-    auto batch = left_pad(request.prompts);
+    auto* decoder = as_decoder(model);
+    int prefix = decoder ? shared_prefix(request.prompts, request.min_shared_prefix) : 0;
+    result.stats.shared_prefix_tokens = prefix;
+    auto batch = left_pad(request.prompts, prefix);
     auto cache = model.make_cache();
     Sampler sampler(sp);
     bool penalize = sp.repetition_penalty != 1.0f;
@@ -205,7 +226,6 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
 
     // Left-padded rows get positions shifted back by their padding: the same RoPE inputs (and
     // numerics, also in bf16) as a run of that prompt alone.
-    auto* decoder = as_decoder(model);
     std::optional<mx::array> row_offsets;
     if (batch.padded) {
       std::vector<int32_t> shifts;
@@ -216,20 +236,32 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
       return decoder ? decoder->forward_rows(tokens, &cache, mask, row_offsets)
                      : model.forward(tokens, &cache, mask);
     };
-
-    // Prefill all but the last prompt position, prefill_step positions at a time.
-    const int P = batch.length;
-    int done = 0;
-    while (P - done > 1) {
-      if (cancel.cancelled()) break;
-      int end = done + std::min(request.prefill_step, P - done - 1);
-      auto chunk = columns(batch.tokens, done, end);
-      auto mask = padding_mask(batch, done, end);
-      // Evaluating the hidden states materializes the cache (no LM head needed).
-      mx::eval(decoder ? decoder->hidden_states(chunk, &cache, mask, row_offsets)
-                       : model.forward(chunk, &cache, mask));
-      done = end;
+    // Fill the cache with tokens at cache positions [start, start + L); the hidden states
+    // materialize the cache (no LM head needed). `rows`: all rows (padding masked), not the prefix.
+    auto prefill = [&](const mx::array& tokens, int start, bool rows) {
+      auto mask = rows ? padding_mask(batch, start, start + tokens.shape(1)) : std::nullopt;
+      const auto& offsets = rows ? row_offsets : std::nullopt;
+      mx::eval(decoder ? decoder->hidden_states(tokens, &cache, mask, offsets)
+                       : model.forward(tokens, &cache, mask));
       mx::clear_cache();
+    };
+
+    // The shared prefix once, as one row, then copied to every row.
+    if (prefix > 0) {
+      auto first = mx::array(request.prompts[0].data(), {1, prefix}, mx::int32);
+      for (int done = 0; done < prefix && !cancel.cancelled();) {
+        int end = std::min(prefix, done + request.prefill_step);
+        prefill(columns(first, done, end), done, /*rows=*/false);
+        done = end;
+      }
+      cache.repeat_rows(B);
+    }
+    // Each row's own tokens but the last, prefill_step positions at a time.
+    const int P = batch.length;
+    for (int done = 0; P - done > 1 && !cancel.cancelled();) {
+      int end = done + std::min(request.prefill_step, P - done - 1);
+      prefill(columns(batch.tokens, done, end), prefix + done, /*rows=*/true);
+      done = end;
     }
 
     // Logits of the last position -> processed -> log-probabilities -> next token [B].
@@ -239,8 +271,9 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
       int L = logits.shape(1), V = logits.shape(2);
       logits = mx::reshape(mx::slice(logits, {0, L - 1, 0}, {B, L, V}), {B, V});
       if (penalize) logits = repetition_penalty(logits, *history, sp.repetition_penalty);
-      auto logprobs = mx::subtract(logits, mx::logsumexp(logits, -1, true));
-      return sampler(logprobs);
+      // Greedy needs no normalization (argmax is shift-invariant): skip a vocabulary of exps.
+      if (sp.temperature == 0) return mx::astype(mx::argmax(logits, -1), mx::int32);
+      return sampler(mx::subtract(logits, mx::logsumexp(logits, -1, true)));
     };
     // Remember a new token for the repetition penalty.
     auto remember = [&](const mx::array& y) {
@@ -262,13 +295,13 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
     if (cancel.cancelled()) {
       for (int b = 0; b < B; ++b) finish(b, FinishReason::kCancelled);
     }
-    int pos = P - 1;
+    int pos = prefix + P - 1;
     mx::array y = mx::array(0);
     if (n_active > 0) {
       y = step(columns(batch.tokens, P - 1, P), pos);
       remember(y);
       mx::async_eval(y);
-      pos = P;
+      ++pos;
     }
     auto decode_start = Clock::now();
     int n = 0;

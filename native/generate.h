@@ -30,6 +30,9 @@ struct GenerateRequest {
   SamplingParams sampling;
   std::set<int> eos_ids;
   int prefill_step = 512;  // prompt tokens per forward pass during prefill
+  // Prefill the prompts' common leading tokens (a system prompt, tools) once for all rows when
+  // there are at least this many; 0 turns the reuse off.
+  int min_shared_prefix = 32;
 };
 
 // Per-sequence stop requests from another thread (stop string matched in TS).
@@ -55,6 +58,7 @@ struct SequenceResult {
 
 struct GenerateStats {
   int prompt_tokens = 0;
+  int shared_prefix_tokens = 0;  // leading tokens common to all prompts, prefilled once
   double prompt_seconds = 0;
   int generated_tokens = 0;
   double generate_seconds = 0;

@@ -45,17 +45,25 @@ std::string str(uint64_t v) { return std::to_string(v); }
 
 }  // namespace
 
-std::pair<mx::array, mx::array> masked_cross_entropy(const mx::array& logits,
-                                                     const mx::array& targets,
-                                                     const mx::array& lengths) {
-  int B = targets.shape(0), T = targets.shape(1);
-  auto steps = mx::arange(1, T + 1, mx::int32);
-  auto mask = mx::logical_and(mx::greater_equal(steps, mx::slice(lengths, {0, 0}, {B, 1})),
-                              mx::less_equal(steps, mx::slice(lengths, {0, 1}, {B, 2})));
-  auto ce = mx::multiply(cross_entropy(logits, targets), mask);
-  auto ntoks = mx::sum(mask);
-  auto loss = mx::divide(mx::sum(mx::astype(ce, mx::float32)), ntoks);
-  return {loss, ntoks};
+mx::array target_positions(const mx::array& lengths, int L) {
+  auto host = mx::astype(lengths, mx::int32);
+  mx::eval(host);
+  const int32_t* p = host.data<int32_t>();
+  int T = L - 1;
+  std::vector<int32_t> flat;
+  for (int r = 0; r < host.shape(0); ++r) {
+    for (int t = std::max(p[2 * r] - 1, 0); t < std::min(p[2 * r + 1], T); ++t) {
+      flat.push_back(r * T + t);
+    }
+  }
+  return mx::array(flat.data(), {static_cast<int>(flat.size())}, mx::int32);
+}
+
+std::pair<mx::array, mx::array> target_cross_entropy(const mx::array& logits,
+                                                     const mx::array& targets) {
+  auto ntoks = mx::array(static_cast<int32_t>(targets.size()), mx::int32);
+  auto ce = mx::astype(cross_entropy(logits, targets), mx::float32);
+  return {mx::divide(mx::sum(ce), ntoks), ntoks};
 }
 
 Trainer::Trainer(std::shared_ptr<Model> model, const TrainConfig& config)
@@ -137,7 +145,16 @@ void Trainer::check_batch(const Batch& b) const {
   }
 }
 
-mx::array Trainer::forward(const mx::array& inputs) {
+// The trainable arrays, the tokens and the positions the loss counts: every graph's first inputs.
+std::vector<mx::array> Trainer::inputs_for(const Batch& batch) const {
+  std::vector<mx::array> inputs = params_;
+  inputs.push_back(mx::astype(batch.tokens, mx::int32));
+  inputs.push_back(target_positions(batch.lengths, batch.tokens.shape(1)));
+  return inputs;
+}
+
+// Final hidden states [B, L, D] before the norm and the LM head.
+mx::array Trainer::hidden(const mx::array& inputs) {
   auto& layers = decoder_->layers();
   auto h = decoder_->embed_tokens()(inputs);
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -159,16 +176,18 @@ mx::array Trainer::forward(const mx::array& inputs) {
     for (auto idx : own) in.push_back(*adapter_->slots()[idx].value);
     h = mx::checkpoint(fn)(in)[0];
   }
-  return decoder_->lm_head(decoder_->norm()(h));
+  return h;
 }
 
-// inputs: trainable arrays..., tokens, lengths[, dropout key]
+// inputs: trainable arrays..., tokens, target positions[, dropout key]
+// The LM head and the loss run on the counted positions only: with mask_prompt most of a chat
+// example is prompt, and the head (vocab x hidden) is the largest matmul of a small model.
 std::vector<mx::array> Trainer::loss_fn(const std::vector<mx::array>& inputs, bool training) {
   size_t P = params_.size();
   std::vector<mx::array> values(inputs.begin(), inputs.begin() + P);
   adapter_->set_values(values);
   const auto& tokens = inputs[P];
-  const auto& lengths = inputs[P + 1];
+  const auto& positions = inputs[P + 1];
   auto& ctx = adapter_->context();
   ctx.training = training;
   ctx.dropout_keys.reset();
@@ -177,12 +196,14 @@ std::vector<mx::array> Trainer::loss_fn(const std::vector<mx::array>& inputs, bo
   }
   int B = tokens.shape(0), L = tokens.shape(1);
   auto in = mx::slice(tokens, {0, 0}, {B, L - 1});
-  auto targets = mx::slice(tokens, {0, 1}, {B, L});
-  auto [loss, ntoks] = masked_cross_entropy(forward(in), targets, lengths);
+  auto targets = mx::take(mx::flatten(mx::slice(tokens, {0, 1}, {B, L})), positions, 0);
+  auto h = mx::reshape(hidden(in), {B * (L - 1), -1});
+  auto logits = decoder_->lm_head(decoder_->norm()(mx::take(h, positions, 0)));
+  auto [loss, ntoks] = target_cross_entropy(logits, targets);
   return {loss, ntoks};
 }
 
-// inputs: trainable arrays..., tokens, lengths, dropout key[, accumulated grads...]
+// inputs: trainable arrays..., tokens, target positions, dropout key[, accumulated grads...]
 // outputs: loss, ntoks, grads...
 std::vector<mx::array> Trainer::grad_fn(const std::vector<mx::array>& inputs) {
   size_t P = params_.size();
@@ -250,9 +271,7 @@ StepResult Trainer::step(const Batch& batch) {
 StepResult Trainer::step_impl(const Batch& batch) {
   size_t P = params_.size();
   auto [carry, sub] = mx::random::split(key_);
-  std::vector<mx::array> inputs = params_;
-  inputs.push_back(mx::astype(batch.tokens, mx::int32));
-  inputs.push_back(mx::astype(batch.lengths, mx::int32));
+  std::vector<mx::array> inputs = inputs_for(batch);
   inputs.push_back(sub);
   if (accum_) inputs.insert(inputs.end(), accum_->begin(), accum_->end());
   auto out = run_grad(inputs);
@@ -299,9 +318,7 @@ Gradients Trainer::gradients(const Batch& batch) {
   check_attached();
   check_batch(batch);
   auto [carry, sub] = mx::random::split(key_);
-  std::vector<mx::array> inputs = params_;
-  inputs.push_back(mx::astype(batch.tokens, mx::int32));
-  inputs.push_back(mx::astype(batch.lengths, mx::int32));
+  std::vector<mx::array> inputs = inputs_for(batch);
   inputs.push_back(sub);
   std::vector<mx::array> out;
   {
@@ -324,9 +341,7 @@ EvalResult Trainer::evaluate(const std::vector<Batch>& batches) {
   auto all_losses = mx::array(0.0f);
   auto ntokens = mx::array(0, mx::int32);
   for (const auto& b : batches) {
-    std::vector<mx::array> inputs = params_;
-    inputs.push_back(mx::astype(b.tokens, mx::int32));
-    inputs.push_back(mx::astype(b.lengths, mx::int32));
+    std::vector<mx::array> inputs = inputs_for(b);
     std::vector<mx::array> out;
     {
       SlotGuard guard(*adapter_, params_);

@@ -54,11 +54,14 @@ struct Gradients {
   Weights grads;  // by trainable parameter name
 };
 
-// mlx-lm's default_loss on precomputed logits [B, L-1, V] for tokens [B, L]:
-// (sum of masked cross-entropy / ntoks, ntoks).
-std::pair<mx::array, mx::array> masked_cross_entropy(const mx::array& logits,
-                                                     const mx::array& targets,
-                                                     const mx::array& lengths);
+// Flat indices (row * (L - 1) + t) of the positions mlx-lm's default_loss counts for tokens
+// [B, L] with lengths [B, 2] (offset, length): offset <= t + 1 <= length.
+mx::array target_positions(const mx::array& lengths, int L);
+
+// mlx-lm's default_loss, computed on the counted positions only: logits [N, V] of those
+// positions and their targets [N] give (mean cross-entropy, N).
+std::pair<mx::array, mx::array> target_cross_entropy(const mx::array& logits,
+                                                     const mx::array& targets);
 
 class Trainer {
  public:
@@ -107,7 +110,8 @@ class Trainer {
   StepResult step_impl(const Batch& batch);
   void check_attached() const;
   void check_batch(const Batch& batch) const;
-  mx::array forward(const mx::array& inputs);
+  mx::array hidden(const mx::array& inputs);
+  std::vector<mx::array> inputs_for(const Batch& batch) const;
   std::vector<mx::array> loss_fn(const std::vector<mx::array>& inputs, bool training);
   std::vector<mx::array> grad_fn(const std::vector<mx::array>& inputs);
   std::vector<mx::array> update_fn(const std::vector<mx::array>& inputs);

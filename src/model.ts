@@ -39,6 +39,11 @@ export interface GenerateOptions extends SamplingOptions, ChatOptions {
   chat?: boolean;
   /** Cancels between tokens; the promise rejects with E_ABORTED. */
   signal?: AbortSignal;
+  /**
+   * Batches: prefill the prompts' common leading tokens (system prompt, tools) once and copy
+   * that cache to every row. Default true; the tokens generated are the same either way.
+   */
+  sharePrefix?: boolean;
 }
 
 export type GenerationFinish = Exclude<FinishReason, 'cancelled'>;
@@ -50,6 +55,8 @@ export interface Generation {
   /** The stop string that ended the text, when finishReason is "stop". */
   stopString?: string;
   promptTokens: number;
+  /** Leading prompt tokens shared by the whole batch and prefilled once for it (0 when none). */
+  sharedPrefixTokens: number;
   generationTokens: number;
   /** Prompt (prefill) tokens per second and generation tokens per second, for the whole batch. */
   promptTps: number;
@@ -256,6 +263,7 @@ export class Model {
           repetitionContext: options.repetitionContext,
           seed: options.seed,
           eosIds: [...eos],
+          minSharedPrefix: options.sharePrefix === false ? 0 : undefined,
         },
         control,
         onToken,
@@ -275,6 +283,7 @@ export class Model {
           finishReason: finish,
           stopString: s.stopped,
           promptTokens: prompts[i].length,
+          sharedPrefixTokens: stats.sharedPrefixTokens,
           generationTokens: s.tokens.length,
           promptTps: stats.promptSeconds > 0 ? stats.promptTokens / stats.promptSeconds : 0,
           generationTps: stats.generateSeconds > 0 ? stats.generatedTokens / stats.generateSeconds : 0,

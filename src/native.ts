@@ -25,12 +25,16 @@ export interface NativeGenerateRequest {
   seed?: number;
   eosIds?: number[];
   prefillStep?: number;
+  /** Prefill the prompts' common leading tokens once when there are at least this many (0: off). Default 32. */
+  minSharedPrefix?: number;
 }
 
 export type FinishReason = 'length' | 'eos' | 'stop' | 'cancelled';
 
 export interface NativeGenerateStats {
   promptTokens: number;
+  /** Leading tokens common to all prompts, prefilled once for the batch. */
+  sharedPrefixTokens: number;
   promptSeconds: number;
   generatedTokens: number;
   generateSeconds: number;

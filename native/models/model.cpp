@@ -47,6 +47,12 @@ std::pair<mx::array, mx::array> LayerCache::update(const mx::array& keys,
 
 void LayerCache::trim(int n) { offset_ -= std::min(std::max(n, 0), offset_); }
 
+void LayerCache::repeat_rows(int n) {
+  if (!keys_) return;
+  keys_ = mx::repeat(*keys_, n, 0);
+  values_ = mx::repeat(*values_, n, 0);
+}
+
 std::unique_ptr<Model> Model::create(const ModelConfig& config, Weights weights) {
   auto normalized = normalize_config(config);
   nn::WeightTaker taker(std::move(weights));

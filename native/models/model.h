@@ -23,6 +23,7 @@ class LayerCache {
   std::pair<mx::array, mx::array> update(const mx::array& keys, const mx::array& values);
   int offset() const { return offset_; }
   void trim(int n);  // drop the last n positions
+  void repeat_rows(int n);  // a batch-1 cache becomes n identical rows (a shared prefix)
 
  private:
   std::optional<mx::array> keys_, values_;
@@ -32,6 +33,9 @@ class LayerCache {
 struct KVCache {
   std::vector<LayerCache> layers;
   int offset() const { return layers.empty() ? 0 : layers[0].offset(); }
+  void repeat_rows(int n) {
+    for (auto& layer : layers) layer.repeat_rows(n);
+  }
 };
 
 class Model {

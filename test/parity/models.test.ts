@@ -52,6 +52,23 @@ describe.each(CASES)('%s matches mlx-lm', (name, tol) => {
     expect(a.tokens).toEqual(Array.from(expected.greedy_tokens.data).slice(0, 16));
     expect(b.tokens).toEqual(single2.tokens);
   });
+
+  it('a batch sharing a long prefix prefills it once and decodes as one at a time', async () => {
+    using model = await loadModel(dir, { tokenizer: false, compute: 'native' });
+    const vocab = model.config.vocab_size;
+    const prefix = Array.from({ length: 40 }, (_, i) => (i * 37 + 11) % vocab);
+    const prompts = [3, 9, 1].map((n, k) => [...prefix, ...Array.from({ length: n }, (_, i) => (i * 13 + k * 29 + 5) % vocab)]);
+    const shared = await model.generateBatch(prompts.map((tokens) => ({ tokens })), { maxTokens: 12 });
+    const unshared = await model.generateBatch(prompts.map((tokens) => ({ tokens })), { maxTokens: 12, sharePrefix: false });
+    expect(shared.map((g) => g.sharedPrefixTokens)).toEqual([40, 40, 40]);
+    expect(unshared[0].sharedPrefixTokens).toBe(0);
+    for (let i = 0; i < prompts.length; i++) {
+      const single = await model.generate({ tokens: prompts[i] }, { maxTokens: 12 });
+      expect(single.sharedPrefixTokens).toBe(0);
+      expect(shared[i].tokens).toEqual(single.tokens);
+      expect(unshared[i].tokens).toEqual(single.tokens);
+    }
+  });
 });
 
 // The CPU compute policy (float32 copies of quantized / half weights) must give the stored
