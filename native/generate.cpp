@@ -268,8 +268,8 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
     auto step = [&](const mx::array& input, int start_pos) {
       int end_pos = start_pos + input.shape(1);
       auto logits = run(input, padding_mask(batch, start_pos, end_pos));
-      int L = logits.shape(1), V = logits.shape(2);
-      logits = mx::reshape(mx::slice(logits, {0, L - 1, 0}, {B, L, V}), {B, V});
+      int R = logits.shape(0), L = logits.shape(1), V = logits.shape(2);
+      logits = mx::reshape(mx::slice(logits, {0, L - 1, 0}, {R, L, V}), {R, V});
       if (penalize) logits = repetition_penalty(logits, *history, sp.repetition_penalty);
       // Greedy needs no normalization (argmax is shift-invariant): skip a vocabulary of exps.
       if (sp.temperature == 0) return mx::astype(mx::argmax(logits, -1), mx::int32);
@@ -278,7 +278,7 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
     // Remember a new token for the repetition penalty.
     auto remember = [&](const mx::array& y) {
       if (!penalize) return;
-      auto h = mx::concatenate({*history, mx::reshape(y, {B, 1})}, 1);
+      auto h = mx::concatenate({*history, mx::reshape(y, {-1, 1})}, 1);
       int n = h.shape(1);
       history = columns(h, std::max(0, n - sp.repetition_context), n);
     };
@@ -303,13 +303,37 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
       mx::async_eval(y);
       ++pos;
     }
+    // rows[r]: the sequence that batch row r decodes. Finished rows are dropped from the batch
+    // (and its cache) once a quarter of it has finished, so the long tail decodes cheaply.
+    std::vector<int> rows(B);
+    for (int b = 0; b < B; ++b) rows[b] = b;
+    auto drop_finished_rows = [&] {
+      std::vector<int32_t> keep;
+      for (size_t r = 0; r < rows.size(); ++r) {
+        if (active[rows[r]]) keep.push_back(static_cast<int32_t>(r));
+      }
+      if (keep.empty() || 4 * (rows.size() - keep.size()) < rows.size()) return;
+      auto index = mx::array(keep.data(), {static_cast<int>(keep.size())}, mx::int32);
+      y = mx::take(y, index, 0);
+      cache.take_rows(index);
+      if (row_offsets) row_offsets = mx::take(*row_offsets, index, 0);
+      if (history) history = mx::take(*history, index, 0);
+      std::vector<int> kept_rows, kept_pads;
+      for (int r : keep) {
+        kept_rows.push_back(rows[r]);
+        kept_pads.push_back(batch.pads[r]);
+      }
+      rows = std::move(kept_rows);
+      batch.pads = std::move(kept_pads);
+    };
+
     auto decode_start = Clock::now();
     int n = 0;
     std::vector<int32_t> tokens(B);
     while (n_active > 0) {
       std::optional<mx::array> next_y;
       if (n + 1 < request.max_tokens) {
-        next_y = step(mx::reshape(y, {B, 1}), pos);
+        next_y = step(mx::reshape(y, {-1, 1}), pos);
         remember(*next_y);
         mx::async_eval(*next_y);
       }
@@ -323,14 +347,15 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
         break;
       }
       mx::eval(y);
-      std::copy_n(y.data<int32_t>(), B, tokens.begin());
-      for (int b = 0; b < B; ++b) {
+      std::copy_n(y.data<int32_t>(), rows.size(), tokens.begin());
+      for (size_t r = 0; r < rows.size(); ++r) {
+        int b = rows[r];
         if (!active[b]) continue;
         if (stops.stopped(b)) {
           finish(b, FinishReason::kStop);
           continue;
         }
-        int t = tokens[b];
+        int t = tokens[r];
         if (request.eos_ids.count(t)) {
           finish(b, FinishReason::kEos);
           continue;
@@ -349,6 +374,7 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
       if (n % 256 == 0) mx::clear_cache();
       if (!next_y) break;
       y = *next_y;
+      drop_finished_rows();
       ++pos;
       ++n;
     }

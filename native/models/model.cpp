@@ -47,6 +47,12 @@ std::pair<mx::array, mx::array> LayerCache::update(const mx::array& keys,
 
 void LayerCache::trim(int n) { offset_ -= std::min(std::max(n, 0), offset_); }
 
+void LayerCache::take_rows(const mx::array& index) {
+  if (!keys_) return;
+  keys_ = mx::take(*keys_, index, 0);
+  values_ = mx::take(*values_, index, 0);
+}
+
 void LayerCache::repeat_rows(int n) {
   if (!keys_) return;
   keys_ = mx::repeat(*keys_, n, 0);

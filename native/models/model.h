@@ -24,6 +24,7 @@ class LayerCache {
   int offset() const { return offset_; }
   void trim(int n);  // drop the last n positions
   void repeat_rows(int n);  // a batch-1 cache becomes n identical rows (a shared prefix)
+  void take_rows(const mx::array& index);  // keep these batch rows, in this order
 
  private:
   std::optional<mx::array> keys_, values_;
@@ -35,6 +36,9 @@ struct KVCache {
   int offset() const { return layers.empty() ? 0 : layers[0].offset(); }
   void repeat_rows(int n) {
     for (auto& layer : layers) layer.repeat_rows(n);
+  }
+  void take_rows(const mx::array& index) {
+    for (auto& layer : layers) layer.take_rows(index);
   }
 };
 

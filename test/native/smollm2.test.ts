@@ -86,6 +86,15 @@ describe.skipIf(!hasSmolLM2)('SmolLM2-135M GGUF', () => {
     }
   });
 
+  it('drops rows that finished from the batch and decodes the rest as one at a time', async () => {
+    // Two of the three reference replies end with EOS long before the third: the batch shrinks.
+    const prompts = reference.cases.map((c) => c.messages);
+    const lengths = reference.cases.map((c) => withoutEos(c.tokens).length);
+    expect(Math.min(...lengths)).toBeLessThan(Math.max(...lengths) / 2);
+    const batch = await model.generateBatch(prompts, { maxTokens: reference.max_tokens });
+    for (let i = 0; i < prompts.length; i++) expect(batch[i].tokens).toEqual(withoutEos(reference.cases[i].tokens));
+  });
+
   it('samples reproducibly with a seed', async () => {
     const opts = { maxTokens: 16, temperature: 0.8, topP: 0.9, seed: 7 };
     const a = await model.generate('Tell me a story.', opts);
