@@ -113,6 +113,9 @@ TrainConfig to_train_config(const Napi::Object& o) {
   c.grad_accumulation_steps = get_int(o, "gradAccumulationSteps", 1);
   c.grad_checkpoint = get_bool(o, "gradCheckpoint", false);
   c.compile = get_bool(o, "compile", false);
+  if (o.Has("sharedPrefix") && !o.Get("sharedPrefix").IsUndefined()) {
+    c.shared_prefix = to_tokens(o.Get("sharedPrefix"), "sharedPrefix");
+  }
   return c;
 }
 
@@ -261,6 +264,7 @@ Napi::Value NativeTrainer::Step(const Napi::CallbackInfo& info) {
         o.Set("lr", r.learning_rate);
         o.Set("nonFinite", r.non_finite);
         o.Set("updated", r.updated);
+        o.Set("prefixTokens", r.prefix_tokens);
         o.Set("iteration", static_cast<double>(r.iteration));
         o.Set("step", static_cast<double>(r.step));
         return o;

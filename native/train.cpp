@@ -88,6 +88,20 @@ Trainer::Trainer(std::shared_ptr<Model> model, const TrainConfig& config)
   for (size_t i = 0; i < slots.size(); ++i) {
     if (slots[i].layer >= 0) layer_slots_[slots[i].layer].push_back(i);
   }
+  // Blocks below the first trainable one never change (none when anything outside the blocks,
+  // such as the embedding, trains).
+  frozen_layers_ = layer_slots_.size();
+  for (const auto& slot : slots) {
+    frozen_layers_ = slot.layer < 0 ? 0 : std::min(frozen_layers_, static_cast<size_t>(slot.layer));
+  }
+  if (config_.compile || config_.shared_prefix.empty()) frozen_layers_ = 0;
+  int vocab = decoder_->config().vocab_size;
+  for (int t : config_.shared_prefix) {
+    if (t < 0 || t >= vocab) {
+      fail(codes::kConfig, "shared_prefix has token id " + std::to_string(t) +
+                               " outside the vocabulary [0, " + std::to_string(vocab) + ")");
+    }
+  }
 }
 
 Trainer::~Trainer() {
@@ -146,18 +160,67 @@ void Trainer::check_batch(const Batch& b) const {
 }
 
 // The trainable arrays, the tokens and the positions the loss counts: every graph's first inputs.
-std::vector<mx::array> Trainer::inputs_for(const Batch& batch) const {
+// Also decides whether this batch runs the frozen blocks on its shared prefix from the cache.
+std::vector<mx::array> Trainer::inputs_for(const Batch& batch) {
+  use_prefix_ = frozen_layers_ > 0 && starts_with_prefix(batch.tokens);
+  if (use_prefix_ && !prefix_hidden_) build_prefix();
   std::vector<mx::array> inputs = params_;
   inputs.push_back(mx::astype(batch.tokens, mx::int32));
   inputs.push_back(target_positions(batch.lengths, batch.tokens.shape(1)));
   return inputs;
 }
 
+// Every row's inputs (tokens but the last) begin with the shared prefix, and go beyond it.
+bool Trainer::starts_with_prefix(const mx::array& tokens) const {
+  const auto& prefix = config_.shared_prefix;
+  int B = tokens.shape(0), inputs = tokens.shape(1) - 1, C = prefix.size();
+  if (C >= inputs) return false;
+  auto host = mx::astype(tokens, mx::int32);
+  mx::eval(host);
+  const int32_t* p = host.data<int32_t>();
+  for (int r = 0; r < B; ++r) {
+    if (!std::equal(prefix.begin(), prefix.end(), p + static_cast<size_t>(r) * tokens.shape(1))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The shared prefix through the frozen blocks, once: their KV caches and the hidden state.
+void Trainer::build_prefix() {
+  const auto& prefix = config_.shared_prefix;
+  auto tokens = mx::array(prefix.data(), {1, static_cast<int>(prefix.size())}, mx::int32);
+  auto cache = decoder_->make_cache();
+  auto h = decoder_->embed_tokens()(tokens);
+  for (size_t i = 0; i < frozen_layers_; ++i) {
+    h = decoder_->layers()[i](h, std::nullopt, &cache.layers[i], std::nullopt);
+  }
+  mx::eval(h);
+  cache.layers.resize(frozen_layers_);
+  prefix_cache_ = std::move(cache);
+  prefix_hidden_ = h;
+}
+
+// Hidden states [B, L, D] entering the first trainable block, for inputs that start with the
+// shared prefix: the cached prefix, and the frozen blocks run on the rest only.
+mx::array Trainer::frozen_hidden(const mx::array& inputs) {
+  int B = inputs.shape(0), L = inputs.shape(1), C = config_.shared_prefix.size();
+  auto cache = *prefix_cache_;
+  if (B > 1) cache.repeat_rows(B);
+  auto h = decoder_->embed_tokens()(mx::slice(inputs, {0, C}, {B, L}));
+  for (size_t i = 0; i < frozen_layers_; ++i) {
+    h = decoder_->layers()[i](h, std::nullopt, &cache.layers[i], std::nullopt);
+  }
+  auto shared = mx::broadcast_to(*prefix_hidden_, {B, C, h.shape(2)});
+  return mx::concatenate({shared, h}, 1);
+}
+
 // Final hidden states [B, L, D] before the norm and the LM head.
 mx::array Trainer::hidden(const mx::array& inputs) {
   auto& layers = decoder_->layers();
-  auto h = decoder_->embed_tokens()(inputs);
-  for (size_t i = 0; i < layers.size(); ++i) {
+  size_t first = use_prefix_ ? frozen_layers_ : 0;
+  auto h = use_prefix_ ? frozen_hidden(inputs) : decoder_->embed_tokens()(inputs);
+  for (size_t i = first; i < layers.size(); ++i) {
     if (!config_.grad_checkpoint) {
       h = layers[i](h, std::nullopt, nullptr, std::nullopt);
       continue;
@@ -278,6 +341,7 @@ StepResult Trainer::step_impl(const Batch& batch) {
   mx::eval(out);
 
   StepResult r;
+  r.prefix_tokens = use_prefix_ ? static_cast<int>(config_.shared_prefix.size()) : 0;
   r.loss = out[0].item<float>();
   r.tokens = out[1].item<int32_t>();
   if (!std::isfinite(r.loss)) {

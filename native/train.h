@@ -23,6 +23,10 @@ struct TrainConfig {
   int grad_accumulation_steps = 1;  // micro-batches per optimizer update
   bool grad_checkpoint = false;     // recompute each block in the backward pass
   bool compile = false;             // mx::compile the gradient and the update functions
+  // Leading tokens every example starts with (a system prompt): the frozen layers below the
+  // adapter run on them once, and each batch that starts with them runs those layers on the rest
+  // only. Empty, or with compile: off.
+  std::vector<int> shared_prefix;
 };
 
 // One micro-batch as mlx-lm's iterate_batches makes it: tokens [B, L] int32 (zero padded) and
@@ -39,6 +43,7 @@ struct StepResult {
   double learning_rate = 0;   // the optimizer's learning rate after this step
   bool non_finite = false;    // NaN/Inf loss: nothing was changed (no accumulation, no update)
   bool updated = false;       // an optimizer update happened in this step
+  int prefix_tokens = 0;      // shared-prefix tokens whose frozen layers came from the cache
   uint64_t iteration = 0;     // micro-batches trained so far (mlx-lm's `it`)
   uint64_t step = 0;          // optimizer updates so far
 };
@@ -111,7 +116,10 @@ class Trainer {
   void check_attached() const;
   void check_batch(const Batch& batch) const;
   mx::array hidden(const mx::array& inputs);
-  std::vector<mx::array> inputs_for(const Batch& batch) const;
+  bool starts_with_prefix(const mx::array& tokens) const;
+  void build_prefix();
+  mx::array frozen_hidden(const mx::array& inputs);
+  std::vector<mx::array> inputs_for(const Batch& batch);
   std::vector<mx::array> loss_fn(const std::vector<mx::array>& inputs, bool training);
   std::vector<mx::array> grad_fn(const std::vector<mx::array>& inputs);
   std::vector<mx::array> update_fn(const std::vector<mx::array>& inputs);
@@ -129,6 +137,12 @@ class Trainer {
   mx::array key_ = mx::array(0);  // dropout PRNG key, split once per step
   uint64_t iteration_ = 0;
   std::vector<std::vector<size_t>> layer_slots_;  // slot indices per block
+  // The shared prefix through the frozen blocks [0, frozen_layers_): their caches and the hidden
+  // state entering the first trainable block. use_prefix_: the batch being traced starts with it.
+  size_t frozen_layers_ = 0;
+  std::optional<KVCache> prefix_cache_;
+  std::optional<mx::array> prefix_hidden_;
+  bool use_prefix_ = false;
   std::function<std::vector<mx::array>(const std::vector<mx::array>&)> compiled_update_;
 };
 

@@ -123,6 +123,11 @@ export interface NativeTrainerOptions {
   gradCheckpoint?: boolean;
   /** mx.compile the gradient and update functions. Default false. */
   compile?: boolean;
+  /**
+   * Leading tokens the examples share (Dataset.sharedPrefix): the frozen layers below the
+   * adapter run on them once, and on the rest of each batch that starts with them. Off with compile.
+   */
+  sharedPrefix?: Int32Array | number[];
 }
 
 /**
@@ -148,6 +153,8 @@ export interface NativeStepResult {
   nonFinite: boolean;
   /** An optimizer update happened (every gradAccumulationSteps-th step). */
   updated: boolean;
+  /** Shared-prefix tokens whose frozen layers came from the trainer's cache (0: the whole batch ran). */
+  prefixTokens: number;
   /** Micro-batches trained so far (mlx-lm's `it`). */
   iteration: number;
   /** Optimizer updates so far. */

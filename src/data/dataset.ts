@@ -51,6 +51,25 @@ export class Dataset {
   }
 
   /**
+   * The leading tokens every example starts with (a shared system prompt and tools), when there
+   * are at least `minimum` of them. The trainer runs the frozen layers below the adapter on them
+   * once instead of once per example.
+   */
+  sharedPrefix(minimum = 32): Int32Array | undefined {
+    if (this.examples.length < 2) return undefined;
+    const first = this.examples[0].tokens;
+    let n = first.length - 1;
+    for (const e of this.examples) {
+      n = Math.min(n, e.tokens.length - 1);
+      let i = 0;
+      while (i < n && e.tokens[i] === first[i]) i++;
+      n = i;
+      if (n < minimum) return undefined;
+    }
+    return first.slice(0, n);
+  }
+
+  /**
    * A short hash of the tokenized examples (FNV-1a over lengths, offsets and tokens), stored with
    * an iterator's state so a resumed run can check that it reads the same data.
    */

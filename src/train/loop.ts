@@ -159,7 +159,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     const adapterFile = join(adapterPath, 'adapters.safetensors');
     const metricsFile = join(adapterPath, 'metrics.jsonl');
 
-    trainer = await native().NativeTrainer.create(model.native, trainerOptions(config));
+    trainer = await native().NativeTrainer.create(model.native, { ...trainerOptions(config), sharedPrefix: trainSet.sharedPrefix() });
     let startIteration = 1;
     let iteratorState: BatchIteratorState | undefined;
     const checkpoints: Checkpoint[] = [];
