@@ -113,6 +113,7 @@ TrainConfig to_train_config(const Napi::Object& o) {
   c.grad_accumulation_steps = get_int(o, "gradAccumulationSteps", 1);
   c.grad_checkpoint = get_bool(o, "gradCheckpoint", false);
   c.compile = get_bool(o, "compile", false);
+  c.data_parallel = get_bool(o, "dataParallel", false);
   return c;
 }
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "distributed.h"
 #include "errors.h"
 #include "io/safetensors.h"
 #include "mlx/compile_impl.h"
@@ -254,9 +255,11 @@ StepResult Trainer::step_impl(const Batch& batch) {
   inputs.push_back(mx::astype(batch.tokens, mx::int32));
   inputs.push_back(mx::astype(batch.lengths, mx::int32));
   inputs.push_back(sub);
-  if (accum_) inputs.insert(inputs.end(), accum_->begin(), accum_->end());
+  bool reduce = config_.data_parallel && distributed::active();
+  if (accum_ && !reduce) inputs.insert(inputs.end(), accum_->begin(), accum_->end());
   auto out = run_grad(inputs);
   mx::eval(out);
+  if (reduce) out = reduce_over_ranks(std::move(out));
 
   StepResult r;
   r.loss = out[0].item<float>();
@@ -272,6 +275,9 @@ StepResult Trainer::step_impl(const Batch& batch) {
   ++iteration_;
   std::vector<mx::array> grads(out.begin() + 2, out.end());
   out.clear();
+  if (reduce && accum_) {
+    for (size_t i = 0; i < P; ++i) grads[i] = mx::add(grads[i], (*accum_)[i]);
+  }
   if (iteration_ % static_cast<uint64_t>(config_.grad_accumulation_steps) == 0) {
     std::vector<mx::array> upd_in = std::move(grads);
     upd_in.insert(upd_in.end(), params_.begin(), params_.end());
@@ -293,6 +299,23 @@ StepResult Trainer::step_impl(const Batch& batch) {
   r.step = optimizer_step();
   r.learning_rate = learning_rate();
   return r;
+}
+
+// out: loss (mean over this rank's tokens), ntoks, grads... of this rank's shard. Returns the
+// same for the union of all ranks' shards: token-weighted sums, divided by the total tokens,
+// which is what one process computes for the whole batch (mlx-lm's default_loss).
+std::vector<mx::array> Trainer::reduce_over_ranks(std::vector<mx::array> out) const {
+  auto ntoks = mx::astype(out[1], mx::float32);
+  std::vector<mx::array> weighted{mx::multiply(out[0], ntoks), ntoks};
+  for (size_t i = 2; i < out.size(); ++i) weighted.push_back(mx::multiply(out[i], ntoks));
+  auto summed = distributed::all_sum(weighted);
+  auto total = summed[1];
+  std::vector<mx::array> reduced{mx::divide(summed[0], total), mx::astype(total, mx::int32)};
+  for (size_t i = 2; i < summed.size(); ++i) {
+    reduced.push_back(mx::astype(mx::divide(summed[i], total), out[i].dtype()));
+  }
+  mx::eval(reduced);
+  return reduced;
 }
 
 Gradients Trainer::gradients(const Batch& batch) {

@@ -23,6 +23,9 @@ struct TrainConfig {
   int grad_accumulation_steps = 1;  // micro-batches per optimizer update
   bool grad_checkpoint = false;     // recompute each block in the backward pass
   bool compile = false;             // mx::compile the gradient and the update functions
+  // Sum each micro-batch's gradients over the ranks of the distributed group (weighted by
+  // token counts, so N ranks with shards of a batch equal one process with the whole batch).
+  bool data_parallel = false;
 };
 
 // One micro-batch as mlx-lm's iterate_batches makes it: tokens [B, L] int32 (zero padded) and
@@ -34,8 +37,9 @@ struct Batch {
 };
 
 struct StepResult {
-  double loss = 0;            // this micro-batch's loss (float32 value)
-  int tokens = 0;             // its unmasked target tokens
+  double loss = 0;            // this micro-batch's loss (float32 value; over all ranks' shards
+                              // when data parallel)
+  int tokens = 0;             // its unmasked target tokens (likewise)
   double learning_rate = 0;   // the optimizer's learning rate after this step
   bool non_finite = false;    // NaN/Inf loss: nothing was changed (no accumulation, no update)
   bool updated = false;       // an optimizer update happened in this step
@@ -105,6 +109,7 @@ class Trainer {
 
  private:
   StepResult step_impl(const Batch& batch);
+  std::vector<mx::array> reduce_over_ranks(std::vector<mx::array> out) const;
   void check_attached() const;
   void check_batch(const Batch& batch) const;
   mx::array forward(const mx::array& inputs);
