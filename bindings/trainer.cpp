@@ -114,6 +114,7 @@ TrainConfig to_train_config(const Napi::Object& o) {
   c.grad_checkpoint = get_bool(o, "gradCheckpoint", false);
   c.compile = get_bool(o, "compile", false);
   c.data_parallel = get_bool(o, "dataParallel", false);
+  c.local_shards = get_int(o, "localShards", 1);
   return c;
 }
 

@@ -44,6 +44,38 @@ class SlotGuard {
 
 std::string str(uint64_t v) { return std::to_string(v); }
 
+// A shard's (loss, ntoks, grads...) as token-weighted sums: (loss * n, n, grads * n...). Summed
+// over shards they give the whole batch's sums (mlx-lm's default_loss divides by the tokens).
+std::vector<mx::array> token_weighted(const std::vector<mx::array>& out) {
+  auto ntoks = mx::astype(out[1], mx::float32);
+  std::vector<mx::array> w{mx::multiply(out[0], ntoks), ntoks};
+  for (size_t i = 2; i < out.size(); ++i) w.push_back(mx::multiply(out[i], ntoks));
+  return w;
+}
+
+// Summed token-weighted values back to (loss, ntoks, grads...) of the whole batch, in the
+// dtypes of `like`.
+std::vector<mx::array> token_weighted_mean(const std::vector<mx::array>& summed,
+                                           const std::vector<mx::array>& like) {
+  auto total = summed[1];
+  std::vector<mx::array> out{mx::divide(summed[0], total), mx::astype(total, mx::int32)};
+  for (size_t i = 2; i < summed.size(); ++i) {
+    out.push_back(mx::astype(mx::divide(summed[i], total), like[i].dtype()));
+  }
+  mx::eval(out);
+  return out;
+}
+
+// The rows [from, to) of a batch's tokens and lengths.
+std::pair<mx::array, mx::array> shard_rows(const mx::array& tokens, const mx::array& lengths, int from, int to) {
+  return {mx::slice(tokens, {from, 0}, {to, tokens.shape(1)}), mx::slice(lengths, {from, 0}, {to, 2})};
+}
+
+// Shard r of n gets its own dropout key, drawn from the step's key.
+mx::array shard_key(const mx::array& key, int r, int n) {
+  return mx::take(mx::random::split(key, n), r, 0);
+}
+
 }  // namespace
 
 std::pair<mx::array, mx::array> masked_cross_entropy(const mx::array& logits,
@@ -63,6 +95,7 @@ Trainer::Trainer(std::shared_ptr<Model> model, const TrainConfig& config)
     : model_(std::move(model)), config_(config) {
   decoder_ = as_decoder(*model_);
   if (!decoder_) fail(codes::kConfig, "training needs a decoder model (llama, qwen3, qwen3_moe)");
+  if (config_.local_shards < 1) fail(codes::kConfig, "local_shards must be at least 1");
   if (config_.grad_accumulation_steps < 1) {
     fail(codes::kConfig, "grad_accumulation_steps must be at least 1, got " +
                              std::to_string(config_.grad_accumulation_steps));
@@ -255,11 +288,17 @@ StepResult Trainer::step_impl(const Batch& batch) {
   inputs.push_back(mx::astype(batch.tokens, mx::int32));
   inputs.push_back(mx::astype(batch.lengths, mx::int32));
   inputs.push_back(sub);
-  bool reduce = config_.data_parallel && distributed::active();
+  bool reduce = (config_.data_parallel && distributed::active()) || config_.local_shards > 1;
   if (accum_ && !reduce) inputs.insert(inputs.end(), accum_->begin(), accum_->end());
-  auto out = run_grad(inputs);
-  mx::eval(out);
-  if (reduce) out = reduce_over_ranks(std::move(out));
+  std::vector<mx::array> out;
+  if (config_.local_shards > 1) {
+    out = shard_gradients(inputs);
+  } else {
+    if (reduce) inputs[P + 2] = shard_key(sub, distributed::info().rank, distributed::info().size);
+    out = run_grad(inputs);
+    mx::eval(out);
+    if (reduce) out = token_weighted_mean(distributed::all_sum(token_weighted(out)), out);
+  }
 
   StepResult r;
   r.loss = out[0].item<float>();
@@ -301,21 +340,33 @@ StepResult Trainer::step_impl(const Batch& batch) {
   return r;
 }
 
-// out: loss (mean over this rank's tokens), ntoks, grads... of this rank's shard. Returns the
-// same for the union of all ranks' shards: token-weighted sums, divided by the total tokens,
-// which is what one process computes for the whole batch (mlx-lm's default_loss).
-std::vector<mx::array> Trainer::reduce_over_ranks(std::vector<mx::array> out) const {
-  auto ntoks = mx::astype(out[1], mx::float32);
-  std::vector<mx::array> weighted{mx::multiply(out[0], ntoks), ntoks};
-  for (size_t i = 2; i < out.size(); ++i) weighted.push_back(mx::multiply(out[i], ntoks));
-  auto summed = distributed::all_sum(weighted);
-  auto total = summed[1];
-  std::vector<mx::array> reduced{mx::divide(summed[0], total), mx::astype(total, mx::int32)};
-  for (size_t i = 2; i < summed.size(); ++i) {
-    reduced.push_back(mx::astype(mx::divide(summed[i], total), out[i].dtype()));
+// One process, local_shards row shards: each shard's loss and gradients as a rank computes
+// them, summed in rank order (for two ranks the ring's a + b, bit for bit).
+std::vector<mx::array> Trainer::shard_gradients(const std::vector<mx::array>& inputs) {
+  size_t P = params_.size();
+  int n = config_.local_shards, B = inputs[P].shape(0);
+  if (B % n != 0) {
+    fail(codes::kArgument, "a batch of " + std::to_string(B) + " rows does not split into " +
+                               std::to_string(n) + " shards");
   }
-  mx::eval(reduced);
-  return reduced;
+  std::optional<std::vector<mx::array>> sum;
+  std::vector<mx::array> first;
+  for (int r = 0; r < n; ++r) {
+    std::vector<mx::array> in(inputs.begin(), inputs.begin() + P + 3);
+    std::tie(in[P], in[P + 1]) = shard_rows(inputs[P], inputs[P + 1], r * B / n, (r + 1) * B / n);
+    in[P + 2] = shard_key(inputs[P + 2], r, n);
+    auto out = run_grad(in);
+    mx::eval(out);
+    auto w = token_weighted(out);
+    if (!sum) {
+      sum = std::move(w);
+      first = std::move(out);
+      continue;
+    }
+    for (size_t i = 0; i < w.size(); ++i) (*sum)[i] = mx::add(mx::astype((*sum)[i], mx::float32), mx::astype(w[i], mx::float32));
+    mx::eval(*sum);
+  }
+  return token_weighted_mean(*sum, first);
 }
 
 Gradients Trainer::gradients(const Batch& batch) {

@@ -26,6 +26,9 @@ struct TrainConfig {
   // Sum each micro-batch's gradients over the ranks of the distributed group (weighted by
   // token counts, so N ranks with shards of a batch equal one process with the whole batch).
   bool data_parallel = false;
+  // In one process, split each batch into this many row shards and combine their gradients
+  // exactly as data_parallel ranks do (the reference the distributed run must equal bit for bit).
+  int local_shards = 1;
 };
 
 // One micro-batch as mlx-lm's iterate_batches makes it: tokens [B, L] int32 (zero padded) and
@@ -109,7 +112,7 @@ class Trainer {
 
  private:
   StepResult step_impl(const Batch& batch);
-  std::vector<mx::array> reduce_over_ranks(std::vector<mx::array> out) const;
+  std::vector<mx::array> shard_gradients(const std::vector<mx::array>& inputs);
   void check_attached() const;
   void check_batch(const Batch& batch) const;
   mx::array forward(const mx::array& inputs);

@@ -121,6 +121,8 @@ export interface NativeTrainerOptions {
   compile?: boolean;
   /** Sum each step's gradients over the distributed group (token-weighted). Default false. */
   dataParallel?: boolean;
+  /** In one process, split each batch into this many row shards combined as data-parallel ranks combine them (the bit-exact reference of a distributed run). Default 1. */
+  localShards?: number;
 }
 
 /**

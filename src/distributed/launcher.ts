@@ -160,8 +160,10 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
       killTimer = setTimeout(() => stopAll('SIGKILL'), grace);
     };
     const joinTimer = setTimeout(() => {
-      const late = ranks.find((r) => !r.joined && !r.exited);
-      if (late) fail(late.index, `${describe(late)} did not join the group within ${options.joinTimeout ?? 60} s (is ${addresses[late.index].ip}:${addresses[late.index].port} reachable from the other hosts? a firewall?)`);
+      // A rank waiting for a peer cannot join either: name every rank still out.
+      const late = ranks.filter((r) => !r.joined && !r.exited);
+      const where = late.map((r) => `${addresses[r.index].ip}:${addresses[r.index].port}`).join(', ');
+      if (late.length > 0) fail(late[0].index, `${late.map(describe).join(', ')} did not join the group within ${options.joinTimeout ?? 60} s (a rank stuck before joining, or ${where} not reachable from the other hosts: a firewall?)`);
     }, (options.joinTimeout ?? 60) * 1000);
 
     const onSignal = (signal: NodeJS.Signals) => {

@@ -81,6 +81,11 @@ export interface TrainOptions extends TrainCallbacks {
    * and runs the callbacks, and its stop decisions are shared so every rank stops at the same step.
    */
   group?: Group;
+  /**
+   * In this one process, compute every batch as `localShards` data-parallel ranks would (row
+   * shards, token-weighted sums in rank order): the bit-exact reference of a distributed run.
+   */
+  localShards?: number;
 }
 
 export interface TrainResult {
@@ -170,7 +175,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     const adapterFile = join(adapterPath, 'adapters.safetensors');
     const metricsFile = join(adapterPath, 'metrics.jsonl');
 
-    trainer = await native().NativeTrainer.create(model.native, { ...trainerOptions(config), dataParallel: group.size > 1 });
+    trainer = await native().NativeTrainer.create(model.native, { ...trainerOptions(config), dataParallel: group.size > 1, localShards: options.localShards });
     let startIteration = 1;
     let iteratorState: BatchIteratorState | undefined;
     const checkpoints: Checkpoint[] = [];
