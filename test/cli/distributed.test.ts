@@ -8,6 +8,7 @@
 // - killing a rank ends the launch non-zero within 10 s naming the rank, leaving no process.
 import { describe, expect, it, afterAll, beforeAll } from 'vitest';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
@@ -171,4 +172,39 @@ describe.skipIf(process.platform !== 'linux')('a rank that dies', () => {
     expect(stderr).toContain('rank 1 (localhost) was killed by SIGKILL');
     expect(ranks.filter(alive)).toEqual([]);
   }, 120_000);
+});
+
+describe('launch errors', () => {
+  it('a port in use is named before any rank starts', async () => {
+    const server = createServer();
+    const p = Number(port());
+    await new Promise<void>((resolve) => server.listen(p + 1, '127.0.0.1', resolve));
+    try {
+      const r = await runCli(['launch', '-n', '2', '--port', String(p), '--', 'train', ...trainFlags(dir())], { timeoutMs: 30_000 });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`E_DISTRIBUTED: port ${p + 1} on 127.0.0.1 (rank 1) is in use`);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('an unreachable host is named', async () => {
+    const hosts = JSON.stringify([{ ssh: 'localhost', ips: ['127.0.0.1'] }, { ssh: 'no-such-host.invalid', ips: ['192.0.2.1'] }]);
+    const r = await runCli(['launch', '--hosts', hosts, '--port', port(), '--', 'train', ...trainFlags(dir())], { timeoutMs: 60_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('E_DISTRIBUTED: host no-such-host.invalid (rank 1) is unreachable over ssh');
+  }, 90_000);
+
+  it('ranks that never join are stopped after the join timeout, named', async () => {
+    // Rank 1 blocks before it starts (so rank 0 waits for it in MLX's ring set-up).
+    const hang = join(dir(), 'hang.cjs');
+    writeFileSync(hang, "if (process.env.MLX_RANK === '1') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);\n");
+    const hosts = join(dir(), 'hosts.json');
+    writeFileSync(hosts, JSON.stringify({ backend: 'ring', envs: [`NODE_OPTIONS=--require ${hang}`], hosts: [{ ssh: 'localhost', ips: ['127.0.0.1'] }, { ssh: 'localhost', ips: ['127.0.0.1'] }] }));
+    const t0 = performance.now();
+    const r = await runCli(['launch', '--hosts', hosts, '--port', port(), '--join-timeout', '3', '--', 'train', ...trainFlags(dir())], { timeoutMs: 60_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/E_DISTRIBUTED: rank 0 \(localhost\), rank 1 \(localhost\) did not join the group within 3 s/);
+    expect((performance.now() - t0) / 1000).toBeLessThan(15);
+  }, 90_000);
 });
