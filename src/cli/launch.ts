@@ -60,10 +60,9 @@ export function withoutLaunchOptions(argv: string[]): string[] {
 export async function launchRanks(hosts: HostFile, args: string[], opts: Record<string, unknown>): Promise<void> {
   if (requestedBackend()) throw new MlxLabError('E_ARGUMENT', 'already a rank of a distributed group: a rank cannot launch others');
   const result = await launch({ hosts, args, port: opts.port as number | undefined, joinTimeout: opts.joinTimeout as number | undefined });
-  if (result.code !== 0) {
-    process.stderr.write(`mlx-lab: error E_DISTRIBUTED: ${result.message}\n`);
-    process.exitCode = result.code;
-  }
+  if (result.code === 130) process.stderr.write('mlx-lab: interrupted; the ranks stopped together (rank 0 saved a checkpoint when training)\n');
+  else if (result.code !== 0) process.stderr.write(`mlx-lab: error E_DISTRIBUTED: ${result.message}\n`);
+  process.exitCode = result.code;
 }
 
 /**

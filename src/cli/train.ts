@@ -102,7 +102,7 @@ export function trainCommand(): Command {
           process.stdout.write(`Selected step ${result.selection.checkpoint.iteration} (${result.selection.reason}); written to ${result.adapterFile}\n`);
         }
         if (result.stopReason === 'aborted') {
-          process.stderr.write(`mlx-lab: interrupted at iteration ${result.iteration}; checkpoint saved in ${result.adapterPath}. Resume with --resume.\n`);
+          if (group.leader) process.stderr.write(`mlx-lab: interrupted at iteration ${result.iteration}; checkpoint saved in ${result.adapterPath}. Resume with --resume.\n`);
           process.exitCode = interrupt.exitCode();
         }
       } finally {

@@ -187,7 +187,8 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
       }
       rmSync(tmp, { recursive: true, force: true });
       const seconds = (performance.now() - started) / 1000;
-      if (failure) resolve({ code: 1, failedRank: failure.rank, message: failure.message, seconds });
+      if (interrupts > 0) resolve({ code: 130, failedRank: failure?.rank, message: failure?.message ?? 'interrupted', seconds });
+      else if (failure) resolve({ code: 1, failedRank: failure.rank, message: failure.message, seconds });
       else resolve({ code: 0, seconds });
     };
 

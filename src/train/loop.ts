@@ -28,7 +28,7 @@ export type TrainEvent =
   | { event: 'test'; testLoss: number; testPpl: number; tokens: number }
   | { event: 'stop'; iteration: number; reason: StopReason; message: string }
   | { event: 'format'; iteration: number; score: number; low: number; high: number; n: number; cases: Record<string, number>; failures: Record<string, number>; categories: Record<string, number>; caseCategories: Record<string, string>; valLoss?: number; seconds: number; tokensPerSec: number; peakMemory: number }
-  | { event: 'done'; iteration: number; adapterFile: string; seconds: number };
+  | { event: 'done'; iteration: number; adapterFile: string; seconds: number; distributed?: { ranks: number; backend: string; bytesSent: number } };
 
 export type StopReason = 'completed' | 'callback' | 'aborted';
 
@@ -328,7 +328,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       emit({ event: 'test', testLoss: t.loss, testPpl: Math.exp(t.loss), tokens: t.tokens });
     }
     const seconds = (performance.now() - started) / 1000;
-    emit({ event: 'done', iteration, adapterFile, seconds });
+    // Data parallel: the group, and the bytes rank 0 sent through collectives (ring estimate).
+    const distributed = group.size > 1 ? { ranks: group.size, backend: group.backend, bytesSent: await group.bytesSent() } : undefined;
+    emit({ event: 'done', iteration, adapterFile, seconds, ...(distributed ? { distributed } : {}) });
     const result: TrainResult = {
       stopReason: stop?.reason ?? 'completed',
       stopMessage: stop?.message,

@@ -92,6 +92,18 @@ describe('data-parallel training on 2 ranks (ring, loopback)', () => {
     expect(existsSync(join(out, 'run.json'))).toBe(true);
   }, 240_000);
 
+  it("rank 0's format eval stops every rank at the same step", async () => {
+    const cfg = join(dir(), 'stop.yaml');
+    writeFileSync(cfg, `eval: {suite: ${TINY_SUITE}, every: 3, max_tokens: 8, at_start: false}\nearly_stopping: {metric: format_score, target: 0.0, warmup: 3}\n`);
+    const out = dir();
+    const r = await runCli(['train', '-c', cfg, ...trainFlags(out), '--json', '-n', '2', '--port', port()], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.filter((e) => e.event === 'format').map((e) => e.iteration)).toEqual([3]);
+    expect(events.find((e) => e.event === 'stop')).toMatchObject({ iteration: 3, reason: 'callback' });
+    expect(events.filter((e) => e.event === 'step').map((e) => e.iteration)).toEqual([1, 2, 3]);
+  }, 150_000);
+
   it('refuses a batch that does not split over the ranks', async () => {
     const r = await runCli(['train', ...trainFlags(dir()), '--batch-size', '3', '-n', '2', '--port', port()], { timeoutMs: 60_000 });
     expect(r.code).toBe(1);
