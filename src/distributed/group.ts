@@ -39,10 +39,16 @@ export const SINGLE: Group = {
   bytesSent: async () => 0,
 };
 
-/** The back end the environment asks for, or undefined for a process on its own. */
+/**
+ * The back end the environment asks for, or undefined for a process on its own: ours, else what
+ * `mlx.launch` (ring, jaccl, nccl) or mpirun set for MLX.
+ */
 export function requestedBackend(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env[BACKEND_ENV]) return env[BACKEND_ENV];
-  if (env.MLX_RANK !== undefined && env.MLX_HOSTFILE) return 'ring'; // started by mlx.launch
+  if (env.MLX_RANK !== undefined && env.MLX_HOSTFILE) return 'ring';
+  if (env.MLX_RANK !== undefined && env.MLX_JACCL_COORDINATOR) return 'jaccl';
+  if (env.MLX_RANK !== undefined && env.MLX_WORLD_SIZE && env.NCCL_PORT) return 'nccl';
+  if (env.OMPI_COMM_WORLD_SIZE || env.PMI_SIZE) return 'mpi';
   return undefined;
 }
 

@@ -63,3 +63,15 @@ describe('batch shards', () => {
     expect(shardBatch(batch, { rank: 0, size: 1 })).toBe(batch);
   });
 });
+
+describe('the back end a rank joins', () => {
+  it('follows our launcher, else what mlx.launch or mpirun set; nothing for a lone process', async () => {
+    const { requestedBackend } = await import('../../src/distributed/group.js');
+    expect(requestedBackend({})).toBeUndefined();
+    expect(requestedBackend({ MLX_LAB_DISTRIBUTED: 'ring' })).toBe('ring');
+    expect(requestedBackend({ MLX_RANK: '1', MLX_HOSTFILE: '/tmp/h.json' })).toBe('ring');
+    expect(requestedBackend({ MLX_RANK: '0', MLX_JACCL_COORDINATOR: '10.0.0.1:32323' })).toBe('jaccl');
+    expect(requestedBackend({ MLX_RANK: '0', MLX_WORLD_SIZE: '2', NCCL_PORT: '12345' })).toBe('nccl');
+    expect(requestedBackend({ OMPI_COMM_WORLD_SIZE: '2' })).toBe('mpi');
+  });
+});
