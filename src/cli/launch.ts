@@ -9,6 +9,9 @@ import { requestedBackend } from '../distributed/group.js';
 import { localHosts, readHosts, type HostFile } from '../distributed/hosts.js';
 import { launch } from '../distributed/launcher.js';
 
+/** The commands that join a distributed group. */
+const RANK_COMMANDS = ['train', 'sweep'];
+
 function positive(flag: string) {
   return (value: string): number => {
     const n = Number(value);
@@ -85,6 +88,9 @@ export function launchCommand(): Command {
   addLaunchOptions(cmd).action(async (command: string[], opts: Record<string, unknown>) => {
     const hosts = hostsFromOptions(opts);
     if (!hosts) throw new MlxLabError('E_ARGUMENT', 'launch needs --hosts <file|list> or -n <ranks>');
+    if (!RANK_COMMANDS.includes(command[0])) {
+      throw new MlxLabError('E_ARGUMENT', `launch runs ${RANK_COMMANDS.join(' or ')} as ranks, not "${command[0]}" (other commands do not join a group)`);
+    }
     await launchRanks(hosts, command, opts);
   });
   return cmd;
