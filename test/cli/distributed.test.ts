@@ -9,7 +9,7 @@
 import { describe, expect, it, afterAll, beforeAll } from 'vitest';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { ROOT } from '../helpers/paths.js';
@@ -184,6 +184,21 @@ describe.skipIf(process.platform !== 'linux')('a rank that dies', () => {
     expect(stderr).toContain('rank 1 (localhost) was killed by SIGKILL');
     expect(ranks.filter(alive)).toEqual([]);
   }, 120_000);
+});
+
+describe('a rank on another host', () => {
+  it('is started over ssh with the ring host file written there (ssh stands in for a second machine)', async () => {
+    // A stand-in `ssh` that runs the remote command here, as a real ssh would run it there.
+    const bin = dir();
+    writeFileSync(join(bin, 'ssh'), '#!/bin/sh\nwhile [ $# -gt 0 ]; do case "$1" in -o) shift 2;; -*) shift;; *) break;; esac; done\nshift\nexec bash -c "$*"\n');
+    chmodSync(join(bin, 'ssh'), 0o755);
+    const hosts = JSON.stringify([{ ssh: 'localhost', ips: ['127.0.0.1'] }, { ssh: 'other-mac.local', ips: ['127.0.0.1'] }]);
+    const out = dir();
+    const r = await runCli(['train', ...trainFlags(out), '--iters', '3', '--json', '--hosts', hosts, '--port', port()], { timeoutMs: 120_000, env: { PATH: `${bin}:${process.env.PATH}` } });
+    expect(r.code, r.stderr).toBe(0);
+    const done = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.event === 'done');
+    expect(done.distributed).toMatchObject({ ranks: 2, backend: 'ring' });
+  }, 150_000);
 });
 
 describe('launch errors', () => {
