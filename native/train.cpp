@@ -46,10 +46,15 @@ std::string str(uint64_t v) { return std::to_string(v); }
 
 // A shard's (loss, ntoks, grads...) as token-weighted sums: (loss * n, n, grads * n...). Summed
 // over shards they give the whole batch's sums (mlx-lm's default_loss divides by the tokens).
+// A shard without targets (its loss is 0 / 0) adds zeros.
 std::vector<mx::array> token_weighted(const std::vector<mx::array>& out) {
   auto ntoks = mx::astype(out[1], mx::float32);
-  std::vector<mx::array> w{mx::multiply(out[0], ntoks), ntoks};
-  for (size_t i = 2; i < out.size(); ++i) w.push_back(mx::multiply(out[i], ntoks));
+  auto has = mx::greater(ntoks, mx::array(0.0f));
+  auto weigh = [&](const mx::array& x) {
+    return mx::where(has, mx::multiply(x, ntoks), mx::zeros_like(x));
+  };
+  std::vector<mx::array> w{weigh(out[0]), ntoks};
+  for (size_t i = 2; i < out.size(); ++i) w.push_back(weigh(out[i]));
   return w;
 }
 
@@ -143,7 +148,7 @@ void Trainer::check_attached() const {
   if (!attached()) fail(codes::kDisposed, "the adapter has been detached from the model");
 }
 
-void Trainer::check_batch(const Batch& b) const {
+void Trainer::check_batch(const Batch& b, bool allow_no_targets) const {
   if (b.tokens.ndim() != 2 || b.tokens.shape(1) < 2) {
     fail(codes::kArgument, "a batch needs tokens of shape [batch, length >= 2], got " +
                                nn::shape_string(b.tokens.shape()));
@@ -165,7 +170,7 @@ void Trainer::check_batch(const Batch& b) const {
     if (offset < 0) fail(codes::kArgument, "row " + std::to_string(r) + ": negative offset");
     total += std::max(0, std::min(length, L - 1) - std::max(offset, 1) + 1);
   }
-  if (total == 0) {
+  if (total == 0 && !allow_no_targets) {
     fail(codes::kArgument, "the batch has no target tokens (every position is masked by its "
                            "offsets and lengths)");
   }
@@ -271,7 +276,8 @@ std::vector<mx::array> Trainer::run_update(const std::vector<mx::array>& inputs)
 
 StepResult Trainer::step(const Batch& batch) {
   check_attached();
-  check_batch(batch);
+  // A rank's shard may lack targets; the whole batch (over the ranks) must not (non-finite loss).
+  check_batch(batch, config_.data_parallel && distributed::active());
   try {
     return step_impl(batch);
   } catch (const Error&) {

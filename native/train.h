@@ -114,7 +114,7 @@ class Trainer {
   StepResult step_impl(const Batch& batch);
   std::vector<mx::array> shard_gradients(const std::vector<mx::array>& inputs);
   void check_attached() const;
-  void check_batch(const Batch& batch) const;
+  void check_batch(const Batch& batch, bool allow_no_targets = false) const;
   mx::array forward(const mx::array& inputs);
   std::vector<mx::array> loss_fn(const std::vector<mx::array>& inputs, bool training);
   std::vector<mx::array> grad_fn(const std::vector<mx::array>& inputs);
