@@ -4,9 +4,10 @@
  *   [{"ssh": "mac1.local", "ips": ["192.168.1.10"]}, {"ssh": "mac2.local", "ips": ["192.168.1.11"]}]
  *
  * or an object {"backend": "ring", "envs": ["KEY=value"], "hosts": [...]}. One entry per rank.
- * For the ring back end each rank listens on `ip:port`, ports counting up from the starting port
- * one per rank (as mlx.launch does with one connection per IP); MLX reads that list from the
- * file named by MLX_HOSTFILE: [["ip0:port0"], ["ip1:port1"], ...].
+ * For the ring back end each rank listens on `ip:port` for each of its IPs, ports counting up
+ * from the starting port (as mlx.launch does with one connection per IP; MLX's ring needs the
+ * same number of IPs on every rank); MLX reads that list from the file named by MLX_HOSTFILE:
+ * [["ip0:port0"], ["ip1:port1"], ...].
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -80,12 +81,21 @@ export function isLocal(ssh: string): boolean {
   return ssh === 'localhost' || ssh === '127.0.0.1' || ssh === '::1' || ssh === hostname();
 }
 
-/** The ring back end's addresses: one "ip:port" per rank, ports from `port` up. */
-export function ringAddresses(hosts: Host[], port = DEFAULT_PORT): { ip: string; port: number }[] {
-  return hosts.map((h, i) => ({ ip: h.ips[0], port: port + i }));
+export interface Address {
+  ip: string;
+  port: number;
+}
+
+/**
+ * The ring back end's addresses, as mlx.launch assigns them: per rank one "ip:port" for each of
+ * its IPs (one connection each), ports counting up from `port` over all ranks and IPs.
+ */
+export function ringAddresses(hosts: Host[], port = DEFAULT_PORT): Address[][] {
+  let next = port;
+  return hosts.map((h) => h.ips.map((ip) => ({ ip, port: next++ })));
 }
 
 /** The MLX_HOSTFILE contents for the ring back end. */
-export function ringHostFile(addresses: { ip: string; port: number }[]): string {
-  return JSON.stringify(addresses.map((a) => [`${a.ip}:${a.port}`]));
+export function ringHostFile(addresses: Address[][]): string {
+  return JSON.stringify(addresses.map((rank) => rank.map((a) => `${a.ip}:${a.port}`)));
 }

@@ -127,8 +127,10 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   }
   const cwd = options.cwd ?? process.cwd();
   const addresses = ringAddresses(hosts.hosts, options.port ?? DEFAULT_PORT);
+  const counts = new Set(addresses.map((a) => a.length));
+  if (counts.size > 1) throw new MlxLabError('E_ARGUMENT', `every host needs the same number of "ips" for the ring back end (got ${addresses.map((a) => a.length).join(', ')})`);
   for (const [i, h] of hosts.hosts.entries()) {
-    if (isLocal(h.ssh)) await checkPortFree(addresses[i].ip, addresses[i].port, i);
+    if (isLocal(h.ssh)) for (const a of addresses[i]) await checkPortFree(a.ip, a.port, i);
     else checkReachable(h.ssh, i);
   }
   const ring = ringHostFile(addresses);
@@ -162,7 +164,7 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
     const joinTimer = setTimeout(() => {
       // A rank waiting for a peer cannot join either: name every rank still out.
       const late = ranks.filter((r) => !r.joined && !r.exited);
-      const where = late.map((r) => `${addresses[r.index].ip}:${addresses[r.index].port}`).join(', ');
+      const where = late.flatMap((r) => addresses[r.index].map((a) => `${a.ip}:${a.port}`)).join(', ');
       if (late.length > 0) fail(late[0].index, `${late.map(describe).join(', ')} did not join the group within ${options.joinTimeout ?? 60} s (a rank stuck before joining, or ${where} not reachable from the other hosts: a firewall?)`);
     }, (options.joinTimeout ?? 60) * 1000);
 

@@ -29,6 +29,9 @@ describe('host files', () => {
 
   it("writes the ring back end's host file: one address per rank, ports counting up", () => {
     expect(ringHostFile(ringAddresses(localHosts(3).hosts, 5000))).toBe('[["127.0.0.1:5000"],["127.0.0.1:5001"],["127.0.0.1:5002"]]');
+    // Two IPs per host: one connection each, ports counting over ranks and IPs (as mlx.launch).
+    const two = parseHostFile('[{"ssh": "a", "ips": ["10.0.0.1", "10.0.1.1"]}, {"ssh": "b", "ips": ["10.0.0.2", "10.0.1.2"]}]', 'h.json');
+    expect(ringHostFile(ringAddresses(two.hosts, 7000))).toBe('[["10.0.0.1:7000","10.0.1.1:7001"],["10.0.0.2:7002","10.0.1.2:7003"]]');
   });
 });
 
