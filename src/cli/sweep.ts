@@ -75,16 +75,17 @@ export function sweepCommand(): Command {
       const group = await joinGroup();
       const controller = new AbortController();
       const interrupt = onInterrupt(controller, 'the current run stops after this step and saves a checkpoint; the sweep report is written');
-      // Every rank trains its runs; rank 0 prints (and writes sweep.json).
-      const out = (line: string) => (group.leader ? process.stdout.write(line + '\n') : undefined);
+      // Every rank trains its runs and reports them as they go (the launcher prefixes the other
+      // ranks' lines with [rank r] on stderr); rank 0 alone prints JSON, the summary and writes sweep.json.
+      const out = (line: string) => process.stdout.write(line + '\n');
       const onEvent = (e: SweepEvent) => {
         if (opts.json) {
-          out(JSON.stringify(e));
+          if (group.leader) out(JSON.stringify(e));
           return;
         }
         switch (e.event) {
           case 'sweep_start':
-            out(`Sweep: ${e.runs.length} run${e.runs.length === 1 ? '' : 's'} (${e.runs.map((r) => r.name).join(', ')}) in ${e.adapterPath}`);
+            if (group.leader) out(`Sweep: ${e.runs.length} run${e.runs.length === 1 ? '' : 's'} (${e.runs.map((r) => r.name).join(', ')}) in ${e.adapterPath}`);
             break;
           case 'lint':
             process.stderr.write(`mlx-lab: the eval suite and the training data disagree (${e.warnings.length} warning${e.warnings.length === 1 ? '' : 's'}):\n${formatLintWarnings(e.warnings)}\n`);
@@ -113,9 +114,9 @@ export function sweepCommand(): Command {
           lint: opts.lint !== false,
           group,
         });
-        if (!opts.json) out(`\n${formatSweepSummary(result.report)}\n\nWrote ${result.file}`);
+        if (!opts.json && group.leader) out(`\n${formatSweepSummary(result.report)}\n\nWrote ${result.file}`);
         if (result.interrupted) {
-          process.stderr.write(`mlx-lab: sweep interrupted; ${result.report.runs.length} of ${result.report.plan.length} runs reported in ${result.file}\n`);
+          if (group.leader) process.stderr.write(`mlx-lab: sweep interrupted; ${result.report.runs.length} of ${result.report.plan.length} runs reported in ${result.file}\n`);
           process.exitCode = interrupt.exitCode() || 130;
         } else if (result.report.runs.some((r) => r.status === 'failed')) {
           process.exitCode = 1;

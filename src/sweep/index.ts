@@ -199,6 +199,7 @@ export async function runSweep(config: TrainConfig, options: SweepOptions = {}):
     plan: plan.map((p) => ({ name: p.name, seed: p.seed, grid: p.grid })),
     runs,
     ...summarizeRuns(plan, runs, hasGrid),
+    ...(group.size > 1 ? { distributed: { ranks: group.size, backend: group.backend } } : {}),
   });
 
   try {

@@ -134,6 +134,7 @@ describe('a distributed sweep', () => {
     expect(rb.runs.map((r: { seed: number }) => r.seed)).toEqual([1, 2, 3, 4]);
     expect(rb.runs.map(strip)).toEqual(ra.runs.map(strip));
     expect(rb.status).toBe('completed');
+    expect(rb.distributed).toEqual({ ranks: 2, backend: 'ring' });
     // Each rank trained its own seeds (1 and 3 on rank 0, 2 and 4 on rank 1).
     expect(readdirSync(two).filter((f) => f.startsWith('seed-')).sort()).toEqual(readdirSync(one).filter((f) => f.startsWith('seed-')).sort());
   }, 420_000);
