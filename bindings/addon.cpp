@@ -99,6 +99,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   NativeControl::Init(env, exports);
   NativeTrainer::Init(env, exports);
   void InitFuse(Napi::Env, Napi::Object); InitFuse(env, exports);  // bindings/fuse.cpp
+  void InitDistributed(Napi::Env, Napi::Object); InitDistributed(env, exports);  // bindings/distributed.cpp
   return exports;
 }
 

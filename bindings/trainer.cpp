@@ -116,6 +116,8 @@ TrainConfig to_train_config(const Napi::Object& o) {
   if (o.Has("sharedPrefix") && !o.Get("sharedPrefix").IsUndefined()) {
     c.shared_prefix = to_tokens(o.Get("sharedPrefix"), "sharedPrefix");
   }
+  c.data_parallel = get_bool(o, "dataParallel", false);
+  c.local_shards = get_int(o, "localShards", 1);
   return c;
 }
 

@@ -28,6 +28,7 @@ inline constexpr const char* kDisposed = "E_DISPOSED";         // handle used af
 inline constexpr const char* kCancelled = "E_ABORTED";         // cancelled through a signal
 inline constexpr const char* kMlx = "E_MLX";                   // an error raised inside MLX
 inline constexpr const char* kTrain = "E_TRAIN";               // a training step failed
+inline constexpr const char* kDistributed = "E_DISTRIBUTED";   // a distributed group failed
 inline constexpr const char* kInternal = "E_INTERNAL";         // anything else
 }  // namespace codes
 

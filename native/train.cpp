@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "distributed.h"
 #include "errors.h"
 #include "io/safetensors.h"
 #include "mlx/compile_impl.h"
@@ -43,6 +44,44 @@ class SlotGuard {
 
 std::string str(uint64_t v) { return std::to_string(v); }
 
+// A shard's (loss, ntoks, grads...) as token-weighted sums: (loss * n, n, grads * n...). Summed
+// over shards they give the whole batch's sums (mlx-lm's default_loss divides by the tokens).
+// A shard without targets (its loss is 0 / 0) adds zeros.
+std::vector<mx::array> token_weighted(const std::vector<mx::array>& out) {
+  auto ntoks = mx::astype(out[1], mx::float32);
+  auto has = mx::greater(ntoks, mx::array(0.0f));
+  auto weigh = [&](const mx::array& x) {
+    return mx::where(has, mx::multiply(x, ntoks), mx::zeros_like(x));
+  };
+  std::vector<mx::array> w{weigh(out[0]), ntoks};
+  for (size_t i = 2; i < out.size(); ++i) w.push_back(weigh(out[i]));
+  return w;
+}
+
+// Summed token-weighted values back to (loss, ntoks, grads...) of the whole batch, in the
+// dtypes of `like`.
+std::vector<mx::array> token_weighted_mean(const std::vector<mx::array>& summed,
+                                           const std::vector<mx::array>& like) {
+  auto total = summed[1];
+  std::vector<mx::array> out{mx::divide(summed[0], total), mx::astype(total, mx::int32)};
+  for (size_t i = 2; i < summed.size(); ++i) {
+    out.push_back(mx::astype(mx::divide(summed[i], total), like[i].dtype()));
+  }
+  mx::eval(out);
+  return out;
+}
+
+// The rows [from, to) of a batch.
+Batch shard_rows(const Batch& b, int from, int to) {
+  return {mx::slice(b.tokens, {from, 0}, {to, b.tokens.shape(1)}),
+          mx::slice(b.lengths, {from, 0}, {to, 2})};
+}
+
+// Shard r of n gets its own dropout key, drawn from the step's key.
+mx::array shard_key(const mx::array& key, int r, int n) {
+  return mx::take(mx::random::split(key, n), r, 0);
+}
+
 }  // namespace
 
 mx::array target_positions(const mx::array& lengths, int L) {
@@ -56,6 +95,7 @@ mx::array target_positions(const mx::array& lengths, int L) {
       flat.push_back(r * T + t);
     }
   }
+  if (flat.empty()) return mx::zeros({0}, mx::int32);  // a data-parallel shard without targets
   return mx::array(flat.data(), {static_cast<int>(flat.size())}, mx::int32);
 }
 
@@ -70,6 +110,7 @@ Trainer::Trainer(std::shared_ptr<Model> model, const TrainConfig& config)
     : model_(std::move(model)), config_(config) {
   decoder_ = as_decoder(*model_);
   if (!decoder_) fail(codes::kConfig, "training needs a decoder model (llama, qwen3, qwen3_moe)");
+  if (config_.local_shards < 1) fail(codes::kConfig, "local_shards must be at least 1");
   if (config_.grad_accumulation_steps < 1) {
     fail(codes::kConfig, "grad_accumulation_steps must be at least 1, got " +
                              std::to_string(config_.grad_accumulation_steps));
@@ -131,7 +172,7 @@ void Trainer::check_attached() const {
   if (!attached()) fail(codes::kDisposed, "the adapter has been detached from the model");
 }
 
-void Trainer::check_batch(const Batch& b) const {
+void Trainer::check_batch(const Batch& b, bool allow_no_targets) const {
   if (b.tokens.ndim() != 2 || b.tokens.shape(1) < 2) {
     fail(codes::kArgument, "a batch needs tokens of shape [batch, length >= 2], got " +
                                nn::shape_string(b.tokens.shape()));
@@ -153,7 +194,7 @@ void Trainer::check_batch(const Batch& b) const {
     if (offset < 0) fail(codes::kArgument, "row " + std::to_string(r) + ": negative offset");
     total += std::max(0, std::min(length, L - 1) - std::max(offset, 1) + 1);
   }
-  if (total == 0) {
+  if (total == 0 && !allow_no_targets) {
     fail(codes::kArgument, "the batch has no target tokens (every position is masked by its "
                            "offsets and lengths)");
   }
@@ -259,10 +300,14 @@ std::vector<mx::array> Trainer::loss_fn(const std::vector<mx::array>& inputs, bo
   }
   int B = tokens.shape(0), L = tokens.shape(1);
   auto in = mx::slice(tokens, {0, 0}, {B, L - 1});
-  auto targets = mx::take(mx::flatten(mx::slice(tokens, {0, 1}, {B, L})), positions, 0);
+  // A data-parallel shard without targets still traces one position, counted with weight 0.
+  bool none = positions.shape(0) == 0;
+  auto picked = none ? mx::zeros({1}, mx::int32) : positions;
+  auto targets = mx::take(mx::flatten(mx::slice(tokens, {0, 1}, {B, L})), picked, 0);
   auto h = mx::reshape(hidden(in), {B * (L - 1), -1});
-  auto logits = decoder_->lm_head(decoder_->norm()(mx::take(h, positions, 0)));
+  auto logits = decoder_->lm_head(decoder_->norm()(mx::take(h, picked, 0)));
   auto [loss, ntoks] = target_cross_entropy(logits, targets);
+  if (none) return {mx::multiply(loss, mx::array(0.0f)), mx::array(0, mx::int32)};
   return {loss, ntoks};
 }
 
@@ -321,7 +366,8 @@ std::vector<mx::array> Trainer::run_update(const std::vector<mx::array>& inputs)
 
 StepResult Trainer::step(const Batch& batch) {
   check_attached();
-  check_batch(batch);
+  // A rank's shard may lack targets; the whole batch (over the ranks) must not (non-finite loss).
+  check_batch(batch, config_.data_parallel && distributed::active());
   try {
     return step_impl(batch);
   } catch (const Error&) {
@@ -336,9 +382,17 @@ StepResult Trainer::step_impl(const Batch& batch) {
   auto [carry, sub] = mx::random::split(key_);
   std::vector<mx::array> inputs = inputs_for(batch);
   inputs.push_back(sub);
-  if (accum_) inputs.insert(inputs.end(), accum_->begin(), accum_->end());
-  auto out = run_grad(inputs);
-  mx::eval(out);
+  bool reduce = (config_.data_parallel && distributed::active()) || config_.local_shards > 1;
+  if (accum_ && !reduce) inputs.insert(inputs.end(), accum_->begin(), accum_->end());
+  std::vector<mx::array> out;
+  if (config_.local_shards > 1) {
+    out = shard_gradients(batch, sub);
+  } else {
+    if (reduce) inputs[P + 2] = shard_key(sub, distributed::info().rank, distributed::info().size);
+    out = run_grad(inputs);
+    mx::eval(out);
+    if (reduce) out = token_weighted_mean(distributed::all_sum(token_weighted(out)), out);
+  }
 
   StepResult r;
   r.prefix_tokens = use_prefix_ ? static_cast<int>(config_.shared_prefix.size()) : 0;
@@ -355,6 +409,9 @@ StepResult Trainer::step_impl(const Batch& batch) {
   ++iteration_;
   std::vector<mx::array> grads(out.begin() + 2, out.end());
   out.clear();
+  if (reduce && accum_) {
+    for (size_t i = 0; i < P; ++i) grads[i] = mx::add(grads[i], (*accum_)[i]);
+  }
   if (iteration_ % static_cast<uint64_t>(config_.grad_accumulation_steps) == 0) {
     std::vector<mx::array> upd_in = std::move(grads);
     upd_in.insert(upd_in.end(), params_.begin(), params_.end());
@@ -376,6 +433,33 @@ StepResult Trainer::step_impl(const Batch& batch) {
   r.step = optimizer_step();
   r.learning_rate = learning_rate();
   return r;
+}
+
+// One process, local_shards row shards: each shard's loss and gradients as a rank computes
+// them, summed in rank order (for two ranks the ring's a + b, bit for bit).
+std::vector<mx::array> Trainer::shard_gradients(const Batch& batch, const mx::array& key) {
+  int n = config_.local_shards, B = batch.tokens.shape(0);
+  if (B % n != 0) {
+    fail(codes::kArgument, "a batch of " + std::to_string(B) + " rows does not split into " +
+                               std::to_string(n) + " shards");
+  }
+  std::optional<std::vector<mx::array>> sum;
+  std::vector<mx::array> first;
+  for (int r = 0; r < n; ++r) {
+    auto in = inputs_for(shard_rows(batch, r * B / n, (r + 1) * B / n));
+    in.push_back(shard_key(key, r, n));
+    auto out = run_grad(in);
+    mx::eval(out);
+    auto w = token_weighted(out);
+    if (!sum) {
+      sum = std::move(w);
+      first = std::move(out);
+      continue;
+    }
+    for (size_t i = 0; i < w.size(); ++i) (*sum)[i] = mx::add(mx::astype((*sum)[i], mx::float32), mx::astype(w[i], mx::float32));
+    mx::eval(*sum);
+  }
+  return token_weighted_mean(*sum, first);
 }
 
 Gradients Trainer::gradients(const Batch& batch) {

@@ -27,6 +27,12 @@ struct TrainConfig {
   // adapter run on them once, and each batch that starts with them runs those layers on the rest
   // only. Empty, or with compile: off.
   std::vector<int> shared_prefix;
+  // Sum each micro-batch's gradients over the ranks of the distributed group (weighted by
+  // token counts, so N ranks with shards of a batch equal one process with the whole batch).
+  bool data_parallel = false;
+  // In one process, split each batch into this many row shards and combine their gradients
+  // exactly as data_parallel ranks do (the reference the distributed run must equal bit for bit).
+  int local_shards = 1;
 };
 
 // One micro-batch as mlx-lm's iterate_batches makes it: tokens [B, L] int32 (zero padded) and
@@ -38,8 +44,9 @@ struct Batch {
 };
 
 struct StepResult {
-  double loss = 0;            // this micro-batch's loss (float32 value)
-  int tokens = 0;             // its unmasked target tokens
+  double loss = 0;            // this micro-batch's loss (float32 value; over all ranks' shards
+                              // when data parallel)
+  int tokens = 0;             // its unmasked target tokens (likewise)
   double learning_rate = 0;   // the optimizer's learning rate after this step
   bool non_finite = false;    // NaN/Inf loss: nothing was changed (no accumulation, no update)
   bool updated = false;       // an optimizer update happened in this step
@@ -113,8 +120,9 @@ class Trainer {
 
  private:
   StepResult step_impl(const Batch& batch);
+  std::vector<mx::array> shard_gradients(const Batch& batch, const mx::array& key);
   void check_attached() const;
-  void check_batch(const Batch& batch) const;
+  void check_batch(const Batch& batch, bool allow_no_targets = false) const;
   mx::array hidden(const mx::array& inputs);
   bool starts_with_prefix(const mx::array& tokens) const;
   void build_prefix();

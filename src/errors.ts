@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'E_NATIVE_LOAD' // the addon could not be loaded
   | 'E_MLX' // an error raised inside MLX
   | 'E_TRAIN' // a training step failed (non-finite loss, MLX failure during a step)
+  | 'E_DISTRIBUTED' // a distributed run failed (group init, a peer lost, a rank died)
   | 'E_SUITE' // an eval suite file is missing, malformed or invalid
   | 'E_SCORER' // an eval scorer is unknown, cannot be loaded or is misused
   | 'E_INTERNAL'; // anything else

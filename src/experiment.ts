@@ -180,7 +180,7 @@ export async function runExperiment(config: TrainConfig, options: ExperimentOpti
     config,
   };
   const manifestFile = join(result.adapterPath, MANIFEST);
-  writeJsonAtomic(manifestFile, manifest);
+  if (options.group?.leader !== false) writeJsonAtomic(manifestFile, manifest); // rank 0 of a data-parallel run
   return { ...result, baseline, evals: manifest.evals, selection, manifestFile, manifest };
 }
 

@@ -20,3 +20,6 @@ export { lintSuiteAgainstData, readTrainingRecords, formatLintWarnings, type Lin
 export { fuse, type FuseOptions, type SavedModelFolder } from './fuse.js';
 export { convert, type ConvertOptions } from './convert.js';
 export { runDemo, demoConfig, type DemoOptions, type DemoResult } from './demo.js';
+export { joinGroup, SINGLE, type Group } from './distributed/group.js';
+export { launch, type LaunchOptions, type LaunchResult } from './distributed/launcher.js';
+export { readHosts, parseHostFile, localHosts, type Host, type HostFile } from './distributed/hosts.js';

@@ -128,6 +128,10 @@ export interface NativeTrainerOptions {
    * adapter run on them once, and on the rest of each batch that starts with them. Off with compile.
    */
   sharedPrefix?: Int32Array | number[];
+  /** Sum each step's gradients over the distributed group (token-weighted). Default false. */
+  dataParallel?: boolean;
+  /** In one process, split each batch into this many row shards combined as data-parallel ranks combine them (the bit-exact reference of a distributed run). Default 1. */
+  localShards?: number;
 }
 
 /**
@@ -270,6 +274,26 @@ export interface NativeAddon {
   convertModel(model: NativeModel, options: NativeConvertOptions, onProgress?: (p: NativeFuseProgress) => void): Promise<NativeSavedWeights>;
   /** The metadata of a llama GGUF file (reads the file through MLX's loader). */
   ggufMetadata(path: string): Promise<GgufMetadata>;
+}
+
+// ---- distributed (bindings/distributed.cpp, native/distributed.h)
+
+export interface NativeGroup {
+  rank: number;
+  size: number;
+  /** "ring", "mpi", "jaccl", "nccl", or "none" for one process. */
+  backend: string;
+}
+
+export interface NativeAddon {
+  /** Join the group the environment describes (MLX_RANK + MLX_HOSTFILE for ring), once per process. */
+  distributedInit(backend?: string): Promise<NativeGroup>;
+  /** Element-wise sums over the ranks (float32). */
+  distributedAllSum(values: number[]): Promise<number[]>;
+  /** Every rank's text, in rank order. */
+  distributedAllGather(text: string): Promise<string[]>;
+  /** Bytes this rank sent through collectives so far (ring algorithm estimate). */
+  distributedBytesSent(): Promise<number>;
 }
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -12,6 +12,7 @@ import { sweepCommand } from './sweep.js';
 import { fuseCommand } from './fuse.js';
 import { convertCommand } from './convert.js';
 import { demoCommand } from './demo.js';
+import { launchCommand } from './launch.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -20,7 +21,8 @@ export function buildProgram(): Command {
   const program = new Command('mlx-lab')
     .description('LoRA fine-tuning, format evals, fusing and generation with MLX, in one Node process')
     .version(version)
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .enablePositionalOptions();
   program.addCommand(demoCommand());
   program.addCommand(generateCommand());
   program.addCommand(trainCommand());
@@ -30,6 +32,7 @@ export function buildProgram(): Command {
   program.addCommand(reportCommand());
   program.addCommand(fuseCommand());
   program.addCommand(convertCommand());
+  program.addCommand(launchCommand());
   return program;
 }
 

@@ -12,6 +12,8 @@ import { formatRunLine, formatSweepSummary, runSweep, type SweepEvent } from '..
 import { addTrainOptions, optionsToOverrides } from './train-options.js';
 import { formatEvent } from './train.js';
 import { onInterrupt } from './signals.js';
+import { addLaunchOptions, relaunchAsRanks } from './launch.js';
+import { joinGroup } from '../distributed/group.js';
 
 function parseSeeds(value: string): number[] {
   const parts = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -61,7 +63,7 @@ export function sweepCommand(): Command {
   const cmd = new Command('sweep').description(
     'train several seeds (and optionally a small grid of config values) in one process on one loaded base model; reports the distribution of format scores in <adapter-path>/sweep.json',
   );
-  addTrainOptions(cmd)
+  addLaunchOptions(addTrainOptions(cmd))
     .option('--seeds <list>', 'seeds to run, comma-separated (overrides sweep.seeds of the config)', parseSeeds)
     .option('--grid <key=values>', 'vary a config key over values, e.g. learning_rate=1e-4,3e-4 or lora_parameters.rank=4,8 (repeatable; adds to sweep.grid)', collectGrid)
     .option('--lock-threshold <score>', 'a run "locked the format" when its best format score is at least this (default 0.8)', parseThreshold)
@@ -69,17 +71,21 @@ export function sweepCommand(): Command {
     .option('--json', 'print one JSON object per event instead of text')
     .action(async (opts) => {
       const config = resolveSweepConfig(opts);
+      if (await relaunchAsRanks(opts)) return;
+      const group = await joinGroup();
       const controller = new AbortController();
       const interrupt = onInterrupt(controller, 'the current run stops after this step and saves a checkpoint; the sweep report is written');
+      // Every rank trains its runs and reports them as they go (the launcher prefixes the other
+      // ranks' lines with [rank r] on stderr); rank 0 alone prints JSON, the summary and writes sweep.json.
       const out = (line: string) => process.stdout.write(line + '\n');
       const onEvent = (e: SweepEvent) => {
         if (opts.json) {
-          out(JSON.stringify(e));
+          if (group.leader) out(JSON.stringify(e));
           return;
         }
         switch (e.event) {
           case 'sweep_start':
-            out(`Sweep: ${e.runs.length} run${e.runs.length === 1 ? '' : 's'} (${e.runs.map((r) => r.name).join(', ')}) in ${e.adapterPath}`);
+            if (group.leader) out(`Sweep: ${e.runs.length} run${e.runs.length === 1 ? '' : 's'} (${e.runs.map((r) => r.name).join(', ')}) in ${e.adapterPath}`);
             break;
           case 'lint':
             process.stderr.write(`mlx-lab: the eval suite and the training data disagree (${e.warnings.length} warning${e.warnings.length === 1 ? '' : 's'}):\n${formatLintWarnings(e.warnings)}\n`);
@@ -106,10 +112,11 @@ export function sweepCommand(): Command {
           onEvent,
           lockThreshold: opts.lockThreshold,
           lint: opts.lint !== false,
+          group,
         });
-        if (!opts.json) out(`\n${formatSweepSummary(result.report)}\n\nWrote ${result.file}`);
+        if (!opts.json && group.leader) out(`\n${formatSweepSummary(result.report)}\n\nWrote ${result.file}`);
         if (result.interrupted) {
-          process.stderr.write(`mlx-lab: sweep interrupted; ${result.report.runs.length} of ${result.report.plan.length} runs reported in ${result.file}\n`);
+          if (group.leader) process.stderr.write(`mlx-lab: sweep interrupted; ${result.report.runs.length} of ${result.report.plan.length} runs reported in ${result.file}\n`);
           process.exitCode = interrupt.exitCode() || 130;
         } else if (result.report.runs.some((r) => r.status === 'failed')) {
           process.exitCode = 1;

@@ -6,6 +6,8 @@ import { addTrainOptions, optionsToOverrides } from './train-options.js';
 import type { TrainEvent } from '../train/loop.js';
 import { runExperiment } from '../experiment.js';
 import { onInterrupt } from './signals.js';
+import { addLaunchOptions, relaunchAsRanks } from './launch.js';
+import { joinGroup } from '../distributed/group.js';
 
 const GB = 1e9;
 
@@ -70,19 +72,22 @@ function progressBar(iters: number) {
 
 export function trainCommand(): Command {
   const cmd = new Command('train').description('fine-tune with LoRA (QLoRA on quantized models), like mlx_lm.lora --train');
-  addTrainOptions(cmd)
+  addLaunchOptions(addTrainOptions(cmd))
     .option('--resume [state]', 'continue exactly from the latest checkpoint in --adapter-path (or from a NNNNNNN_state.safetensors)')
     .option('--json', 'print one JSON object per event instead of a progress bar')
     .action(async (opts) => {
       const config = resolveTrainConfig(opts);
+      if (await relaunchAsRanks(opts)) return;
+      const group = await joinGroup();
       const controller = new AbortController();
       const interrupt = onInterrupt(controller, 'training stops after the current step and saves a checkpoint');
-      const tty = process.stderr.isTTY && !opts.json;
+      const tty = process.stderr.isTTY && !opts.json && group.size === 1;
       const bar = tty ? progressBar(config.iters) : undefined;
       try {
         const result = await runExperiment(config, {
           signal: controller.signal,
           resume: opts.resume,
+          group,
           onEvent: (e) => {
             if (opts.json) process.stdout.write(JSON.stringify(e) + '\n');
             else if (bar) bar.event(e);
@@ -97,7 +102,7 @@ export function trainCommand(): Command {
           process.stdout.write(`Selected step ${result.selection.checkpoint.iteration} (${result.selection.reason}); written to ${result.adapterFile}\n`);
         }
         if (result.stopReason === 'aborted') {
-          process.stderr.write(`mlx-lab: interrupted at iteration ${result.iteration}; checkpoint saved in ${result.adapterPath}. Resume with --resume.\n`);
+          if (group.leader) process.stderr.write(`mlx-lab: interrupted at iteration ${result.iteration}; checkpoint saved in ${result.adapterPath}. Resume with --resume.\n`);
           process.exitCode = interrupt.exitCode();
         }
       } finally {

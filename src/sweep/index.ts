@@ -20,6 +20,7 @@ import { runExperiment, type ExperimentResult } from '../experiment.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { loadModel as defaultLoadModel, type Model } from '../model.js';
 import type { TrainEvent } from '../train/loop.js';
+import { SINGLE, type Group } from '../distributed/group.js';
 import { planSweep, type SweepRunPlan } from './plan.js';
 import { DEFAULT_LOCK_THRESHOLD, SWEEP_REPORT, summarizeRun, summarizeRuns, type SweepReport, type SweepRunSummary } from './report.js';
 
@@ -67,6 +68,11 @@ export interface SweepOptions {
   lockThreshold?: number;
   /** Lint the suite against the training data before the first run (default true). */
   lint?: boolean;
+  /**
+   * Spread the runs over this group (src/distributed): rank r trains runs r, r + N, r + 2N, …
+   * (no gradient exchange); rank 0 gathers every rank's summaries and writes sweep.json.
+   */
+  group?: Group;
 }
 
 export interface SweepResult {
@@ -123,6 +129,8 @@ export async function runSweep(config: TrainConfig, options: SweepOptions = {}):
   const file = join(adapterPath, SWEEP_REPORT);
   const emit = (e: SweepEvent) => options.onEvent?.(e);
   const hasGrid = Object.keys(config.sweep?.grid ?? {}).length > 0;
+  const group = options.group ?? SINGLE;
+  const mine = (p: SweepRunPlan) => p.index % group.size === group.rank;
 
   // The models the runs need; each loaded once, disposed after the last run that uses it.
   const modelPaths = plan.map((p) => (options.model ? '' : requirePath(p.config.model, 'model')));
@@ -146,7 +154,7 @@ export async function runSweep(config: TrainConfig, options: SweepOptions = {}):
   const releaseAfter = (i: number) => {
     if (options.model) return;
     const path = modelPaths[i];
-    if (modelPaths.slice(i + 1).includes(path)) return;
+    if (modelPaths.slice(i + 1).some((q, k) => q === path && (i + 1 + k) % group.size === group.rank)) return;
     models.get(path)?.dispose();
     models.delete(path);
   };
@@ -191,18 +199,19 @@ export async function runSweep(config: TrainConfig, options: SweepOptions = {}):
     plan: plan.map((p) => ({ name: p.name, seed: p.seed, grid: p.grid })),
     runs,
     ...summarizeRuns(plan, runs, hasGrid),
+    ...(group.size > 1 ? { distributed: { ranks: group.size, backend: group.backend } } : {}),
   });
 
   try {
     suite = options.suite ?? (config.eval ? await loadSuite(config.eval.suite) : undefined);
     emit({ event: 'sweep_start', adapterPath, lockThreshold, runs: plan.map((p) => ({ name: p.name, seed: p.seed, grid: p.grid })) });
-    for (const p of plan) {
+    for (const p of plan.filter(mine)) {
       if (options.signal?.aborted) {
         interrupted = true;
         break;
       }
       const model = await modelFor(p.index);
-      if (p.index === 0 && options.lint !== false) {
+      if (p.index === group.rank && options.lint !== false) {
         lint = lintSweep(config, suite, model, options.data?.path ?? config.data ?? undefined);
         if (lint.length > 0) emit({ event: 'lint', warnings: lint });
       }
@@ -226,7 +235,7 @@ export async function runSweep(config: TrainConfig, options: SweepOptions = {}):
       }
       runs.push(summary);
       releaseAfter(p.index);
-      writeJsonAtomic(file, report('running'));
+      if (group.leader) writeJsonAtomic(file, report('running'));
       emit({ event: 'run_done', index: p.index, total: plan.length, run: summary });
       if (summary.status === 'interrupted') {
         interrupted = true;
@@ -237,8 +246,21 @@ export async function runSweep(config: TrainConfig, options: SweepOptions = {}):
     for (const m of models.values()) m.dispose();
     models.clear();
   }
+  if (group.size > 1) interrupted = await gatherRuns(group, runs, interrupted);
   const final = report(interrupted ? 'interrupted' : 'completed');
-  writeJsonAtomic(file, final);
+  if (group.leader) writeJsonAtomic(file, final);
   emit({ event: 'sweep_done', file, report: final });
   return { report: final, file, modelLoads, dataLoads, experiments, interrupted };
+}
+
+/**
+ * Every rank's run summaries, in plan order, into `runs` (each rank ends with the whole list);
+ * returns whether any rank was interrupted.
+ */
+async function gatherRuns(group: Group, runs: SweepRunSummary[], interrupted: boolean): Promise<boolean> {
+  const parts = await group.allGather(JSON.stringify({ runs, interrupted }));
+  const all = parts.map((t) => JSON.parse(t) as { runs: SweepRunSummary[]; interrupted: boolean });
+  const byIndex = all.flatMap((part, rank) => part.runs.map((run, k) => ({ run, index: rank + k * group.size })));
+  runs.splice(0, runs.length, ...byIndex.sort((a, b) => a.index - b.index).map((x) => x.run));
+  return all.some((part) => part.interrupted);
 }

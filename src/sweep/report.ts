@@ -119,6 +119,8 @@ export interface SweepReport {
   summary: SweepDistributions;
   /** Per grid point, over its seeds (only with a grid). */
   groups: SweepGroup[];
+  /** Present when the runs were spread over the ranks of a distributed group. */
+  distributed?: { ranks: number; backend: string };
 }
 
 function rankEvals(evals: readonly FormatRecord[]): FormatRecord[] {

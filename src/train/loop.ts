@@ -15,6 +15,8 @@ import { native, type NativeTrainer, type NativeTrainerOptions } from '../native
 import { memory } from '../runtime.js';
 import { writeJsonAtomic, appendJsonLine } from '../io/atomic.js';
 import { checkpointFiles, findLatestCheckpoint, type Checkpoint } from './checkpoints.js';
+import { SINGLE, anyRank, checkBatchSize, firstDefined, type Group } from '../distributed/group.js';
+import { shardBatch } from '../distributed/shard.js';
 
 /** Everything the loop reports, in order; `--json` prints these one per line. */
 export type TrainEvent =
@@ -26,7 +28,7 @@ export type TrainEvent =
   | { event: 'test'; testLoss: number; testPpl: number; tokens: number }
   | { event: 'stop'; iteration: number; reason: StopReason; message: string }
   | { event: 'format'; iteration: number; score: number; low: number; high: number; n: number; cases: Record<string, number>; failures: Record<string, number>; categories: Record<string, number>; caseCategories: Record<string, string>; valLoss?: number; seconds: number; tokensPerSec: number; peakMemory: number }
-  | { event: 'done'; iteration: number; adapterFile: string; seconds: number };
+  | { event: 'done'; iteration: number; adapterFile: string; seconds: number; distributed?: { ranks: number; backend: string; bytesSent: number } };
 
 export type StopReason = 'completed' | 'callback' | 'aborted';
 
@@ -73,6 +75,17 @@ export interface TrainOptions extends TrainCallbacks {
   keepAdapter?: boolean;
   /** Save a checkpoint at the last iteration too (selection needs the final weights). */
   checkpointAtEnd?: boolean;
+  /**
+   * Data-parallel training over this group (src/distributed): each rank trains on its shard of
+   * every batch and gradients are summed over the ranks; rank 0 alone writes files, emits events
+   * and runs the callbacks, and its stop decisions are shared so every rank stops at the same step.
+   */
+  group?: Group;
+  /**
+   * In this one process, compute every batch as `localShards` data-parallel ranks would (row
+   * shards, token-weighted sums in rank order): the bit-exact reference of a distributed run.
+   */
+  localShards?: number;
 }
 
 export interface TrainResult {
@@ -142,6 +155,9 @@ function requireString(value: string | null, key: string): string {
 /** Train a LoRA adapter as `mlx_lm.lora --train` does, with callbacks and exact resume. */
 export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
   const started = performance.now();
+  const group = options.group ?? SINGLE;
+  const leader = group.leader;
+  if (group.size > 1) checkBatchSize(config.batch_size, group);
   const ownModel = !options.model;
   const model = options.model ?? (await loadModel(requireString(config.model, 'model')));
   let trainer: NativeTrainer | undefined;
@@ -159,7 +175,12 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     const adapterFile = join(adapterPath, 'adapters.safetensors');
     const metricsFile = join(adapterPath, 'metrics.jsonl');
 
-    trainer = await native().NativeTrainer.create(model.native, { ...trainerOptions(config), sharedPrefix: trainSet.sharedPrefix() });
+    trainer = await native().NativeTrainer.create(model.native, {
+      ...trainerOptions(config),
+      sharedPrefix: trainSet.sharedPrefix(),
+      dataParallel: group.size > 1,
+      localShards: options.localShards,
+    });
     let startIteration = 1;
     let iteratorState: BatchIteratorState | undefined;
     const checkpoints: Checkpoint[] = [];
@@ -175,7 +196,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     } else if (config.resume_adapter_file) {
       await trainer.loadAdapter(resolve(config.resume_adapter_file));
     }
-    writeJsonAtomic(join(adapterPath, 'adapter_config.json'), adapterConfig(config));
+    if (leader) writeJsonAtomic(join(adapterPath, 'adapter_config.json'), adapterConfig(config));
 
     const batches = iteratorState
       ? BatchIterator.restore(trainSet, iteratorState)
@@ -186,6 +207,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
 
     let iteration = startIteration - 1;
     const emit = (event: TrainEvent) => {
+      if (!leader) return;
       appendJsonLine(metricsFile, { ...event, time: Date.now() });
       options.onEvent?.(event);
     };
@@ -200,8 +222,19 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     const consider = (r: void | StopRequest | undefined) => {
       if (r && r.stop && !stop) stop = { reason: 'callback', message: r.reason };
     };
+    // Callbacks (format evals, early stopping) run on the leader only.
+    const call = async <T>(hook: Hook<T> | undefined, event: T) => {
+      if (leader) consider(await hook?.(event, ctx()));
+    };
+    // Every rank stops at the same step: a stop wanted by any rank (the leader's callbacks, an
+    // interrupt) is shared, with the first reason in rank order. Free for a group of one.
+    const agreedStop = async (): Promise<boolean> => {
+      if (group.size > 1 && (await anyRank(group, stop !== undefined))) stop = await firstDefined(group, stop);
+      return stop !== undefined;
+    };
 
     const saveCheckpoint = async (it: number): Promise<void> => {
+      if (!leader) return;
       const { adapterFile: ckptAdapter, stateFile } = checkpointFiles(join(adapterPath, `${String(it).padStart(7, '0')}_state.safetensors`));
       await trainer!.saveAdapter(ckptAdapter);
       await trainer!.saveState(stateFile, { batches: JSON.stringify(batches.state()), iteration: String(it) });
@@ -209,7 +242,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       const info = { event: 'checkpoint' as const, iteration: it, adapterFile: ckptAdapter, stateFile };
       checkpoints.push({ iteration: it, adapterFile: ckptAdapter, stateFile });
       emit(info);
-      consider(await options.onCheckpoint?.(info, ctx()));
+      await call(options.onCheckpoint, info);
     };
 
     const info = trainer.info();
@@ -224,7 +257,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       compute: model.compute.mode,
     };
     emit(startEvent);
-    consider(await options.onStart?.(startEvent, ctx()));
+    await call(options.onStart, startEvent);
 
     const losses: number[] = [];
     const valLosses: { iteration: number; loss: number }[] = [];
@@ -234,12 +267,10 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     let windowTime = 0;
     let trainedTokens = 0;
 
-    for (let it = startIteration; it <= config.iters && !stop; it++) {
-      if (options.signal?.aborted) {
-        stop = { reason: 'aborted', message: 'interrupted' };
-        break;
-      }
-      const batch = batches.next().value as Batch;
+    for (let it = startIteration; it <= config.iters; it++) {
+      if (options.signal?.aborted && !stop) stop = { reason: 'aborted', message: 'interrupted' };
+      if (await agreedStop()) break;
+      const batch = shardBatch(batches.next().value as Batch, group);
       if (valBatches.length > 0 && (it === 1 || it % config.steps_per_eval === 0 || it === config.iters)) {
         const t0 = performance.now();
         const v = await trainer.evaluate(valBatches);
@@ -247,8 +278,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
         const val = { event: 'val' as const, iteration: it, valLoss: v.loss, valTokens: v.tokens, seconds: (performance.now() - t0) / 1000 };
         valLosses.push({ iteration: it, loss: v.loss });
         emit(val);
-        consider(await options.onEval?.(val, ctx()));
-        if (stop) break;
+        await call(options.onEval, val);
+        if (await agreedStop()) break;
       }
       const t0 = performance.now();
       const r = await trainer.step(batch);
@@ -268,8 +299,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       windowSteps++;
       windowTokens += r.tokens;
       const stepEvent = { event: 'step' as const, iteration: it, loss: r.loss, tokens: r.tokens, lr: r.lr, updated: r.updated };
-      options.onEvent?.(stepEvent);
-      consider(await options.onStep?.(stepEvent, ctx()));
+      if (leader) options.onEvent?.(stepEvent);
+      await call(options.onStep, stepEvent);
       if (it % config.steps_per_report === 0 || it === config.iters) {
         trainedTokens += windowTokens;
         emit({
@@ -291,7 +322,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     if (saveFinal && iteration >= startIteration && !checkpoints.some((c) => c.iteration === iteration)) {
       await saveCheckpoint(iteration);
     }
-    await trainer.saveAdapter(adapterFile);
+    if (leader) await trainer.saveAdapter(adapterFile);
     if (stop) emit({ event: 'stop', iteration, reason: stop.reason, message: stop.message });
 
     let testLoss: number | undefined;
@@ -302,7 +333,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       emit({ event: 'test', testLoss: t.loss, testPpl: Math.exp(t.loss), tokens: t.tokens });
     }
     const seconds = (performance.now() - started) / 1000;
-    emit({ event: 'done', iteration, adapterFile, seconds });
+    // Data parallel: the group, and the bytes rank 0 sent through collectives (ring estimate).
+    const distributed = group.size > 1 ? { ranks: group.size, backend: group.backend, bytesSent: await group.bytesSent() } : undefined;
+    emit({ event: 'done', iteration, adapterFile, seconds, ...(distributed ? { distributed } : {}) });
     const result: TrainResult = {
       stopReason: stop?.reason ?? 'completed',
       stopMessage: stop?.message,

@@ -1,0 +1,99 @@
+// The trainer's data-parallel arithmetic, in one process (localShards): a batch split into row
+// shards whose token-weighted loss and gradients are summed as the ranks' all_sum sums them gives
+// the whole batch's step, also with a shard whose every target is masked and with gradient
+// accumulation. (The 2-rank runs over MLX's ring are in test/cli/distributed.test.ts.)
+import { describe, expect, it } from 'vitest';
+import { loadModel } from '../../src/model.js';
+import { MlxLabError } from '../../src/errors.js';
+import { native, type NativeTrainBatch, type NativeTrainerOptions } from '../../src/native.js';
+import { modelDir } from '../helpers/paths.js';
+import { rng } from '../helpers/train.js';
+
+/** Rows of random ids, padded to one width; offsets mask each row's first tokens. */
+function batch(lengths: number[], offsets: number[], seed: number): NativeTrainBatch {
+  const r = rng(seed);
+  const width = Math.max(...lengths) + 1;
+  const tokens = new Int32Array(lengths.length * width);
+  lengths.forEach((n, i) => {
+    for (let t = 0; t < n; t++) tokens[i * width + t] = 1 + Math.floor(r() * 250);
+  });
+  return { tokens, batch: lengths.length, lengths, offsets };
+}
+
+// SGD: the weights move linearly with the gradients, so the comparison sees the gradient
+// arithmetic itself (Adam's g / sqrt(v) turns 1-ulp differences of near-zero gradients into
+// visible ones; the Adam runs over real ranks are in the CLI test). Summing the batch in shards
+// orders the float sums differently: ~2e-6 relative per step in the gradients, ~1e-5 in the
+// weights after 3 steps; a wrong weighting (a mean of the shards' means) is off by percents.
+const OPTIONS: NativeTrainerOptions = { seed: 2, lora: { numLayers: -1, rank: 4, scale: 10 }, optimizer: { name: 'sgd', learningRate: 0.01 } };
+
+/** Losses of `steps` batches, and the adapter after them, with `localShards` shards. */
+async function run(batches: NativeTrainBatch[], localShards: number, extra: NativeTrainerOptions = {}) {
+  using model = await loadModel(modelDir('llama-f32'), { tokenizer: false });
+  const t = await native().NativeTrainer.create(model.native, { ...OPTIONS, ...extra, localShards });
+  try {
+    const losses: number[] = [];
+    const tokens: number[] = [];
+    for (const b of batches) {
+      const s = await t.step(b);
+      losses.push(s.loss);
+      tokens.push(s.tokens);
+    }
+    const params = await t.adapterParameters();
+    return { losses, tokens, params };
+  } finally {
+    t.dispose();
+  }
+}
+
+function maxRelDiff(a: number[], b: number[]): number {
+  return Math.max(...a.map((x, i) => Math.abs(x - b[i]) / Math.abs(x)));
+}
+
+function adapterDiff(a: Awaited<ReturnType<typeof run>>['params'], b: Awaited<ReturnType<typeof run>>['params']): number {
+  let worst = 0;
+  for (const [k, x] of Object.entries(a)) {
+    const y = b[k].data;
+    const scale = Math.max(...Array.from(x.data, Math.abs));
+    x.data.forEach((v: number, i: number) => (worst = Math.max(worst, Math.abs(v - y[i]) / scale)));
+  }
+  return worst;
+}
+
+const BATCHES = [batch([9, 7, 12, 5], [2, 0, 3, 1], 1), batch([6, 11, 8, 10], [0, 4, 2, 0], 2), batch([12, 12, 4, 9], [1, 1, 0, 5], 3)];
+
+describe('data-parallel arithmetic (localShards)', () => {
+  it('2 and 4 shards give the whole batch: the same token counts, losses ≤ 1e-5, adapter ≤ 1e-4', async () => {
+    const whole = await run(BATCHES, 1);
+    for (const n of [2, 4]) {
+      const sharded = await run(BATCHES, n);
+      expect(sharded.tokens).toEqual(whole.tokens);
+      expect(maxRelDiff(whole.losses, sharded.losses)).toBeLessThanOrEqual(1e-5);
+      console.log(`${n} shards: losses ${maxRelDiff(whole.losses, sharded.losses).toExponential(1)}, adapter ${adapterDiff(whole.params, sharded.params).toExponential(1)}`);
+      expect(adapterDiff(whole.params, sharded.params)).toBeLessThanOrEqual(1e-4);
+    }
+  });
+
+  it('a shard whose targets are all masked adds nothing (not NaN)', async () => {
+    // Rows 2 and 3 (the second shard) have offsets past their lengths.
+    const masked = [batch([9, 7, 6, 5], [2, 0, 7, 6], 4), ...BATCHES.slice(1)];
+    const whole = await run(masked, 1);
+    const sharded = await run(masked, 2);
+    expect(sharded.losses.every(Number.isFinite)).toBe(true);
+    expect(sharded.tokens).toEqual(whole.tokens);
+    expect(maxRelDiff(whole.losses, sharded.losses)).toBeLessThanOrEqual(1e-5);
+    expect(adapterDiff(whole.params, sharded.params)).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('with gradient accumulation too', async () => {
+    const whole = await run([...BATCHES, BATCHES[0]], 1, { gradAccumulationSteps: 2 });
+    const sharded = await run([...BATCHES, BATCHES[0]], 2, { gradAccumulationSteps: 2 });
+    expect(maxRelDiff(whole.losses, sharded.losses)).toBeLessThanOrEqual(1e-5);
+    expect(adapterDiff(whole.params, sharded.params)).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('a batch that does not split is an E_ARGUMENT', async () => {
+    await expect(run([batch([5, 6, 7], [0, 0, 0], 5)], 2)).rejects.toThrow(MlxLabError);
+    await expect(run([batch([5, 6, 7], [0, 0, 0], 5)], 2)).rejects.toThrow('a batch of 3 rows does not split into 2 shards');
+  });
+});
