@@ -4,13 +4,13 @@
  * early on the format score, select the checkpoint by format score (ties: lower val loss, then
  * earlier step), write it as adapters.safetensors and explain the choice in run.json.
  */
-import { copyFileSync, existsSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, basename, dirname } from 'node:path';
 import type { TrainConfig } from './config.js';
 import { MlxLabError } from './errors.js';
 import { loadSuite, type EvalSuite } from './eval/index.js';
 import { runEval, type EvalResult } from './eval/runner.js';
-import { writeJsonAtomic } from './io/atomic.js';
+import { copyFileAtomic, writeJsonAtomic } from './io/atomic.js';
 import { memory } from './runtime.js';
 import { EarlyStopper } from './select/early-stopping.js';
 import { selectCheckpoint, type CheckpointScores, type Selection } from './select/selection.js';
@@ -187,9 +187,7 @@ export async function runExperiment(config: TrainConfig, options: ExperimentOpti
 /** Copy a checkpoint's adapter over adapters.safetensors (atomically). */
 export function installAdapter(from: string, to: string): void {
   if (from === to) return;
-  const tmp = join(dirname(to), `.${basename(to)}.tmp-${process.pid}`);
-  copyFileSync(from, tmp);
-  renameSync(tmp, to);
+  copyFileAtomic(from, to);
 }
 
 /** Read a run's manifest. */

@@ -13,7 +13,7 @@ import { BatchIterator, evalBatches, loadData, dataOptionsFromConfig, type Batch
 import { loadModel, type Model } from '../model.js';
 import { native, type NativeTrainer, type NativeTrainerOptions } from '../native.js';
 import { memory } from '../runtime.js';
-import { writeJsonAtomic, appendJsonLine } from '../io/atomic.js';
+import { writeJsonAtomic, appendJsonLine, removeStaleTemps } from '../io/atomic.js';
 import { checkpointFiles, findLatestCheckpoint, type Checkpoint } from './checkpoints.js';
 
 /** Everything the loop reports, in order; `--json` prints these one per line. */
@@ -156,6 +156,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     }
     const adapterPath = resolve(config.adapter_path);
     mkdirSync(adapterPath, { recursive: true });
+    removeStaleTemps(adapterPath); // half-written files of a killed run
     const adapterFile = join(adapterPath, 'adapters.safetensors');
     const metricsFile = join(adapterPath, 'metrics.jsonl');
 
