@@ -103,7 +103,7 @@ function lastPerIteration<T extends { iteration: number }>(items: T[]): T[] {
   return [...new Map(items.map((x) => [x.iteration, x])).values()].sort((a, b) => a.iteration - b.iteration);
 }
 
-/** The evals, checkpoint scores and val losses logged before `startIteration` (the baseline is the eval at 0). */
+/** The evals (the baseline is the one at 0), checkpoint scores and val losses logged before `startIteration`. */
 function readHistory(metricsFile: string, startIteration: number): History {
   const events = existsSync(metricsFile) ? readMetrics(metricsFile).events.filter((e) => 'iteration' in e && e.iteration < startIteration) : [];
   const evals = lastPerIteration(
@@ -111,7 +111,7 @@ function readHistory(metricsFile: string, startIteration: number): History {
   );
   const checkpoints = lastPerIteration(eventsOf(events, 'scores').map(({ event: _, time: __, ...scores }) => scores));
   const valLosses = lastPerIteration(eventsOf(events, 'val').map((e) => ({ iteration: e.iteration, loss: e.valLoss })));
-  return { baseline: evals.find((e) => e.iteration === 0), evals: evals.filter((e) => e.iteration > 0), checkpoints, valLosses };
+  return { baseline: evals.find((e) => e.iteration === 0), evals, checkpoints, valLosses };
 }
 
 /** Train with live format evals, early stopping and selection by format score. */
@@ -171,7 +171,7 @@ export async function runExperiment(config: TrainConfig, options: ExperimentOpti
     const replay = (iteration: number, value: number | undefined) => {
       if (stopper && value !== undefined) decision = decide({ ...ctx, iteration }, value) ?? decision;
     };
-    if (stopping?.metric === 'format_score') for (const rec of history.evals) replay(rec.iteration, rec.score);
+    if (stopping?.metric === 'format_score') for (const rec of history.evals) if (rec.iteration > 0) replay(rec.iteration, rec.score);
     if (stopping?.metric === 'val_loss') for (const v of history.valLosses) if (v.iteration > 1) replay(v.iteration, v.loss);
     return decision;
   };
