@@ -29,7 +29,7 @@ export function demoCommand(): Command {
       const controller = new AbortController();
       const interrupt = onInterrupt(controller, 'the demo stops after the current step');
       try {
-        const r = await runDemo({
+        await runDemo({
           dir: opts.dir,
           trainExamples: opts.trainExamples,
           iters: opts.iters,
@@ -41,7 +41,8 @@ export function demoCommand(): Command {
           signal: controller.signal,
           onEvent: opts.json ? (e) => process.stdout.write(JSON.stringify(e) + '\n') : undefined,
         });
-        if (r.experiment.stopReason === 'aborted') process.exitCode = interrupt.exitCode();
+      } catch (err) {
+        interrupt.settle(err, `demo interrupted${err instanceof Error ? ` (${err.message})` : ''}`);
       } finally {
         interrupt.dispose();
       }

@@ -66,9 +66,7 @@ export function evalCommand(): Command {
         await adapter?.detach();
         process.stdout.write((opts.json ? JSON.stringify(r) : formatEvalTable(r, opts.verbose)) + '\n');
       } catch (err) {
-        if (!controller.signal.aborted) throw err;
-        process.stderr.write('mlx-lab: eval interrupted\n');
-        process.exitCode = interrupt.exitCode();
+        interrupt.settle(err, 'eval interrupted; no result was printed');
       } finally {
         interrupt.dispose();
         model.dispose();

@@ -6,6 +6,11 @@
 export interface Interrupt {
   /** The exit code for the signal received (130 / 143), or 0 if none was. */
   exitCode(): number;
+  /**
+   * For a command's catch block: when the signal made the work throw, print `message`, set the
+   * exit code (130 / 143) and swallow the error; any other error is thrown again.
+   */
+  settle(err: unknown, message: string): void;
   dispose(): void;
 }
 
@@ -19,8 +24,14 @@ export function onInterrupt(controller: AbortController, what: string): Interrup
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+  const exitCode = () => (received === 'SIGTERM' ? 143 : received ? 130 : 0);
   return {
-    exitCode: () => (received === 'SIGTERM' ? 143 : received ? 130 : 0),
+    exitCode,
+    settle(err, message) {
+      if (!controller.signal.aborted) throw err;
+      process.stderr.write(`mlx-lab: ${message}\n`);
+      process.exitCode = exitCode() || 130;
+    },
     dispose() {
       process.off('SIGINT', handler);
       process.off('SIGTERM', handler);
