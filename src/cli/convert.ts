@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { convert } from '../convert.js';
 import { MlxLabError } from '../errors.js';
 import { integer, progressPrinter, summary } from './fuse.js';
-import { onInterrupt } from './signals.js';
+import { GRACE_MS, onInterrupt } from './signals.js';
 
 export function convertCommand(): Command {
   return new Command('convert')
@@ -25,7 +25,7 @@ export function convertCommand(): Command {
       if (!input) throw new MlxLabError('E_ARGUMENT', 'give --model <.gguf file or model folder>');
       const progress = progressPrinter();
       const controller = new AbortController();
-      const interrupt = onInterrupt(controller, 'convert stops at the next layer and writes nothing');
+      const interrupt = onInterrupt(controller, 'convert stops at the next layer and writes nothing', { graceMs: GRACE_MS });
       try {
         const r = await convert({
           input,

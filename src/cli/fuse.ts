@@ -1,7 +1,7 @@
 /** `mlx-lab fuse`: merge an adapter into its base model and save a model folder, like mlx_lm.fuse. */
 import { Command, InvalidArgumentError } from 'commander';
 import { fuse, type FuseProgress, type SavedModelFolder } from '../fuse.js';
-import { onInterrupt } from './signals.js';
+import { GRACE_MS, onInterrupt } from './signals.js';
 
 export function integer(name: string) {
   return (value: string): number => {
@@ -70,7 +70,7 @@ export function fuseCommand(): Command {
     .action(async (opts) => {
       const progress = progressPrinter();
       const controller = new AbortController();
-      const interrupt = onInterrupt(controller, 'fuse stops at the next layer and writes nothing');
+      const interrupt = onInterrupt(controller, 'fuse stops at the next layer and writes nothing', { graceMs: GRACE_MS });
       try {
         const r = await fuse({
           model: opts.model,
