@@ -11,7 +11,7 @@ import { basename, dirname, join, relative, resolve, sep, isAbsolute } from 'nod
 import { adapterFiles, loraConfigFrom } from './adapters.js';
 import { MlxLabError } from './errors.js';
 import { tokenizerFromGguf } from './gguf-tokenizer.js';
-import { copyFileAtomic, fsyncPath, tempPath, writeFileAtomic } from './io/atomic.js';
+import { copyFileAtomic, fsyncPath, removeStaleTemps, tempPath, writeFileAtomic } from './io/atomic.js';
 import { readJsonFile, type ModelConfig } from './model-config.js';
 import { Model } from './model.js';
 import { native, type GgufMetadata, type NativeControl, type NativeFuseProgress, type NativeModel, type NativeQuantSpec, type NativeSavedWeights } from './native.js';
@@ -314,6 +314,7 @@ export async function writeModelFolder(
   };
   const parent = dirname(target);
   mkdirSync(parent, { recursive: true });
+  removeStaleTemps(parent, `.${basename(target)}.`); // a killed earlier write of this folder
   const tmp = tempPath(target);
   mkdirSync(tmp);
   let result: SavedModelFolder;

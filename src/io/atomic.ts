@@ -122,9 +122,13 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Remove the temporary files a killed writer left in `dir` (those of live processes stay); returns their names. */
-export function removeStaleTemps(dir: string): string[] {
+/**
+ * Remove the temporary files and folders a killed writer left in `dir` (those of live processes
+ * stay), only those whose names start with `prefix`; returns their names.
+ */
+export function removeStaleTemps(dir: string, prefix = ''): string[] {
   const stale = readdirSync(dir).filter((name) => {
+    if (!name.startsWith(prefix)) return false;
     const m = TEMP_NAME.exec(name);
     return m !== null && Number(m[1]) !== process.pid && !alive(Number(m[1]));
   });

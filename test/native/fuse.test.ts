@@ -23,6 +23,7 @@
 // - against mlx-lm's fused model (same algorithm; identical quantized weights): 2e-4 absolute
 //   (measured ≤ 9.7e-5; float rounding of a different BLAS in the fixtures' mlx).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -559,10 +560,13 @@ describe('fuse: bad input', () => {
     } finally {
       m.dispose();
     }
-    // Through fuse(): aborted at the first layer's progress; the existing target is left as it was.
+    // Through fuse(): aborted at the first layer's progress; the existing target is left as it
+    // was, and the temporary folder of an earlier, killed fuse into it is removed.
     const out = join(tmp, 'interrupted');
     mkdirSync(out);
     writeFileSync(join(out, 'keep.txt'), 'mine');
+    const deadPid = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString());
+    mkdirSync(join(tmp, `.interrupted.tmp-${deadPid}-abc123`));
     const controller = new AbortController();
     await expectRejects(
       fuse({ model: modelDir('llama-f32'), adapter, out, force: true, signal: controller.signal, onProgress: (p) => p.stage === 'fuse' && controller.abort(new Error('SIGINT')) }),

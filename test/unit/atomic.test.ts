@@ -2,7 +2,7 @@
 // left by a killed writer is cut before the next append, stale temporaries of dead writers go.
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendJsonLine, copyFileAtomic, removeStaleTemps, tempPath, writeFileAtomic, writeJsonAtomic } from '../../src/io/atomic.js';
 import { parseMetrics } from '../../src/report/metrics.js';
@@ -100,5 +100,14 @@ describe('stale temporaries', () => {
     expect(removeStaleTemps(d).sort()).toEqual([names[0], names[1]].sort());
     expect(readdirSync(d).sort()).toEqual([names[2], names[3], names[4]].sort());
     expect(existsSync(join(d, names[1]))).toBe(false);
+  });
+
+  it('with a prefix, removes only the temporaries of that target (a killed fuse of one folder)', () => {
+    const d = dir();
+    const dead = deadPid();
+    const names = [`.fused.tmp-${dead}-abc123`, `.other.tmp-${dead}-abc123`, `.fused.old-${dead}-abc123`];
+    for (const n of names) mkdirSync(join(d, n));
+    expect(removeStaleTemps(d, '.fused.')).toEqual([names[0]]);
+    expect(readdirSync(d).sort()).toEqual([names[1], names[2]].sort());
   });
 });
