@@ -5,7 +5,7 @@
  * Callbacks see every event and may stop the run; the live model generates with the adapter
  * being trained, which is what the format evals hook into.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MlxLabError } from '../errors.js';
 import type { TrainConfig } from '../config.js';
@@ -205,6 +205,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
 
     const saveCheckpoint = async (it: number): Promise<void> => {
       const { adapterFile: ckptAdapter, stateFile } = checkpointFiles(join(adapterPath, `${String(it).padStart(7, '0')}_state.safetensors`));
+      // The state file goes last: a checkpoint rewritten (resumed from an older one) is incomplete until then.
+      rmSync(stateFile, { force: true });
       await trainer!.saveAdapter(ckptAdapter);
       await trainer!.saveState(stateFile, { batches: JSON.stringify(batches.state()), iteration: String(it) });
       await trainer!.saveAdapter(adapterFile);
