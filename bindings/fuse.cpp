@@ -179,8 +179,19 @@ FuseProgressFn progress_sink(const std::shared_ptr<JsChannel>& channel, const Na
   };
 }
 
+// Wraps `progress` so the job stops with E_ABORTED at the next layer or shard once the optional
+// NativeControl at info[i] is cancelled (the TS layer then removes the temporary folder).
+FuseProgressFn cancellable(FuseProgressFn progress, const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || info[i].IsUndefined() || info[i].IsNull()) return progress;
+  CancelFlagPtr cancel = NativeControl::Unwrap(info[i])->cancel_flag();
+  return [progress, cancel](const FuseProgress& p) {
+    if (cancel->cancelled()) fail(codes::kCancelled, "cancelled");
+    if (progress) progress(p);
+  };
+}
+
 // fuseModel(model, { adapterFile, lora, outDir, dequantize?, bits?, groupSize?, maxShardBytes? },
-//           onProgress?) -> Promise<Saved>
+//           onProgress?, control?) -> Promise<Saved>
 Napi::Value FuseModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto model = model_arg(info, 0);
@@ -197,7 +208,7 @@ Napi::Value FuseModel(const Napi::CallbackInfo& info) {
   if (options.dtype) bad(env, "fuse takes no dtype");
   uint64_t max_shard = max_shard_bytes(o);
   auto channel = std::make_shared<JsChannel>(env);
-  auto progress = progress_sink(channel, info, 2);
+  auto progress = cancellable(progress_sink(channel, info, 2), info, 3);
   return run_on_engine<Saved>(
       env, channel,
       [model, lora, adapter_file, out_dir, options, max_shard, progress](JsChannel&) {
@@ -208,7 +219,7 @@ Napi::Value FuseModel(const Napi::CallbackInfo& info) {
 }
 
 // convertModel(model, { outDir, quantize?, dequantize?, bits?, groupSize?, dtype?,
-//              maxShardBytes? }, onProgress?) -> Promise<Saved>
+//              maxShardBytes? }, onProgress?, control?) -> Promise<Saved>
 Napi::Value ConvertModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto model = model_arg(info, 0);
@@ -218,7 +229,7 @@ Napi::Value ConvertModel(const Napi::CallbackInfo& info) {
   WeightOptions options = to_weight_options(o);
   uint64_t max_shard = max_shard_bytes(o);
   auto channel = std::make_shared<JsChannel>(env);
-  auto progress = progress_sink(channel, info, 2);
+  auto progress = cancellable(progress_sink(channel, info, 2), info, 3);
   return run_on_engine<Saved>(
       env, channel,
       [model, out_dir, options, max_shard, progress](JsChannel&) {

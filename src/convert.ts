@@ -35,6 +35,8 @@ export interface ConvertOptions {
   /** Largest shard in bytes (mlx-lm's 5 GiB by default). */
   maxShardBytes?: number;
   onProgress?: (progress: FuseProgress) => void;
+  /** Stops at the next layer or shard; nothing is written (E_ABORTED). */
+  signal?: AbortSignal;
 }
 
 const DTYPES = ['float16', 'bfloat16', 'float32'] as const;
@@ -248,13 +250,15 @@ export async function convert(options: ConvertOptions): Promise<SavedModelFolder
     return await writeModelFolder(
       target,
       opened.source,
-      (tmp) =>
+      (tmp, control) =>
         native().convertModel(
           opened.handle,
           { outDir: tmp, quantize, dequantize, bits, groupSize, dtype, maxShardBytes: options.maxShardBytes },
           (p: NativeFuseProgress) => onProgress?.(p),
+          control,
         ),
       onProgress,
+      options.signal,
     );
   } finally {
     opened.release();

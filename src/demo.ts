@@ -14,6 +14,7 @@ import { loadSuite, writeToolFormatData } from './eval/index.js';
 import { runEval, type EvalResult } from './eval/runner.js';
 import { runExperiment, type ExperimentResult } from './experiment.js';
 import { fuse } from './fuse.js';
+import { MlxLabError } from './errors.js';
 import { loadModel } from './model.js';
 import type { TrainEvent } from './train/loop.js';
 import { writeReport } from './cli/report.js';
@@ -99,7 +100,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   const { ensureSmolLM2 } = (await import('../scripts/fetch-smollm2.mjs')) as { ensureSmolLM2: () => Promise<string> };
   const gguf = await ensureSmolLM2();
   if (!existsSync(join(config.model!, 'config.json'))) {
-    await convert({ input: gguf, out: config.model!, force: true });
+    await convert({ input: gguf, out: config.model!, force: true, signal: o.signal });
     log(`      converted to an MLX folder: ${config.model}`);
   }
 
@@ -126,13 +127,16 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
         if (e.event === 'report') log(`      step ${e.iteration}: train loss ${e.trainLoss.toFixed(3)}, ${e.tokensPerSec.toFixed(0)} tok/s`);
       },
     });
+    if (experiment.stopReason === 'aborted') {
+      throw new MlxLabError('E_ABORTED', `stopped at step ${experiment.iteration}; the checkpoint is in ${experiment.adapterPath} (run the demo again to start over)`);
+    }
     const sel = experiment.selection;
     stage(5, `selected: ${sel ? `step ${sel.checkpoint.iteration} (${sel.reason})` : 'none'}`);
     if (experiment.stopMessage) log(`      ${experiment.stopMessage}`);
 
     stage(6, `fusing the selected adapter into the base, re-quantized to ${o.fuseBits ?? 5} bits`);
     const fusedDir = join(dir, 'fused');
-    await fuse({ model, adapter: experiment.adapterPath, out: fusedDir, bits: o.fuseBits ?? 5, groupSize: 32, force: true });
+    await fuse({ model, adapter: experiment.adapterPath, out: fusedDir, bits: o.fuseBits ?? 5, groupSize: 32, force: true, signal: o.signal });
     const fusedModel = await loadModel(fusedDir);
     let fused: EvalResult;
     try {

@@ -4,16 +4,18 @@
  * early on the format score, select the checkpoint by format score (ties: lower val loss, then
  * earlier step), write it as adapters.safetensors and explain the choice in run.json.
  */
-import { copyFileSync, existsSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, basename, dirname } from 'node:path';
 import type { TrainConfig } from './config.js';
 import { MlxLabError } from './errors.js';
 import { loadSuite, type EvalSuite } from './eval/index.js';
 import { runEval, type EvalResult } from './eval/runner.js';
-import { writeJsonAtomic } from './io/atomic.js';
+import { copyFileAtomic, writeJsonAtomic } from './io/atomic.js';
 import { memory } from './runtime.js';
 import { EarlyStopper } from './select/early-stopping.js';
 import { selectCheckpoint, type CheckpointScores, type Selection } from './select/selection.js';
+import { checkpointFiles } from './train/checkpoints.js';
+import { readMetrics, eventsOf } from './report/metrics.js';
 import { train, type StopRequest, type TrainContext, type TrainEvent, type TrainOptions, type TrainResult } from './train/loop.js';
 
 export interface FormatRecord {
@@ -88,6 +90,30 @@ function formatEvent(iteration: number, r: EvalResult, valLoss: number | undefin
 
 export const MANIFEST = 'run.json';
 
+/** What earlier sessions of a resumed run measured, read back from its metrics log. */
+interface History {
+  baseline?: FormatRecord;
+  evals: FormatRecord[];
+  checkpoints: CheckpointScores[];
+  valLosses: { iteration: number; loss: number }[];
+}
+
+/** Keep the last event per iteration (a killed session's iterations are trained again, identically). */
+function lastPerIteration<T extends { iteration: number }>(items: T[]): T[] {
+  return [...new Map(items.map((x) => [x.iteration, x])).values()].sort((a, b) => a.iteration - b.iteration);
+}
+
+/** The evals (the baseline is the one at 0), checkpoint scores and val losses logged before `startIteration`. */
+function readHistory(metricsFile: string, startIteration: number): History {
+  const events = existsSync(metricsFile) ? readMetrics(metricsFile).events.filter((e) => 'iteration' in e && e.iteration < startIteration) : [];
+  const evals = lastPerIteration(
+    eventsOf(events, 'format').map(({ iteration, score, low, high, valLoss, cases, failures }) => ({ iteration, score, low, high, valLoss, cases, failures })),
+  );
+  const checkpoints = lastPerIteration(eventsOf(events, 'scores').map(({ event: _, time: __, ...scores }) => scores));
+  const valLosses = lastPerIteration(eventsOf(events, 'val').map((e) => ({ iteration: e.iteration, loss: e.valLoss })));
+  return { baseline: evals.find((e) => e.iteration === 0), evals, checkpoints, valLosses };
+}
+
 /** Train with live format evals, early stopping and selection by format score. */
 export async function runExperiment(config: TrainConfig, options: ExperimentOptions = {}): Promise<ExperimentResult> {
   const startedAt = new Date().toISOString();
@@ -99,6 +125,7 @@ export async function runExperiment(config: TrainConfig, options: ExperimentOpti
   const evals = new Map<number, FormatRecord>();
   const checkpoints: CheckpointScores[] = [];
   let baseline: FormatRecord | undefined;
+  let earlierValLosses: History['valLosses'] = [];
 
   const formatEval = async (ctx: TrainContext): Promise<FormatRecord | undefined> => {
     // After an abort the run only saves its checkpoint: no eval (it would be cancelled anyway).
@@ -118,11 +145,54 @@ export async function runExperiment(config: TrainConfig, options: ExperimentOpti
     return d.stop ? { stop: true, reason: `early stopping: ${d.reason}` } : undefined;
   };
 
+  /** Score the checkpoint just saved (format eval, val loss) for selection, and log the scores. */
+  const scoreCheckpoint = async (adapterFile: string, ctx: TrainContext): Promise<FormatRecord | undefined> => {
+    const rec = await formatEval(ctx);
+    const scores: CheckpointScores = {
+      iteration: ctx.iteration,
+      adapterFile,
+      formatScore: rec?.score,
+      formatLow: rec?.low,
+      formatHigh: rec?.high,
+      valLoss: rec?.valLoss ?? (await ctx.validate()),
+    };
+    checkpoints.push(scores);
+    ctx.emit({ event: 'scores', ...scores }); // logged, so that a resumed run can still select this checkpoint
+    return rec;
+  };
+
+  /** A resumed run takes over what its earlier sessions measured, and replays early stopping on it. */
+  const resumeFrom = (history: History, ctx: TrainContext): StopRequest | undefined => {
+    baseline = history.baseline;
+    for (const rec of history.evals) evals.set(rec.iteration, rec);
+    checkpoints.push(...history.checkpoints);
+    earlierValLosses = history.valLosses;
+    let decision: StopRequest | undefined;
+    const replay = (iteration: number, value: number | undefined) => {
+      if (stopper && value !== undefined) decision = decide({ ...ctx, iteration }, value) ?? decision;
+    };
+    if (stopping?.metric === 'format_score') for (const rec of history.evals) if (rec.iteration > 0) replay(rec.iteration, rec.score);
+    if (stopping?.metric === 'val_loss') for (const v of history.valLosses) if (v.iteration > 1) replay(v.iteration, v.loss);
+    return decision;
+  };
+
   const result = await train(config, {
     ...options,
     checkpointAtEnd: true,
     onStart: async (info, ctx) => {
-      if (suite && evalConfig?.at_start !== false) baseline = await formatEval(ctx);
+      if (info.startIteration > 1) {
+        let stop = resumeFrom(readHistory(join(info.adapterPath, 'metrics.jsonl'), info.startIteration), ctx);
+        if (!checkpoints.some((c) => c.iteration === ctx.iteration)) {
+          // Killed after saving the checkpoint we resume from but before scoring it: score it now.
+          const { adapterFile } = checkpointFiles(join(info.adapterPath, `${String(ctx.iteration).padStart(7, '0')}_state.safetensors`));
+          const replayed = evals.has(ctx.iteration);
+          const rec = await scoreCheckpoint(adapterFile, ctx);
+          if (!replayed && stopping?.metric === 'format_score' && ctx.iteration % every !== 0) stop = decide(ctx, rec?.score) ?? stop;
+        }
+        if (stop) return stop;
+      } else if (suite && evalConfig?.at_start !== false) {
+        baseline = await formatEval(ctx);
+      }
       return options.onStart?.(info, ctx);
     },
     onStep: async (info, ctx) => {
@@ -138,15 +208,7 @@ export async function runExperiment(config: TrainConfig, options: ExperimentOpti
       return stopping?.metric === 'val_loss' && info.iteration > 1 ? decide(ctx, info.valLoss) : undefined;
     },
     onCheckpoint: async (info, ctx) => {
-      const rec = await formatEval(ctx);
-      checkpoints.push({
-        iteration: info.iteration,
-        adapterFile: info.adapterFile,
-        formatScore: rec?.score,
-        formatLow: rec?.low,
-        formatHigh: rec?.high,
-        valLoss: rec?.valLoss ?? (await ctx.validate()),
-      });
+      const rec = await scoreCheckpoint(info.adapterFile, ctx);
       const user = await options.onCheckpoint?.(info, ctx);
       if (user) return user;
       return stopping?.metric === 'format_score' && info.iteration % every !== 0 ? decide(ctx, rec?.score) : undefined;
@@ -174,7 +236,7 @@ export async function runExperiment(config: TrainConfig, options: ExperimentOpti
     iterations: result.iteration,
     baseline,
     evals: [...evals.values()].sort((a, b) => a.iteration - b.iteration),
-    valLosses: result.valLosses,
+    valLosses: [...earlierValLosses, ...result.valLosses],
     checkpoints,
     selected: selection ? { ...selection, adapterFile: selection.checkpoint.adapterFile } : undefined,
     config,
@@ -187,9 +249,7 @@ export async function runExperiment(config: TrainConfig, options: ExperimentOpti
 /** Copy a checkpoint's adapter over adapters.safetensors (atomically). */
 export function installAdapter(from: string, to: string): void {
   if (from === to) return;
-  const tmp = join(dirname(to), `.${basename(to)}.tmp-${process.pid}`);
-  copyFileSync(from, tmp);
-  renameSync(tmp, to);
+  copyFileAtomic(from, to);
 }
 
 /** Read a run's manifest. */

@@ -6,15 +6,15 @@
  * everything goes into a temporary folder next to the target, is fsynced, then renamed into
  * place.
  */
-import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { adapterFiles, loraConfigFrom } from './adapters.js';
 import { MlxLabError } from './errors.js';
 import { tokenizerFromGguf } from './gguf-tokenizer.js';
-import { writeFileAtomic } from './io/atomic.js';
+import { copyFileAtomic, fsyncPath, removeStaleTemps, tempPath, writeFileAtomic } from './io/atomic.js';
 import { readJsonFile, type ModelConfig } from './model-config.js';
 import { Model } from './model.js';
-import { native, type GgufMetadata, type NativeFuseProgress, type NativeModel, type NativeQuantSpec, type NativeSavedWeights } from './native.js';
+import { native, type GgufMetadata, type NativeControl, type NativeFuseProgress, type NativeModel, type NativeQuantSpec, type NativeSavedWeights } from './native.js';
 
 /** The bits and group sizes fuse and convert accept (mlx-lm's affine quantization). */
 export const QUANT_BITS = [2, 3, 4, 5, 6, 8] as const;
@@ -51,6 +51,8 @@ export interface FuseOptions {
   /** Largest shard in bytes (mlx-lm's 5 GiB by default). */
   maxShardBytes?: number;
   onProgress?: (progress: FuseProgress) => void;
+  /** Stops at the next layer or shard; nothing is written (E_ABORTED). */
+  signal?: AbortSignal;
 }
 
 export interface SavedModelFolder {
@@ -101,19 +103,6 @@ export function checkTarget(out: string, force: boolean | undefined, inputs: str
     if (!statSync(target).isDirectory()) throw new MlxLabError('E_ARGUMENT', `${target} exists and is not a folder`);
   }
   return target;
-}
-
-function fsyncPath(path: string): void {
-  try {
-    const fd = openSync(path, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // some file systems cannot fsync a folder; the renames stay atomic
-  }
 }
 
 function randomSuffix(): string {
@@ -286,8 +275,7 @@ function writeTokenizerFiles(source: ModelSource, dir: string): string[] {
       const from = join(source.dir, name);
       if (!existsSync(from) || !statSync(from).isFile()) continue;
       const to = join(dir, name);
-      copyFileSync(from, to);
-      fsyncPath(to);
+      copyFileAtomic(from, to);
       written.push(name);
     }
     return written;
@@ -312,9 +300,11 @@ function writeTokenizerFiles(source: ModelSource, dir: string): string[] {
 export async function writeModelFolder(
   target: string,
   source: ModelSource,
-  writeWeights: (tmp: string) => Promise<NativeSavedWeights>,
+  writeWeights: (tmp: string, control: NativeControl) => Promise<NativeSavedWeights>,
   onProgress?: (p: FuseProgress) => void,
+  signal?: AbortSignal,
 ): Promise<SavedModelFolder> {
+  throwIfAborted(signal, target);
   const report = (p: FuseProgress) => {
     try {
       onProgress?.(p);
@@ -324,11 +314,18 @@ export async function writeModelFolder(
   };
   const parent = dirname(target);
   mkdirSync(parent, { recursive: true });
-  const tmp = join(parent, `.${basename(target)}.tmp-${randomSuffix()}`);
+  removeStaleTemps(parent, `.${basename(target)}.`); // a killed earlier write of this folder
+  const tmp = tempPath(target);
   mkdirSync(tmp);
   let result: SavedModelFolder;
+  const control = new (native().NativeControl)();
+  const cancel = () => control.cancel();
+  signal?.addEventListener('abort', cancel, { once: true });
   try {
-    const saved = await writeWeights(tmp);
+    const saved = await writeWeights(tmp, control).catch((err) => {
+      throwIfAborted(signal, target);
+      throw err;
+    });
     const config = finishConfig(baseConfig(source), quantizationBlock(saved.quantization));
     const quantization = config.quantization as Record<string, unknown> | undefined;
     writeFileAtomic(join(tmp, 'config.json'), JSON.stringify(config, null, 4));
@@ -340,6 +337,7 @@ export async function writeModelFolder(
     const tokenizerFiles = writeTokenizerFiles(source, tmp);
     report({ stage: 'files', done: 1, total: 1, name: 'config.json, index, tokenizer' });
     fsyncPath(tmp);
+    throwIfAborted(signal, target);
     result = {
       out: target,
       files: saved.files,
@@ -353,6 +351,8 @@ export async function writeModelFolder(
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;
+  } finally {
+    signal?.removeEventListener('abort', cancel);
   }
   // Swap into place.
   let old: string | undefined;
@@ -382,6 +382,13 @@ export async function writeModelFolder(
   if (old) rmSync(old, { recursive: true, force: true });
   report({ stage: 'done', done: 1, total: 1, name: target });
   return result;
+}
+
+/** E_ABORTED when `signal` has fired: nothing was written to `target`. */
+function throwIfAborted(signal: AbortSignal | undefined, target: string): void {
+  if (!signal?.aborted) return;
+  const reason = signal.reason instanceof Error ? signal.reason.message : 'aborted';
+  throw new MlxLabError('E_ABORTED', `${target}: not written, interrupted (${reason})`, { cause: signal.reason });
 }
 
 /** Leftover temporary folders of interrupted runs next to `out` (for cleanup tools and tests). */
@@ -420,18 +427,20 @@ export async function fuse(options: FuseOptions): Promise<SavedModelFolder> {
     return await writeModelFolder(
       target,
       opened.source,
-      async (tmp) => {
+      async (tmp, control) => {
         try {
           return await native().fuseModel(
             opened.handle,
             { adapterFile: file, lora, outDir: tmp, dequantize, bits, groupSize, maxShardBytes: options.maxShardBytes },
             (p: NativeFuseProgress) => onProgress?.(p),
+            control,
           );
         } catch (err) {
           throw withContext(err, `fusing ${options.adapter} into ${opened.path}`);
         }
       },
       onProgress,
+      options.signal,
     );
   } finally {
     opened.release();

@@ -268,10 +268,10 @@ export interface NativeSavedWeights {
 }
 
 export interface NativeAddon {
-  /** Attach the adapter, merge it into the stored (not the float32 compute) weights, detach, write the shards. */
-  fuseModel(model: NativeModel, options: NativeFuseOptions, onProgress?: (p: NativeFuseProgress) => void): Promise<NativeSavedWeights>;
+  /** Attach the adapter, merge it into the stored (not the float32 compute) weights, detach, write the shards; `control.cancel()` stops at the next layer or shard (E_ABORTED). */
+  fuseModel(model: NativeModel, options: NativeFuseOptions, onProgress?: (p: NativeFuseProgress) => void, control?: NativeControl): Promise<NativeSavedWeights>;
   /** The model's stored weights quantized / dequantized / cast, written as shards. */
-  convertModel(model: NativeModel, options: NativeConvertOptions, onProgress?: (p: NativeFuseProgress) => void): Promise<NativeSavedWeights>;
+  convertModel(model: NativeModel, options: NativeConvertOptions, onProgress?: (p: NativeFuseProgress) => void, control?: NativeControl): Promise<NativeSavedWeights>;
   /** The metadata of a llama GGUF file (reads the file through MLX's loader). */
   ggufMetadata(path: string): Promise<GgufMetadata>;
 }

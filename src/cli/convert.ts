@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { convert } from '../convert.js';
 import { MlxLabError } from '../errors.js';
 import { integer, progressPrinter, summary } from './fuse.js';
+import { GRACE_MS, onInterrupt } from './signals.js';
 
 export function convertCommand(): Command {
   return new Command('convert')
@@ -23,6 +24,8 @@ export function convertCommand(): Command {
       const input = (opts.model ?? opts.hfPath) as string | undefined;
       if (!input) throw new MlxLabError('E_ARGUMENT', 'give --model <.gguf file or model folder>');
       const progress = progressPrinter();
+      const controller = new AbortController();
+      const interrupt = onInterrupt(controller, 'convert stops at the next layer and writes nothing', { graceMs: GRACE_MS });
       try {
         const r = await convert({
           input,
@@ -34,11 +37,16 @@ export function convertCommand(): Command {
           dtype: opts.dtype,
           force: Boolean(opts.force),
           onProgress: progress.onProgress,
+          signal: controller.signal,
         });
         progress.end();
         process.stdout.write(summary('converted', r));
+      } catch (err) {
+        progress.end();
+        interrupt.settle(err, `convert interrupted; ${opts.mlxPath} was not written`);
       } finally {
         progress.end();
+        interrupt.dispose();
       }
     });
 }

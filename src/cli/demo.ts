@@ -1,7 +1,7 @@
 /** `mlx-lab demo`: the whole experiment on SmolLM2-135M with no arguments and no server. */
 import { Command, InvalidArgumentError } from 'commander';
 import { runDemo } from '../demo.js';
-import { onInterrupt } from './signals.js';
+import { GRACE_MS, onInterrupt } from './signals.js';
 
 function num(flag: string, opts: { int?: boolean; min?: number; max?: number } = {}) {
   return (v: string): number => {
@@ -27,9 +27,9 @@ export function demoCommand(): Command {
     .option('--json', 'print the training events as JSON lines (stdout)')
     .action(async (opts) => {
       const controller = new AbortController();
-      const interrupt = onInterrupt(controller, 'the demo stops after the current step');
+      const interrupt = onInterrupt(controller, 'the demo stops after the current step', { graceMs: GRACE_MS });
       try {
-        const r = await runDemo({
+        await runDemo({
           dir: opts.dir,
           trainExamples: opts.trainExamples,
           iters: opts.iters,
@@ -41,7 +41,8 @@ export function demoCommand(): Command {
           signal: controller.signal,
           onEvent: opts.json ? (e) => process.stdout.write(JSON.stringify(e) + '\n') : undefined,
         });
-        if (r.experiment.stopReason === 'aborted') process.exitCode = interrupt.exitCode();
+      } catch (err) {
+        interrupt.settle(err, `demo interrupted${err instanceof Error ? ` (${err.message})` : ''}`);
       } finally {
         interrupt.dispose();
       }

@@ -4,7 +4,7 @@ import { loadModel } from '../model.js';
 import { attachAdapter } from '../adapters.js';
 import { loadSuite } from '../eval/index.js';
 import { runEval, type EvalResult } from '../eval/runner.js';
-import { onInterrupt } from './signals.js';
+import { GRACE_MS, onInterrupt } from './signals.js';
 
 function positiveInt(flag: string) {
   return (v: string): number => {
@@ -52,7 +52,7 @@ export function evalCommand(): Command {
     .action(async (opts) => {
       const suite = await loadSuite(opts.suite);
       const controller = new AbortController();
-      const interrupt = onInterrupt(controller, 'the eval stops after the current token');
+      const interrupt = onInterrupt(controller, 'the eval stops after the current token', { graceMs: GRACE_MS });
       const model = await loadModel(opts.model, { compute: opts.compute });
       try {
         const adapter = opts.adapter ? await attachAdapter(model, opts.adapter) : undefined;
@@ -66,9 +66,7 @@ export function evalCommand(): Command {
         await adapter?.detach();
         process.stdout.write((opts.json ? JSON.stringify(r) : formatEvalTable(r, opts.verbose)) + '\n');
       } catch (err) {
-        if (!controller.signal.aborted) throw err;
-        process.stderr.write('mlx-lab: eval interrupted\n');
-        process.exitCode = interrupt.exitCode();
+        interrupt.settle(err, 'eval interrupted; no result was printed');
       } finally {
         interrupt.dispose();
         model.dispose();

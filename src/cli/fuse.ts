@@ -1,6 +1,7 @@
 /** `mlx-lab fuse`: merge an adapter into its base model and save a model folder, like mlx_lm.fuse. */
 import { Command, InvalidArgumentError } from 'commander';
 import { fuse, type FuseProgress, type SavedModelFolder } from '../fuse.js';
+import { GRACE_MS, onInterrupt } from './signals.js';
 
 export function integer(name: string) {
   return (value: string): number => {
@@ -68,6 +69,8 @@ export function fuseCommand(): Command {
     .option('--force', 'replace --save-path when it exists')
     .action(async (opts) => {
       const progress = progressPrinter();
+      const controller = new AbortController();
+      const interrupt = onInterrupt(controller, 'fuse stops at the next layer and writes nothing', { graceMs: GRACE_MS });
       try {
         const r = await fuse({
           model: opts.model,
@@ -78,11 +81,16 @@ export function fuseCommand(): Command {
           groupSize: opts.groupSize,
           force: Boolean(opts.force),
           onProgress: progress.onProgress,
+          signal: controller.signal,
         });
         progress.end();
         process.stdout.write(summary(`fused ${r.layers.fused} layers into the base`, r));
+      } catch (err) {
+        progress.end();
+        interrupt.settle(err, `fuse interrupted; ${opts.savePath} was not written`);
       } finally {
         progress.end();
+        interrupt.dispose();
       }
     });
 }

@@ -5,7 +5,7 @@
  * Callbacks see every event and may stop the run; the live model generates with the adapter
  * being trained, which is what the format evals hook into.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MlxLabError } from '../errors.js';
 import type { TrainConfig } from '../config.js';
@@ -13,7 +13,7 @@ import { BatchIterator, evalBatches, loadData, dataOptionsFromConfig, type Batch
 import { loadModel, type Model } from '../model.js';
 import { native, type NativeTrainer, type NativeTrainerOptions } from '../native.js';
 import { memory } from '../runtime.js';
-import { writeJsonAtomic, appendJsonLine } from '../io/atomic.js';
+import { writeJsonAtomic, appendJsonLine, removeStaleTemps } from '../io/atomic.js';
 import { checkpointFiles, findLatestCheckpoint, type Checkpoint } from './checkpoints.js';
 import { SINGLE, anyRank, checkBatchSize, firstDefined, type Group } from '../distributed/group.js';
 import { shardBatch } from '../distributed/shard.js';
@@ -28,6 +28,7 @@ export type TrainEvent =
   | { event: 'test'; testLoss: number; testPpl: number; tokens: number }
   | { event: 'stop'; iteration: number; reason: StopReason; message: string }
   | { event: 'format'; iteration: number; score: number; low: number; high: number; n: number; cases: Record<string, number>; failures: Record<string, number>; categories: Record<string, number>; caseCategories: Record<string, string>; valLoss?: number; seconds: number; tokensPerSec: number; peakMemory: number }
+  | { event: 'scores'; iteration: number; adapterFile: string; formatScore?: number; formatLow?: number; formatHigh?: number; valLoss?: number }
   | { event: 'done'; iteration: number; adapterFile: string; seconds: number; distributed?: { ranks: number; backend: string; bytesSent: number } };
 
 export type StopReason = 'completed' | 'callback' | 'aborted';
@@ -172,6 +173,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     }
     const adapterPath = resolve(config.adapter_path);
     mkdirSync(adapterPath, { recursive: true });
+    removeStaleTemps(adapterPath); // half-written files of a killed run
     const adapterFile = join(adapterPath, 'adapters.safetensors');
     const metricsFile = join(adapterPath, 'metrics.jsonl');
 
@@ -236,6 +238,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     const saveCheckpoint = async (it: number): Promise<void> => {
       if (!leader) return;
       const { adapterFile: ckptAdapter, stateFile } = checkpointFiles(join(adapterPath, `${String(it).padStart(7, '0')}_state.safetensors`));
+      // The state file goes last: a checkpoint rewritten (resumed from an older one) is incomplete until then.
+      rmSync(stateFile, { force: true });
       await trainer!.saveAdapter(ckptAdapter);
       await trainer!.saveState(stateFile, { batches: JSON.stringify(batches.state()), iteration: String(it) });
       await trainer!.saveAdapter(adapterFile);

@@ -80,7 +80,7 @@ describe.skipIf(!hasSmolLM2)('mlx-lab train', () => {
   it.each([
     ['SIGINT', 130],
     ['SIGTERM', 143],
-  ] as const)('%s stops between steps, saves a checkpoint and exits %i', async (signal, code) => {
+  ] as const)('%s stops between steps within 5 s, saves a checkpoint and exits %i', async (signal, code) => {
     const out = dir();
     let sentAt = 0;
     const r = await runStreaming(
@@ -93,7 +93,10 @@ describe.skipIf(!hasSmolLM2)('mlx-lab train', () => {
         }
       },
     );
+    const stopMs = performance.now() - sentAt;
+    console.log(`train: ${signal} -> exit ${r.code} in ${stopMs.toFixed(0)} ms`);
     expect(r.code).toBe(code);
+    expect(stopMs).toBeLessThan(5000);
     expect(r.stderr).toMatch(new RegExp(`${signal} received`));
     expect(r.stderr).toMatch(/interrupted at iteration \d+; checkpoint saved/);
     const stopped = r.lines.map((l) => JSON.parse(l)).find((e) => e.event === 'stop');

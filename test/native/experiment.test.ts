@@ -2,8 +2,9 @@
 // training to emit the execute_code tool-call format raises the live format score of the tiny
 // suite from ~0 to >= 0.9, early stopping fires at the target, run.json records evals,
 // checkpoints and the selection, and the selected adapter, evaluated from disk in a fresh
-// process, scores what the live eval scored. And a live eval leaves the training trajectory as
-// it was: the losses with evals every 5 steps equal the losses without.
+// process, scores what the live eval scored. A run stopped and resumed records the same evals,
+// scores and selection. And a live eval leaves the training trajectory as it was: the losses
+// with evals every 5 steps equal the losses without.
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -171,6 +172,35 @@ describe('experiment on the tiny chat model', () => {
     expect(disk.cases).toEqual(live.cases);
     expect(disk.score).toBeGreaterThanOrEqual(0.9);
     for (const c of suite.cases) expect(disk.texts[c.id]).toContain('"name":"execute_code"');
+  });
+
+  it('a run interrupted between evals and resumed records what the uninterrupted run records (evals, scores, early stop, selection)', async () => {
+    expect(run).toBeDefined();
+    const out = dir();
+    const stopAt = run.iteration - EVERY / 2; // mid-way between two evals: an extra, unscored-by-eval checkpoint
+    const controller = new AbortController();
+    const first = await runExperiment(config(out), {
+      model,
+      data,
+      suite,
+      signal: controller.signal,
+      onStep: (e) => void (e.iteration === stopAt && controller.abort()),
+    });
+    expect(first.stopReason).toBe('aborted');
+    expect(first.iteration).toBe(stopAt);
+    const resumed = await runExperiment(config(out), { model, data, suite, resume: true });
+    expect(resumed.startIteration).toBe(stopAt + 1);
+    expect(resumed.stopReason).toBe('callback');
+    expect(resumed.stopMessage).toBe(run.stopMessage);
+    expect(resumed.iteration).toBe(run.iteration);
+    expect(resumed.baseline).toEqual(run.baseline);
+    expect(resumed.evals).toEqual(run.evals);
+    expect(resumed.manifest.valLosses).toEqual(run.manifest.valLosses);
+    const scores = (r: ExperimentResult) => r.manifest.checkpoints.filter((c) => c.iteration !== stopAt).map(({ adapterFile: _, ...s }) => s);
+    expect(scores(resumed)).toEqual(scores(run));
+    expect(resumed.manifest.checkpoints.map((c) => c.iteration)).toContain(stopAt);
+    expect(resumed.selection!.checkpoint.iteration).toBe(run.selection!.checkpoint.iteration);
+    expect(readFileSync(join(out, 'adapters.safetensors')).equals(readFileSync(join(run.adapterPath, 'adapters.safetensors')))).toBe(true);
   });
 
   // With LoRA dropout the RNG stream matters too: an eval that drew from it would shift the losses.

@@ -23,10 +23,11 @@
 // - against mlx-lm's fused model (same algorithm; identical quantized weights): 2e-4 absolute
 //   (measured ≤ 9.7e-5; float rounding of a different BLAS in the fixtures' mlx).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { attachAdapter } from '../../src/adapters.js';
+import { attachAdapter, loraConfigFrom } from '../../src/adapters.js';
 import { MlxLabError } from '../../src/errors.js';
 import { fuse, temporaryFolders, type FuseProgress } from '../../src/fuse.js';
 import { loadModel } from '../../src/model.js';
@@ -536,6 +537,43 @@ describe('fuse: bad input', () => {
     const out = join(tmp, 'fails-late');
     await expectRejects(fuse({ model: modelDir('llama-f32'), adapter, out, maxShardBytes: 0 }), 'E_ARGUMENT', 'maxShardBytes');
     expect(existsSync(out)).toBe(false);
+    expect(temporaryFolders(out)).toEqual([]);
+  });
+
+  it('interrupted: a cancelled control stops the native job at the next layer; nothing is written, an existing target stays', async () => {
+    const adapter = adapterFolder('llama-f32');
+    const m = await loadModel(modelDir('llama-f32'), { tokenizer: false, compute: 'native' });
+    try {
+      const control = new (native().NativeControl)();
+      control.cancel();
+      const progress: string[] = [];
+      const dir = join(tmp, 'cancelled-native');
+      mkdirSync(dir);
+      const lora = loraConfigFrom(join(adapter, 'adapter_config.json'));
+      await expectRejects(
+        native().fuseModel(m.native, { adapterFile: join(adapter, 'adapters.safetensors'), lora, outDir: dir }, (p) => progress.push(p.stage), control),
+        'E_ABORTED',
+        'cancelled',
+      );
+      expect(readdirSync(dir)).toEqual([]); // stopped before the first shard
+      expect(progress.filter((s) => s === 'save')).toEqual([]);
+    } finally {
+      m.dispose();
+    }
+    // Through fuse(): aborted at the first layer's progress; the existing target is left as it
+    // was, and the temporary folder of an earlier, killed fuse into it is removed.
+    const out = join(tmp, 'interrupted');
+    mkdirSync(out);
+    writeFileSync(join(out, 'keep.txt'), 'mine');
+    const deadPid = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString());
+    mkdirSync(join(tmp, `.interrupted.tmp-${deadPid}-abc123`));
+    const controller = new AbortController();
+    await expectRejects(
+      fuse({ model: modelDir('llama-f32'), adapter, out, force: true, signal: controller.signal, onProgress: (p) => p.stage === 'fuse' && controller.abort(new Error('SIGINT')) }),
+      'E_ABORTED',
+      `${out}: not written, interrupted (SIGINT)`,
+    );
+    expect(readdirSync(out)).toEqual(['keep.txt']);
     expect(temporaryFolders(out)).toEqual([]);
   });
 
