@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { mulberry32 } from './lib/prng.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -28,17 +29,6 @@ const DATA = join(ROOT, 'test', 'fixtures', 'data', 'folder');
 /** A kill lands at most this many steps after the run (re)starts, so 20 kills fit in one run. */
 const ADVANCE = 4;
 
-/** A seeded PRNG (mulberry32), so a run's kill moments can be replayed. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The training config: a checkpoint every step, dropout and grad accumulation so the RNG and optimizer state matter. */
 function trainConfig(adapterPath, iters) {
@@ -146,7 +136,7 @@ async function importLib() {
 export async function killTest({ kills = 20, seed = 1, iters = 80, keep = false, log = () => {} } = {}) {
   const lib = await importLib();
   const work = mkdtempSync(join(tmpdir(), 'mlxlab-kill-'));
-  const random = rng(seed);
+  const random = mulberry32(seed);
   const model = await lib.loadModel(MODEL);
   try {
     // The uninterrupted reference.

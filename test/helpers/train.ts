@@ -3,18 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Dataset, type Example } from '../../src/data/index.js';
 import { defaultTrainConfig, type TrainConfig } from '../../src/config.js';
+import { mulberry32 } from '../../scripts/lib/prng.mjs';
 
 /** A seeded PRNG for test data (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 /** Examples of a fixed-format task: a random prompt, then always the same reply (masked prompt). */
 export function formatTask(n: number, seed = 1, reply = [200, 201, 202, 203, 204, 205]): Dataset {
