@@ -1,11 +1,14 @@
 #include "io/gguf.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <map>
 
 #include "errors.h"
+#include "nn/weights.h"
 
 namespace mlxlab {
 
@@ -89,8 +92,22 @@ void check_magic(const std::string& path) {
 
 int64_t require_int(const GgufModel& m, const std::string& key) {
   auto v = gguf_int(m, key);
-  if (!v) fail(codes::kGguf, m.path + ": GGUF metadata \"" + key + "\" is missing");
+  if (!v) fail(codes::kGguf, m.path + ": GGUF metadata \"" + key + "\" is missing (or not an integer)");
   return *v;
+}
+
+// A dimension: an integer in [1, 2^31) (a zero head count would divide by zero).
+int require_dim(const GgufModel& m, const std::string& key) {
+  auto v = require_int(m, key);
+  if (v < 1 || v > std::numeric_limits<int>::max()) {
+    fail(codes::kGguf, m.path + ": GGUF metadata \"" + key + "\" = " + std::to_string(v) + " must be a positive integer");
+  }
+  return static_cast<int>(v);
+}
+
+// An optional dimension, `fallback` when absent.
+int optional_dim(const GgufModel& m, const std::string& key, int fallback) {
+  return gguf_int(m, key) ? require_dim(m, key) : fallback;
 }
 
 // Rows grouped per head as [n_heads, a, b, ...] -> [n_heads, b, a, ...].
@@ -117,7 +134,10 @@ std::optional<int64_t> gguf_int(const GgufModel& m, const std::string& key) {
   auto it = m.metadata.find(key);
   if (it == m.metadata.end()) return std::nullopt;
   if (auto v = std::get_if<int64_t>(&it->second)) return *v;
-  if (auto v = std::get_if<double>(&it->second)) return static_cast<int64_t>(*v);
+  if (auto v = std::get_if<double>(&it->second)) {
+    // Only a whole number in int64's range converts (casting NaN or 1e300 is undefined).
+    if (std::isfinite(*v) && *v == std::floor(*v) && std::fabs(*v) < 9.2e18) return static_cast<int64_t>(*v);
+  }
   return std::nullopt;
 }
 
@@ -158,8 +178,8 @@ GgufModel load_gguf_model(const std::string& path) {
     fail(codes::kGguf, path + ": GGUF architecture \"" + *arch +
                            "\" is not supported (only llama)");
   }
-  int n_heads = static_cast<int>(require_int(model, "llama.attention.head_count"));
-  int n_kv = static_cast<int>(gguf_int(model, "llama.attention.head_count_kv").value_or(n_heads));
+  int n_heads = require_dim(model, "llama.attention.head_count");
+  int n_kv = optional_dim(model, "llama.attention.head_count_kv", n_heads);
 
   try {
     std::vector<mx::array> all;
@@ -187,28 +207,27 @@ GgufModel load_gguf_model(const std::string& path) {
 ModelConfig config_from_gguf(const GgufModel& m) {
   ModelConfig c;
   c.model_type = "llama";
-  c.hidden_size = static_cast<int>(require_int(m, "llama.embedding_length"));
-  c.num_hidden_layers = static_cast<int>(require_int(m, "llama.block_count"));
-  c.intermediate_size = static_cast<int>(require_int(m, "llama.feed_forward_length"));
-  c.num_attention_heads = static_cast<int>(require_int(m, "llama.attention.head_count"));
-  c.num_key_value_heads = static_cast<int>(
-      gguf_int(m, "llama.attention.head_count_kv").value_or(c.num_attention_heads));
-  c.head_dim = static_cast<int>(gguf_int(m, "llama.attention.key_length")
-                                    .value_or(gguf_int(m, "llama.rope.dimension_count")
-                                                  .value_or(c.hidden_size / c.num_attention_heads)));
+  c.hidden_size = require_dim(m, "llama.embedding_length");
+  c.num_hidden_layers = require_dim(m, "llama.block_count");
+  c.intermediate_size = require_dim(m, "llama.feed_forward_length");
+  c.num_attention_heads = require_dim(m, "llama.attention.head_count");
+  c.num_key_value_heads = optional_dim(m, "llama.attention.head_count_kv", c.num_attention_heads);
+  c.head_dim = optional_dim(m, "llama.attention.key_length",
+                            optional_dim(m, "llama.rope.dimension_count",
+                                         c.hidden_size / c.num_attention_heads));
   auto eps = gguf_float(m, "llama.attention.layer_norm_rms_epsilon");
   if (!eps) fail(codes::kGguf, m.path + ": GGUF metadata \"llama.attention.layer_norm_rms_epsilon\" is missing");
   c.rms_norm_eps = static_cast<float>(*eps);
   c.rope_theta = static_cast<float>(gguf_float(m, "llama.rope.freq_base").value_or(10000.0));
-  c.max_position_embeddings = static_cast<int>(gguf_int(m, "llama.context_length").value_or(0));
+  c.max_position_embeddings = optional_dim(m, "llama.context_length", 0);
   if (auto type = gguf_string(m, "llama.rope.scaling.type"); type && *type != "none") {
     c.rope_scaling.type = *type;
     c.rope_scaling.factor = static_cast<float>(gguf_float(m, "llama.rope.scaling.factor").value_or(1.0));
   }
 
   // Vocabulary: the metadata, the token list, else the embedding rows.
-  if (auto v = gguf_int(m, "llama.vocab_size")) {
-    c.vocab_size = static_cast<int>(*v);
+  if (gguf_int(m, "llama.vocab_size")) {
+    c.vocab_size = require_dim(m, "llama.vocab_size");
   } else if (auto it = m.metadata.find("tokenizer.ggml.tokens");
              it != m.metadata.end() && std::holds_alternative<std::vector<std::string>>(it->second)) {
     c.vocab_size = static_cast<int>(std::get<std::vector<std::string>>(it->second).size());
@@ -231,6 +250,10 @@ ModelConfig config_from_gguf(const GgufModel& m) {
       continue;
     }
     QuantSpec spec;
+    if (scales->second.ndim() != 2 || scales->second.shape(-1) < 1) {
+      fail(codes::kGguf, m.path + ": GGUF tensor for \"" + path + "\" has scales of shape " +
+                             nn::shape_string(scales->second.shape()));
+    }
     int groups = scales->second.shape(-1);
     int in = groups * 32;  // GGUF blocks hold 32 weights
     spec.group_size = 32;
