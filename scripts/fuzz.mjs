@@ -72,14 +72,22 @@ const TARGETS = {
     const { parseDataset } = await dist('data/index.js');
     const { Tokenizer } = await dist('tokenizer.js');
     const tokenizer = Tokenizer.fromFolder(join(FIXTURES, 'models', 'tiny-chat'));
-    const message = fc.record({ role: fc.oneof(fc.constantFrom('system', 'user', 'assistant', 'tool'), json), content: fc.oneof(fc.string({ maxLength: 20 }), json) }, { requiredKeys: [] });
-    const row = fc.oneof(
-      fc.record({ messages: fc.oneof(fc.array(message, { maxLength: 4 }), json), tools: json }, { requiredKeys: ['messages'] }),
-      fc.record({ prompt: fc.oneof(fc.string({ maxLength: 20 }), json), completion: fc.oneof(fc.string({ maxLength: 20 }), json) }, { requiredKeys: [] }),
-      fc.record({ text: fc.oneof(fc.string({ maxLength: 40 }), json) }),
+    // Mostly well-formed examples (so tokenizing and masking run), sometimes any JSON value.
+    const usually = (good) => fc.oneof({ arbitrary: good, weight: 8 }, { arbitrary: json, weight: 1 });
+    const content = usually(fc.string({ maxLength: 20 }));
+    const message = (role) => fc.record({ role: usually(role), content }, { requiredKeys: ['role'] });
+    const chat = fc
+      .tuple(fc.array(message(fc.constantFrom('system', 'user', 'assistant', 'tool')), { maxLength: 3 }), message(fc.constant('assistant')))
+      .map(([head, last]) => [...head, last]);
+    const formats = [
+      fc.record({ messages: usually(chat), tools: fc.option(json, { nil: undefined }) }, { requiredKeys: ['messages'] }),
+      fc.record({ prompt: content, completion: content }, { requiredKeys: [] }),
+      fc.record({ text: content }),
       fc.dictionary(fc.string({ maxLength: 8 }), json, { maxKeys: 3 }),
-    );
-    const lines = fc.array(fc.oneof(row.map((r) => JSON.stringify(r)), text), { minLength: 1, maxLength: 4 }).map((l) => l.join('\n'));
+    ];
+    // One format per file (as mlx-lm requires), sometimes a stray line of text.
+    const line = (row) => fc.oneof({ arbitrary: row.map((r) => JSON.stringify(r)), weight: 12 }, { arbitrary: text, weight: 1 });
+    const lines = fc.constantFrom(...formats).chain((row) => fc.array(line(row), { minLength: 1, maxLength: 3 })).map((l) => l.join('\n'));
     return {
       arbitrary: fc.tuple(lines, fc.boolean()),
       run: ([input, maskPrompt]) => parseDataset(input, 'fuzz.jsonl', tokenizer, { maskPrompt }),
