@@ -37,7 +37,6 @@ run_cpp_tests() {
   driver=$(find "$OUT" -name mlxlab_native_tests -type f -perm -u+x | head -1)
   echo "[asan] C++ native tests: $driver" >&2
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1 \
-    LSAN_OPTIONS=suppressions="$PWD/scripts/asan/lsan.supp":print_suppressions=0 \
     "$driver"
 }
 
