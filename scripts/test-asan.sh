@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # npm run test:asan: build the addon and the C++ test driver with AddressSanitizer + UBSan into
-# build-asan/ (git-ignored), run the C++ native tests, then a set of addon tests under Node.
+# build-asan/ (git-ignored), run the C++ native tests, then a set of addon tests under Node, then
+# fuzz the native safetensors and GGUF readers (scripts/fuzz.mjs) against the sanitized addon.
 #
 # What is instrumented: our code (native/, bindings/, test/native/cpp). Not instrumented: libmlx
 # (the PyPI wheel), OpenBLAS and Node itself. ASan still checks every heap block those allocate
@@ -51,9 +52,17 @@ run_addon_tests() {
     npx vitest run "${TESTS[@]}"
 }
 
+# The native readers fuzzed against the sanitized addon (an ASan report aborts the child: a finding).
+run_native_fuzz() {
+  echo "[asan] fuzzing the native readers for ${FUZZ_SECONDS:-30} s each" >&2
+  MLX_LAB_ADDON="$(find "$OUT" -name mlx_lab.node -type f | head -1)" LD_PRELOAD="$(${CXX:-c++} -print-file-name=libasan.so)" \
+    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 node scripts/fuzz.mjs --seconds "${FUZZ_SECONDS:-30}" safetensors gguf
+}
+
 # Each step with its wall time (set -e stops at the first failure or sanitizer report).
 timed() { local start=$SECONDS; "$@"; echo "[asan] $1: $((SECONDS - start)) s" >&2; }
 timed build
 timed run_cpp_tests
 timed run_addon_tests
+timed run_native_fuzz
 echo "[asan] clean: no ASan or UBSan report" >&2
