@@ -1,5 +1,8 @@
 #include "args.h"
 
+#include <cmath>
+#include <limits>
+
 #include "errors.h"
 #include "js_error.h"
 
@@ -9,15 +12,22 @@ namespace {
 [[noreturn]] void bad(Napi::Env env, const std::string& message) {
   throw_error(env, codes::kArgument, message);
 }
+
+// A double that must be a 32-bit integer (casting NaN, Infinity or 1e12 to int is undefined).
+int checked_int(double d, const std::string& what, Napi::Env env) {
+  if (!std::isfinite(d) || d != std::floor(d)) bad(env, what + " must be an integer");
+  if (d < std::numeric_limits<int>::min() || d > std::numeric_limits<int>::max()) {
+    bad(env, what + " is out of range (" + std::to_string(static_cast<int64_t>(d)) + ")");
+  }
+  return static_cast<int>(d);
+}
 }  // namespace
 
 int get_int(const Napi::Object& obj, const char* key, int fallback) {
   Napi::Value v = obj.Get(key);
   if (v.IsUndefined() || v.IsNull()) return fallback;
   if (!v.IsNumber()) bad(obj.Env(), std::string(key) + " must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (d != static_cast<double>(static_cast<int64_t>(d))) bad(obj.Env(), std::string(key) + " must be an integer");
-  return static_cast<int>(d);
+  return checked_int(v.As<Napi::Number>().DoubleValue(), key, obj.Env());
 }
 
 double get_number(const Napi::Object& obj, const char* key, double fallback) {
@@ -101,7 +111,12 @@ std::vector<int> int_list(const Napi::Object& obj, const char* key) {
   if (v.IsUndefined() || v.IsNull()) return out;
   if (!v.IsArray()) bad(obj.Env(), std::string(key) + " must be an array of integers");
   auto a = v.As<Napi::Array>();
-  for (uint32_t k = 0; k < a.Length(); ++k) out.push_back(a.Get(k).As<Napi::Number>().Int32Value());
+  for (uint32_t k = 0; k < a.Length(); ++k) {
+    Napi::Value x = a.Get(k);
+    std::string what = std::string(key) + "[" + std::to_string(k) + "]";
+    if (!x.IsNumber()) bad(obj.Env(), what + " must be an integer");
+    out.push_back(checked_int(x.As<Napi::Number>().DoubleValue(), what, obj.Env()));
+  }
   return out;
 }
 }  // namespace

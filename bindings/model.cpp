@@ -152,6 +152,11 @@ Napi::Value NativeModel::Forward(const Napi::CallbackInfo& info) {
     throw_error(env, codes::kArgument, "tokens must be a non-empty [batch, length] array (length = tokens / batch)");
   }
   int length = static_cast<int>(tokens.size()) / batch;
+  try {
+    model->check_token_ids(tokens.data(), tokens.size(), "tokens");
+  } catch (const Error& e) {
+    throw_error(env, e.code(), e.what());
+  }
   return run_on_engine<mx::array>(
       env,
       [model, tokens, batch, length](JsChannel&) {
@@ -273,7 +278,10 @@ void NativeControl::Init(Napi::Env env, Napi::Object exports) {
 // new NativeControl(sequences = 1)
 NativeControl::NativeControl(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeControl>(info) {
   int n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 1;
-  if (n < 1) throw_error(info.Env(), codes::kArgument, "a control needs at least one sequence");
+  constexpr int kMaxSequences = 1 << 20;  // far above any batch; keeps the flag vector small
+  if (n < 1 || n > kMaxSequences) {
+    throw_error(info.Env(), codes::kArgument, "a control needs 1 to " + std::to_string(kMaxSequences) + " sequences");
+  }
   stops_ = std::make_shared<StopFlags>(static_cast<size_t>(n));
 }
 

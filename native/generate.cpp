@@ -27,16 +27,9 @@ void validate(const Model& model, const GenerateRequest& r, const StopFlags& sto
     fail(codes::kArgument, "generate: " + std::to_string(stops.size()) + " stop flags for " +
                                std::to_string(r.prompts.size()) + " prompts");
   }
-  int vocab = model.config().vocab_size;
   for (size_t i = 0; i < r.prompts.size(); ++i) {
     if (r.prompts[i].empty()) fail(codes::kArgument, "generate: prompt " + std::to_string(i) + " is empty");
-    for (int t : r.prompts[i]) {
-      if (t < 0 || t >= vocab) {
-        fail(codes::kArgument, "generate: prompt " + std::to_string(i) + " has token id " +
-                                   std::to_string(t) + " outside the vocabulary [0, " +
-                                   std::to_string(vocab) + ")");
-      }
-    }
+    model.check_token_ids(r.prompts[i].data(), r.prompts[i].size(), "generate: prompt " + std::to_string(i));
   }
   const auto& s = r.sampling;
   if (r.max_tokens < 0) fail(codes::kArgument, "generate: max_tokens must be >= 0");

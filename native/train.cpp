@@ -181,8 +181,10 @@ void Trainer::check_batch(const Batch& b, bool allow_no_targets) const {
   if (b.lengths.ndim() != 2 || b.lengths.shape(0) != B || b.lengths.shape(1) != 2) {
     fail(codes::kArgument, "a batch needs lengths of shape [batch, 2] (offset, length)");
   }
+  auto tokens = mx::astype(b.tokens, mx::int32);
   auto lengths = mx::astype(b.lengths, mx::int32);
-  mx::eval(lengths);
+  mx::eval(tokens, lengths);
+  model_->check_token_ids(tokens.data<int32_t>(), tokens.size(), "the batch");
   const int32_t* p = lengths.data<int32_t>();
   int64_t total = 0;
   for (int r = 0; r < B; ++r) {

@@ -49,7 +49,13 @@ export function loraConfigFrom(configFile: string): NativeLoraConfig {
 export async function attachAdapter(model: Model, path: string): Promise<AttachedAdapter> {
   const { file, configFile } = adapterFiles(path);
   const config = loraConfigFrom(configFile);
-  const trainer: NativeTrainer = await native().NativeTrainer.create(model.native, { lora: config });
+  const trainer: NativeTrainer = await native()
+    .NativeTrainer.create(model.native, { lora: config })
+    .catch((err: unknown) => {
+      // A layout that does not fit the model (keys, num_layers): name the file that says so.
+      if (err instanceof MlxLabError && err.code === 'E_CONFIG') throw new MlxLabError('E_CONFIG', `${configFile}: ${err.message}`, { cause: err });
+      throw err;
+    });
   try {
     await trainer.loadAdapter(file);
   } catch (err) {

@@ -174,9 +174,11 @@ export function tokenizerFromGguf(meta: GgufTokenizerMetadata, source = '<gguf>'
   const inAlphabet = new Set(alphabet);
   const spelled = (token: string) => [...token].every((c) => inAlphabet.has(c));
   const encoder = new TextEncoder();
-  const vocab: Record<string, number> = {};
+  const keyOf = (token: string) => (spelled(token) ? token : Array.from(encoder.encode(token), (b) => alphabet[b]).join(''));
+  // No prototype: tokens such as "constructor" or "__proto__" are vocabulary entries like any other (found by scripts/fuzz.mjs).
+  const vocab: Record<string, number> = Object.create(null);
   tokens.forEach((token, id) => {
-    const key = spelled(token) ? token : Array.from(encoder.encode(token), (b) => alphabet[b]).join('');
+    const key = keyOf(token);
     if (!(key in vocab)) vocab[key] = id;
   });
 
@@ -233,7 +235,12 @@ export function tokenizerFromGguf(meta: GgufTokenizerMetadata, source = '<gguf>'
   const specialTokens: Record<string, { id: string; ids: number[]; tokens: string[] }> = {};
   const piece = (id: number | undefined, typeId: number): unknown[] => {
     if (id === undefined) return [];
-    const content = tokens[id];
+    // The token as the vocabulary spells it (the post-processor looks it up there); when that
+    // spelling belongs to an earlier token, it is added with its own id (found by scripts/fuzz.mjs).
+    const content = keyOf(tokens[id]);
+    if (vocab[content] !== id && !added.some((a) => a.id === id)) {
+      added.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+    }
     specialTokens[content] = { id: content, ids: [id], tokens: [content] };
     return [{ SpecialToken: { id: content, type_id: typeId } }];
   };

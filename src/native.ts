@@ -304,8 +304,10 @@ export function native(): NativeAddon {
   if (addon) return addon;
   const require = createRequire(import.meta.url);
   try {
+    // MLX_LAB_ADDON: an explicit .node file (the sanitizer build in build-asan/); else prebuilds/ or build/.
+    const explicit = process.env.MLX_LAB_ADDON;
     const load = require('node-gyp-build') as (dir: string) => NativeAddon;
-    addon = load(root);
+    addon = explicit ? (require(resolve(explicit)) as NativeAddon) : load(root);
   } catch (cause) {
     throw new MlxLabError(
       'E_NATIVE_LOAD',

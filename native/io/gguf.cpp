@@ -1,11 +1,15 @@
 #include "io/gguf.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 
 #include "errors.h"
+#include "nn/weights.h"
 
 namespace mlxlab {
 
@@ -79,18 +83,148 @@ std::string strip_mlx_prefix(const std::string& message) {
   return message;
 }
 
-void check_magic(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[4] = {0, 0, 0, 0};
-  if (!in.read(magic, 4) || std::string(magic, 4) != "GGUF") {
-    fail(codes::kModelLoad, path + ": not a GGUF file (no GGUF magic)");
+// A bounded walk over a GGUF file's header, metadata and tensor infos before MLX's loader
+// (gguflib) reads them: gguflib trusts every length, count, dimension count and type in the
+// file, so a corrupt one made it read outside its mapping and crash (found by scripts/fuzz.mjs).
+class GgufHeaderCheck {
+ public:
+  explicit GgufHeaderCheck(const std::string& path)
+      : path_(path), in_(path, std::ios::binary), size_(fs::file_size(path)) {}
+
+  void run() {
+    char magic[4] = {0, 0, 0, 0};
+    if (size_ < 4 || !in_.read(magic, 4) || std::string(magic, 4) != "GGUF") {
+      fail(codes::kModelLoad, path_ + ": not a GGUF file (no GGUF magic)");
+    }
+    pos_ = 4;
+    uint32_t version = u32("the version");
+    if (version != 2 && version != 3) unsupported("GGUF version " + std::to_string(version) + " (only 2 and 3)");
+    uint64_t tensors = count("the tensor count", 32);
+    uint64_t keys = count("the metadata count", 13);
+    for (uint64_t i = 0; i < keys; ++i) key_value();
+    for (uint64_t i = 0; i < tensors; ++i) tensor_info();
   }
-}
+
+ private:
+  static constexpr uint32_t kString = 8, kArray = 9;
+
+  [[noreturn]] void corrupt(const std::string& what) {
+    fail(codes::kModelLoad, path_ + ": corrupt GGUF file: " + what + " at byte " + std::to_string(pos_) +
+                                " runs past the end of the file (" + std::to_string(size_) + " bytes)");
+  }
+  [[noreturn]] void unsupported(const std::string& what) { fail(codes::kGguf, path_ + ": " + what + " is not supported"); }
+
+  uint64_t left() const { return size_ - pos_; }
+
+  void read(void* out, uint64_t n, const std::string& what) {
+    if (n > left() || !in_.read(static_cast<char*>(out), static_cast<std::streamsize>(n))) corrupt(what);
+    pos_ += n;
+  }
+  void skip(uint64_t n, const std::string& what) {
+    if (n > left()) corrupt(what);
+    pos_ += n;
+    in_.seekg(static_cast<std::streamoff>(pos_));
+  }
+  uint32_t u32(const std::string& what) {
+    unsigned char b[4];
+    read(b, 4, what);
+    return b[0] | (b[1] << 8) | (b[2] << 16) | (static_cast<uint32_t>(b[3]) << 24);
+  }
+  uint64_t u64(const std::string& what) {
+    unsigned char b[8];
+    read(b, 8, what);
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | b[i];
+    return v;
+  }
+  // A count of items of at least `min_bytes` each: more than the file can hold is corrupt.
+  uint64_t count(const std::string& what, uint64_t min_bytes) {
+    uint64_t n = u64(what);
+    if (n > left() / min_bytes) corrupt(what + " (" + std::to_string(n) + ")");
+    return n;
+  }
+  std::string str(const std::string& what) {
+    uint64_t n = u64(what);
+    if (n > left()) corrupt(what + " of " + std::to_string(n) + " bytes");
+    std::string s(n, '\0');
+    read(s.data(), n, what);
+    return s;
+  }
+
+  // Bytes of a fixed-size value type; 0 for strings, arrays and unknown types.
+  static uint64_t fixed_size(uint32_t type) {
+    static const uint64_t sizes[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+    return type < std::size(sizes) ? sizes[type] : 0;
+  }
+
+  void value(uint32_t type, const std::string& key, int depth) {
+    if (type > 12) unsupported("GGUF metadata \"" + key + "\" of value type " + std::to_string(type));
+    if (type == kString) return (void)str("the value of \"" + key + "\"");
+    if (type != kArray) {
+      if (key == "general.alignment" && type == 4) return alignment(key);
+      return skip(fixed_size(type), "the value of \"" + key + "\"");
+    }
+    if (depth > 3) unsupported("GGUF metadata \"" + key + "\" with arrays nested this deep");
+    uint32_t element = u32("the array type of \"" + key + "\"");
+    uint64_t size = fixed_size(element);
+    uint64_t n = count("the array length of \"" + key + "\"", size > 0 ? size : 8);
+    if (size > 0) return skip(n * size, "the array \"" + key + "\"");
+    for (uint64_t i = 0; i < n; ++i) value(element, key, depth + 1);
+  }
+
+  // gguflib pads tensor data to general.alignment: zero would divide by zero.
+  void alignment(const std::string& key) {
+    uint32_t a = u32("the value of \"" + key + "\"");
+    if (a == 0 || (a & (a - 1)) != 0) {
+      fail(codes::kGguf, path_ + ": GGUF metadata \"" + key + "\" = " + std::to_string(a) + " must be a power of two");
+    }
+  }
+
+  void key_value() {
+    std::string key = str("a metadata key");
+    value(u32("the type of \"" + key + "\""), key, 0);
+  }
+
+  void tensor_info() {
+    std::string name = str("a tensor name");
+    uint32_t dims = u32("the dimension count of \"" + name + "\"");
+    if (dims < 1 || dims > 4) unsupported("GGUF tensor \"" + name + "\" with " + std::to_string(dims) + " dimensions (1 to 4)");
+    for (uint32_t d = 0; d < dims; ++d) {
+      uint64_t n = u64("a dimension of \"" + name + "\"");
+      if (n < 1 || n > static_cast<uint64_t>(std::numeric_limits<int>::max())) {
+        unsupported("GGUF tensor \"" + name + "\" with a dimension of " + std::to_string(n));
+      }
+    }
+    uint32_t type = u32("the type of \"" + name + "\"");
+    // gguflib's table of tensor types ends at 30 (BF16); 4 and 5 were removed from the format.
+    if (type > 30 || type == 4 || type == 5) unsupported("GGUF tensor \"" + name + "\" of type " + std::to_string(type));
+    u64("the offset of \"" + name + "\"");
+  }
+
+  std::string path_;
+  std::ifstream in_;
+  uint64_t size_;
+  uint64_t pos_ = 0;
+};
 
 int64_t require_int(const GgufModel& m, const std::string& key) {
   auto v = gguf_int(m, key);
-  if (!v) fail(codes::kGguf, m.path + ": GGUF metadata \"" + key + "\" is missing");
+  if (!v) fail(codes::kGguf, m.path + ": GGUF metadata \"" + key + "\" is missing (or not an integer)");
   return *v;
+}
+
+// A dimension: an integer in [1, 2^31) (a zero head count would divide by zero).
+int require_dim(const GgufModel& m, const std::string& key) {
+  auto v = require_int(m, key);
+  if (v < 1 || v > std::numeric_limits<int>::max()) {
+    fail(codes::kGguf, m.path + ": GGUF metadata \"" + key + "\" = " + std::to_string(v) + " must be a positive integer");
+  }
+  return static_cast<int>(v);
+}
+
+// An optional dimension, `fallback` when absent.
+int optional_dim(const GgufModel& m, const std::string& key, int fallback) {
+  return gguf_int(m, key) ? require_dim(m, key) : fallback;
 }
 
 // Rows grouped per head as [n_heads, a, b, ...] -> [n_heads, b, a, ...].
@@ -117,7 +251,10 @@ std::optional<int64_t> gguf_int(const GgufModel& m, const std::string& key) {
   auto it = m.metadata.find(key);
   if (it == m.metadata.end()) return std::nullopt;
   if (auto v = std::get_if<int64_t>(&it->second)) return *v;
-  if (auto v = std::get_if<double>(&it->second)) return static_cast<int64_t>(*v);
+  if (auto v = std::get_if<double>(&it->second)) {
+    // Only a whole number in int64's range converts (casting NaN or 1e300 is undefined).
+    if (std::isfinite(*v) && *v == std::floor(*v) && std::fabs(*v) < 9.2e18) return static_cast<int64_t>(*v);
+  }
   return std::nullopt;
 }
 
@@ -140,7 +277,7 @@ GgufModel load_gguf_model(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) fail(codes::kModelLoad, path + ": file not found");
   if (!fs::is_regular_file(path, ec)) fail(codes::kModelLoad, path + ": not a regular file");
-  check_magic(path);
+  GgufHeaderCheck(path).run();
 
   mx::GGUFLoad loaded;
   try {
@@ -158,8 +295,8 @@ GgufModel load_gguf_model(const std::string& path) {
     fail(codes::kGguf, path + ": GGUF architecture \"" + *arch +
                            "\" is not supported (only llama)");
   }
-  int n_heads = static_cast<int>(require_int(model, "llama.attention.head_count"));
-  int n_kv = static_cast<int>(gguf_int(model, "llama.attention.head_count_kv").value_or(n_heads));
+  int n_heads = require_dim(model, "llama.attention.head_count");
+  int n_kv = optional_dim(model, "llama.attention.head_count_kv", n_heads);
 
   try {
     std::vector<mx::array> all;
@@ -187,28 +324,27 @@ GgufModel load_gguf_model(const std::string& path) {
 ModelConfig config_from_gguf(const GgufModel& m) {
   ModelConfig c;
   c.model_type = "llama";
-  c.hidden_size = static_cast<int>(require_int(m, "llama.embedding_length"));
-  c.num_hidden_layers = static_cast<int>(require_int(m, "llama.block_count"));
-  c.intermediate_size = static_cast<int>(require_int(m, "llama.feed_forward_length"));
-  c.num_attention_heads = static_cast<int>(require_int(m, "llama.attention.head_count"));
-  c.num_key_value_heads = static_cast<int>(
-      gguf_int(m, "llama.attention.head_count_kv").value_or(c.num_attention_heads));
-  c.head_dim = static_cast<int>(gguf_int(m, "llama.attention.key_length")
-                                    .value_or(gguf_int(m, "llama.rope.dimension_count")
-                                                  .value_or(c.hidden_size / c.num_attention_heads)));
+  c.hidden_size = require_dim(m, "llama.embedding_length");
+  c.num_hidden_layers = require_dim(m, "llama.block_count");
+  c.intermediate_size = require_dim(m, "llama.feed_forward_length");
+  c.num_attention_heads = require_dim(m, "llama.attention.head_count");
+  c.num_key_value_heads = optional_dim(m, "llama.attention.head_count_kv", c.num_attention_heads);
+  c.head_dim = optional_dim(m, "llama.attention.key_length",
+                            optional_dim(m, "llama.rope.dimension_count",
+                                         c.hidden_size / c.num_attention_heads));
   auto eps = gguf_float(m, "llama.attention.layer_norm_rms_epsilon");
   if (!eps) fail(codes::kGguf, m.path + ": GGUF metadata \"llama.attention.layer_norm_rms_epsilon\" is missing");
   c.rms_norm_eps = static_cast<float>(*eps);
   c.rope_theta = static_cast<float>(gguf_float(m, "llama.rope.freq_base").value_or(10000.0));
-  c.max_position_embeddings = static_cast<int>(gguf_int(m, "llama.context_length").value_or(0));
+  c.max_position_embeddings = optional_dim(m, "llama.context_length", 0);
   if (auto type = gguf_string(m, "llama.rope.scaling.type"); type && *type != "none") {
     c.rope_scaling.type = *type;
     c.rope_scaling.factor = static_cast<float>(gguf_float(m, "llama.rope.scaling.factor").value_or(1.0));
   }
 
   // Vocabulary: the metadata, the token list, else the embedding rows.
-  if (auto v = gguf_int(m, "llama.vocab_size")) {
-    c.vocab_size = static_cast<int>(*v);
+  if (gguf_int(m, "llama.vocab_size")) {
+    c.vocab_size = require_dim(m, "llama.vocab_size");
   } else if (auto it = m.metadata.find("tokenizer.ggml.tokens");
              it != m.metadata.end() && std::holds_alternative<std::vector<std::string>>(it->second)) {
     c.vocab_size = static_cast<int>(std::get<std::vector<std::string>>(it->second).size());
@@ -231,6 +367,10 @@ ModelConfig config_from_gguf(const GgufModel& m) {
       continue;
     }
     QuantSpec spec;
+    if (scales->second.ndim() != 2 || scales->second.shape(-1) < 1) {
+      fail(codes::kGguf, m.path + ": GGUF tensor for \"" + path + "\" has scales of shape " +
+                             nn::shape_string(scales->second.shape()));
+    }
     int groups = scales->second.shape(-1);
     int in = groups * 32;  // GGUF blocks hold 32 weights
     spec.group_size = 32;

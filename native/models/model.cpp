@@ -79,6 +79,16 @@ std::unique_ptr<Model> Model::create(const ModelConfig& config, Weights weights)
   return model;
 }
 
+void Model::check_token_ids(const int32_t* ids, size_t count, const std::string& what) const {
+  int vocab = config().vocab_size;
+  for (size_t i = 0; i < count; ++i) {
+    if (ids[i] < 0 || ids[i] >= vocab) {
+      fail(codes::kArgument, what + " has token id " + std::to_string(ids[i]) +
+                                 " outside the vocabulary [0, " + std::to_string(vocab) + ")");
+    }
+  }
+}
+
 size_t Model::parameter_bytes() const {
   size_t total = 0;
   for (const auto& [name, a] : parameters()) total += a.nbytes();

@@ -65,6 +65,10 @@ class Model {
 
   // Bytes of all parameters (for memory reports).
   size_t parameter_bytes() const;
+
+  // Throws Error(E_ARGUMENT) naming `what` and the first id outside [0, vocab_size): MLX does
+  // not bounds-check the embedding lookup, so such an id would read outside the table.
+  void check_token_ids(const int32_t* ids, size_t count, const std::string& what) const;
 };
 
 }  // namespace mlxlab

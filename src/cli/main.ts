@@ -33,7 +33,14 @@ export function buildProgram(): Command {
   program.addCommand(fuseCommand());
   program.addCommand(convertCommand());
   program.addCommand(launchCommand());
+  usageErrorsAsArgumentErrors(program);
   return program;
+}
+
+/** Commander's usage errors (bad flag values, missing options) in the same form as ours: E_ARGUMENT. */
+function usageErrorsAsArgumentErrors(command: Command): void {
+  command.configureOutput({ outputError: (text, write) => write(`mlx-lab: error E_ARGUMENT: ${text.replace(/^error: /, '')}`) });
+  for (const sub of command.commands) usageErrorsAsArgumentErrors(sub);
 }
 
 /** Print an error the way users need it: code and message; the stack only with DEBUG=mlx-lab. */

@@ -34,12 +34,34 @@ export function parseJsonl(text: string, source: string, code: 'E_DATA' | 'E_SUI
   return records;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A file's UTF-8 text; E_DATA naming the first line that is not UTF-8 (mlx-lm fails on it too, instead of training on U+FFFD). */
+function decodeUtf8(bytes: Buffer, path: string): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    let start = 0;
+    for (let line = 1; ; line++) {
+      const end = bytes.indexOf(0x0a, start);
+      try {
+        strictUtf8.decode(bytes.subarray(start, end < 0 ? bytes.length : end));
+      } catch {
+        throw new MlxLabError('E_DATA', `${path}:${line}: not valid UTF-8 text`);
+      }
+      if (end < 0) throw new MlxLabError('E_DATA', `${path}: not valid UTF-8 text`);
+      start = end + 1;
+    }
+  }
+}
+
 /** Read and parse a JSONL file. */
 export function readJsonl(path: string): JsonlRecord[] {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = decodeUtf8(readFileSync(path), path);
   } catch (err) {
+    if (err instanceof MlxLabError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a folder, not a JSONL file' : `cannot read: ${(err as Error).message}`;
     throw new MlxLabError('E_DATA', `${path}: ${why}`, { cause: err });

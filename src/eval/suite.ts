@@ -646,7 +646,13 @@ function readYamlSuite(text: string, source: string): SuiteHeader {
     const pos = lineCounter.linePos(e.pos[0]);
     throw new MlxLabError('E_SUITE', `${source}:${pos.line}:${pos.col}: invalid YAML: ${e.message.split('\n')[0]}`);
   }
-  const value: unknown = doc.toJS({ maxAliasCount: 1000 });
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    // An alias without its anchor, or too many aliases (a "billion laughs" file).
+    throw new MlxLabError('E_SUITE', `${source}: cannot read the YAML: ${(err as Error).message}`, { cause: err });
+  }
   if (!isPlainObject(value)) {
     throw new MlxLabError('E_SUITE', `${source}: a suite must be a YAML mapping with "cases" (got ${kind(value)})`);
   }
