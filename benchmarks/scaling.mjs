@@ -18,7 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ROOT, load1 } from './lib/env.mjs';
 import { ARCHITECTURES, SIZE_NAMES, ensureRandomModel, hasSize, parameterCount, randomConfig } from './lib/random-models.mjs';
-import { fmt, machine, summarizeCost, summarizeRate, table } from './lib/stats.mjs';
+import { machine, summarizeCost, summarizeRate, table } from './lib/stats.mjs';
+import { scalingTables } from './lib/results-md.mjs';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -119,26 +120,13 @@ async function main() {
   if (values.out) writeFileSync(values.out, JSON.stringify(report, null, 2) + '\n');
   if (values.json) return;
   console.log(`\nscaling: random float32 models, ${job.max_tokens} generated tokens, ${job.reps} reps after ${job.warmup} warm-up; median tok/s (batch totals)`);
-  console.log('\n' + table(scalingRows(report)));
+  for (const t of Object.values(scalingTables(report))) console.log('\n' + table(t));
 }
 
-/** The scaling table: one row per model × prompt length × batch. */
-export function scalingRows(report) {
-  const rows = [['model', 'params', 'prompt', 'batch', 'prefill tok/s', 'decode tok/s', 'peak MB']];
-  for (const m of report.models) {
-    for (const r of m.results) {
-      rows.push([`${m.arch} ${m.size}`, `${(m.parameters / 1e6).toFixed(1)}M`, r.prompt_tokens, r.batch, fmt.tps(r.prompt_tps.median), fmt.tps(r.generation_tps.median), fmt.mb(r.peak_memory.median)]);
-    }
-  }
-  return rows;
-}
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  try {
-    if (values.worker) await worker(positionals[0]);
-    else await main();
-  } catch (err) {
-    log(`failed: ${err.message}`);
-    process.exit(1);
-  }
+try {
+  if (values.worker) await worker(positionals[0]);
+  else await main();
+} catch (err) {
+  log(`failed: ${err.message}`);
+  process.exit(1);
 }

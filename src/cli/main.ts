@@ -12,6 +12,7 @@ import { sweepCommand } from './sweep.js';
 import { fuseCommand } from './fuse.js';
 import { convertCommand } from './convert.js';
 import { demoCommand } from './demo.js';
+import { benchCommand } from './bench.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   program.addCommand(reportCommand());
   program.addCommand(fuseCommand());
   program.addCommand(convertCommand());
+  program.addCommand(benchCommand());
   return program;
 }
 
