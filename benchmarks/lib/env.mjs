@@ -23,6 +23,16 @@ export function benchPython(kind) {
   return resolve(ROOT, r.stdout.trim().split('\n').pop());
 }
 
+/** Shared-object files mapped into this process whose names say BLAS/LAPACK (Linux). */
+export function loadedBlas() {
+  try {
+    const paths = readFileSync('/proc/self/maps', 'utf8').split('\n').map((l) => l.trim().split(/\s+/)[5]).filter(Boolean);
+    return [...new Set(paths.filter((p) => /blas|lapack/.test(p.split('/').pop())))];
+  } catch {
+    return [];
+  }
+}
+
 /** mlx and mlx-lm versions inside a venv. */
 export function pythonVersions(python) {
   const code = 'import json, mlx.core as mx, mlx_lm; print(json.dumps({"mlx": mx.__version__, "mlx_lm": mlx_lm.__version__}))';
