@@ -26,7 +26,8 @@ const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 
 /**
  * The benchmarks, in run order: their full-run and --quick arguments, whether they have an
- * mlx-lm side (--skip-mlx-lm turns it off) and how --reps reaches them.
+ * mlx-lm side (--skip-mlx-lm turns it off), how --reps reaches them and whether they run on
+ * the SmolLM2 folder.
  */
 const BENCHMARKS = [
   { name: 'matmul', full: [], quick: ['--iters', '3'] },
@@ -36,20 +37,23 @@ const BENCHMARKS = [
     quick: ['--prompt-tokens', '32', '--max-tokens', '16', '--warmup', '0', '--baselines', 'stock,openblas'],
     noMlxLm: ['--baselines', 'none'],
     reps: '--reps',
+    smollm2: true,
   },
-  { name: 'bandwidth', full: [], quick: ['--prompt-tokens', '32', '--max-tokens', '16', '--warmup', '0', '--copy-mb', '256'], reps: '--reps' },
+  { name: 'bandwidth', full: [], quick: ['--prompt-tokens', '32', '--max-tokens', '16', '--warmup', '0', '--copy-mb', '256'], reps: '--reps', smollm2: true },
   {
     name: 'train',
     full: ['--compute', 'auto', '--baselines', 'openblas-f32,openblas,stock'],
     quick: ['--compute', 'auto', '--baselines', 'openblas-f32', '--examples', '8', '--iters', '3', '--warmup', '1', '--max-seconds', '20'],
     noMlxLm: ['--baselines', 'none'],
     reps: '--rounds',
+    smollm2: true,
   },
   {
     name: 'eval',
     full: ['--cases', 'all', '--baselines', 'stock'],
     quick: ['--cases', '1', '--max-tokens', '16', '--baselines', 'stock'],
     noMlxLm: ['--baselines', 'none'],
+    smollm2: true,
   },
   { name: 'scaling', full: [], quick: ['--sizes', 'tiny', '--prompt-tokens', '16,64', '--batch', '1,4', '--max-tokens', '8', '--warmup', '0'], reps: '--reps', models: true },
 ];
@@ -112,11 +116,11 @@ function runOne(b, args, tmp) {
   return { run, report };
 }
 
-/** Make the venvs and the model folder first, so no benchmark times an installation. */
-async function prepare(skipMlxLm) {
+/** Make the venvs and the model folder first (when needed), so no benchmark times an installation. */
+async function prepare(benchmarks, skipMlxLm) {
   const versions = { ours: await ourVersions(), mlx_lm: {} };
-  await ensureSmolLM2(undefined, log);
-  if (!skipMlxLm) {
+  if (benchmarks.some((b) => b.smollm2)) await ensureSmolLM2(undefined, log);
+  if (!skipMlxLm && benchmarks.some((b) => b.noMlxLm)) {
     for (const kind of ['stock', 'openblas']) {
       log(`python environment "${kind}" (made on first use: scripts/venv.sh, scripts/bench-venv.sh)`);
       versions.mlx_lm[kind] = pythonVersions(benchPython(kind));
@@ -134,13 +138,14 @@ async function main() {
   const resultsDir = quick ? outDir : join(outDir, 'results');
   const date = new Date().toISOString();
   const t0 = performance.now();
-  const versions = await prepare(options.skipMlxLm);
+  const benchmarks = selected();
+  const versions = await prepare(benchmarks, options.skipMlxLm);
 
   const tmp = mkdtempSync(join(tmpdir(), 'mlx-lab-bench-run-'));
   const runs = [];
   const reports = {};
   try {
-    for (const b of selected()) {
+    for (const b of benchmarks) {
       const { run, report } = runOne(b, argsOf(b, options), tmp);
       runs.push(run);
       if (report) reports[b.name] = report;
