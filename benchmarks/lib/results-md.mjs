@@ -62,7 +62,7 @@ function bandwidthSection(r) {
     `${short(r.model)}, compute ${r.compute.mode}, batch 1, ${r.prompt_tokens} prompt + ${r.max_tokens} generated tokens.`,
     mdTable([
       ['quantity', 'value'],
-      ['copy bandwidth (Buffer.copy, best / median)', `${(r.copy.best / GB).toFixed(1)} / ${(r.copy.median / GB).toFixed(1)} GB/s`],
+      ['copy bandwidth, best (1 thread / all threads)', `${(r.copy.best / GB).toFixed(1)} GB/s (${(r.copy.best_single / GB).toFixed(1)} / ${r.copy.best_parallel ? (r.copy.best_parallel / GB).toFixed(1) : '—'} on ${r.copy.threads})`],
       ['weight bytes read per token', `${fmt.mb(r.bytes_per_token.weights)} MB`],
       [`KV cache bytes at position ${r.bytes_per_token.position}`, `${fmt.mb(r.bytes_per_token.kv)} MB`],
       ['bound', `${fmt.tps(r.bound_tps)} tok/s`],
