@@ -104,7 +104,10 @@ export function resultsMarkdown(run) {
   out.push('## Goals', '', 'Each ratio is measured in this one run, on this machine, on the same model folder; "(fair)" marks the comparison on the same libmlx (and, for training, the same float32 math), which the goal is judged on.', '');
   out.push(mdTable(goalRows(run.goals)), '');
   out.push('## Runs', '', 'Each benchmark runs in its own process; every side inside it in a fresh process too. Load average (1 min) before → after: on a shared machine compare only runs made under similar load.', '');
-  out.push(mdTable([['benchmark', 'status', 'minutes', 'load before → after', 'arguments'], ...run.runs.map((r) => [r.name, r.status, (r.seconds / 60).toFixed(1), loadText(r.loadavg), `\`${r.args.join(' ')}\``])]), '');
+  // The 1-min load before a benchmark still holds the previous one (up to ~the core count): more is other work.
+  const busy = (r) => r.loadavg[0] > m.cores * 1.5;
+  out.push(mdTable([['benchmark', 'status', 'minutes', 'load before → after', 'arguments'], ...run.runs.map((r) => [r.name, r.status, (r.seconds / 60).toFixed(1), `${loadText(r.loadavg)}${busy(r) ? ' (busy)' : ''}`, `\`${r.args.join(' ')}\``])]), '');
+  if (run.runs.some(busy)) out.push(`**Busy machine:** a load average above ${m.cores * 1.5} (1.5 × the ${m.cores} cores; the previous benchmark accounts for up to ~${m.cores}) before a benchmark means other work shared the CPU during the ones marked (busy): their numbers are not representative.`, '');
   for (const r of run.runs) {
     const report = run.reports[r.name];
     if (!report) continue;
