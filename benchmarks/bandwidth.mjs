@@ -49,12 +49,9 @@ async function copyBandwidth(mb, reps, threads) {
 }
 
 /** Prompt ids: the counting prompt with a tokenizer, else deterministic ids below the vocabulary. */
-function prompt(model, length) {
-  try {
-    return promptIds(model.tokenizer, length);
-  } catch {
-    return Array.from({ length }, (_, i) => (i * 7919 + 13) % model.config.vocabSize);
-  }
+function prompt(model, length, hasTokenizer) {
+  if (hasTokenizer) return promptIds(model.tokenizer, length);
+  return Array.from({ length }, (_, i) => (i * 7919 + 13) % model.config.vocabSize);
 }
 
 async function main() {
@@ -66,8 +63,9 @@ async function main() {
   const before = await copyBandwidth(copyMb, copyReps, copyThreads);
 
   const { loadModel, runtime } = await import('../dist/index.js');
-  const model = await loadModel(dir, { compute: values.compute, tokenizer: existsSync(join(dir, 'tokenizer.json')) });
-  const ids = prompt(model, promptTokens);
+  const hasTokenizer = existsSync(join(dir, 'tokenizer.json'));
+  const model = await loadModel(dir, { compute: values.compute, tokenizer: hasTokenizer });
+  const ids = prompt(model, promptTokens, hasTokenizer);
   const runs = [];
   for (let i = 0; i < warmup + reps; i++) {
     const [g] = await model.generateBatch([{ tokens: ids }], { maxTokens, temperature: 0 });
