@@ -32,6 +32,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchPython } from './lib/env.mjs';
 import { fmt, machine, median, table } from './lib/stats.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -128,12 +129,6 @@ function runJson(cmd, args, label) {
   const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (!line) throw new Error(`${label}: no JSON line in its output`);
   return JSON.parse(line);
-}
-
-function benchPython(kind) {
-  const r = spawnSync('bash', [join(ROOT, 'scripts', 'bench-venv.sh'), kind], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  if (r.status !== 0) throw new Error(`scripts/bench-venv.sh ${kind} failed`);
-  return resolve(ROOT, r.stdout.trim().split('\n').pop());
 }
 
 /** Whether something accepts connections on HOST:port. */

@@ -20,6 +20,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchPython, loadedBlas } from './lib/env.mjs';
 import { fmt, machine, summarizeCost, summarizeRate, table } from './lib/stats.mjs';
 import { promptIds } from './lib/prompt.mjs';
 
@@ -47,16 +48,6 @@ const { values, positionals } = parseArgs({
 const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
 const log = (msg) => process.stderr.write(`[bench:generate] ${msg}\n`);
 
-/** Shared-object files mapped into this process whose names say BLAS/LAPACK (Linux). */
-function loadedBlas() {
-  try {
-    const paths = readFileSync('/proc/self/maps', 'utf8').split('\n').map((l) => l.trim().split(/\s+/)[5]).filter(Boolean);
-    return [...new Set(paths.filter((p) => /blas|lapack/.test(p.split('/').pop())))];
-  } catch {
-    return [];
-  }
-}
-
 // ------------------------------------------------------------------ worker: our side
 async function worker(jobFile, compute) {
   const job = JSON.parse(readFileSync(jobFile, 'utf8'));
@@ -80,7 +71,9 @@ async function worker(jobFile, compute) {
     let finish;
     for (let i = 0; i < job.warmup + job.reps; i++) {
       const inputs = Array.from({ length: cfg.batch }, () => ({ tokens: cfg.prompt }));
-      const gens = await model.generateBatch(inputs, { maxTokens: cfg.max_tokens, temperature: 0 });
+      // Every row has the same prompt; mlx-lm's batch_generate prefills each row, so ours must
+      // too (sharePrefix: false), or batch > 1 would time one prefill against `batch` of them.
+      const gens = await model.generateBatch(inputs, { maxTokens: cfg.max_tokens, temperature: 0, sharePrefix: false });
       const g = gens[0];
       if (i < job.warmup) continue;
       runs.push({
@@ -107,12 +100,6 @@ function runJson(cmd, args, label) {
   const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (!line) throw new Error(`${label}: no JSON line in its output`);
   return JSON.parse(line);
-}
-
-function benchPython(kind) {
-  const r = spawnSync('bash', [join(ROOT, 'scripts', 'bench-venv.sh'), kind], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  if (r.status !== 0) throw new Error(`scripts/bench-venv.sh ${kind} failed`);
-  return resolve(ROOT, r.stdout.trim().split('\n').pop());
 }
 
 function summarize(side) {

@@ -44,6 +44,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchPython, loadedBlas } from './lib/env.mjs';
 import { fmt, machine, median, table } from './lib/stats.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -80,16 +81,6 @@ const { values, positionals } = parseArgs({
 
 const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
 const log = (msg) => process.stderr.write(`[bench:train] ${msg}\n`);
-
-/** Shared-object files mapped into this process whose names say BLAS/LAPACK (Linux). */
-function loadedBlas() {
-  try {
-    const paths = readFileSync('/proc/self/maps', 'utf8').split('\n').map((l) => l.trim().split(/\s+/)[5]).filter(Boolean);
-    return [...new Set(paths.filter((p) => /blas|lapack/.test(p.split('/').pop())))];
-  } catch {
-    return [];
-  }
-}
 
 // ------------------------------------------------------------------ worker: our side
 async function worker(jobFile, compute) {
@@ -181,12 +172,6 @@ function runJson(cmd, args, label) {
   const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (!line) throw new Error(`${label}: no JSON line in its output`);
   return JSON.parse(line);
-}
-
-function benchPython(kind) {
-  const r = spawnSync('bash', [join(ROOT, 'scripts', 'bench-venv.sh'), kind], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  if (r.status !== 0) throw new Error(`scripts/bench-venv.sh ${kind} failed`);
-  return resolve(ROOT, r.stdout.trim().split('\n').pop());
 }
 
 /**

@@ -41,3 +41,11 @@ export const fmt = {
   mb: (bytes) => (Number.isFinite(bytes) ? (bytes / 2 ** 20).toFixed(0) : '—'),
   ratio: (x) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : '—'),
 };
+
+/** A Markdown table: rows of cells, first row the header; columns of numbers right-aligned. */
+export function mdTable(rows) {
+  const cell = (c) => String(c ?? '').replace(/\|/g, '\\|');
+  const line = (r) => `| ${r.map(cell).join(' | ')} |`;
+  const numeric = (i) => i > 0 && rows.slice(1).every((r) => /^(—|≥ |[-+]?\d)/.test(String(r[i] ?? '—')));
+  return [line(rows[0]), `|${rows[0].map((_, i) => (numeric(i) ? '---:' : '---')).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
+}

@@ -13,6 +13,7 @@ import { fuseCommand } from './fuse.js';
 import { convertCommand } from './convert.js';
 import { demoCommand } from './demo.js';
 import { launchCommand } from './launch.js';
+import { benchCommand } from './bench.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   program.addCommand(convertCommand());
   program.addCommand(launchCommand());
   usageErrorsAsArgumentErrors(program);
+  program.addCommand(benchCommand());
   return program;
 }
 

@@ -1,0 +1,117 @@
+// benchmarks/RESULTS.md from one harness run (run.mjs): date, machine and versions, the goals
+// table, the load average around each benchmark, then each benchmark's own table.
+import { fmt, mdTable } from './stats.mjs';
+import { goalRows } from './goals.mjs';
+
+const short = (p) => String(p ?? '').split('/').slice(-2).join('/');
+const loadText = (l) => (l ? l.map((x) => x.toFixed(1)).join(' → ') : '—');
+
+/** The scaling pivots: one table per metric, rows model × prompt length, columns batch sizes. */
+export function scalingTables(report) {
+  const batches = [...new Set(report.models.flatMap((m) => m.results.map((r) => r.batch)))];
+  const metric = (name, pick, format) => {
+    const rows = [[`${name}: model`, 'params', 'prompt', ...batches.map((b) => `batch ${b}`)]];
+    for (const m of report.models) {
+      for (const p of [...new Set(m.results.map((r) => r.prompt_tokens))]) {
+        const cell = (b) => {
+          const r = m.results.find((x) => x.prompt_tokens === p && x.batch === b);
+          return r ? format(pick(r)) : '—';
+        };
+        rows.push([`${m.arch} ${m.size}`, `${(m.parameters / 1e6).toFixed(1)}M`, p, ...batches.map(cell)]);
+      }
+    }
+    return rows;
+  };
+  return {
+    prefill: metric('prefill tok/s', (r) => r.prompt_tps.median, fmt.tps),
+    decode: metric('decode tok/s', (r) => r.generation_tps.median, fmt.tps),
+    memory: metric('peak MB', (r) => r.peak_memory.median, fmt.mb),
+  };
+}
+
+function generateSection(r) {
+  const rows = [['side', 'prompt', 'batch', 'prompt tok/s median (best)', 'decode tok/s median (best)', 'peak MB']];
+  for (const s of r.sides) {
+    for (const x of s.results) rows.push([s.name, x.prompt_tokens, x.batch, `${fmt.tps(x.prompt_tps.median)} (${fmt.tps(x.prompt_tps.best)})`, `${fmt.tps(x.generation_tps.median)} (${fmt.tps(x.generation_tps.best)})`, fmt.mb(x.peak_memory.median)]);
+  }
+  const ratios = [['ours / mlx-lm', 'prompt', 'batch', 'prefill', 'decode', 'memory']];
+  for (const x of r.ratios) ratios.push([`${x.ours} / ${x.mlx_lm}`, x.prompt_tokens, x.batch, fmt.ratio(x.prompt), fmt.ratio(x.decode), fmt.ratio(x.memory)]);
+  return [`${short(r.model)}, ${r.max_tokens} generated tokens, greedy, ${r.reps} reps after ${r.warmup} warm-up.`, mdTable(rows), r.ratios.length ? mdTable(ratios) : ''];
+}
+
+function trainSection(r) {
+  const rows = [['side', 'tokens/s', 'peak MB', 'loss first → last']];
+  for (const s of r.sides) rows.push([s.name, fmt.tps(s.result.tokens_per_sec), fmt.mb(s.result.peak_memory), `${s.result.first_loss?.toFixed(3)} → ${s.result.last_loss?.toFixed(3)}`]);
+  const ratios = [['ours / mlx-lm', 'tokens/s', 'memory', 'same batches', 'max loss rel diff']];
+  for (const x of r.ratios) ratios.push([`${x.ours} / ${x.mlx_lm}`, fmt.ratio(x.tokens_per_sec), fmt.ratio(x.memory), x.same_batches ? 'yes' : 'NO', x.loss.max_rel.toExponential(1)]);
+  const st = r.settings;
+  return [`${short(r.model)}, ${r.data_stats.examples} examples (${r.data_stats.mean_tokens.toFixed(0)} tokens on average), LoRA rank ${st.lora_parameters.rank} on ${st.num_layers} layers, batch ${st.batch_size}, ${st.iters} iterations (the first ${st.warmup} not timed).`, mdTable(rows), r.ratios.length ? mdTable(ratios) : ''];
+}
+
+function evalSection(r) {
+  const rows = [['side', 'load / start-up s', 'suite s', 'format score']];
+  for (const s of r.sides) rows.push([s.name, s.setup_seconds.toFixed(1), s.suite_seconds.toFixed(1), s.score.toFixed(3)]);
+  const ratios = [['speed-up (server / ours)', 'suite only', 'with load / start-up']];
+  for (const x of r.ratios) ratios.push([`${x.ours} vs ${x.server}`, fmt.ratio(x.suite), fmt.ratio(x.with_setup)]);
+  return [`${short(r.suite)}: ${r.cases} of ${r.cases_in_suite} cases, ${short(r.model)}.`, mdTable(rows), r.ratios.length ? mdTable(ratios) : ''];
+}
+
+function bandwidthSection(r) {
+  const GB = 1e9;
+  return [
+    `${short(r.model)}, compute ${r.compute.mode}, batch 1, ${r.prompt_tokens} prompt + ${r.max_tokens} generated tokens.`,
+    mdTable([
+      ['quantity', 'value'],
+      ['copy bandwidth, best (1 thread / all threads)', `${(r.copy.best / GB).toFixed(1)} GB/s (${(r.copy.best_single / GB).toFixed(1)} / ${r.copy.best_parallel ? (r.copy.best_parallel / GB).toFixed(1) : '—'} on ${r.copy.threads})`],
+      ['weight bytes read per token', `${fmt.mb(r.bytes_per_token.weights)} MB`],
+      [`KV cache bytes at position ${r.bytes_per_token.position}`, `${fmt.mb(r.bytes_per_token.kv)} MB`],
+      ['bound', `${fmt.tps(r.bound_tps)} tok/s`],
+      ['decode, median (best)', `${fmt.tps(r.decode_tps.median)} (${fmt.tps(r.decode_tps.best)}) tok/s`],
+      ['share of the bound', `${(r.fraction * 100).toFixed(1)}%`],
+    ]),
+  ];
+}
+
+function scalingSection(r) {
+  const t = scalingTables(r);
+  return [`Random float32 models (ours only), ${r.max_tokens} generated tokens, ${r.reps} reps after ${r.warmup} warm-up; tokens/s are batch totals, medians.`, mdTable(t.prefill), mdTable(t.decode), mdTable(t.memory)];
+}
+
+function matmulSection(r) {
+  return [mdTable([['dtype', `GFLOP/s (${r.n}³)`], ...r.results.map((x) => [x.dtype, x.gflops.toFixed(1)])])];
+}
+
+const SECTIONS = { matmul: matmulSection, generate: generateSection, bandwidth: bandwidthSection, train: trainSection, eval: evalSection, scaling: scalingSection };
+
+/** The whole RESULTS.md text. */
+export function resultsMarkdown(run) {
+  const m = run.machine;
+  const v = run.versions;
+  const out = ['# Benchmark results', ''];
+  if (run.quick) out.push('> **QUICK SMOKE RUN** (`--quick`: small sizes, 1 repetition). It checks that the harness works; its numbers are not measurements.', '');
+  out.push(`Run ${run.date} with \`${run.command}\` (${(run.seconds / 60).toFixed(1)} min).`, '');
+  out.push('## Machine and versions', '');
+  out.push(mdTable([
+    ['', ''],
+    ['CPU', `${m.cpu}, ${m.cores} cores`],
+    ['memory', `${m.memoryGB} GB`],
+    ['OS', m.os],
+    ['node', m.node],
+    ['MLX (ours)', `${v.ours.mlx} (${v.ours.sdk ?? 'own build'}, ${v.ours.device})`],
+    ['BLAS (ours)', v.ours.blas],
+    ...Object.entries(v.mlx_lm).map(([k, x]) => [`mlx-lm ${k} venv`, x.mlx_lm ? `mlx-lm ${x.mlx_lm}, mlx ${x.mlx}${k === 'openblas' ? ' relinked to our OpenBLAS' : ', the wheel as shipped (reference BLAS)'}` : 'not available']),
+  ]), '');
+  out.push('## Goals', '', 'Each ratio is measured in this one run, on this machine, on the same model folder; "(fair)" marks the comparison on the same libmlx (and, for training, the same float32 math), which the goal is judged on.', '');
+  out.push(mdTable(goalRows(run.goals)), '');
+  out.push('## Runs', '', 'Each benchmark runs in its own process; every side inside it in a fresh process too. Load average (1 min) before → after: on a shared machine compare only runs made under similar load.', '');
+  // The 1-min load before a benchmark still holds the previous one (up to ~the core count): more is other work.
+  const busy = (r) => r.loadavg[0] > m.cores * 1.5;
+  out.push(mdTable([['benchmark', 'status', 'minutes', 'load before → after', 'arguments'], ...run.runs.map((r) => [r.name, r.status, (r.seconds / 60).toFixed(1), `${loadText(r.loadavg)}${busy(r) ? ' (busy)' : ''}`, `\`${r.args.join(' ')}\``])]), '');
+  if (run.runs.some(busy)) out.push(`**Busy machine:** a load average above ${m.cores * 1.5} (1.5 × the ${m.cores} cores; the previous benchmark accounts for up to ~${m.cores}) before a benchmark means other work shared the CPU during the ones marked (busy): their numbers are not representative.`, '');
+  for (const r of run.runs) {
+    const report = run.reports[r.name];
+    if (!report) continue;
+    out.push(`## ${r.name}`, '', ...SECTIONS[r.name](report).filter(Boolean).flatMap((x) => [x, '']));
+  }
+  return out.join('\n');
+}

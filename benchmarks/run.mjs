@@ -1,0 +1,180 @@
+#!/usr/bin/env node
+// The benchmark harness (`npm run bench`, `mlx-lab bench`): makes what the benchmarks need (the
+// mlx-lm virtualenvs, the SmolLM2 model folder), runs each benchmark script in its own process
+// with --json --out, and collects the reports into
+//   benchmarks/results/<date>.json   every report, the machine, the versions, the goals;
+//   benchmarks/RESULTS.md            date, machine, versions, the goals table, load, each table;
+//   benchmarks/results.html          charts: goals, ours vs mlx-lm, the scaling axes.
+// --quick (small sizes, 1 repetition: a smoke check) writes into benchmarks/results/quick/
+// instead (git-ignored), so a smoke check never replaces the measured results.
+//
+// Usage: node benchmarks/run.mjs [--quick] [--only generate,train,...] [--skip-mlx-lm]
+//          [--reps 3] [--args "eval=--cases 9"]... [--models-dir DIR] [--out-dir DIR]
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ROOT, benchPython, ensureSmolLM2, load1, ourVersions, pythonVersions } from './lib/env.mjs';
+import { evaluateGoals, goalRows } from './lib/goals.mjs';
+import { resultsMarkdown } from './lib/results-md.mjs';
+import { resultsHtml } from './lib/results-html.mjs';
+import { machine, table } from './lib/stats.mjs';
+
+const HERE = join(ROOT, 'benchmarks');
+const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
+
+/**
+ * The benchmarks, in run order: their full-run and --quick arguments, whether they have an
+ * mlx-lm side (--skip-mlx-lm turns it off), how --reps reaches them and whether they run on
+ * the SmolLM2 folder.
+ */
+const BENCHMARKS = [
+  { name: 'matmul', full: [], quick: ['--iters', '3'] },
+  {
+    name: 'generate',
+    full: ['--prompt-tokens', '128', '--max-tokens', '128', '--batch', '1,4', '--baselines', 'stock,openblas'],
+    quick: ['--prompt-tokens', '32', '--max-tokens', '16', '--warmup', '0', '--baselines', 'stock,openblas'],
+    noMlxLm: ['--baselines', 'none'],
+    reps: '--reps',
+    smollm2: true,
+  },
+  { name: 'bandwidth', full: [], quick: ['--prompt-tokens', '32', '--max-tokens', '16', '--warmup', '0', '--copy-mb', '256'], reps: '--reps', smollm2: true },
+  {
+    name: 'train',
+    full: ['--compute', 'auto', '--baselines', 'openblas-f32,openblas,stock'],
+    quick: ['--compute', 'auto', '--baselines', 'openblas-f32', '--examples', '8', '--iters', '3', '--warmup', '1', '--max-seconds', '20'],
+    noMlxLm: ['--baselines', 'none'],
+    reps: '--rounds',
+    smollm2: true,
+  },
+  {
+    name: 'eval',
+    full: ['--cases', 'all', '--baselines', 'stock'],
+    quick: ['--cases', '1', '--max-tokens', '16', '--baselines', 'stock'],
+    noMlxLm: ['--baselines', 'none'],
+    smollm2: true,
+  },
+  // Scaling: no warm-up runs (the largest shapes take minutes a run on 2 cores); the median of
+  // --reps absorbs the first run's allocations.
+  { name: 'scaling', full: ['--warmup', '0'], quick: ['--sizes', 'tiny', '--prompt-tokens', '16,64', '--batch', '1,4', '--max-tokens', '8', '--warmup', '0'], reps: '--reps', models: true },
+];
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'skip-mlx-lm': { type: 'boolean', default: false },
+    reps: { type: 'string' },
+    args: { type: 'string', multiple: true, default: [] },
+    'models-dir': { type: 'string' },
+    'out-dir': { type: 'string' },
+  },
+});
+
+/** --args "name=--flag value ..." → { name: [...] }: extra arguments for one benchmark (they win). */
+function extraArgs(specs) {
+  const out = {};
+  for (const s of specs) {
+    const m = s.match(/^([a-z]+)=(.*)$/s);
+    if (!m || !BENCHMARKS.some((b) => b.name === m[1])) throw new Error(`--args "${s}": expected name=arguments, name one of ${BENCHMARKS.map((b) => b.name).join(', ')}`);
+    out[m[1]] = [...(out[m[1]] ?? []), ...m[2].split(/\s+/).filter(Boolean)];
+  }
+  return out;
+}
+
+/** The benchmarks this run runs (--only), in the harness's order. */
+function selected() {
+  if (!values.only) return BENCHMARKS;
+  const names = values.only.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const n of names) if (!BENCHMARKS.some((b) => b.name === n)) throw new Error(`--only: unknown benchmark "${n}" (${BENCHMARKS.map((b) => b.name).join(', ')})`);
+  return BENCHMARKS.filter((b) => names.includes(b.name));
+}
+
+/** The command line of one benchmark, without --json --out. */
+function argsOf(b, { quick, reps, skipMlxLm, extra, modelsDir }) {
+  const args = [...(quick ? b.quick : b.full)];
+  if (skipMlxLm && b.noMlxLm) args.push(...b.noMlxLm);
+  if (b.reps) args.push(b.reps, String(reps));
+  if (b.models && modelsDir) args.push('--models-dir', modelsDir);
+  return [...args, ...(extra[b.name] ?? [])];
+}
+
+/** Run one benchmark in its own process; its report comes back through --out. */
+function runOne(b, args, tmp) {
+  const out = join(tmp, `${b.name}.json`);
+  const before = load1();
+  const t0 = performance.now();
+  log(`${b.name}: node benchmarks/${b.name}.mjs ${args.join(' ')}`);
+  const r = spawnSync(process.execPath, [join(HERE, `${b.name}.mjs`), ...args, '--json', '--out', out], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const run = { name: b.name, args, seconds: (performance.now() - t0) / 1e3, loadavg: [before, load1()], status: r.status === 0 ? 'ok' : `failed (exit ${r.status ?? r.signal})` };
+  let report = null;
+  try {
+    if (r.status === 0) report = JSON.parse(readFileSync(out, 'utf8'));
+  } catch (err) {
+    run.status = `failed (no report: ${err.message})`;
+  }
+  log(`${b.name}: ${run.status} in ${(run.seconds / 60).toFixed(1)} min, load ${run.loadavg.join(' → ')}`);
+  return { run, report };
+}
+
+/** Make the venvs and the model folder first (when needed), so no benchmark times an installation. */
+async function prepare(benchmarks, skipMlxLm) {
+  const versions = { ours: await ourVersions(), mlx_lm: {} };
+  if (benchmarks.some((b) => b.smollm2)) await ensureSmolLM2(undefined, log);
+  if (!skipMlxLm && benchmarks.some((b) => b.noMlxLm)) {
+    for (const kind of ['stock', 'openblas']) {
+      log(`python environment "${kind}" (made on first use: scripts/venv.sh, scripts/bench-venv.sh)`);
+      versions.mlx_lm[kind] = pythonVersions(benchPython(kind));
+    }
+  }
+  return versions;
+}
+
+async function main() {
+  const quick = values.quick;
+  const reps = Number(values.reps ?? (quick ? 1 : 3));
+  if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps: a positive integer, got "${values.reps}"`);
+  const options = { quick, reps, skipMlxLm: values['skip-mlx-lm'], extra: extraArgs(values.args), modelsDir: values['models-dir'] && resolve(values['models-dir']) };
+  const outDir = resolve(values['out-dir'] ?? (quick ? join(HERE, 'results', 'quick') : HERE));
+  const resultsDir = quick ? outDir : join(outDir, 'results');
+  const date = new Date().toISOString();
+  const t0 = performance.now();
+  const benchmarks = selected();
+  const versions = await prepare(benchmarks, options.skipMlxLm);
+
+  const tmp = mkdtempSync(join(tmpdir(), 'mlx-lab-bench-run-'));
+  const runs = [];
+  const reports = {};
+  try {
+    for (const b of benchmarks) {
+      const { run, report } = runOne(b, argsOf(b, options), tmp);
+      runs.push(run);
+      if (report) reports[b.name] = report;
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+
+  const goals = evaluateGoals(reports);
+  const command = `node benchmarks/run.mjs ${process.argv.slice(2).join(' ')}`.trim();
+  const result = { date, quick, command, seconds: (performance.now() - t0) / 1e3, machine: machine(), versions, goals, runs, reports };
+  mkdirSync(resultsDir, { recursive: true });
+  const jsonFile = join(resultsDir, `${date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
+  writeFileSync(jsonFile, JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(join(outDir, 'RESULTS.md'), resultsMarkdown(result));
+  writeFileSync(join(outDir, 'results.html'), resultsHtml(result));
+
+  console.log(`\n${quick ? 'QUICK SMOKE RUN (not a measurement): ' : ''}goals, measured in this run\n`);
+  console.log(table(goalRows(goals)));
+  console.log(`\nruns: ${runs.map((r) => `${r.name} ${r.status}`).join(', ')}`);
+  for (const f of [jsonFile, join(outDir, 'RESULTS.md'), join(outDir, 'results.html')]) console.log(`wrote ${relative(process.cwd(), f)}`);
+  if (runs.some((r) => r.status !== 'ok')) process.exitCode = 1;
+}
+
+try {
+  await main();
+} catch (err) {
+  log(`failed: ${err.message}`);
+  process.exit(1);
+}
