@@ -36,6 +36,8 @@ export interface DemoOptions {
   target?: number;
   learningRate?: number;
   numLayers?: number;
+  /** Micro-batches per optimizer update. Default 1 (see demoConfig). */
+  gradAccumulation?: number;
   seed?: number;
   /** Bits of the fused model. Default 5. */
   fuseBits?: number;
@@ -69,7 +71,9 @@ export function demoConfig(dir: string, o: DemoOptions): TrainConfig {
     optimizer: 'adam',
     num_layers: o.numLayers ?? 8,
     batch_size: 1,
-    grad_accumulation_steps: 4,
+    // The reference run accumulated 4; in a CPU budget of ~400 examples that is 100 updates, too
+    // few for a 135M model to learn which tool a request needs (it learns the wrapper first).
+    grad_accumulation_steps: o.gradAccumulation ?? 1,
     iters: o.iters ?? 400,
     learning_rate: o.learningRate ?? 2e-4,
     mask_prompt: true,
