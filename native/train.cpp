@@ -244,9 +244,10 @@ void Trainer::build_prefix() {
   prefix_hidden_ = h;
 }
 
-// Hidden states [B, L, D] entering the first trainable block, for inputs that start with the
-// shared prefix: the cached prefix, and the frozen blocks run on the rest only.
-mx::array Trainer::frozen_hidden(const mx::array& inputs) {
+// For inputs that start with the shared prefix, the hidden states entering the first trainable
+// block: the cached prefix [1, C, D], and the rows' own tokens [B, L - C, D] run through the frozen
+// blocks only.
+std::pair<mx::array, mx::array> Trainer::frozen_hidden(const mx::array& inputs) {
   int B = inputs.shape(0), L = inputs.shape(1), C = config_.shared_prefix.size();
   auto cache = *prefix_cache_;
   if (B > 1) cache.repeat_rows(B);
@@ -254,18 +255,48 @@ mx::array Trainer::frozen_hidden(const mx::array& inputs) {
   for (size_t i = 0; i < frozen_layers_; ++i) {
     h = decoder_->layers()[i](h, std::nullopt, &cache.layers[i], std::nullopt);
   }
-  auto shared = mx::broadcast_to(*prefix_hidden_, {B, C, h.shape(2)});
-  return mx::concatenate({shared, h}, 1);
+  return {*prefix_hidden_, h};
+}
+
+// The trainable blocks on a batch whose rows share the prefix: each block runs on the prefix
+// once (one row, differentiated like any input) and on the rows' own tokens, which attend to
+// the prefix's keys and values copied to every row. The same math as the whole rows, with
+// the prefix's share of the work paid once per batch instead of once per row.
+mx::array Trainer::shared_trainable_hidden(mx::array prefix, mx::array rest) {
+  auto& layers = decoder_->layers();
+  int B = rest.shape(0);
+  for (size_t i = frozen_layers_; i < layers.size(); ++i) {
+    LayerCache cache;
+    prefix = layers[i](prefix, std::nullopt, &cache, std::nullopt);
+    cache.repeat_rows(B);
+    rest = layers[i](rest, std::nullopt, &cache, std::nullopt);
+  }
+  return join_prefix(prefix, rest);
+}
+
+// [1, C, D] and [B, S, D] -> [B, C + S, D].
+mx::array Trainer::join_prefix(const mx::array& prefix, const mx::array& rest) {
+  auto shared = mx::broadcast_to(prefix, {rest.shape(0), prefix.shape(1), rest.shape(2)});
+  return mx::concatenate({shared, rest}, 1);
 }
 
 // Final hidden states [B, L, D] before the norm and the LM head.
 mx::array Trainer::hidden(const mx::array& inputs) {
   auto& layers = decoder_->layers();
   size_t first = use_prefix_ ? frozen_layers_ : 0;
-  auto h = use_prefix_ ? frozen_hidden(inputs) : decoder_->embed_tokens()(inputs);
+  std::optional<mx::array> h;
+  if (use_prefix_) {
+    auto [prefix, rest] = frozen_hidden(inputs);
+    // Dropout draws per row and checkpointing recomputes per block: those keep whole rows.
+    bool shared_rows = rest.shape(0) > 1 && !config_.grad_checkpoint && config_.lora.dropout == 0;
+    if (shared_rows) return shared_trainable_hidden(prefix, rest);
+    h = join_prefix(prefix, rest);
+  } else {
+    h = decoder_->embed_tokens()(inputs);
+  }
   for (size_t i = first; i < layers.size(); ++i) {
     if (!config_.grad_checkpoint) {
-      h = layers[i](h, std::nullopt, nullptr, std::nullopt);
+      h = layers[i](*h, std::nullopt, nullptr, std::nullopt);
       continue;
     }
     // mlx-lm's grad_checkpoint: the block's trainable arrays go in as inputs, so the
@@ -278,11 +309,11 @@ mx::array Trainer::hidden(const mx::array& inputs) {
       for (size_t k = 0; k < own.size(); ++k) *slots[own[k]].value = in[1 + k];
       return std::vector<mx::array>{(*block)(in[0], std::nullopt, nullptr, std::nullopt)};
     };
-    std::vector<mx::array> in{h};
+    std::vector<mx::array> in{*h};
     for (auto idx : own) in.push_back(*adapter_->slots()[idx].value);
     h = mx::checkpoint(fn)(in)[0];
   }
-  return h;
+  return *h;
 }
 
 // inputs: trainable arrays..., tokens, target positions[, dropout key]

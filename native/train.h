@@ -126,7 +126,9 @@ class Trainer {
   mx::array hidden(const mx::array& inputs);
   bool starts_with_prefix(const mx::array& tokens) const;
   void build_prefix();
-  mx::array frozen_hidden(const mx::array& inputs);
+  std::pair<mx::array, mx::array> frozen_hidden(const mx::array& inputs);
+  mx::array shared_trainable_hidden(mx::array prefix, mx::array rest);
+  static mx::array join_prefix(const mx::array& prefix, const mx::array& rest);
   std::vector<mx::array> inputs_for(const Batch& batch);
   std::vector<mx::array> loss_fn(const std::vector<mx::array>& inputs, bool training);
   std::vector<mx::array> grad_fn(const std::vector<mx::array>& inputs);

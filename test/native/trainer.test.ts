@@ -123,11 +123,18 @@ describe('NativeTrainer', () => {
       return { steps: out, val: (await t.evaluate([data])).loss };
     };
     const plain = await create(model, options);
+    const gradsPlain = (await plain.gradients(data)).grads;
     const a = await run(plain);
     plain.dispose();
     const reusing = await create(model, { ...options, sharedPrefix: prefix });
+    const gradsReusing = (await reusing.gradients(data)).grads;
     const b = await run(reusing);
     reusing.dispose();
+    // Gradients through the prefix computed once per batch (both rows share it) and copied.
+    for (const [k, g] of Object.entries(gradsPlain)) {
+      const scale = Math.max(...Array.from(g.data as Float32Array, Math.abs), 1e-6);
+      expect(maxAbsDiff(gradsReusing[k].data as Float32Array, g.data as Float32Array) / scale).toBeLessThanOrEqual(1e-4);
+    }
     // Batches that start with the prefix reuse it; one that does not runs whole.
     expect(b.steps.map((s) => s.prefixTokens)).toEqual([40, 40, 0, 40, 40, 0]);
     expect(a.steps.every((s) => s.prefixTokens === 0)).toBe(true);
