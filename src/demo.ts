@@ -25,10 +25,10 @@ export const EXAMPLE_SUITE = join(ROOT, 'examples', 'tool-format', 'suite.yaml')
 export interface DemoOptions {
   /** Where everything goes (model, data, run, fused model). Default ./mlx-lab-demo. */
   dir?: string;
-  /** Generated training examples (default 400) and validation examples (default 40). */
+  /** Generated training examples (default 1000) and validation examples (default 40). */
   trainExamples?: number;
   validExamples?: number;
-  /** Training iterations at most (early stopping usually ends sooner). Default 400. */
+  /** Training iterations (batches of `batchSize`) at most; early stopping may end sooner. Default 250. */
   iters?: number;
   /** Format eval every N iterations (and at step 0 and each checkpoint). Default 50. */
   evalEvery?: number;
@@ -36,6 +36,8 @@ export interface DemoOptions {
   target?: number;
   learningRate?: number;
   numLayers?: number;
+  /** Examples per batch. Default 4 (see demoConfig). */
+  batchSize?: number;
   /** Micro-batches per optimizer update. Default 1 (see demoConfig). */
   gradAccumulation?: number;
   seed?: number;
@@ -70,11 +72,14 @@ export function demoConfig(dir: string, o: DemoOptions): TrainConfig {
     fine_tune_type: 'lora',
     optimizer: 'adam',
     num_layers: o.numLayers ?? 8,
-    batch_size: 1,
-    // The reference run accumulated 4; in a CPU budget of ~400 examples that is 100 updates, too
-    // few for a 135M model to learn which tool a request needs (it learns the wrapper first).
+    // Batches of 4 share the system prompt: the trainer runs it once per batch (README, Shared
+    // prefixes), so 4 examples cost about what 1.4 did one at a time.
+    batch_size: o.batchSize ?? 4,
+    // The reference run used batch 1 and accumulated 4. Measured on the demo: with 4-example
+    // updates the model learns the wrapper first and then, slowly, which tool a request needs;
+    // the budget buys ~250 updates, so no accumulation on top of the batch.
     grad_accumulation_steps: o.gradAccumulation ?? 1,
-    iters: o.iters ?? 400,
+    iters: o.iters ?? 250,
     learning_rate: o.learningRate ?? 2e-4,
     mask_prompt: true,
     seed: o.seed ?? 42,
@@ -108,10 +113,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
     log(`      converted to an MLX folder: ${config.model}`);
   }
 
-  stage(2, `a tool-format training set (${o.trainExamples ?? 400} examples), the 27-case example suite held out`);
+  stage(2, `a tool-format training set (${o.trainExamples ?? 1000} examples), the 27-case example suite held out`);
   const suite = await loadSuite(EXAMPLE_SUITE);
   if (!existsSync(join(config.data!, 'train.jsonl'))) {
-    writeToolFormatData({ dir: config.data!, n: o.trainExamples ?? 400, valid: o.validExamples ?? 40, seed: config.seed, heldOut: suite });
+    writeToolFormatData({ dir: config.data!, n: o.trainExamples ?? 1000, valid: o.validExamples ?? 40, seed: config.seed, heldOut: suite });
   }
 
   const model = await loadModel(config.model!);
@@ -120,7 +125,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
     const baseline = await runEval(model, suite, { maxTokens: config.eval!.max_tokens, signal: o.signal });
     log(`      baseline: ${interval(baseline)}; failures: ${failureText(baseline)}`);
 
-    stage(4, `LoRA on ${config.num_layers} layers, lr ${config.learning_rate}, format eval every ${config.eval!.every} steps, stop at ${pct(config.early_stopping!.target!)}`);
+    stage(4, `LoRA on ${config.num_layers} layers, batch ${config.batch_size}, lr ${config.learning_rate}, format eval every ${config.eval!.every} steps, stop at ${pct(config.early_stopping!.target!)}`);
     const experiment = await runExperiment(config, {
       model,
       suite,

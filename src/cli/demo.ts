@@ -22,6 +22,7 @@ export function demoCommand(): Command {
     .option('--eval-every <n>', 'format eval every N iterations', num('--eval-every', { int: true, min: 1 }))
     .option('--learning-rate <lr>', 'learning rate', num('--learning-rate', { min: 0 }))
     .option('--num-layers <n>', 'LoRA layers (from the last)', num('--num-layers', { int: true, min: -1 }))
+    .option('--batch-size <n>', 'examples per batch', num('--batch-size', { int: true, min: 1 }))
     .option('--grad-accumulation <n>', 'micro-batches per optimizer update', num('--grad-accumulation', { int: true, min: 1 }))
     .option('--target <score>', 'stop once the format score reaches this', num('--target', { min: 0, max: 1 }))
     .option('--seed <n>', 'seed', num('--seed', { int: true, min: 0 }))
@@ -37,6 +38,7 @@ export function demoCommand(): Command {
           evalEvery: opts.evalEvery,
           learningRate: opts.learningRate,
           numLayers: opts.numLayers,
+          batchSize: opts.batchSize,
           gradAccumulation: opts.gradAccumulation,
           target: opts.target,
           seed: opts.seed,
