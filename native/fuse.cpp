@@ -189,6 +189,13 @@ std::optional<QuantSpec> target_spec(const ModuleRef& m, const Plan& p) {
   return std::nullopt;
 }
 
+// A layer the adapter leaves alone, stored with fewer bits than the target in the same groups:
+// its values lie on a coarser grid than the target's, so re-quantizing can only move them.
+bool gains_only_rounding(const std::optional<QuantSpec>& stored, const std::optional<QuantSpec>& target) {
+  return stored && target && stored->mode == target->mode &&
+         stored->group_size == target->group_size && stored->bits < target->bits;
+}
+
 void put(Weights& w, const std::string& name, const mx::array& a) { w.insert_or_assign(name, a); }
 
 // Apply the plan (and the adapter's deltas) to `weights`, the model's stored parameters.
@@ -217,6 +224,7 @@ ModelWeights transform(DecoderModel& model, Weights weights, const Plan& plan,
     auto target = target_spec(m, plan);
     auto it = deltas.find(m.path);
     const Delta* delta = it == deltas.end() ? nullptr : &it->second;
+    if (!delta && gains_only_rounding(m.quant, target)) target = m.quant;
     if (delta) adapted.insert(m.path);
     finals.push_back(target);
     if (target) out.module_bits[m.path] = target->bits;

@@ -411,13 +411,25 @@ describe('fuse: folder layout and options', () => {
     const adapter = adapterFolder('qwen3_moe-q4');
     const out = join(tmp, 'bits5');
     const r = await fuse({ model: modelDir('qwen3_moe-q4'), adapter, out, bits: 5 });
-    expect(r.quantization).toEqual({ group_size: 32, bits: 5, mode: 'affine', 'model.layers.1.mlp.gate': { group_size: 64, bits: 8 } });
+    // Layers without an adapter (the embedding, the head) keep their 4 bits: on a coarser grid of
+    // the same groups, re-quantizing them to 5 bits could only move their values.
+    expect(r.quantization).toEqual({
+      group_size: 32,
+      bits: 5,
+      mode: 'affine',
+      'model.layers.1.mlp.gate': { group_size: 64, bits: 8 },
+      'model.embed_tokens': { group_size: 32, bits: 4 },
+      lm_head: { group_size: 32, bits: 4 },
+    });
     const t = readFolder(out);
     // 5 bits of 64 inputs = 10 uint32 per row; the router keeps 8 bits, group 64.
     expect(t['model.layers.0.self_attn.q_proj.weight'].shape).toEqual([64, 10]);
     expect(t['model.layers.1.mlp.switch_mlp.up_proj.weight'].shape).toEqual([4, 32, 10]);
     expect(t['model.layers.1.mlp.gate.weight'].shape).toEqual([4, 16]);
-    expect(t['model.embed_tokens.weight'].shape).toEqual([256, 10]);
+    const base = readFolder(modelDir('qwen3_moe-q4'));
+    for (const k of ['model.embed_tokens.weight', 'model.embed_tokens.scales', 'lm_head.weight', 'lm_head.scales']) {
+      expect(t[k].bytes.equals(base[k].bytes), k).toBe(true);
+    }
     quantizationError(t, readFolder(join(tmp, 'out', 'qwen3_moe-q4', 'full')), true);
     const exact = await folderLogits(join(tmp, 'out', 'qwen3_moe-q4', 'full'), inputRows('qwen3_moe-q4'));
     const got = await folderLogits(out, inputRows('qwen3_moe-q4'));
@@ -611,8 +623,16 @@ describe.skipIf(!hasSmolLM2)('fuse: SmolLM2 GGUF to 5 bits', () => {
     const r = await fuse({ model: m, adapter, out, bits: 5 });
     console.log(`SmolLM2 fuse to 5 bits: ${((performance.now() - start) / 1000).toFixed(1)} s`);
     m.dispose();
-    expect(r.layers).toMatchObject({ fused: 56, requantized: 210, kept: 1 });
-    expect(r.quantization).toEqual({ group_size: 32, bits: 5, mode: 'affine', 'model.embed_tokens': { group_size: 32, bits: 8 } });
+    // The 56 adapted layers become 5 bits; the 154 other 4-bit layers stay as stored (exact).
+    expect(r.layers).toMatchObject({ fused: 56, requantized: 56, kept: 155 });
+    expect(r.quantization).toMatchObject({
+      group_size: 32,
+      bits: 5,
+      mode: 'affine',
+      'model.embed_tokens': { group_size: 32, bits: 8 },
+      'model.layers.0.self_attn.q_proj': { group_size: 32, bits: 4 },
+    });
+    expect(r.quantization['model.layers.29.self_attn.q_proj']).toBeUndefined();
     expect(r.tokenizerFiles).toEqual(['tokenizer.json', 'tokenizer_config.json', 'generation_config.json']);
     const fused = await loadModel(out);
     try {
