@@ -32,7 +32,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchPython } from './lib/env.mjs';
+import { benchPython, runJson as runSide } from './lib/env.mjs';
 import { fmt, machine, median, table } from './lib/stats.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -122,14 +122,8 @@ async function worker(jobFile, compute) {
 }
 
 // ------------------------------------------------------------------ driver helpers
-function runJson(cmd, args, label) {
-  log(`${label}: ${[cmd, ...args].join(' ')}`);
-  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`${label} failed (exit ${r.status ?? r.signal})`);
-  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
-  if (!line) throw new Error(`${label}: no JSON line in its output`);
-  return JSON.parse(line);
-}
+// One side in a fresh process (benchmarks/lib/env.mjs), logged with this benchmark's prefix.
+const runJson = (cmd, args, label) => runSide(cmd, args, { label, log });
 
 /** Whether something accepts connections on HOST:port. */
 function answers(port) {

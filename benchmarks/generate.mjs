@@ -20,7 +20,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchPython, loadedBlas } from './lib/env.mjs';
+import { benchPython, loadedBlas, runJson as runSide } from './lib/env.mjs';
 import { fmt, machine, summarizeCost, summarizeRate, table } from './lib/stats.mjs';
 import { promptIds } from './lib/prompt.mjs';
 
@@ -93,14 +93,8 @@ async function worker(jobFile, compute) {
 }
 
 // ------------------------------------------------------------------ driver
-function runJson(cmd, args, label) {
-  log(`${label}: ${[cmd, ...args].join(' ')}`);
-  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`${label} failed (exit ${r.status ?? r.signal})`);
-  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
-  if (!line) throw new Error(`${label}: no JSON line in its output`);
-  return JSON.parse(line);
-}
+// One side in a fresh process (benchmarks/lib/env.mjs), logged with this benchmark's prefix.
+const runJson = (cmd, args, label) => runSide(cmd, args, { label, log });
 
 function summarize(side) {
   return side.results.map((r) => ({

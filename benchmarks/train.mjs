@@ -44,7 +44,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchPython, loadedBlas } from './lib/env.mjs';
+import { benchPython, loadedBlas, runJson as runSide } from './lib/env.mjs';
 import { fmt, machine, median, table } from './lib/stats.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -160,19 +160,8 @@ async function worker(jobFile, compute) {
 }
 
 // ------------------------------------------------------------------ driver
-function runJson(cmd, args, label) {
-  log(`${label}: ${[cmd, ...args].join(' ')}`);
-  // mlx-lm's progress display (and our warnings) go to stderr: shown with --verbose, else only
-  // the tail when a side fails.
-  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', values.verbose ? 'inherit' : 'pipe'], maxBuffer: 64 << 20 });
-  if (r.status !== 0) {
-    if (r.stderr) process.stderr.write(r.stderr.split('\n').slice(-30).join('\n') + '\n');
-    throw new Error(`${label} failed (exit ${r.status ?? r.signal})`);
-  }
-  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
-  if (!line) throw new Error(`${label}: no JSON line in its output`);
-  return JSON.parse(line);
-}
+// One side in a fresh process (benchmarks/lib/env.mjs), logged with this benchmark's prefix.
+const runJson = (cmd, args, label) => runSide(cmd, args, { label, log, quiet: !values.verbose });
 
 /**
  * The mlx-lm sides: the venv (stock = as users install it, openblas = the same libmlx as ours)

@@ -62,3 +62,19 @@ export async function ensureSmolLM2(dir = SMOLLM2_DIR, log = () => {}) {
   await convert({ input: gguf, out: dir });
   return dir;
 }
+
+/**
+ * Run one side of a benchmark in a fresh process and return the last JSON line of its stdout.
+ * Its stderr shows as it runs, or (quiet) only its last 30 lines when it fails.
+ */
+export function runJson(cmd, args, { label, log, quiet = false }) {
+  log(`${label}: ${[cmd, ...args].join(' ')}`);
+  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', quiet ? 'pipe' : 'inherit'], maxBuffer: 64 << 20 });
+  if (r.status !== 0) {
+    if (quiet && r.stderr) process.stderr.write(r.stderr.split('\n').slice(-30).join('\n') + '\n');
+    throw new Error(`${label} failed (exit ${r.status ?? r.signal})`);
+  }
+  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (!line) throw new Error(`${label}: no JSON line in its output`);
+  return JSON.parse(line);
+}
