@@ -170,10 +170,11 @@ class Sampler {
     if (p.seed) key_ = mx::random::key(*p.seed);
   }
 
-  // One token per row of logprobs [B, V], as int32 [B].
-  mx::array operator()(const mx::array& logprobs) {
-    if (p_.temperature == 0) return mx::astype(mx::argmax(logprobs, -1), mx::int32);
-    auto x = logprobs;
+  // One token per row of logits [B, V], as int32 [B]. Greedy needs no normalization (argmax is
+  // shift-invariant): it skips a vocabulary of exps.
+  mx::array operator()(const mx::array& logits) {
+    if (p_.temperature == 0) return mx::astype(mx::argmax(logits, -1), mx::int32);
+    auto x = mx::subtract(logits, mx::logsumexp(logits, -1, true));
     int V = x.shape(-1);
     if (p_.top_p > 0 && p_.top_p < 1) x = apply_top_p(x, p_.top_p);
     if (p_.min_p != 0) x = apply_min_p(x, p_.min_p);
@@ -257,16 +258,14 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
       done = end;
     }
 
-    // Logits of the last position -> processed -> log-probabilities -> next token [B].
+    // Logits of the last position -> processed -> next token [B].
     auto step = [&](const mx::array& input, int start_pos) {
       int end_pos = start_pos + input.shape(1);
       auto logits = run(input, padding_mask(batch, start_pos, end_pos));
       int R = logits.shape(0), L = logits.shape(1), V = logits.shape(2);
       logits = mx::reshape(mx::slice(logits, {0, L - 1, 0}, {R, L, V}), {R, V});
       if (penalize) logits = repetition_penalty(logits, *history, sp.repetition_penalty);
-      // Greedy needs no normalization (argmax is shift-invariant): skip a vocabulary of exps.
-      if (sp.temperature == 0) return mx::astype(mx::argmax(logits, -1), mx::int32);
-      return sampler(mx::subtract(logits, mx::logsumexp(logits, -1, true)));
+      return sampler(logits);
     };
     // Remember a new token for the repetition penalty.
     auto remember = [&](const mx::array& y) {

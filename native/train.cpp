@@ -413,15 +413,15 @@ StepResult Trainer::step(const Batch& batch) {
 StepResult Trainer::step_impl(const Batch& batch) {
   size_t P = params_.size();
   auto [carry, sub] = mx::random::split(key_);
-  std::vector<mx::array> inputs = inputs_for(batch);
-  inputs.push_back(sub);
-  bool reduce = (config_.data_parallel && distributed::active()) || config_.local_shards > 1;
-  if (accum_ && !reduce) inputs.insert(inputs.end(), accum_->begin(), accum_->end());
+  bool ranks = config_.data_parallel && distributed::active();
+  bool reduce = ranks || config_.local_shards > 1;
   std::vector<mx::array> out;
   if (config_.local_shards > 1) {
-    out = shard_gradients(batch, sub);
+    out = shard_gradients(batch, sub);  // each shard builds its own inputs
   } else {
-    if (reduce) inputs[P + 2] = shard_key(sub, distributed::info().rank, distributed::info().size);
+    std::vector<mx::array> inputs = inputs_for(batch);
+    inputs.push_back(ranks ? shard_key(sub, distributed::info().rank, distributed::info().size) : sub);
+    if (accum_ && !reduce) inputs.insert(inputs.end(), accum_->begin(), accum_->end());
     out = run_grad(inputs);
     mx::eval(out);
     if (reduce) out = token_weighted_mean(distributed::all_sum(token_weighted(out)), out);
