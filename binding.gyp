@@ -15,7 +15,8 @@
       "libraries": ["-L<!(node scripts/gyp-info.cjs libdir)", "-lmlx"],
       "conditions": [
         ["OS=='linux'", {
-          "ldflags": ["-Wl,-rpath,'$$ORIGIN'", "-Wl,-rpath,<!(node scripts/gyp-info.cjs libdir)"]
+          "ldflags": ["-Wl,-rpath,'$$ORIGIN'", "-Wl,-rpath,<!(node scripts/gyp-info.cjs libdir)"],
+          "libraries": ["-ldl"]
         }],
         ["OS=='mac'", {
           "xcode_settings": {

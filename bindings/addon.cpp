@@ -7,6 +7,7 @@
 #include "js_error.h"
 #include "model.h"
 #include "trainer.h"
+#include "blas.h"
 #include "mlx/mlx.h"
 
 namespace mlxlab::js {
@@ -21,7 +22,7 @@ Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// runtime() -> { mlxVersion, device, metal, cuda }
+// runtime() -> { mlxVersion, device, metal, cuda, blas: { library, name, corename, config, threads } }
 Napi::Value Runtime(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -29,6 +30,14 @@ Napi::Value Runtime(const Napi::CallbackInfo& info) {
   o.Set("metal", mx::metal::is_available());
   o.Set("cuda", mx::cu::is_available());
   o.Set("device", mx::default_device() == mx::Device::gpu ? "gpu" : "cpu");
+  BlasInfo b = blas_info();
+  Napi::Object blas = Napi::Object::New(env);
+  blas.Set("library", b.library);
+  blas.Set("name", b.name);
+  blas.Set("corename", b.corename);
+  blas.Set("config", b.config);
+  blas.Set("threads", b.threads);
+  o.Set("blas", blas);
   return o;
 }
 

@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
+import { applyKernelChoice } from './blas-kernel.js';
 import { MlxLabError } from './errors.js';
 import type { ModelConfig } from './model-config.js';
 
@@ -192,7 +193,7 @@ export interface NativeTrainer {
 
 export interface NativeAddon {
   setErrorClass(ctor: typeof MlxLabError): void;
-  runtime(): { mlxVersion: string; metal: boolean; cuda: boolean; device: 'cpu' | 'gpu' };
+  runtime(): { mlxVersion: string; metal: boolean; cuda: boolean; device: 'cpu' | 'gpu'; blas: NativeBlasInfo };
   memory(): { active: number; peak: number; cache: number };
   matmulBenchmark(n: number, iterations: number, dtype?: 'float32' | 'float16' | 'bfloat16'): Promise<{ seconds: number; gflops: number }>;
   sleepOnEngine(ms: number): Promise<number>;
@@ -278,6 +279,18 @@ export interface NativeAddon {
 
 // ---- distributed (bindings/distributed.cpp, native/distributed.h)
 
+/** The BLAS loaded in this process (what MLX's CPU matmuls run on). */
+export interface NativeBlasInfo {
+  /** Path of the library, "Accelerate" on macOS, "" when none was found. */
+  library: string;
+  name: 'OpenBLAS' | 'reference' | 'Accelerate' | 'unknown';
+  /** OpenBLAS's kernel, e.g. "SkylakeX" ("" when not OpenBLAS). */
+  corename: string;
+  /** OpenBLAS's build configuration (version, DYNAMIC_ARCH, ...). */
+  config: string;
+  threads: number;
+}
+
 export interface NativeGroup {
   rank: number;
   size: number;
@@ -303,6 +316,7 @@ let addon: NativeAddon | undefined;
 export function native(): NativeAddon {
   if (addon) return addon;
   const require = createRequire(import.meta.url);
+  applyKernelChoice(); // OPENBLAS_CORETYPE must be set before OpenBLAS loads with libmlx
   try {
     // MLX_LAB_ADDON: an explicit .node file (the sanitizer build in build-asan/); else prebuilds/ or build/.
     const explicit = process.env.MLX_LAB_ADDON;

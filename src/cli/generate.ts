@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { MlxLabError } from '../errors.js';
 import { loadModel, type ChatMessage, type GenerateOptions } from '../model.js';
+import { describeBlas, runtime } from '../runtime.js';
 import { onInterrupt } from './signals.js';
 
 function number(name: string, opts: { int?: boolean; min?: number; max?: number } = {}) {
@@ -43,6 +44,16 @@ function readMessages(arg: string): ChatMessage[] {
 
 const GiB = 1024 ** 3;
 
+/** What runs, for --verbose: MLX and its device, the BLAS and kernel, the compute policy. */
+function verboseHeader(compute: { mode: string; reason: string }): string {
+  const r = runtime();
+  return [
+    `MLX ${r.mlxVersion} on ${r.device}`,
+    `BLAS: ${describeBlas(r.blas)}`,
+    `compute: ${compute.mode} (${compute.reason})`,
+  ].map((l) => `[mlx-lab] ${l}\n`).join('');
+}
+
 export function generateCommand(): Command {
   return new Command('generate')
     .description('generate text from a model folder or GGUF file')
@@ -61,12 +72,14 @@ export function generateCommand(): Command {
     .option('--no-chat', 'use the prompt as plain text, without the chat template')
     .option('--enable-thinking', 'let thinking models think (templates with enable_thinking)')
     .option('--json', 'print one JSON object instead of streaming text')
+    .option('-v, --verbose', 'say what runs: MLX, the device, the BLAS and its kernel, the compute policy (on stderr)')
     .action(async (opts) => {
       if (!opts.prompt && !opts.messages) throw new MlxLabError('E_ARGUMENT', 'give --prompt or --messages');
       const input = opts.messages ? readMessages(opts.messages) : (opts.prompt as string);
       const controller = new AbortController();
       const interrupt = onInterrupt(controller, 'generation stops after the current token');
       const model = await loadModel(opts.model);
+      if (opts.verbose) process.stderr.write(verboseHeader(model.compute));
       try {
         const options: GenerateOptions = {
           maxTokens: opts.maxTokens,
