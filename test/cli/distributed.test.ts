@@ -16,6 +16,7 @@ import { ROOT } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/train.js';
 import { TINY_CHAT, TINY_SUITE, toolRecords } from '../helpers/experiment.js';
 import { readSafetensors } from '../helpers/safetensors.js';
+import { describeOrSkip } from '../helpers/skip.js';
 import { defaultTrainConfig, type TrainConfig } from '../../src/config.js';
 import { train } from '../../src/train/loop.js';
 
@@ -163,7 +164,7 @@ const alive = (pid: number) => {
 };
 const rankOf = (pid: number) => /(?:^|\0)MLX_RANK=(\d+)/.exec(readFileSync(`/proc/${pid}/environ`, 'utf8'))?.[1];
 
-describe.skipIf(process.platform !== 'linux')('a rank that dies', () => {
+describeOrSkip(process.platform === 'linux' ? undefined : 'Linux only: reads /proc to find the ranks', 'a rank that dies', () => {
   it.each(['1', '0'])('(rank %s) ends the launch non-zero within 10 s, naming the rank, with no process left', async (dead) => {
     const out = dir();
     const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), 'launch', '-n', '2', '--port', port(), '--', 'train', ...trainFlags(out), '--iters', '100000', '--steps-per-eval', '100000', '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -15,7 +15,8 @@ import { convertCommand } from '../../src/cli/convert.js';
 import type { ChatMessage } from '../../src/chat.js';
 import { FIXTURES, modelDir } from '../helpers/paths.js';
 import { maxAbsDiff, readSafetensors } from '../helpers/safetensors.js';
-import { SMOLLM2_GGUF, hasSmolLM2 } from '../helpers/smollm2.js';
+import { SMOLLM2_GGUF, SMOLLM2_MISSING } from '../helpers/smollm2.js';
+import { describeOrSkip } from '../helpers/skip.js';
 
 let tmp: string;
 beforeAll(() => {
@@ -231,7 +232,7 @@ interface GreedyCase {
 }
 const reference = JSON.parse(readFileSync(join(FIXTURES, 'smollm2', 'greedy.json'), 'utf8')) as { cases: GreedyCase[]; max_tokens: number; eos_token_ids: number[] };
 
-describe.skipIf(!hasSmolLM2)('convert: SmolLM2-135M GGUF -> MLX folder', () => {
+describeOrSkip(SMOLLM2_MISSING, 'convert: SmolLM2-135M GGUF -> MLX folder', () => {
   const out = () => join(tmp, 'smollm2');
   let seconds = 0;
   beforeAll(async () => {

@@ -35,7 +35,8 @@ import { native } from '../../src/native.js';
 import { fuseCommand } from '../../src/cli/fuse.js';
 import { FIXTURES, modelDir } from '../helpers/paths.js';
 import { maxAbsDiff, readSafetensors } from '../helpers/safetensors.js';
-import { SMOLLM2_GGUF, hasSmolLM2 } from '../helpers/smollm2.js';
+import { SMOLLM2_GGUF, SMOLLM2_MISSING } from '../helpers/smollm2.js';
+import { describeOrSkip } from '../helpers/skip.js';
 
 const FUSE = join(FIXTURES, 'fuse');
 interface Case {
@@ -607,7 +608,7 @@ describe('fuse: bad input', () => {
 
 // ---- the demo's path: SmolLM2 (GGUF) + an adapter -> 5 bits
 
-describe.skipIf(!hasSmolLM2)('fuse: SmolLM2 GGUF to 5 bits', () => {
+describeOrSkip(SMOLLM2_MISSING, 'fuse: SmolLM2 GGUF to 5 bits', () => {
   it('fuses into a loaded GGUF model, writes its tokenizer and template, and the result answers', async () => {
     const m = await loadModel(SMOLLM2_GGUF);
     const adapter = join(tmp, 'smollm2-adapter');
