@@ -16,20 +16,20 @@ interface Skip {
 }
 
 /** Why a test was skipped: its own note, else the reason of the nearest suite that has one. */
-function reasonOf(t: TestCase): string {
+function reasonOf(t: TestCase, filtered: boolean): string {
   const result = t.result();
   if (result.state === 'skipped' && result.note) return result.note;
   for (let s: TestSuite | TestModule = t.parent; s.type === 'suite'; s = s.parent) {
     const reason = s.meta().skipReason;
     if (reason) return reason;
   }
-  return 'no reason given';
+  return filtered ? 'not selected (-t)' : 'no reason given';
 }
 
 /** Every skipped test of the run, named "file > suite > test". */
-function skipsOf(modules: ReadonlyArray<TestModule>): Skip[] {
+function skipsOf(modules: ReadonlyArray<TestModule>, filtered: boolean): Skip[] {
   return modules.flatMap((m) =>
-    [...m.children.allTests('skipped')].map((t) => ({ test: `${relative(ROOT, m.moduleId)} > ${t.fullName}`, reason: reasonOf(t) })),
+    [...m.children.allTests('skipped')].map((t) => ({ test: `${relative(ROOT, m.moduleId)} > ${t.fullName}`, reason: reasonOf(t, filtered) })),
   );
 }
 
@@ -54,7 +54,7 @@ export default class SkipReport implements Reporter {
   }
 
   onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
-    const skips = skipsOf(modules);
+    const skips = skipsOf(modules, this.filtered);
     process.stdout.write(`\nskipped: ${skips.length} test${skips.length === 1 ? '' : 's'}${skips.length ? '' : '\n'}`);
     if (skips.length) process.stdout.write(`, why:\n${summary(skips).join('\n')}\n`);
     if (process.env.CI !== 'true' || this.filtered) return;
