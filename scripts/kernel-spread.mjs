@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const DEFAULT_FILES = ['test/parity', 'test/native/fuse.test.ts', 'test/native/trainer.test.ts', 'test/native/data-parallel.test.ts', 'test/native/convert.test.ts'];
+const DEFAULT_FILES = ['test/parity', 'test/native/fuse.test.ts', 'test/native/trainer.test.ts', 'test/native/data-parallel.test.ts', 'test/native/convert.test.ts', 'test/cli/distributed.test.ts'];
 const DEFAULT_KERNELS = ['default', 'Haswell', 'SkylakeX', 'Zen', 'Prescott'];
 const LINE = /^(BOUND|MUTANT) (\S+) measured=(\S+) bound=(\S+)/;
 

@@ -128,7 +128,7 @@ describe.each(MODELS)('LoRA on %s matches mlx-lm', (name) => {
   const expected = readSafetensors(join(dir, 'expected.safetensors'));
   const initial = readSafetensors(join(dir, 'initial.safetensors'));
 
-  it('seeded lora_a equals mlx-lm draw after mx.random.seed(0); initial loss within 1e-5, gradients within 1e-4', async () => {
+  it('seeded lora_a equals mlx-lm draw after mx.random.seed(0); initial loss, gradients and eval loss within their bounds', async () => {
     using model = await loadModel(modelDir(name), NATIVE);
     const t = await trainer(model);
     try {
@@ -136,7 +136,7 @@ describe.each(MODELS)('LoRA on %s matches mlx-lm', (name) => {
       expect(Object.keys(seeded).sort()).toEqual(Object.keys(initial).sort());
       for (const [k, v] of Object.entries(initial)) {
         expect(seeded[k].shape).toEqual(v.shape);
-        if (k.endsWith('.lora_a')) expect(maxAbsDiff(seeded[k].data, v.data)).toBe(0);
+        if (k.endsWith('.lora_a')) expect(maxAbsDiff(seeded[k].data, v.data)).toBe(0); // RNG bits scaled: no sums, no BLAS, exact on every kernel
         else expect(Math.max(...Array.from(seeded[k].data, Math.abs))).toBe(0); // lora_b starts at zero
       }
       await t.loadAdapter(join(dir, 'initial.safetensors'));
@@ -154,7 +154,7 @@ describe.each(MODELS)('LoRA on %s matches mlx-lm', (name) => {
     }
   });
 
-  it.each(Object.keys(RUNS.runs))('%s: 10 updates (grad accumulation 2, mask_prompt) within 1e-4', async (runName) => {
+  it.each(Object.keys(RUNS.runs))('%s: 10 updates (grad accumulation 2, mask_prompt) within their bounds', async (runName) => {
     using model = await loadModel(modelDir(name), NATIVE);
     const t = await trainer(model, { optimizer: optimizer(RUNS.runs[runName]) });
     try {
