@@ -1,13 +1,15 @@
 // A vitest reporter (next to the default one): after a run it prints how many tests were skipped
 // and why, one line per skipped suite or test. With CI=true a skip that test/expected-skips.json
-// does not list fails the run: a test that silently stops running is a test CI no longer has.
+// (or the file MLX_LAB_EXPECTED_SKIPS names) does not list fails the run: a test that silently
+// stops running is a test CI no longer has.
 // Why: describeOrSkip's reason (test/helpers/skip.ts), a ctx.skip(note), else "no reason given".
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Reporter, TestCase, TestModule, TestSuite, Vitest } from 'vitest/node';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const ALLOW_LIST = join(ROOT, 'test', 'expected-skips.json');
+/** The allow-list file: MLX_LAB_EXPECTED_SKIPS, else test/expected-skips.json. */
+const ALLOW_LIST = process.env.MLX_LAB_EXPECTED_SKIPS ?? join(ROOT, 'test', 'expected-skips.json');
 
 interface Skip {
   /** "file > suite > test". */
@@ -61,7 +63,7 @@ export default class SkipReport implements Reporter {
     const allowed = expectedSkips();
     const unexpected = skips.filter((s) => !allowed.some((a) => s.test.startsWith(a.test)));
     if (unexpected.length === 0) return;
-    process.stderr.write(`\nCI: ${unexpected.length} skip(s) not listed in test/expected-skips.json:\n${unexpected.map((s) => `  ${s.test} (${s.reason})`).join('\n')}\n`);
+    process.stderr.write(`\nCI: ${unexpected.length} skip(s) not listed in ${relative(ROOT, ALLOW_LIST)}:\n${unexpected.map((s) => `  ${s.test} (${s.reason})`).join('\n')}\n`);
     process.exitCode = 1;
   }
 }
