@@ -5,6 +5,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/setup/global.ts'],
+    // The default output, then how many tests were skipped and why (CI=true: unexpected skips fail).
+    reporters: ['default', './test/setup/skip-report.ts'],
     pool: 'forks',
     poolOptions: { forks: { singleFork: false, maxForks: 1, minForks: 1 } },
     fileParallelism: false,

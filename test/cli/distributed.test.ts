@@ -1,7 +1,7 @@
 // Data-parallel training and distributed sweeps on MLX's ring back end, 2 ranks over loopback,
 // started by `mlx-lab launch` / `-n 2`, against the same work in one process:
 // - 10 training steps on 2 ranks (each half of every batch) give the losses of one process with
-//   the whole batch (≤ 1e-5 relative) and an adapter within float rounding of it; and they equal,
+//   the whole batch and an adapter within float rounding of it (bounds below); and they equal,
 //   bit for bit, one process computing the same two shards (localShards: 2), so the all_sum adds
 //   no error of its own (the remaining difference is only the order of sums over the batch);
 // - a 4-seed sweep over 2 ranks reports the per-seed results of the same sweep in one process;
@@ -16,6 +16,8 @@ import { ROOT } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/train.js';
 import { TINY_CHAT, TINY_SUITE, toolRecords } from '../helpers/experiment.js';
 import { readSafetensors } from '../helpers/safetensors.js';
+import { expectClose } from '../helpers/close.js';
+import { describeOrSkip } from '../helpers/skip.js';
 import { defaultTrainConfig, type TrainConfig } from '../../src/config.js';
 import { train } from '../../src/train/loop.js';
 
@@ -44,27 +46,13 @@ function trainConfig(adapterPath: string): TrainConfig {
 const trainFlags = (adapterPath: string) =>
   ['--model', TINY_CHAT, '--data', data, '--adapter-path', adapterPath, '--iters', String(ITERS), '--batch-size', '4', '--num-layers', '-1', '--learning-rate', '1e-3', '--steps-per-eval', '5', '--save-every', '100', '--val-batches', '1', '--seed', '7'];
 
-/** Largest |a - b| / max|a| over the adapter's arrays. */
-function adapterRelDiff(a: string, b: string): number {
-  const x = readSafetensors(a);
-  const y = readSafetensors(b);
-  expect(Object.keys(y).sort()).toEqual(Object.keys(x).sort());
-  let worst = 0;
-  for (const [k, t] of Object.entries(x)) {
-    const u = y[k].data;
-    let scale = 0;
-    let diff = 0;
-    t.data.forEach((v: number, i: number) => {
-      scale = Math.max(scale, Math.abs(v));
-      diff = Math.max(diff, Math.abs(v - u[i]));
-    });
-    worst = Math.max(worst, diff / scale);
-  }
-  return worst;
-}
+// Bounds on max|2 ranks − one process| / max|one process| (test/helpers/close.ts), ≥ 3× the
+// largest over 5 OpenBLAS kernels (scripts/kernel-spread.mjs test/cli/distributed.test.ts):
+const LOSSES = 1e-5; // measured ≤ 1.3e-6 (Haswell)
+const ADAPTER = 5e-4; // 10 Adam steps carry 1-ulp gradient differences into the weights: measured ≤ 8.9e-5 (Prescott)
 
 describe('data-parallel training on 2 ranks (ring, loopback)', () => {
-  it('equals one process with the combined batch: losses ≤ 1e-5 relative, the adapter of the same shards bit for bit', async () => {
+  it('equals one process with the combined batch within the bounds, and the same shards in one process bit for bit', async () => {
     const combined = await train(trainConfig(dir()));
     const sharded = await train(trainConfig(dir()), { localShards: 2 });
     const out = dir();
@@ -74,19 +62,15 @@ describe('data-parallel training on 2 ranks (ring, loopback)', () => {
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     const losses = events.filter((e) => e.event === 'step').map((e) => e.loss as number);
     expect(losses).toHaveLength(ITERS);
-    const rel = losses.map((l, i) => Math.abs(l - combined.losses[i]) / Math.abs(combined.losses[i]));
-    console.log(`2 ranks vs one process, whole batch: max relative loss difference ${Math.max(...rel).toExponential(2)}`);
-    expect(Math.max(...rel)).toBeLessThanOrEqual(1e-5);
+    expectClose(losses, combined.losses, { rel: LOSSES, label: 'distributed.losses[2-ranks-vs-whole]' });
     // Bit for bit the one-process computation of the same two shards.
     expect(losses).toEqual(sharded.losses);
     const adapter = join(out, 'adapters.safetensors');
     expect(readFileSync(adapter).equals(readFileSync(sharded.adapterFile))).toBe(true);
     // Against the whole batch in one gemm the adapter differs only by the order of float sums
     // over the batch (1-ulp gradient differences, which Adam's g / sqrt(v) carries into the
-    // weights): measured 2e-5 of the largest weight after 10 steps.
-    const drift = adapterRelDiff(combined.adapterFile, adapter);
-    console.log(`2 ranks vs one process, whole batch: adapter max relative difference ${drift.toExponential(2)}`);
-    expect(drift).toBeLessThanOrEqual(1e-4);
+    // weights).
+    expectClose(readSafetensors(adapter), readSafetensors(combined.adapterFile), { rel: ADAPTER, label: 'distributed.adapter[2-ranks-vs-whole]' });
     // Rank 0 alone wrote the run's files; the validation loss is the same on every rank.
     expect(events.filter((e) => e.event === 'val').map((e) => e.iteration)).toEqual([1, 5, 10]);
     expect(existsSync(join(out, 'run.json'))).toBe(true);
@@ -163,7 +147,7 @@ const alive = (pid: number) => {
 };
 const rankOf = (pid: number) => /(?:^|\0)MLX_RANK=(\d+)/.exec(readFileSync(`/proc/${pid}/environ`, 'utf8'))?.[1];
 
-describe.skipIf(process.platform !== 'linux')('a rank that dies', () => {
+describeOrSkip(process.platform === 'linux' ? undefined : 'Linux only: reads /proc to find the ranks', 'a rank that dies', () => {
   it.each(['1', '0'])('(rank %s) ends the launch non-zero within 10 s, naming the rank, with no process left', async (dead) => {
     const out = dir();
     const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), 'launch', '-n', '2', '--port', port(), '--', 'train', ...trainFlags(out), '--iters', '100000', '--steps-per-eval', '100000', '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });

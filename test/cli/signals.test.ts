@@ -10,7 +10,8 @@ import { parseMetrics } from '../../src/report/metrics.js';
 import { temporaryFolders } from '../../src/fuse.js';
 import { runCli, runInterrupted, type InterruptedRun } from '../helpers/cli.js';
 import { FIXTURES, ROOT, modelDir } from '../helpers/paths.js';
-import { SMOLLM2_GGUF, hasSmolLM2 } from '../helpers/smollm2.js';
+import { SMOLLM2_GGUF, SMOLLM2_MISSING } from '../helpers/smollm2.js';
+import { describeOrSkip } from '../helpers/skip.js';
 import { tmpDir } from '../helpers/train.js';
 
 const TINY_CHAT = modelDir('tiny-chat');
@@ -113,7 +114,7 @@ describe('interrupting sweep and eval (tiny-chat)', () => {
   });
 });
 
-describe.skipIf(!hasSmolLM2)('interrupting fuse, convert and demo (SmolLM2)', () => {
+describeOrSkip(SMOLLM2_MISSING, 'interrupting fuse, convert and demo (SmolLM2)', () => {
   let adapter: string;
   beforeAll(async () => {
     adapter = join(dir(), 'adapter');

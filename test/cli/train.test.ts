@@ -6,7 +6,8 @@ import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { FIXTURES, ROOT } from '../helpers/paths.js';
-import { SMOLLM2_GGUF, hasSmolLM2 } from '../helpers/smollm2.js';
+import { SMOLLM2_GGUF, SMOLLM2_MISSING } from '../helpers/smollm2.js';
+import { describeOrSkip } from '../helpers/skip.js';
 import { tmpDir } from '../helpers/train.js';
 
 const DATA = join(FIXTURES, 'data', 'folder');
@@ -48,7 +49,7 @@ function runStreaming(args: string[], onLine: (line: string, child: ReturnType<t
   });
 }
 
-describe.skipIf(!hasSmolLM2)('mlx-lab train', () => {
+describeOrSkip(SMOLLM2_MISSING, 'mlx-lab train', () => {
   it('accepts mlx-lm YAML as is, flags override it, writes mlx-lm files and JSON events', async () => {
     const out = dir();
     const r = await runCli(

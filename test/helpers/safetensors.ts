@@ -1,5 +1,5 @@
 /** A minimal safetensors reader for tests: the header plus F32 / I32 / BF16 / F16 tensors. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 export interface Tensor {
   dtype: string;
@@ -44,4 +44,30 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
+}
+
+/** Write F32 tensors as a safetensors file (for adapters a test builds, e.g. a deliberately wrong one). */
+export function writeSafetensors(path: string, tensors: Record<string, { shape: number[]; data: ArrayLike<number> }>): void {
+  const header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }> = {};
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    const bytes = Buffer.from(Float32Array.from(t.data).buffer);
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [at, at + bytes.length] };
+    parts.push(bytes);
+    at += bytes.length;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const size = Buffer.alloc(8);
+  size.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  writeFileSync(path, Buffer.concat([size, Buffer.from(json), ...parts]));
+}
+
+/** The transpose of a row-major [rows, cols] matrix. */
+export function transpose(t: Tensor): Tensor {
+  const [rows, cols] = t.shape;
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = t.data[r * cols + c];
+  return { dtype: 'F32', shape: [cols, rows], data: out };
 }

