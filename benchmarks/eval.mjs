@@ -18,12 +18,12 @@
 // process group is ended when the run ends (also on failure or Ctrl-C).
 //
 // Usage: node benchmarks/eval.mjs [--model DIR] [--suite FILE] [--cases 9|N|all] [--max-tokens N]
-//          [--batch-size N] [--compute auto[,native]|none] [--baselines stock,openblas|none]
+//          [--batch-size N] [--compute auto[,native]|none] [--baselines stock,same-blas|none]
 //          [--port P] [--request-timeout 300] [--start-timeout 300] [--json] [--out FILE]
 // Defaults keep a run under ~10 minutes on 2 cores: 9 of the 27 cases, spread over the suite
 // (--cases all: every case), and compute auto only (--compute native runs MLX's quantized CPU
 // kernels, ~10x slower at prefill: minutes for even 3 cases) against the stock mlx_lm.server only
-// (--baselines stock,openblas adds the OpenBLAS venv; the server runs the Q4 model on MLX's
+// (--baselines stock,same-blas adds the OpenBLAS venv; the server runs the Q4 model on MLX's
 // quantized kernels, so its BLAS barely matters: same replies and speed on 9 cases).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
@@ -337,7 +337,7 @@ async function main() {
   const suitePath = resolve(values.suite);
   const computes = values.compute === 'none' ? [] : list(values.compute);
   const baselines = values.baselines === 'none' ? [] : list(values.baselines);
-  for (const b of baselines) if (!['stock', 'openblas'].includes(b)) throw new Error(`--baselines: unknown "${b}" (stock, openblas or none)`);
+  for (const b of baselines) if (!['stock', 'same-blas'].includes(b)) throw new Error(`--baselines: unknown "${b}" (stock, openblas or none)`);
   const num = (name, v) => {
     if (v === undefined) return null;
     const n = Number(v);

@@ -33,8 +33,8 @@ const BENCHMARKS = [
   { name: 'matmul', full: [], quick: ['--iters', '3'] },
   {
     name: 'generate',
-    full: ['--prompt-tokens', '128', '--max-tokens', '128', '--batch', '1,4', '--baselines', 'stock,openblas'],
-    quick: ['--prompt-tokens', '32', '--max-tokens', '16', '--warmup', '0', '--baselines', 'stock,openblas'],
+    full: ['--prompt-tokens', '128', '--max-tokens', '128', '--batch', '1,4', '--baselines', 'stock,same-blas'],
+    quick: ['--prompt-tokens', '32', '--max-tokens', '16', '--warmup', '0', '--baselines', 'stock,same-blas'],
     noMlxLm: ['--baselines', 'none'],
     reps: '--reps',
     smollm2: true,
@@ -42,8 +42,8 @@ const BENCHMARKS = [
   { name: 'bandwidth', full: [], quick: ['--prompt-tokens', '32', '--max-tokens', '16', '--warmup', '0', '--copy-mb', '256'], reps: '--reps', smollm2: true },
   {
     name: 'train',
-    full: ['--compute', 'auto', '--baselines', 'openblas-f32,openblas,stock'],
-    quick: ['--compute', 'auto', '--baselines', 'openblas-f32', '--examples', '8', '--iters', '3', '--warmup', '1', '--max-seconds', '20'],
+    full: ['--compute', 'auto', '--baselines', 'same-blas-f32,same-blas,stock'],
+    quick: ['--compute', 'auto', '--baselines', 'same-blas-f32', '--examples', '8', '--iters', '3', '--warmup', '1', '--max-seconds', '20'],
     noMlxLm: ['--baselines', 'none'],
     reps: '--rounds',
     smollm2: true,
@@ -123,7 +123,7 @@ async function prepare(benchmarks, skipMlxLm) {
   const versions = { ours: await ourVersions(), mlx_lm: {} };
   if (benchmarks.some((b) => b.smollm2)) await ensureSmolLM2(undefined, log);
   if (!skipMlxLm && benchmarks.some((b) => b.noMlxLm)) {
-    for (const kind of ['stock', 'openblas']) {
+    for (const kind of ['stock', 'same-blas']) {
       log(`python environment "${kind}" (made on first use: scripts/venv.sh, scripts/bench-venv.sh)`);
       versions.mlx_lm[kind] = pythonVersions(benchPython(kind));
     }

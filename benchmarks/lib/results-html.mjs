@@ -23,8 +23,13 @@ function goalsChart(goals) {
 
 /** Ours against mlx-lm: prefill and decode tok/s per prompt × batch, one bar per side. */
 function generateCharts(r) {
-  const labels = r.sides[0].results.map((x) => `prompt ${x.prompt_tokens}, batch ${x.batch}`);
-  const chart = (title, pick) => ({ title, type: 'bar', labels, datasets: r.sides.map((s, i) => dataset(s.name, s.results.map(pick), i)), x: '', y: 'tokens/s (median)' });
+  const configs = r.sides[0].results.map((x) => [x.prompt_tokens, x.batch]);
+  const labels = configs.map(([p, b]) => `prompt ${p}, batch ${b}`);
+  const at = (s, [p, b], pick) => {
+    const x = s.results.find((y) => y.prompt_tokens === p && y.batch === b);
+    return x ? pick(x) : null; // llama.cpp runs batch 1 only
+  };
+  const chart = (title, pick) => ({ title, type: 'bar', labels, datasets: r.sides.map((s, i) => dataset(s.name, configs.map((c) => at(s, c, pick)), i)), x: '', y: 'tokens/s (median)' });
   return [chart('generate: prefill tokens/s', (x) => x.prompt_tps.median), chart('generate: decode tokens/s', (x) => x.generation_tps.median)];
 }
 

@@ -1,6 +1,7 @@
 // benchmarks/RESULTS.md from one harness run (run.mjs): date, machine and versions, the goals
 // table, the load average around each benchmark, then each benchmark's own table.
-import { fmt, mdTable } from './stats.mjs';
+import { blasText } from './env.mjs';
+import { fmt, mdTable, spreadText } from './stats.mjs';
 import { goalRows } from './goals.mjs';
 
 const short = (p) => String(p ?? '').split('/').slice(-2).join('/');
@@ -29,14 +30,26 @@ export function scalingTables(report) {
   };
 }
 
+/** What each side runs: weights, kernels, BLAS (and kernel), batching. */
+function sidesTable(sides) {
+  return mdTable([['side', 'weights', 'kernels', 'BLAS', 'batching'], ...sides.map((s) => [s.name, s.weights ?? '—', s.kernels ?? '—', blasText(s.blas), s.batching ?? '—'])]);
+}
+
+const ratioSpread = (s) => spreadText(s, fmt.ratio);
+
 function generateSection(r) {
-  const rows = [['side', 'prompt', 'batch', 'prompt tok/s median (best)', 'decode tok/s median (best)', 'peak MB']];
+  const rows = [['side', 'prompt', 'batch', 'timed runs', 'prompt tok/s median [min–max]', 'decode tok/s median [min–max]', 'peak MB (MLX)', 'max RSS MB']];
   for (const s of r.sides) {
-    for (const x of s.results) rows.push([s.name, x.prompt_tokens, x.batch, `${fmt.tps(x.prompt_tps.median)} (${fmt.tps(x.prompt_tps.best)})`, `${fmt.tps(x.generation_tps.median)} (${fmt.tps(x.generation_tps.best)})`, fmt.mb(x.peak_memory.median)]);
+    for (const x of s.results) rows.push([s.name, x.prompt_tokens, x.batch, x.timed_runs ?? x.prompt_tps.n ?? '—', spreadText(x.prompt_tps, fmt.tps), spreadText(x.generation_tps, fmt.tps), x.peak_memory ? fmt.mb(x.peak_memory.median) : '—', s.info?.max_rss ? fmt.mb(s.info.max_rss.median) : '—']);
   }
-  const ratios = [['ours / mlx-lm', 'prompt', 'batch', 'prefill', 'decode', 'memory']];
-  for (const x of r.ratios) ratios.push([`${x.ours} / ${x.mlx_lm}`, x.prompt_tokens, x.batch, fmt.ratio(x.prompt), fmt.ratio(x.decode), fmt.ratio(x.memory)]);
-  return [`${short(r.model)}, ${r.max_tokens} generated tokens, greedy, ${r.reps} reps after ${r.warmup} warm-up.`, mdTable(rows), r.ratios.length ? mdTable(ratios) : ''];
+  const comparisons = [['kind', 'comparison', 'A / B', 'prompt', 'batch', 'prefill', 'decode', 'peak memory', 'max RSS']];
+  for (const x of r.comparisons ?? []) comparisons.push([x.kind, x.label, `${x.ours} / ${x.other}`, x.prompt_tokens, x.batch, ratioSpread(x.prompt_spread), ratioSpread(x.decode_spread), fmt.ratio(x.memory), fmt.ratio(x.max_rss)]);
+  return [
+    `${short(r.model)}, ${r.max_tokens} generated tokens, greedy; ${r.reps} rounds with the sides interleaved (${(r.order ?? []).slice(0, r.sides.length + 1).join(', ')}${r.order?.length > r.sides.length + 1 ? ', …' : ''}), each side a fresh process per round after ${r.warmup} warm-up run(s). Ratios: the median of the per-round ratios [min–max].`,
+    sidesTable(r.sides),
+    mdTable(rows),
+    comparisons.length > 1 ? mdTable(comparisons) : '',
+  ];
 }
 
 function trainSection(r) {
