@@ -100,7 +100,7 @@ function scalingSection(r) {
 }
 
 function matmulSection(r) {
-  return [mdTable([['dtype', `GFLOP/s (${r.n}³)`], ...r.results.map((x) => [x.dtype, x.gflops.toFixed(1)])])];
+  return [`BLAS: ${typeof r.blas === 'object' ? blasText(r.blas) : r.blas ?? 'unknown'}.`, mdTable([['dtype', `GFLOP/s (${r.n}³)`], ...r.results.map((x) => [x.dtype, x.gflops.toFixed(1)])])];
 }
 
 const SECTIONS = { matmul: matmulSection, generate: generateSection, bandwidth: bandwidthSection, train: trainSection, eval: evalSection, scaling: scalingSection };
