@@ -60,7 +60,7 @@ function trainSection(r) {
   const prefix = (r.prefix_reuse ?? []).map((x) => [x.side, fmt.ratio(x.shared_over_none)]);
   const st = r.settings;
   const data = Object.entries(r.data_stats ?? {}).map(([k, d]) => `${k}: ${d.examples} examples, ${d.mean_tokens?.toFixed(0)} tokens on average`).join('; ');
-  const unique = [...new Map(r.sides.map((s) => [s.side ?? s.name, s])).values()];
+  const unique = [...new Map(r.sides.map((s) => [s.side ?? s.name, { ...s, name: s.side ?? s.name }])).values()];
   return [
     `${short(r.model)}, ${data}; LoRA rank ${st.lora_parameters.rank} on ${st.num_layers} layers, batch ${st.batch_size}, ${st.iters} iterations (the first ${st.warmup} not timed); ${r.rounds ?? 1} round(s), sides interleaved.`,
     sidesTable(unique),
