@@ -5,10 +5,14 @@
 //   - ours: a fresh Node process per --compute mode: loadModel (timed on its own), then runEval
 //     of the suite (cases decoded together in batches, scored in process);
 //   - mlx_lm.server, per --baselines venv (stock: the project venv, the wheel's reference BLAS;
-//     openblas: the same venv relinked to the system OpenBLAS, our libmlx's BLAS; see
-//     benchmarks/README.md): start-up (spawn → /health answers → it serves our model folder →
-//     a 1-token request has come back, i.e. the model is loaded) timed on its own, then the
-//     suite's cases as sequential POST /v1/chat/completions requests, as the reference did.
+//     same-blas: the same libmlx on the same BLAS files as ours; see benchmarks/README.md) and
+//     per --server-modes: a fresh server each, start-up (spawn → /health answers → it serves our
+//     model folder → a 1-token request has come back, i.e. the model is loaded) timed on its own,
+//     then the suite's cases as POST /v1/chat/completions requests: "sequential" one after
+//     another, as the reference pipeline did, and "concurrent" all at once, which the server
+//     batches (BatchGenerator): the like-for-like comparison with our batched runEval.
+// Every side runs once per round (--rounds), the sides interleaved; suite seconds are the median
+// [min–max] over rounds, ratios the median of the per-round ratios.
 // Prints one JSON line, then a table: suite wall time per side, ratios (suite only, and with
 // model load / server start-up), the format score each side's replies get from our scorer, and
 // how many reply texts are identical across sides.
@@ -18,12 +22,13 @@
 // process group is ended when the run ends (also on failure or Ctrl-C).
 //
 // Usage: node benchmarks/eval.mjs [--model DIR] [--suite FILE] [--cases 9|N|all] [--max-tokens N]
-//          [--batch-size N] [--compute auto[,native]|none] [--baselines stock,openblas|none]
-//          [--port P] [--request-timeout 300] [--start-timeout 300] [--json] [--out FILE]
+//          [--batch-size N] [--compute auto[,native]|none] [--baselines stock,same-blas|none]
+//          [--server-modes sequential,concurrent] [--rounds 1] [--port P] [--request-timeout 300]
+//          [--start-timeout 300] [--json] [--out FILE]
 // Defaults keep a run under ~10 minutes on 2 cores: 9 of the 27 cases, spread over the suite
 // (--cases all: every case), and compute auto only (--compute native runs MLX's quantized CPU
 // kernels, ~10x slower at prefill: minutes for even 3 cases) against the stock mlx_lm.server only
-// (--baselines stock,openblas adds the OpenBLAS venv; the server runs the Q4 model on MLX's
+// (--baselines stock,same-blas adds the venv on our BLAS; the server runs the Q4 model on MLX's
 // quantized kernels, so its BLAS barely matters: same replies and speed on 9 cases).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,8 +37,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchPython, runJson as runSide } from './lib/env.mjs';
-import { fmt, machine, median, table } from './lib/stats.mjs';
+import { benchPython, blasText, ourBlas, pythonVersions, runJson as runSide } from './lib/env.mjs';
+import { fmt, interleaved, machine, median, pairedRatio, spread, spreadText, table } from './lib/stats.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -56,6 +61,8 @@ const { values, positionals } = parseArgs({
     port: { type: 'string' },
     'request-timeout': { type: 'string', default: '300' },
     'start-timeout': { type: 'string', default: '300' },
+    rounds: { type: 'string', default: '1' },
+    'server-modes': { type: 'string', default: 'sequential,concurrent' },
     json: { type: 'boolean', default: false },
     out: { type: 'string' },
     worker: { type: 'boolean', default: false },
@@ -229,7 +236,7 @@ function requestBody(prompt, maxTokens) {
 }
 
 /** Start mlx_lm.server with `python`, time it until it serves the model, run the suite's requests sequentially. */
-async function serverSide(python, job, prompts, label, hubCache) {
+async function serverSide(python, job, prompts, label, hubCache, mode) {
   const port = await freePort(job.port);
   const args = ['-m', 'mlx_lm', 'server', '--model', job.model, '--host', HOST, '--port', String(port), '--log-level', 'WARNING'];
   log(`${label}: ${[python, ...args].join(' ')}`);
@@ -276,18 +283,18 @@ async function serverSide(python, job, prompts, label, hubCache) {
     const startSeconds = seconds(t0);
     log(`${label}: ready on ${HOST}:${port} after ${startSeconds.toFixed(2)} s (HTTP up after ${healthSeconds.toFixed(2)} s)`);
 
-    // 4. The suite: one request per case, one after another.
-    const cases = [];
+    // 4. The suite: one request per case, one after another (sequential, as the reference
+    //    pipeline ran it), or every request at once (concurrent: the server batches them).
     const t1 = performance.now();
-    for (const p of prompts) {
+    const one = async (p) => {
       const tc = performance.now();
-      const r = await http(port, '/v1/chat/completions', { body: requestBody(p, job.max_tokens), timeoutMs: requestMs });
+      const r = await http(port, '/v1/chat/completions', { body: requestBody(p, job.max_tokens), timeoutMs: requestMs * (mode === 'concurrent' ? prompts.length : 1) });
       if (r.status !== 200 || !r.json?.choices?.[0]) throw new Error(`${label}: case ${p.id}: HTTP ${r.status}: ${r.text.slice(0, 300)}`);
       const choice = r.json.choices[0];
       let text = choice.message?.content ?? '';
       // mlx_lm.server parses tool calls out of the text for models it knows a tool parser for; put them back as text.
       if (choice.message?.tool_calls?.length) text += choice.message.tool_calls.map((t) => JSON.stringify(t.function ?? t)).join('');
-      cases.push({
+      return {
         id: p.id,
         text,
         finish: choice.finish_reason,
@@ -295,33 +302,53 @@ async function serverSide(python, job, prompts, label, hubCache) {
         cached_tokens: r.json.usage?.prompt_tokens_details?.cached_tokens ?? null,
         generation_tokens: r.json.usage?.completion_tokens,
         seconds: seconds(tc),
-      });
-    }
+      };
+    };
+    const cases = [];
+    if (mode === 'concurrent') cases.push(...(await Promise.all(prompts.map(one))));
+    else for (const p of prompts) cases.push(await one(p));
     const suiteSeconds = seconds(t1);
     log(`${label}: suite ${suiteSeconds.toFixed(2)} s`);
     if (exited !== null) throw new Error(`${label}: the server exited (${exited}) during the run`);
-    return { port, health_seconds: healthSeconds, start_seconds: startSeconds, suite_seconds: suiteSeconds, cases };
+    return { port, mode, health_seconds: healthSeconds, start_seconds: startSeconds, suite_seconds: suiteSeconds, cases };
   } finally {
     await stopServer(child);
   }
 }
 
-/** mlx / mlx-lm versions and the BLAS libmlx has mapped, from the venv's python (not timed). */
-function pythonInfo(python) {
-  const code = [
-    'import json, mlx.core as mx, mlx_lm',
-    'seen = []',
-    'for line in open("/proc/self/maps"):',
-    '    p = line.split()',
-    '    if len(p) >= 6 and ("blas" in p[5].rsplit("/", 1)[-1] or "lapack" in p[5].rsplit("/", 1)[-1]) and p[5] not in seen and "numpy.libs" not in p[5]: seen.append(p[5])',
-    'print(json.dumps({"mlx": mx.__version__, "mlx_lm": mlx_lm.__version__, "blas": seen}))',
-  ].join('\n');
-  const r = spawnSync(python, ['-c', code], { cwd: ROOT, encoding: 'utf8' });
-  try {
-    return JSON.parse(r.stdout.trim().split('\n').pop());
-  } catch {
-    return {};
-  }
+/** What our side runs: weights, kernels, batching. */
+function describeOurs(compute) {
+  return {
+    weights: compute === 'native' ? 'stored 4-bit' : 'float32 copies of the 4-bit weights (our CPU policy)',
+    kernels: compute === 'native' ? 'MLX quantized matmul (CPU)' : 'MLX f32 matmul on BLAS',
+    batching: `runEval in process: the cases decoded together${values['batch-size'] ? ` in batches of ${values['batch-size']}` : ' in one batch'}`,
+  };
+}
+
+/** What a server side runs: the stored weights on MLX's quantized kernels, batched when the requests come at once. */
+function describeServer(mode) {
+  return {
+    weights: 'stored 4-bit',
+    kernels: 'MLX quantized matmul (CPU)',
+    batching: mode === 'concurrent' ? 'HTTP, every case at once: the server batches them (BatchGenerator), prompt cache' : 'HTTP, one case after another, prompt cache',
+  };
+}
+
+/** One side's rounds: the first round's replies, the suite time's median and spread, cases timed. */
+function combineRounds(r, rs, blas) {
+  const suite = rs.map((x) => x.suite_seconds);
+  const setup = rs.map((x) => x.setup_seconds);
+  return {
+    ...r,
+    ...rs[0],
+    blas,
+    suite_seconds: median(suite),
+    suite_seconds_spread: spread(suite),
+    rounds_suite_seconds: suite,
+    setup_seconds: median(setup),
+    timed_cases: rs.reduce((n, x) => n + x.cases.length, 0),
+    loadavg: rs.map((x) => x.loadavg),
+  };
 }
 
 /** A trailing stop string is part of mlx_lm.server's text when it matched on tokens; ours strips it. */
@@ -337,7 +364,9 @@ async function main() {
   const suitePath = resolve(values.suite);
   const computes = values.compute === 'none' ? [] : list(values.compute);
   const baselines = values.baselines === 'none' ? [] : list(values.baselines);
-  for (const b of baselines) if (!['stock', 'openblas'].includes(b)) throw new Error(`--baselines: unknown "${b}" (stock, openblas or none)`);
+  for (const b of baselines) if (!['stock', 'same-blas'].includes(b)) throw new Error(`--baselines: unknown "${b}" (stock, same-blas or none)`);
+  const serverModes = list(values['server-modes']);
+  for (const m of serverModes) if (!['sequential', 'concurrent'].includes(m)) throw new Error(`--server-modes: unknown "${m}" (sequential, concurrent)`);
   const num = (name, v) => {
     if (v === undefined) return null;
     const n = Number(v);
@@ -353,6 +382,7 @@ async function main() {
     port: num('port', values.port),
     request_timeout: num('request-timeout', values['request-timeout']),
     start_timeout: num('start-timeout', values['start-timeout']),
+    rounds: num('rounds', values.rounds),
   };
   if (job.port !== null && job.port > 65535) throw new Error(`--port: at most 65535`);
 
@@ -369,24 +399,36 @@ async function main() {
   writeFileSync(jobFile, JSON.stringify(job));
   const hubCache = join(tmp, 'hf-hub');
   mkdirSync(hubCache);
-  const sides = [];
-  try {
-    for (const c of computes) {
-      const load = loadavg()[0];
+  const runners = [];
+  for (const c of computes) {
+    runners.push({ name: `ours ${c}`, kind: 'ours', compute: c, ...describeOurs(c), run: () => {
       const raw = runJson(process.execPath, [fileURLToPath(import.meta.url), '--worker', '--compute', c, jobFile], `ours (compute ${c})`);
-      sides.push({ name: `ours ${c}`, kind: 'ours', compute: c, setup_seconds: raw.load_seconds, ...raw, loadavg: [load, loadavg()[0]] });
       log(`ours (compute ${c}): load ${raw.load_seconds.toFixed(2)} s, suite ${raw.suite_seconds.toFixed(2)} s`);
+      return { ...raw, setup_seconds: raw.load_seconds };
+    } });
+  }
+  for (const b of baselines) {
+    const py = benchPython(b);
+    const info = pythonVersions(py);
+    for (const mode of serverModes) {
+      runners.push({ name: `mlx_lm.server ${b} ${mode}`, kind: 'server', baseline: b, mode, ...describeServer(mode), info, run: async () => {
+        const raw = await serverSide(py, job, prompts, `mlx_lm.server ${b} (${mode})`, hubCache, mode);
+        return { ...info, ...raw, setup_seconds: raw.start_seconds };
+      } });
     }
-    for (const b of baselines) {
-      const py = benchPython(b);
-      const info = pythonInfo(py);
+  }
+  let rounds;
+  try {
+    rounds = await interleaved(runners, job.rounds, async (r) => {
       const load = loadavg()[0];
-      const raw = await serverSide(py, job, prompts, `mlx_lm.server ${b}`, hubCache);
-      sides.push({ name: `mlx_lm.server ${b}`, kind: 'server', baseline: b, ...info, setup_seconds: raw.start_seconds, ...raw, loadavg: [load, loadavg()[0]] });
-    }
+      const raw = await r.run();
+      return { ...raw, loadavg: [load, loadavg()[0]] };
+    });
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+  const ours = computes.length ? await ourBlas() : null;
+  const sides = runners.map(({ run, info, ...r }) => combineRounds(r, rounds.bySide.get(r.name), r.kind === 'ours' ? ours : info?.blas));
 
   // Score every side's replies with our scorer (server replies: no stop string known), and compare texts.
   const byId = new Map(suite.cases.map((c) => [c.id, c]));
@@ -430,10 +472,15 @@ async function main() {
   const ratios = [];
   for (const o of sides.filter((s) => s.kind === 'ours')) {
     for (const t of sides.filter((s) => s.kind === 'server')) {
+      const suite = pairedRatio(t.rounds_suite_seconds, o.rounds_suite_seconds);
       ratios.push({
         ours: o.name,
         server: t.name,
-        suite: t.suite_seconds / o.suite_seconds,
+        mode: t.mode,
+        // Both batch the cases only when the server gets them at once: the headline.
+        like: t.mode === 'concurrent',
+        suite: suite.median,
+        suite_spread: suite,
         with_setup: (t.suite_seconds + t.setup_seconds) / (o.suite_seconds + o.setup_seconds),
       });
     }
@@ -449,6 +496,8 @@ async function main() {
     cases_in_suite: allCases,
     max_tokens: maxTokensUsed,
     batch_size: job.batch_size,
+    rounds: job.rounds,
+    order: rounds.order.map(([round, name]) => `${round + 1}:${name}`),
     sides,
     ratios,
     comparisons,
@@ -462,22 +511,24 @@ async function main() {
     ? ` — SUBSET: ${prompts.length} of ${allCases} cases spread over the suite (--cases ${values.cases}${values.cases === String(DEFAULT_CASES) ? ', the default' : ''}; --cases all for every case)`
     : '';
   console.log(`\neval: ${suitePath.replace(ROOT + '/', '')} (${prompts.length} cases${subset}), ${modelDir.replace(ROOT + '/', '')}, max tokens ${maxTokensUsed.join('/')}, greedy, stop ${JSON.stringify([...new Set(prompts.flatMap((p) => p.stop ?? []))])}`);
-  console.log(`ours: runEval in process, ${job.batch_size ? `batches of ${job.batch_size}` : 'all cases in one batch'}; mlx_lm.server: ${prompts.length} sequential HTTP requests on ${HOST}`);
+  console.log(`${report.rounds} round(s), sides interleaved (${report.order.join(', ')}); suite seconds median [min–max]`);
   console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB; node ${m.node}`);
   for (const s of sides) {
+    const what = `${s.weights}; ${s.kernels}; ${s.batching}; BLAS ${blasText(s.blas)}`;
     const extra = s.kind === 'ours'
       ? `MLX ${s.mlx}, compute ${s.compute?.mode ?? 'n/a'}${s.compute?.extraBytes ? ` (+${fmt.mb(s.compute.extraBytes)} MB of f32 copies)` : ''}`
-      : `mlx ${s.mlx ?? '?'}, mlx-lm ${s.mlx_lm ?? '?'}, BLAS ${s.blas?.map((p) => p.split('/').pop()).join(', ') || 'n/a'}, port ${s.port}; ` +
+      : `mlx ${s.mlx ?? '?'}, mlx-lm ${s.mlx_lm ?? '?'}, port ${s.port}; ` +
         `HTTP up ${s.health_seconds.toFixed(1)} s; requests: first ${s.cases[0].seconds.toFixed(1)} s, median ${median(s.cases.map((r) => r.seconds)).toFixed(1)} s, ` +
         `${s.cases.reduce((n, r) => n + (r.cached_tokens ?? 0), 0)}/${s.prompt_tokens} prompt tokens from its prompt cache`;
-    console.log(`  ${s.name}: ${extra}; machine load ${s.loadavg.map((x) => x.toFixed(1)).join('→')}`);
+    console.log(`  ${s.name}: ${what}; ${extra}; machine load ${s.loadavg.map((l) => l.map((x) => x.toFixed(1)).join('→')).join(', ')}`);
   }
-  const rows = [['side', 'load/start s', 'suite s', 'total s', 'prompt tok', 'gen tok', 'gen tok/s (suite)', 'format score [95% CI]']];
+  const rows = [['side', 'cases timed', 'load/start s', 'suite s', 'total s', 'prompt tok', 'gen tok', 'gen tok/s (suite)', 'format score [95% CI]']];
   for (const s of sides) {
     rows.push([
       s.name,
+      s.timed_cases,
       s.setup_seconds.toFixed(2),
-      s.suite_seconds.toFixed(2),
+      spreadText(s.suite_seconds_spread, (x) => x.toFixed(1)),
       (s.setup_seconds + s.suite_seconds).toFixed(2),
       s.prompt_tokens,
       s.generation_tokens,
@@ -487,8 +538,8 @@ async function main() {
   }
   console.log('\n' + table(rows));
   if (ratios.length) {
-    const rr = [['speed-up (server time / ours)', 'suite only', 'incl. load / start-up']];
-    for (const r of ratios) rr.push([`${r.ours} vs ${r.server}`, fmt.ratio(r.suite), fmt.ratio(r.with_setup)]);
+    const rr = [['speed-up (server time / ours)', 'suite only [min–max]', 'incl. load / start-up']];
+    for (const r of ratios) rr.push([`${r.ours} vs ${r.server}${r.like ? ' (both batch)' : ''}`, spreadText(r.suite_spread, fmt.ratio), fmt.ratio(r.with_setup)]);
     console.log('\n' + table(rr));
   }
   if (comparisons.length) {

@@ -5,7 +5,7 @@
 //   benchmarks/results/<date>.json   every report, the machine, the versions, the goals;
 //   benchmarks/RESULTS.md            date, machine, versions, the goals table, load, each table;
 //   benchmarks/results.html          charts: goals, ours vs mlx-lm, the scaling axes.
-// --quick (small sizes, 1 repetition: a smoke check) writes into benchmarks/results/quick/
+// --quick (small sizes, 2 rounds: a smoke check) writes into benchmarks/results/quick/
 // instead (git-ignored), so a smoke check never replaces the measured results.
 //
 // Usage: node benchmarks/run.mjs [--quick] [--only generate,train,...] [--skip-mlx-lm]
@@ -15,7 +15,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ROOT, benchPython, ensureSmolLM2, load1, ourVersions, pythonVersions } from './lib/env.mjs';
+import { ROOT, VENVS, benchPython, blasText, ensureFloat32Folder, ensureSmolLM2, gitState, load1, ourVersions, pythonVersions } from './lib/env.mjs';
+import { ensureNodeLlamaCpp, installedVersion } from './lib/llama-cpp.mjs';
 import { evaluateGoals, goalRows } from './lib/goals.mjs';
 import { resultsMarkdown } from './lib/results-md.mjs';
 import { resultsHtml } from './lib/results-html.mjs';
@@ -33,26 +34,28 @@ const BENCHMARKS = [
   { name: 'matmul', full: [], quick: ['--iters', '3'] },
   {
     name: 'generate',
-    full: ['--prompt-tokens', '128', '--max-tokens', '128', '--batch', '1,4', '--baselines', 'stock,openblas'],
-    quick: ['--prompt-tokens', '32', '--max-tokens', '16', '--warmup', '0', '--baselines', 'stock,openblas'],
-    noMlxLm: ['--baselines', 'none'],
+    full: ['--prompt-tokens', '128', '--max-tokens', '128', '--batch', '1,4', '--sides', 'all'],
+    quick: ['--prompt-tokens', '32', '--max-tokens', '16', '--warmup', '0', '--sides', 'all'],
+    noMlxLm: ['--sides', 'ours'],
     reps: '--reps',
     smollm2: true,
+    llamaCpp: true,
   },
   { name: 'bandwidth', full: [], quick: ['--prompt-tokens', '32', '--max-tokens', '16', '--warmup', '0', '--copy-mb', '256'], reps: '--reps', smollm2: true },
   {
     name: 'train',
-    full: ['--compute', 'auto', '--baselines', 'openblas-f32,openblas,stock'],
-    quick: ['--compute', 'auto', '--baselines', 'openblas-f32', '--examples', '8', '--iters', '3', '--warmup', '1', '--max-seconds', '20'],
+    full: ['--compute', 'auto,native', '--baselines', 'same-blas-f32,same-blas,stock', '--data-kinds', 'shared-prefix,no-prefix'],
+    quick: ['--compute', 'auto', '--baselines', 'same-blas-f32', '--data-kinds', 'shared-prefix,no-prefix', '--examples', '8', '--iters', '3', '--warmup', '1', '--max-seconds', '15', '--num-layers', '2'],
     noMlxLm: ['--baselines', 'none'],
     reps: '--rounds',
     smollm2: true,
   },
   {
     name: 'eval',
-    full: ['--cases', 'all', '--baselines', 'stock'],
-    quick: ['--cases', '1', '--max-tokens', '16', '--baselines', 'stock'],
+    full: ['--cases', 'all', '--baselines', 'same-blas', '--server-modes', 'sequential,concurrent'],
+    quick: ['--cases', '2', '--max-tokens', '8', '--baselines', 'same-blas', '--server-modes', 'sequential,concurrent'],
     noMlxLm: ['--baselines', 'none'],
+    reps: '--rounds',
     smollm2: true,
   },
   // Scaling: no warm-up runs (the largest shapes take minutes a run on 2 cores); the median of
@@ -118,27 +121,47 @@ function runOne(b, args, tmp) {
   return { run, report };
 }
 
-/** Make the venvs and the model folder first (when needed), so no benchmark times an installation. */
+/** Make the venvs, the model folders and node-llama-cpp first (when needed), so no benchmark times an installation. */
 async function prepare(benchmarks, skipMlxLm) {
-  const versions = { ours: await ourVersions(), mlx_lm: {} };
-  if (benchmarks.some((b) => b.smollm2)) await ensureSmolLM2(undefined, log);
+  const versions = { ours: await ourVersions(), mlx_lm: {}, llama_cpp: null };
+  if (benchmarks.some((b) => b.smollm2)) {
+    const dir = await ensureSmolLM2(undefined, log);
+    if (!skipMlxLm && benchmarks.some((b) => b.name === 'generate')) await ensureFloat32Folder(dir, log);
+  }
   if (!skipMlxLm && benchmarks.some((b) => b.noMlxLm)) {
-    for (const kind of ['stock', 'openblas']) {
+    for (const kind of VENVS) {
       log(`python environment "${kind}" (made on first use: scripts/venv.sh, scripts/bench-venv.sh)`);
       versions.mlx_lm[kind] = pythonVersions(benchPython(kind));
     }
   }
+  if (!skipMlxLm && benchmarks.some((b) => b.llamaCpp)) {
+    ensureNodeLlamaCpp(log);
+    versions.llama_cpp = `node-llama-cpp ${installedVersion()}`;
+  }
   return versions;
+}
+
+/** How many timed iterations each benchmark's report says it ran (not what was asked). */
+export function timedCounts(reports) {
+  const out = {};
+  for (const [name, r] of Object.entries(reports)) {
+    if (r.sides && r.benchmark === 'generate') out[name] = Object.fromEntries(r.sides.map((s) => [s.name, s.results.map((x) => x.timed_runs)]));
+    else if (r.sides && r.benchmark === 'train') out[name] = Object.fromEntries(r.sides.map((s) => [s.name, s.result.timed_iterations_total]));
+    else if (r.sides && r.benchmark === 'eval') out[name] = Object.fromEntries(r.sides.map((s) => [s.name, s.timed_cases]));
+    else if (r.decode_tps?.runs) out[name] = r.decode_tps.runs.length;
+  }
+  return out;
 }
 
 async function main() {
   const quick = values.quick;
-  const reps = Number(values.reps ?? (quick ? 1 : 3));
+  const reps = Number(values.reps ?? (quick ? 2 : 3)); // quick: 2 rounds, so that the interleaving runs too
   if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps: a positive integer, got "${values.reps}"`);
   const options = { quick, reps, skipMlxLm: values['skip-mlx-lm'], extra: extraArgs(values.args), modelsDir: values['models-dir'] && resolve(values['models-dir']) };
   const outDir = resolve(values['out-dir'] ?? (quick ? join(HERE, 'results', 'quick') : HERE));
   const resultsDir = quick ? outDir : join(outDir, 'results');
   const date = new Date().toISOString();
+  const git = gitState(); // before anything runs: the commit measured and whether the tree differed
   const t0 = performance.now();
   const benchmarks = selected();
   const versions = await prepare(benchmarks, options.skipMlxLm);
@@ -158,14 +181,14 @@ async function main() {
 
   const goals = evaluateGoals(reports);
   const command = `node benchmarks/run.mjs ${process.argv.slice(2).join(' ')}`.trim();
-  const result = { date, quick, command, seconds: (performance.now() - t0) / 1e3, machine: machine(), versions, goals, runs, reports };
+  const result = { date, quick, command, seconds: (performance.now() - t0) / 1e3, git, machine: machine(), versions, goals, timed: timedCounts(reports), runs, reports };
   mkdirSync(resultsDir, { recursive: true });
   const jsonFile = join(resultsDir, `${date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
   writeFileSync(jsonFile, JSON.stringify(result, null, 2) + '\n');
   writeFileSync(join(outDir, 'RESULTS.md'), resultsMarkdown(result));
   writeFileSync(join(outDir, 'results.html'), resultsHtml(result));
 
-  console.log(`\n${quick ? 'QUICK SMOKE RUN (not a measurement): ' : ''}goals, measured in this run\n`);
+  console.log(`\n${quick ? 'QUICK SMOKE RUN (not a measurement): ' : ''}goals, measured in this run at ${git.sha?.slice(0, 12) ?? 'unknown commit'}${git.dirty ? ' (dirty tree)' : ''} on ${result.machine.cpu}, BLAS ${blasText(versions.ours.blas)}\n`);
   console.log(table(goalRows(goals)));
   console.log(`\nruns: ${runs.map((r) => `${r.name} ${r.status}`).join(', ')}`);
   for (const f of [jsonFile, join(outDir, 'RESULTS.md'), join(outDir, 'results.html')]) console.log(`wrote ${relative(process.cwd(), f)}`);

@@ -4,8 +4,8 @@
 //   - ours: train() from dist/ (the native trainer), per compute mode (--compute: "auto" = float32
 //     copies of the quantized weights on CPU, "native" = the quantized base, as mlx-lm trains);
 //   - mlx-lm as users install it (the project venv: the wheel's vendored reference BLAS), and
-//   - mlx-lm on the same fixed libmlx as ours (a venv copy relinked to OpenBLAS,
-//     scripts/bench-venv.sh): the fair, same-library comparison (ARCHITECTURE.md §3).
+//   - mlx-lm on the same libmlx and the same BLAS files as ours (scripts/bench-venv.sh
+//     same-blas): the like-for-like comparison.
 // The data is the tool-format training set (writeToolFormatData: chat examples with the suite's
 // ~380-token system prompt), its lines sorted by token count, written once into a temporary
 // folder that every side reads: sorted data gives both sides the same batches in the same order
@@ -26,26 +26,34 @@
 // sides, the median round is reported; on a shared machine also look at "best iteration").
 //
 // Sides: --compute auto,native (ours); --baselines from
-//   openblas-f32  mlx-lm on the same libmlx as ours, the model dequantized to float32: the same
-//                 math as our "auto" (float32 copies), the fair comparison for it;
-//   openblas      mlx-lm on the same libmlx, the quantized folder as it is (QLoRA);
-//   stock         mlx-lm as users install it (reference BLAS), the quantized folder (QLoRA);
-//   stock-f32     as users install it, dequantized to float32.
+//   same-blas-f32  mlx-lm on the same libmlx and BLAS as ours, the model dequantized to float32:
+//                  the same math as our "auto" (float32 copies): like-for-like with it;
+//   same-blas      mlx-lm on the same libmlx and BLAS, the quantized folder as it is (QLoRA):
+//                  like-for-like with our "native";
+//   stock          mlx-lm as users install it (reference BLAS), the quantized folder (QLoRA);
+//   stock-f32      as users install it, dequantized to float32.
+// Data (--data-kinds, lib/train-data.mjs): "shared-prefix" (the tool-format data: one system
+// prompt in every example, which our trainer runs once) and "no-prefix" (each example's system
+// prompt words shuffled): the ratio on each shows the engine, their difference our prefix reuse.
+// Every side × data kind runs once per round, interleaved (--rounds); tokens/s is the median
+// over rounds [min–max], ratios the median of the per-round ratios.
 // Prints one JSON line, then a table with the ratios ours / mlx-lm.
 //
 // Usage: node benchmarks/train.mjs [--model DIR] [--data DIR] [--examples 100] [--iters 20]
 //          [--warmup 2] [--max-seconds 25] [--min-iters 1] [--rounds 1] [--batch 1]
 //          [--num-layers 8] [--rank 8] [--scale 20] [--lr 1e-4] [--seed 42] [--grad-accum 1]
 //          [--no-mask-prompt] [--max-seq-length 2048] [--compute auto,native]
-//          [--baselines openblas-f32,openblas,stock|none] [--json] [--verbose] [--out FILE]
+//          [--baselines same-blas-f32,same-blas,stock|none]
+//          [--data-kinds shared-prefix,no-prefix] [--json] [--verbose] [--out FILE]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchPython, loadedBlas, runJson as runSide } from './lib/env.mjs';
-import { fmt, machine, median, table } from './lib/stats.mjs';
+import { benchPython, blasText, loadedBlas, ourBlas, runJson as runSide } from './lib/env.mjs';
+import { fmt, interleaved, machine, median, pairedRatio, spread, spreadText, table } from './lib/stats.mjs';
+import { dataKindLines } from './lib/train-data.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -70,8 +78,9 @@ const { values, positionals } = parseArgs({
     'max-seconds': { type: 'string', default: '25' },
     'min-iters': { type: 'string', default: '1' },
     rounds: { type: 'string', default: '1' },
+    'data-kinds': { type: 'string', default: 'shared-prefix,no-prefix' },
     compute: { type: 'string', default: 'auto,native' },
-    baselines: { type: 'string', default: 'openblas-f32,openblas,stock' },
+    baselines: { type: 'string', default: 'same-blas-f32,same-blas,stock' },
     json: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -144,6 +153,7 @@ async function worker(jobFile, compute) {
     device: runtime().device,
     compute: model.compute,
     blas: loadedBlas(),
+    blas_kernel: native().runtime().blas ?? null,
     matmul_gflops: gflops,
     load_seconds: loadSeconds,
     train_examples: splits.train.length,
@@ -164,11 +174,11 @@ async function worker(jobFile, compute) {
 const runJson = (cmd, args, label) => runSide(cmd, args, { label, log, quiet: !values.verbose });
 
 /**
- * The mlx-lm sides: the venv (stock = as users install it, openblas = the same libmlx as ours)
+ * The mlx-lm sides: the venv (stock = as users install it, same-blas = the same libmlx and BLAS as ours)
  * and the weights (the folder's quantized ones = QLoRA, or "-f32": dequantized to float32 in
  * the driver, plain LoRA: the same math as our CPU "auto" compute).
  */
-const BASELINES = ['stock', 'openblas', 'stock-f32', 'openblas-f32'];
+const BASELINES = ['stock', 'same-blas', 'stock-f32', 'same-blas-f32'];
 
 /**
  * Copy a data folder's train.jsonl into `dest`, its lines stably sorted by token count (our
@@ -177,9 +187,7 @@ const BASELINES = ['stock', 'openblas', 'stock-f32', 'openblas-f32'];
  * both keep the file order, so with the same seeded permutation both sides train on the same
  * batches in the same order (the table's "same batches" column checks it).
  */
-function sortedTrainCopy(source, dest, tokenizer, loadData, maskPrompt) {
-  const file = existsSync(join(source, 'train.jsonl')) ? join(source, 'train.jsonl') : source;
-  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
+function sortedTrainCopy(lines, dest, tokenizer, loadData, maskPrompt) {
   mkdirSync(dest, { recursive: true });
   writeFileSync(join(dest, 'train.jsonl'), lines.join('\n') + '\n');
   const ds = loadData(dest, tokenizer, { maskPrompt }).train;
@@ -214,6 +222,68 @@ function summarize(raw, warmup) {
   };
 }
 
+/** What each side runs (weights, kernels, batching); its BLAS is read from its process. */
+function describe(compute, baseline) {
+  if (compute) {
+    return compute === 'native'
+      ? { weights: 'stored 4-bit base (QLoRA)', kernels: 'MLX quantized matmul (CPU)', batching: `batch ${values.batch}, shared prefix run once when the data has one` }
+      : { weights: 'float32 copies of the 4-bit base (our CPU policy)', kernels: 'MLX f32 matmul on BLAS', batching: `batch ${values.batch}, shared prefix run once when the data has one` };
+  }
+  return baseline.endsWith('-f32')
+    ? { weights: 'base dequantized to float32 in the driver', kernels: 'MLX f32 matmul on BLAS', batching: `batch ${values.batch}, every token of every example` }
+    : { weights: 'stored 4-bit base (QLoRA)', kernels: 'MLX quantized matmul (CPU)', batching: `batch ${values.batch}, every token of every example` };
+}
+
+/** The runners of one data kind: ours per compute mode, mlx-lm per baseline (venv[-f32]). */
+function sideRunners(job, data, computes, baselines, tmp) {
+  const runners = [];
+  const jobFile = join(tmp, `job-${data}.json`);
+  const { adapter_root, ...rest } = job;
+  writeFileSync(jobFile, JSON.stringify({ ...job, adapter_root: join(adapter_root, data) }));
+  for (const c of computes) {
+    runners.push({ name: `ours ${c} [${data}]`, side: `ours ${c}`, data, kind: 'ours', compute: c, ...describe(c), run: () => runJson(process.execPath, [fileURLToPath(import.meta.url), '--worker', '--compute', c, jobFile], `ours (compute ${c}, ${data})`) });
+  }
+  for (const b of baselines) {
+    const f32 = b.endsWith('-f32');
+    const py = benchPython(f32 ? b.slice(0, -4) : b);
+    const pyJob = join(tmp, `mlx-lm-${b}-${data}.json`);
+    writeFileSync(pyJob, JSON.stringify({ ...rest, adapter_path: join(tmp, `mlx-lm-${b}-${data}`), float32: f32 }));
+    runners.push({ name: `mlx-lm ${b} [${data}]`, side: `mlx-lm ${b}`, data, kind: 'mlx-lm', baseline: b, ...describe(null, b), run: () => runJson(py, [join(HERE, 'lib', 'mlx_lm_lora.py'), pyJob], `mlx-lm ${b} (${data})`) });
+  }
+  return runners;
+}
+
+/** One side's rounds → its median round, the spread over rounds and the iterations timed in all. */
+function combineRounds(r, rs, ours) {
+  const tps = rs.map((x) => x.result.tokens_per_sec);
+  const mid = rs.find((x) => x.result.tokens_per_sec === median(tps)) ?? [...rs].sort((a, b) => a.result.tokens_per_sec - b.result.tokens_per_sec)[rs.length >> 1];
+  return {
+    ...r,
+    blas: r.kind === 'ours' ? ours : mid.info.blas_kernel,
+    info: mid.info,
+    result: {
+      ...mid.result,
+      tokens_per_sec: median(tps),
+      tokens_per_sec_spread: spread(tps),
+      rounds_tokens_per_sec: tps,
+      timed_iterations_total: rs.reduce((n, x) => n + x.result.timed_iterations, 0),
+      best_round_tokens_per_sec: Math.max(...tps),
+      best_iteration_tps: Math.max(...rs.map((x) => x.result.best_iteration_tps)),
+    },
+    loadavg: rs.map((x) => x.info.loadavg),
+  };
+}
+
+/**
+ * What a pair compares: like-for-like when both run the same weights and kernels on the same
+ * libmlx and BLAS (ours auto vs mlx-lm same-blas-f32: float32; ours native vs mlx-lm same-blas:
+ * QLoRA), else our policy and engine against that mlx-lm.
+ */
+function pairKind(o, m) {
+  const like = (o.compute === 'auto' && m.baseline === 'same-blas-f32') || (o.compute === 'native' && m.baseline === 'same-blas');
+  return like ? 'like-for-like' : 'policy + engine';
+}
+
 /** The largest relative difference between two loss curves (same batches, same order?). */
 function lossAgreement(a, b) {
   const n = Math.min(a.length, b.length);
@@ -237,9 +307,12 @@ async function main() {
   const baselines = values.baselines === 'none' ? [] : list(values.baselines);
   for (const b of baselines) if (!BASELINES.includes(b)) throw new Error(`--baselines: unknown "${b}" (${BASELINES.join(', ')} or none)`);
 
+  const dataKinds = list(values['data-kinds']);
   const tmp = mkdtempSync(join(tmpdir(), 'mlx-lab-bench-train-'));
   const sides = [];
+  const dataStats = {};
   let job;
+  let rounds;
   try {
     const { Tokenizer, loadData } = await import('../dist/index.js');
     const tokenizer = Tokenizer.fromFolder(modelDir);
@@ -250,10 +323,10 @@ async function main() {
       writeToolFormatData({ dir: source, n: num('examples'), valid: 0, seed: num('seed'), heldOut: suite });
     }
     const maskPrompt = !values['no-mask-prompt'];
-    const stats = sortedTrainCopy(source, join(tmp, 'data'), tokenizer, loadData, maskPrompt);
+    const file = existsSync(join(source, 'train.jsonl')) ? join(source, 'train.jsonl') : source;
+    const sourceLines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
     job = {
       model: modelDir,
-      data: join(tmp, 'data'),
       adapter_root: tmp,
       iters,
       batch_size: num('batch'),
@@ -268,53 +341,38 @@ async function main() {
       max_seconds: num('max-seconds') > 0 ? num('max-seconds') : null,
       min_iters: Math.max(1, num('min-iters')),
     };
-    const jobFile = join(tmp, 'job.json');
-    writeFileSync(jobFile, JSON.stringify(job));
-    job.dataStats = stats;
     const runners = [];
-    for (const c of computes) {
-      runners.push({ name: `ours ${c}`, kind: 'ours', compute: c, run: () => runJson(process.execPath, [fileURLToPath(import.meta.url), '--worker', '--compute', c, jobFile], `ours (compute ${c})`) });
+    for (const kind of dataKinds) {
+      const data = join(tmp, `data-${kind}`);
+      dataStats[kind] = sortedTrainCopy(dataKindLines(kind, sourceLines, num('seed')), data, tokenizer, loadData, maskPrompt);
+      runners.push(...sideRunners({ ...job, data }, kind, computes, baselines, tmp));
     }
-    for (const b of baselines) {
-      const [venv, weights] = b.split('-');
-      const py = benchPython(venv);
-      const pyJob = join(tmp, `mlx-lm-${b}.json`);
-      const { adapter_root, dataStats, ...rest } = job;
-      writeFileSync(pyJob, JSON.stringify({ ...rest, adapter_path: join(tmp, `mlx-lm-${b}`), float32: weights === 'f32' }));
-      runners.push({ name: `mlx-lm ${b}`, kind: 'mlx-lm', baseline: b, run: () => runJson(py, [join(HERE, 'lib', 'mlx_lm_lora.py'), pyJob], `mlx-lm ${b}`) });
-    }
-    // Rounds alternate the sides (ours, mlx-lm, ours, mlx-lm...), so that a burst of load from
+    // Rounds interleave every side and data kind (A B C A B C ...), so that a burst of load from
     // elsewhere on a shared machine does not land on one side only.
-    const rounds = new Map(runners.map((r) => [r.name, []]));
-    for (let round = 0; round < num('rounds'); round++) {
-      for (const r of runners) {
-        const load = loadavg()[0];
-        const raw = r.run();
-        rounds.get(r.name).push({ info: { ...raw, iterations: undefined, loadavg: [load, loadavg()[0]] }, result: summarize(raw, warmup) });
-      }
-    }
-    for (const { run, ...r } of runners) {
-      const rs = rounds.get(r.name);
-      const tps = rs.map((x) => x.result.tokens_per_sec);
-      const mid = rs.find((x) => x.result.tokens_per_sec === median(tps)) ?? [...rs].sort((a, b) => a.result.tokens_per_sec - b.result.tokens_per_sec)[rs.length >> 1];
-      sides.push({
-        ...r,
-        info: mid.info,
-        result: { ...mid.result, tokens_per_sec: median(tps), rounds_tokens_per_sec: tps, best_round_tokens_per_sec: Math.max(...tps), best_iteration_tps: Math.max(...rs.map((x) => x.result.best_iteration_tps)) },
-        loadavg: rs.map((x) => x.info.loadavg),
-      });
-    }
+    rounds = await interleaved(runners, num('rounds'), (r) => {
+      const load = loadavg()[0];
+      const raw = r.run();
+      return { info: { ...raw, iterations: undefined, loadavg: [load, loadavg()[0]] }, result: summarize(raw, warmup) };
+    });
+    const ours = await ourBlas();
+    for (const { run, ...r } of runners) sides.push(combineRounds(r, rounds.bySide.get(r.name), ours));
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
 
   const ratios = [];
   for (const o of sides.filter((s) => s.kind === 'ours')) {
-    for (const m of sides.filter((s) => s.kind === 'mlx-lm')) {
+    for (const m of sides.filter((s) => s.kind === 'mlx-lm' && s.data === o.data)) {
+      const kind = pairKind(o, m);
+      const paired = pairedRatio(o.result.rounds_tokens_per_sec, m.result.rounds_tokens_per_sec);
       ratios.push({
-        ours: o.name,
-        mlx_lm: m.name,
-        tokens_per_sec: o.result.tokens_per_sec / m.result.tokens_per_sec,
+        ours: o.side,
+        mlx_lm: m.side,
+        data: o.data,
+        kind,
+        like: kind === 'like-for-like',
+        tokens_per_sec: paired.median,
+        tokens_per_sec_spread: paired,
         best_iteration: o.result.best_iteration_tps / m.result.best_iteration_tps,
         memory: o.result.peak_memory / m.result.peak_memory,
         // Same target-token counts at every common iteration: the same batches, in the same order.
@@ -323,8 +381,14 @@ async function main() {
       });
     }
   }
+  // Our own prefix reuse: the same side on data with a shared prefix / on data without one.
+  const prefix = [];
+  for (const a of sides.filter((s) => s.data === 'shared-prefix')) {
+    const b = sides.find((s) => s.side === a.side && s.data === 'no-prefix');
+    if (b) prefix.push({ side: a.side, shared_over_none: median(a.result.rounds_tokens_per_sec) / median(b.result.rounds_tokens_per_sec) });
+  }
 
-  const { adapter_root, data, dataStats, ...settings } = job;
+  const { adapter_root, ...settings } = job;
   const report = {
     benchmark: 'train',
     date: new Date().toISOString(),
@@ -333,8 +397,12 @@ async function main() {
     data: values.data ? resolve(values.data) : 'tool-format (writeToolFormatData)',
     data_stats: dataStats,
     settings: { ...settings, warmup },
+    data_kinds: dataKinds,
+    rounds: num('rounds'),
+    order: rounds.order.map(([round, name]) => `${round + 1}:${name}`),
     sides: sides.map((s) => ({ ...s, result: { ...s.result, tokens: undefined } })),
     ratios,
+    prefix_reuse: prefix,
   };
   console.log(JSON.stringify(report));
   if (values.out) writeFileSync(values.out, JSON.stringify(report, null, 2) + '\n');
@@ -342,30 +410,28 @@ async function main() {
 
   const m = report.machine;
   console.log(
-    `\ntrain: ${modelDir.replace(ROOT + '/', '')}, ${report.data} (${dataStats.examples} examples, ${dataStats.mean_tokens.toFixed(0)} tokens each on average), LoRA rank ${job.lora_parameters.rank} scale ${job.lora_parameters.scale}, ` +
+    `\ntrain: ${modelDir.replace(ROOT + '/', '')}, ${report.data} (${Object.entries(dataStats).map(([k, d]) => `${k}: ${d.examples} examples, ${d.mean_tokens.toFixed(0)} tokens each on average`).join('; ')}), LoRA rank ${job.lora_parameters.rank} scale ${job.lora_parameters.scale}, ` +
       `num_layers ${job.num_layers}, batch ${job.batch_size}, adam lr ${job.learning_rate}, mask_prompt ${job.mask_prompt}, grad accum ${job.grad_accumulation_steps}, seed ${job.seed}; ` +
-      `${iters} iterations, the first ${warmup} not timed`,
+      `${iters} iterations, the first ${warmup} not timed; ${report.rounds} rounds, sides interleaved`,
   );
   console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB; node ${m.node}`);
   for (const s of sides) {
-    // numpy (imported by mlx-lm) brings its own OpenBLAS; only MLX's BLAS matters here.
-    const blas = s.info.blas?.filter((p) => !p.includes('numpy.libs')).map((p) => p.split('/').pop()).join(', ') || 'n/a';
     const c = s.info.compute;
     const extra = s.kind === 'ours' ? `compute ${c?.mode ?? 'n/a'}${c?.extraBytes ? ` (+${fmt.mb(c.extraBytes)} MB of f32 copies)` : ''}` : `mlx-lm ${s.info.mlx_lm}`;
     console.log(
-      `  ${s.name}: MLX ${s.info.mlx}, BLAS ${blas} (f32 matmul ${s.info.matmul_gflops.toFixed(0)} GFLOP/s), load ${s.info.load_seconds.toFixed(2)} s, ` +
+      `  ${s.name}: ${s.weights}; ${s.kernels}; ${s.batching}; MLX ${s.info.mlx}, BLAS ${blasText(s.blas)} (f32 matmul ${s.info.matmul_gflops.toFixed(0)} GFLOP/s), load ${s.info.load_seconds.toFixed(2)} s, ` +
         `${s.info.trainable_parameters} trainable, ${extra}; CPU ${s.info.cpu_user_seconds.toFixed(0)} s user + ${s.info.cpu_sys_seconds.toFixed(0)} s sys in ${s.info.train_wall_seconds.toFixed(0)} s of training; machine load ${s.loadavg.map((l) => l.map((x) => x.toFixed(1)).join('→')).join(', ')}`,
     );
   }
-  const rows = [['side', 'tokens/s', 'it/s', 'it tok/s median (best)', 'iters (timed)', 'timed tokens', 'timed s', 'warm-up s', 'peak MB', 'loss first→last']];
+  const rows = [['side', 'tokens/s median [min–max]', 'it/s', 'it tok/s median (best)', 'iters (timed, all rounds)', 'timed tokens', 'timed s', 'warm-up s', 'peak MB', 'loss first→last']];
   for (const s of sides) {
     const r = s.result;
     rows.push([
       s.name,
-      r.rounds_tokens_per_sec.length > 1 ? `${fmt.tps(r.tokens_per_sec)} [${r.rounds_tokens_per_sec.map(fmt.tps).join(', ')}]` : fmt.tps(r.tokens_per_sec),
+      spreadText(r.tokens_per_sec_spread, fmt.tps),
       r.it_per_sec.toFixed(2),
       `${fmt.tps(r.median_iteration_tps)} (${fmt.tps(r.best_iteration_tps)})`,
-      `${r.iterations} (${r.timed_iterations})${s.info.stop === 'time budget' ? '*' : ''}`,
+      `${r.iterations} (${r.timed_iterations_total})${s.info.stop === 'time budget' ? '*' : ''}`,
       r.timed_tokens,
       r.timed_seconds.toFixed(1),
       r.warmup_seconds.toFixed(1),
@@ -376,10 +442,11 @@ async function main() {
   console.log('\n' + table(rows));
   if (sides.some((s) => s.info.stop === 'time budget')) console.log(`* stopped by the time budget (--max-seconds ${job.max_seconds} of training per side, at least ${job.min_iters} iterations)`);
   if (ratios.length) {
-    const rr = [['ours / mlx-lm', 'tokens/s', 'best iteration', 'memory', 'same batches', 'max loss rel diff']];
-    for (const r of ratios) rr.push([`${r.ours} / ${r.mlx_lm}`, fmt.ratio(r.tokens_per_sec), fmt.ratio(r.best_iteration), fmt.ratio(r.memory), `${r.same_batches ? 'yes' : 'NO'} (${r.loss.n} its)`, r.loss.max_rel.toExponential(1)]);
+    const rr = [['kind', 'ours / mlx-lm', 'data', 'tokens/s [min–max]', 'best iteration', 'memory', 'same batches', 'max loss rel diff']];
+    for (const r of ratios) rr.push([r.kind, `${r.ours} / ${r.mlx_lm}`, r.data, spreadText(r.tokens_per_sec_spread, fmt.ratio), fmt.ratio(r.best_iteration), fmt.ratio(r.memory), `${r.same_batches ? 'yes' : 'NO'} (${r.loss.n} its)`, r.loss.max_rel.toExponential(1)]);
     console.log('\n' + table(rr));
   }
+  if (prefix.length) console.log('\n' + table([['side', 'tokens/s shared-prefix / no-prefix data'], ...prefix.map((x) => [x.side, fmt.ratio(x.shared_over_none)])]));
 }
 
 try {

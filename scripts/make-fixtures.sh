@@ -32,7 +32,7 @@ fi
 if [ "$what" = all ] || [ "$what" = lora ]; then
   # mlx-lm on the same libmlx + OpenBLAS as our SDK makes our results bit-identical to the
   # fixtures; the stock venv (reference BLAS) works too, within float rounding.
-  LORA_PY=$( { [ -f scripts/bench-venv.sh ] && bash scripts/bench-venv.sh openblas 2>/dev/null | tail -n 1; } || echo "$PY")
+  LORA_PY=$( { [ -f scripts/bench-venv.sh ] && bash scripts/bench-venv.sh same-blas 2>/dev/null | tail -n 1; } || echo "$PY")
   "${LORA_PY:-$PY}" scripts/fixtures/make_lora_fixtures.py
 fi
 if [ "$what" = all ] || [ "$what" = fuse ]; then

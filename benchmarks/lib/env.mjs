@@ -1,23 +1,28 @@
 // What the benchmarks need around them: the project root, the Python environments with mlx-lm
-// (made on first use), the SmolLM2 model folder (fetched and converted on first use) and the
-// versions of everything that decides a number (MLX, mlx-lm, BLAS).
+// (made on first use), the SmolLM2 model folders (fetched and converted on first use), the
+// versions of everything that decides a number (MLX, mlx-lm, BLAS and its kernel) and the
+// commit the run measured.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SMOLLM2_DIR = join(ROOT, '.cache', 'models', 'smollm2-mlx-ref');
+/** The Python environments: "stock" (mlx-lm as users install it) and "same-blas" (on our libmlx's BLAS). */
+export const VENVS = ['stock', 'same-blas'];
 
 /** The 1-minute load average, rounded: said next to every timing on a shared machine. */
 export const load1 = () => +loadavg()[0].toFixed(2);
 
 /**
  * The python of a benchmark venv, made if missing: "stock" = the project venv with mlx-lm as
- * users install it (scripts/venv.sh), "openblas" = its copy on the same BLAS as our libmlx.
+ * users install it (scripts/venv.sh), "same-blas" = its copy whose libmlx loads exactly the
+ * BLAS/LAPACK files ours does (scripts/bench-venv.sh).
  */
 export function benchPython(kind) {
+  if (!VENVS.includes(kind)) throw new Error(`unknown python environment "${kind}" (${VENVS.join(', ')})`);
   const r = spawnSync('bash', [join(ROOT, 'scripts', 'bench-venv.sh'), kind], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) throw new Error(`scripts/bench-venv.sh ${kind} failed`);
   return resolve(ROOT, r.stdout.trim().split('\n').pop());
@@ -33,20 +38,71 @@ export function loadedBlas() {
   }
 }
 
-/** mlx and mlx-lm versions inside a venv. */
+/**
+ * mlx and mlx-lm versions inside a venv and the BLAS its libmlx loads, with the OpenBLAS kernel
+ * (benchmarks/lib/blas_info.py): { mlx, mlx_lm, blas: { library, version, corename, config, files } }.
+ */
 export function pythonVersions(python) {
-  const code = 'import json, mlx.core as mx, mlx_lm; print(json.dumps({"mlx": mx.__version__, "mlx_lm": mlx_lm.__version__}))';
-  const r = spawnSync(python, ['-c', code], { encoding: 'utf8' });
-  if (r.status !== 0) return { mlx: null, mlx_lm: null };
+  const r = spawnSync(python, [join(ROOT, 'benchmarks', 'lib', 'blas_info.py')], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) return { mlx: null, mlx_lm: null, blas: null };
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
-/** Our MLX version and the BLAS our libmlx is linked to (from the SDK's .mlx/current.json). */
+/** The OpenBLAS version written inside a library file ("OpenBLAS 0.3.34 ..."), or null. */
+export function openblasVersionOf(file) {
+  try {
+    return /OpenBLAS (\d+\.\d+\.\d+)/.exec(readFileSync(file).toString('latin1'))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** The kernel OpenBLAS prints at load with OPENBLAS_VERBOSE=2 ("Core: Haswell"), or null. */
+export function corenameFromVerbose(stderr) {
+  return /^\s*Core:\s*(\S+)/m.exec(stderr ?? '')?.[1] ?? null;
+}
+
+/** What a BLAS description says in one line: "OpenBLAS 0.3.34, kernel Haswell". */
+export function blasText(b) {
+  if (!b) return 'unknown';
+  const lib = [b.library ?? 'unknown', b.version].filter(Boolean).join(' ');
+  return b.corename ? `${lib}, kernel ${b.corename}` : lib;
+}
+
+/**
+ * The BLAS our libmlx loads and its kernel: the addon's runtime().blas when it has one, else a
+ * child process that loads the addon with OPENBLAS_VERBOSE=2 (the mapped BLAS files and the
+ * "Core:" line OpenBLAS prints), else "unknown".
+ */
+export async function ourBlas() {
+  const { native } = await import('../../dist/native.js');
+  const rt = native().runtime();
+  if (rt.blas) return { ...rt.blas, source: 'runtime().blas', files: rt.blas.files ?? loadedBlas() };
+  const url = pathToFileURL(join(ROOT, 'dist', 'native.js')).href;
+  const code = `const { native } = await import(${JSON.stringify(url)}); native().runtime(); const { loadedBlas } = await import(${JSON.stringify(import.meta.url)}); console.log(JSON.stringify(loadedBlas()));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, OPENBLAS_VERBOSE: '2' } });
+  const files = r.status === 0 ? JSON.parse(r.stdout.trim().split('\n').pop()) : [];
+  const openblas = files.find((f) => /openblas/.test(f.split('/').pop()));
+  if (openblas) return { library: 'OpenBLAS', version: openblasVersionOf(openblas), corename: corenameFromVerbose(r.stderr), source: 'OPENBLAS_VERBOSE=2', files };
+  if (files.some((f) => /^libblas-[0-9a-f]+\.so/.test(f.split('/').pop()))) return { library: 'reference BLAS (netlib, vendored by the mlx wheel)', version: null, corename: null, source: '/proc/self/maps', files };
+  return { library: 'unknown', version: null, corename: null, source: 'unknown', files };
+}
+
+/** The commit measured and whether the work tree differed from it: { sha, dirty }. */
+export function gitState(cwd = ROOT) {
+  const git = (...args) => spawnSync('git', args, { cwd, encoding: 'utf8' });
+  const head = git('rev-parse', 'HEAD');
+  if (head.status !== 0) return { sha: null, dirty: null };
+  const status = git('status', '--porcelain');
+  return { sha: head.stdout.trim(), dirty: status.status === 0 ? status.stdout.trim().length > 0 : null };
+}
+
+/** Our MLX version, the SDK and the BLAS our libmlx loads with its kernel (ourBlas). */
 export async function ourVersions() {
   const { native } = await import('../../dist/native.js');
   const sdkFile = join(ROOT, '.mlx', 'current.json');
   const sdk = existsSync(sdkFile) ? JSON.parse(readFileSync(sdkFile, 'utf8')) : {};
-  return { mlx: native().runtime().mlxVersion, device: native().runtime().device, sdk: sdk.package ?? null, blas: sdk.blas ?? 'vendored (the wheel as shipped)' };
+  return { mlx: native().runtime().mlxVersion, device: native().runtime().device, sdk: sdk.package ?? null, blas: await ourBlas() };
 }
 
 /**
@@ -60,6 +116,20 @@ export async function ensureSmolLM2(dir = SMOLLM2_DIR, log = () => {}) {
   log(`converting ${gguf} to ${dir}`);
   const { convert } = await import('../../dist/index.js');
   await convert({ input: gguf, out: dir });
+  return dir;
+}
+
+/**
+ * The same-math folder of a quantized model folder: every quantized layer dequantized and every
+ * weight cast to float32 by our convert, made once under .cache/bench/models/<name>-f32. Both
+ * sides of a same-math comparison load these same float32 weights.
+ */
+export async function ensureFloat32Folder(source, log = () => {}) {
+  const dir = join(ROOT, '.cache', 'bench', 'models', `${basename(source)}-f32`);
+  if (existsSync(join(dir, 'config.json'))) return dir;
+  log(`dequantizing ${source} to float32 in ${dir}`);
+  const { convert } = await import('../../dist/index.js');
+  await convert({ input: source, out: dir, dequantize: true, dtype: 'float32' });
   return dir;
 }
 

@@ -15,22 +15,7 @@ import json
 import sys
 import time
 
-
-def loaded_blas():
-    """The BLAS/LAPACK files mapped into this process (shows which BLAS libmlx really uses)."""
-    seen = []
-    try:
-        with open("/proc/self/maps") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 6:
-                    path = parts[5]
-                    name = path.rsplit("/", 1)[-1]
-                    if ("blas" in name or "lapack" in name) and path not in seen:
-                        seen.append(path)
-    except OSError:
-        pass  # not Linux
-    return seen
+from blas_info import blas_kernel, loaded_blas, peak_rss
 
 
 def matmul_gflops(mx, n=1024, iters=10):
@@ -96,6 +81,7 @@ def main():
         "python": sys.executable,
         "prefix": sys.prefix,
         "blas": loaded_blas(),
+        "blas_kernel": blas_kernel(),
         "matmul_gflops": matmul_gflops(mx),
         "load_seconds": load_seconds,
         "results": [],
@@ -118,6 +104,7 @@ def main():
         out["results"].append(
             {"prompt_tokens": len(prompt), "batch": batch, "max_tokens": max_tokens, "runs": runs, "tokens": tokens}
         )
+    out["max_rss"] = peak_rss()  # peak resident set (VmHWM), as every side reports it
     print(json.dumps(out))
 
 

@@ -35,22 +35,7 @@ import sys
 import time
 import types
 
-
-def loaded_blas():
-    """The BLAS/LAPACK files mapped into this process (shows which BLAS libmlx really uses)."""
-    seen = []
-    try:
-        with open("/proc/self/maps") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 6:
-                    path = parts[5]
-                    name = path.rsplit("/", 1)[-1]
-                    if ("blas" in name or "lapack" in name) and path not in seen:
-                        seen.append(path)
-    except OSError:
-        pass  # not Linux
-    return seen
+from blas_info import blas_kernel, loaded_blas
 
 
 def matmul_gflops(mx, n=1024, iters=10):
@@ -155,6 +140,7 @@ def main():
         "python": sys.executable,
         "prefix": sys.prefix,
         "blas": loaded_blas(),
+        "blas_kernel": blas_kernel(),
         "matmul_gflops": gflops,
         "load_seconds": load_seconds,
         "train_examples": len(train_set),

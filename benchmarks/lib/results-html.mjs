@@ -2,6 +2,7 @@
 // src/report/html.ts) with the goals, bar charts of ours against mlx-lm, and line charts of how
 // tokens/s grow with prompt length, batch size and model size on the random models.
 import { chartJsSource, escapeHtml, jsonForScript } from '../../dist/report/html.js';
+import { blasText } from './env.mjs';
 import { formatGoalValue } from './goals.mjs';
 
 const COLORS = ['#3182bd', '#e6550d', '#31a354', '#756bb1', '#636363', '#de2d26', '#9ecae1', '#fdae6b'];
@@ -23,8 +24,13 @@ function goalsChart(goals) {
 
 /** Ours against mlx-lm: prefill and decode tok/s per prompt × batch, one bar per side. */
 function generateCharts(r) {
-  const labels = r.sides[0].results.map((x) => `prompt ${x.prompt_tokens}, batch ${x.batch}`);
-  const chart = (title, pick) => ({ title, type: 'bar', labels, datasets: r.sides.map((s, i) => dataset(s.name, s.results.map(pick), i)), x: '', y: 'tokens/s (median)' });
+  const configs = r.sides[0].results.map((x) => [x.prompt_tokens, x.batch]);
+  const labels = configs.map(([p, b]) => `prompt ${p}, batch ${b}`);
+  const at = (s, [p, b], pick) => {
+    const x = s.results.find((y) => y.prompt_tokens === p && y.batch === b);
+    return x ? pick(x) : null; // llama.cpp runs batch 1 only
+  };
+  const chart = (title, pick) => ({ title, type: 'bar', labels, datasets: r.sides.map((s, i) => dataset(s.name, configs.map((c) => at(s, c, pick)), i)), x: '', y: 'tokens/s (median)' });
   return [chart('generate: prefill tokens/s', (x) => x.prompt_tps.median), chart('generate: decode tokens/s', (x) => x.generation_tps.median)];
 }
 
@@ -100,8 +106,8 @@ export function resultsHtml(run) {
 <style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px}.chart{position:relative;height:360px;margin:1.5em 0}.note{color:#a00;font-weight:600}</style>
 </head><body>
 <h1>${escapeHtml(title)}</h1>
-${run.quick ? '<p class="note">Quick smoke run: small sizes, 1 repetition. Not a measurement.</p>' : ''}
-<p>${escapeHtml(`${run.date}; ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB, ${m.os}; node ${m.node}; MLX ${run.versions.ours.mlx}, BLAS ${run.versions.ours.blas}`)}. Tables: RESULTS.md.</p>
+${run.quick ? '<p class="note">Quick smoke run: small sizes, 2 rounds. Not a measurement.</p>' : ''}
+<p>${escapeHtml(`${run.date}; ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB, ${m.os}; node ${m.node}; MLX ${run.versions.ours.mlx}, BLAS ${typeof run.versions.ours.blas === 'string' ? run.versions.ours.blas : blasText(run.versions.ours.blas)}; commit ${run.git?.sha?.slice(0, 12) ?? 'unknown'}${run.git?.dirty ? ' (dirty)' : ''}`)}. Tables: RESULTS.md.</p>
 <div id="charts"></div>
 <script id="charts-data" type="application/json">${jsonForScript(charts)}</script>
 <script>${chartJsSource()}</script>

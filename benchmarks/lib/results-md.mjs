@@ -1,6 +1,7 @@
 // benchmarks/RESULTS.md from one harness run (run.mjs): date, machine and versions, the goals
 // table, the load average around each benchmark, then each benchmark's own table.
-import { fmt, mdTable } from './stats.mjs';
+import { blasText } from './env.mjs';
+import { fmt, mdTable, spreadText } from './stats.mjs';
 import { goalRows } from './goals.mjs';
 
 const short = (p) => String(p ?? '').split('/').slice(-2).join('/');
@@ -29,31 +30,52 @@ export function scalingTables(report) {
   };
 }
 
+/** What each side runs: weights, kernels, BLAS (and kernel), batching. */
+function sidesTable(sides) {
+  return mdTable([['side', 'weights', 'kernels', 'BLAS', 'batching'], ...sides.map((s) => [s.name, s.weights ?? '—', s.kernels ?? '—', blasText(s.blas), s.batching ?? '—'])]);
+}
+
+const ratioSpread = (s) => spreadText(s, fmt.ratio);
+
 function generateSection(r) {
-  const rows = [['side', 'prompt', 'batch', 'prompt tok/s median (best)', 'decode tok/s median (best)', 'peak MB']];
+  const rows = [['side', 'prompt', 'batch', 'timed runs', 'prompt tok/s median [min–max]', 'decode tok/s median [min–max]', 'peak MB (MLX)', 'max RSS MB']];
   for (const s of r.sides) {
-    for (const x of s.results) rows.push([s.name, x.prompt_tokens, x.batch, `${fmt.tps(x.prompt_tps.median)} (${fmt.tps(x.prompt_tps.best)})`, `${fmt.tps(x.generation_tps.median)} (${fmt.tps(x.generation_tps.best)})`, fmt.mb(x.peak_memory.median)]);
+    for (const x of s.results) rows.push([s.name, x.prompt_tokens, x.batch, x.timed_runs ?? x.prompt_tps.n ?? '—', spreadText(x.prompt_tps, fmt.tps), spreadText(x.generation_tps, fmt.tps), x.peak_memory ? fmt.mb(x.peak_memory.median) : '—', s.info?.max_rss ? fmt.mb(s.info.max_rss.median) : '—']);
   }
-  const ratios = [['ours / mlx-lm', 'prompt', 'batch', 'prefill', 'decode', 'memory']];
-  for (const x of r.ratios) ratios.push([`${x.ours} / ${x.mlx_lm}`, x.prompt_tokens, x.batch, fmt.ratio(x.prompt), fmt.ratio(x.decode), fmt.ratio(x.memory)]);
-  return [`${short(r.model)}, ${r.max_tokens} generated tokens, greedy, ${r.reps} reps after ${r.warmup} warm-up.`, mdTable(rows), r.ratios.length ? mdTable(ratios) : ''];
+  const comparisons = [['kind', 'comparison', 'A / B', 'prompt', 'batch', 'prefill', 'decode', 'peak memory', 'max RSS']];
+  for (const x of r.comparisons ?? []) comparisons.push([x.kind, x.label, `${x.ours} / ${x.other}`, x.prompt_tokens, x.batch, ratioSpread(x.prompt_spread), ratioSpread(x.decode_spread), fmt.ratio(x.memory), fmt.ratio(x.max_rss)]);
+  return [
+    `${short(r.model)}, ${r.max_tokens} generated tokens, greedy; ${r.reps} rounds with the sides interleaved (${(r.order ?? []).slice(0, r.sides.length + 1).join(', ')}${r.order?.length > r.sides.length + 1 ? ', …' : ''}), each side a fresh process per round after ${r.warmup} warm-up run(s). Ratios: the median of the per-round ratios [min–max].`,
+    sidesTable(r.sides),
+    mdTable(rows),
+    comparisons.length > 1 ? mdTable(comparisons) : '',
+  ];
 }
 
 function trainSection(r) {
-  const rows = [['side', 'tokens/s', 'peak MB', 'loss first → last']];
-  for (const s of r.sides) rows.push([s.name, fmt.tps(s.result.tokens_per_sec), fmt.mb(s.result.peak_memory), `${s.result.first_loss?.toFixed(3)} → ${s.result.last_loss?.toFixed(3)}`]);
-  const ratios = [['ours / mlx-lm', 'tokens/s', 'memory', 'same batches', 'max loss rel diff']];
-  for (const x of r.ratios) ratios.push([`${x.ours} / ${x.mlx_lm}`, fmt.ratio(x.tokens_per_sec), fmt.ratio(x.memory), x.same_batches ? 'yes' : 'NO', x.loss.max_rel.toExponential(1)]);
+  const rows = [['side', 'data', 'iterations timed (all rounds)', 'tokens/s median [min–max]', 'peak MB', 'loss first → last']];
+  for (const s of r.sides) rows.push([s.side ?? s.name, s.data ?? '—', s.result.timed_iterations_total ?? s.result.timed_iterations ?? '—', spreadText(s.result.tokens_per_sec_spread ?? { n: 1, median: s.result.tokens_per_sec }, fmt.tps), fmt.mb(s.result.peak_memory), `${s.result.first_loss?.toFixed(3)} → ${s.result.last_loss?.toFixed(3)}`]);
+  const ratios = [['kind', 'ours / mlx-lm', 'data', 'tokens/s [min–max]', 'memory', 'same batches', 'max loss rel diff']];
+  for (const x of r.ratios) ratios.push([x.kind ?? '—', `${x.ours} / ${x.mlx_lm}`, x.data ?? '—', spreadText(x.tokens_per_sec_spread ?? { n: 1, median: x.tokens_per_sec }, fmt.ratio), fmt.ratio(x.memory), x.same_batches ? 'yes' : 'NO', x.loss.max_rel.toExponential(1)]);
+  const prefix = (r.prefix_reuse ?? []).map((x) => [x.side, fmt.ratio(x.shared_over_none)]);
   const st = r.settings;
-  return [`${short(r.model)}, ${r.data_stats.examples} examples (${r.data_stats.mean_tokens.toFixed(0)} tokens on average), LoRA rank ${st.lora_parameters.rank} on ${st.num_layers} layers, batch ${st.batch_size}, ${st.iters} iterations (the first ${st.warmup} not timed).`, mdTable(rows), r.ratios.length ? mdTable(ratios) : ''];
+  const data = Object.entries(r.data_stats ?? {}).map(([k, d]) => `${k}: ${d.examples} examples, ${d.mean_tokens?.toFixed(0)} tokens on average`).join('; ');
+  const unique = [...new Map(r.sides.map((s) => [s.side ?? s.name, { ...s, name: s.side ?? s.name }])).values()];
+  return [
+    `${short(r.model)}, ${data}; LoRA rank ${st.lora_parameters.rank} on ${st.num_layers} layers, batch ${st.batch_size}, ${st.iters} iterations (the first ${st.warmup} not timed); ${r.rounds ?? 1} round(s), sides interleaved.`,
+    sidesTable(unique),
+    mdTable(rows),
+    r.ratios.length ? mdTable(ratios) : '',
+    prefix.length ? mdTable([['side', 'tokens/s shared-prefix / no-prefix data'], ...prefix]) : '',
+  ];
 }
 
 function evalSection(r) {
-  const rows = [['side', 'load / start-up s', 'suite s', 'format score']];
-  for (const s of r.sides) rows.push([s.name, s.setup_seconds.toFixed(1), s.suite_seconds.toFixed(1), s.score.toFixed(3)]);
-  const ratios = [['speed-up (server / ours)', 'suite only', 'with load / start-up']];
-  for (const x of r.ratios) ratios.push([`${x.ours} vs ${x.server}`, fmt.ratio(x.suite), fmt.ratio(x.with_setup)]);
-  return [`${short(r.suite)}: ${r.cases} of ${r.cases_in_suite} cases, ${short(r.model)}.`, mdTable(rows), r.ratios.length ? mdTable(ratios) : ''];
+  const rows = [['side', 'cases timed', 'load / start-up s', 'suite s median [min–max]', 'format score']];
+  for (const s of r.sides) rows.push([s.name, s.timed_cases ?? r.cases, s.setup_seconds.toFixed(1), spreadText(s.suite_seconds_spread ?? { n: 1, median: s.suite_seconds }, (x) => x.toFixed(1)), s.score.toFixed(3)]);
+  const ratios = [['speed-up (server / ours)', 'suite only [min–max]', 'with load / start-up']];
+  for (const x of r.ratios) ratios.push([`${x.ours} vs ${x.server}${x.like ? ' (both batch)' : ''}`, spreadText(x.suite_spread ?? { n: 1, median: x.suite }, fmt.ratio), fmt.ratio(x.with_setup)]);
+  return [`${short(r.suite)}: ${r.cases} of ${r.cases_in_suite} cases, ${short(r.model)}; ${r.rounds ?? 1} round(s), sides interleaved.`, sidesTable(r.sides), mdTable(rows), r.ratios.length ? mdTable(ratios) : ''];
 }
 
 function bandwidthSection(r) {
@@ -78,7 +100,7 @@ function scalingSection(r) {
 }
 
 function matmulSection(r) {
-  return [mdTable([['dtype', `GFLOP/s (${r.n}³)`], ...r.results.map((x) => [x.dtype, x.gflops.toFixed(1)])])];
+  return [`BLAS: ${typeof r.blas === 'object' ? blasText(r.blas) : r.blas ?? 'unknown'}.`, mdTable([['dtype', `GFLOP/s (${r.n}³)`], ...r.results.map((x) => [x.dtype, x.gflops.toFixed(1)])])];
 }
 
 const SECTIONS = { matmul: matmulSection, generate: generateSection, bandwidth: bandwidthSection, train: trainSection, eval: evalSection, scaling: scalingSection };
@@ -88,7 +110,7 @@ export function resultsMarkdown(run) {
   const m = run.machine;
   const v = run.versions;
   const out = ['# Benchmark results', ''];
-  if (run.quick) out.push('> **QUICK SMOKE RUN** (`--quick`: small sizes, 1 repetition). It checks that the harness works; its numbers are not measurements.', '');
+  if (run.quick) out.push('> **QUICK SMOKE RUN** (`--quick`: small sizes, 2 rounds). It checks that the harness works; its numbers are not measurements.', '');
   out.push(`Run ${run.date} with \`${run.command}\` (${(run.seconds / 60).toFixed(1)} min).`, '');
   out.push('## Machine and versions', '');
   out.push(mdTable([
@@ -97,12 +119,15 @@ export function resultsMarkdown(run) {
     ['memory', `${m.memoryGB} GB`],
     ['OS', m.os],
     ['node', m.node],
+    ['commit', run.git?.sha ? `${run.git.sha}${run.git.dirty ? ' (dirty: the tree had changes not in this commit)' : ' (clean tree)'}` : 'unknown'],
     ['MLX (ours)', `${v.ours.mlx} (${v.ours.sdk ?? 'own build'}, ${v.ours.device})`],
-    ['BLAS (ours)', v.ours.blas],
-    ...Object.entries(v.mlx_lm).map(([k, x]) => [`mlx-lm ${k} venv`, x.mlx_lm ? `mlx-lm ${x.mlx_lm}, mlx ${x.mlx}${k === 'openblas' ? ' relinked to our OpenBLAS' : ', the wheel as shipped (reference BLAS)'}` : 'not available']),
+    ['BLAS (ours)', typeof v.ours.blas === 'string' ? v.ours.blas : blasText(v.ours.blas)],
+    ...Object.entries(v.mlx_lm).map(([k, x]) => [`mlx-lm ${k} venv`, x.mlx_lm ? `mlx-lm ${x.mlx_lm}, mlx ${x.mlx}, BLAS ${blasText(x.blas)}${k === 'same-blas' ? ' (the same files as ours)' : ' (the wheel as shipped)'}` : 'not available']),
+    ...(v.llama_cpp ? [['llama.cpp peer', `${v.llama_cpp} (prebuilt CPU binaries from npm)`]] : []),
   ]), '');
-  out.push('## Goals', '', 'Each ratio is measured in this one run, on this machine, on the same model folder; "(fair)" marks the comparison on the same libmlx (and, for training, the same float32 math), which the goal is judged on.', '');
+  out.push('## Goals', '', 'Each ratio is measured in this one run, on this machine: the median of the per-round ratios of interleaved rounds [min–max]. "(like-for-like)" marks the comparisons with the same weights and kernels (or the same float32 math) on the same libmlx and BLAS, which the goal is judged on; "policy + engine" rows compare what a user gets (our compute policy and engine against mlx-lm as installed); "peer" rows compare with llama.cpp.', '');
   out.push(mdTable(goalRows(run.goals)), '');
+  if (run.timed && Object.keys(run.timed).length) out.push('## Iterations timed', '', 'What each side actually timed (runs, iterations or cases over all rounds), not what was asked.', '', mdTable([['benchmark', 'side', 'timed'], ...Object.entries(run.timed).flatMap(([b, x]) => (typeof x === 'object' ? Object.entries(x).map(([k, n]) => [b, k, Array.isArray(n) ? n.join(' / ') : n]) : [[b, '—', x]]))]), '');
   out.push('## Runs', '', 'Each benchmark runs in its own process; every side inside it in a fresh process too. Load average (1 min) before → after: on a shared machine compare only runs made under similar load.', '');
   // The 1-min load before a benchmark still holds the previous one (up to ~the core count): more is other work.
   const busy = (r) => r.loadavg[0] > m.cores * 1.5;

@@ -17,10 +17,10 @@ export function harnessPath(): string {
 export function benchCommand(): Command {
   return new Command('bench')
     .description('run the benchmarks (ours vs mlx-lm, bandwidth, scaling); writes benchmarks/RESULTS.md, results.html and results/<date>.json')
-    .option('--quick', 'small sizes, 1 repetition: a smoke check (written to benchmarks/results/quick/)')
+    .option('--quick', 'small sizes, 2 interleaved rounds: a smoke check (written to benchmarks/results/quick/)')
     .option('--only <names>', 'a comma-separated subset: matmul, generate, bandwidth, train, eval, scaling')
     .option('--skip-mlx-lm', 'ours only: no Python, no mlx-lm sides, no ratios')
-    .option('--reps <n>', 'repetitions of each measurement (default 3, 1 with --quick)')
+    .option('--reps <n>', 'rounds, every side once per round, interleaved (default 3, 2 with --quick)')
     .option('--args <name=arguments>', 'extra arguments for one benchmark, e.g. "eval=--cases 9" (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--models-dir <dir>', 'where the random scaling models are written (default .cache/bench/models)')
     .option('--out-dir <dir>', 'where RESULTS.md and results.html go (default benchmarks/)')

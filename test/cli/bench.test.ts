@@ -1,5 +1,6 @@
 // `mlx-lab bench`: the harness end to end on its cheapest benchmark (matmul, ours only), into a
-// temporary folder: the results JSON, RESULTS.md (labelled as a quick run) and results.html.
+// temporary folder: the results JSON (with the commit, dirty state, CPU and BLAS kernel),
+// RESULTS.md (labelled as a quick run) and results.html. Needs neither Python nor node-llama-cpp.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,9 +22,18 @@ describe('mlx-lab bench', () => {
     const json = JSON.parse(readFileSync(join(out, files.find((f) => f.endsWith('.json'))!), 'utf8'));
     expect(json.runs.map((x: { name: string; status: string }) => [x.name, x.status])).toEqual([['matmul', 'ok']]);
     expect(json.reports.matmul.results[0].gflops).toBeGreaterThan(0);
+    // Traceable: the commit and whether the tree was dirty, the CPU and the BLAS with its kernel.
+    expect(json.git.sha).toMatch(/^[0-9a-f]{40}$/);
+    expect(typeof json.git.dirty).toBe('boolean');
+    expect(json.machine.cpu).toBeTruthy();
+    expect(json.versions.ours.blas).toHaveProperty('library');
+    expect(json.versions.ours.blas).toHaveProperty('corename');
+    expect(json.timed).toEqual({});
     const md = readFileSync(join(out, 'RESULTS.md'), 'utf8');
     expect(md).toContain('QUICK SMOKE RUN');
     expect(md).toMatch(/\| CPU \| .+, \d+ cores \|/);
+    expect(md).toContain(`| commit | ${json.git.sha}`);
+    expect(md).toMatch(/\| BLAS \(ours\) \| \S+/);
     expect(md).toContain('| matmul | ok |');
     expect(readFileSync(join(out, 'results.html'), 'utf8')).toContain('new Chart(canvas');
   });
