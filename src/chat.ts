@@ -18,10 +18,11 @@
  * Known difference: JS has one number type, so a float with no fraction in tool arguments or
  * schemas (Python `1.0`) renders through `tojson` as `1`.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Environment, Interpreter, Template } from '@huggingface/jinja';
 import { MlxLabError } from './errors.js';
+import { readRegularFile } from './io/files.js';
 import type { Tokenizer, TokenizerConfig } from './tokenizer.js';
 
 /** A tool call in an assistant message (OpenAI style). `arguments` may be an object or a JSON string. */
@@ -278,8 +279,9 @@ function readTemplateFiles(dir: string): TemplateSet {
   const files: TemplateSet = {};
   const read = (path: string) => {
     try {
-      return readFileSync(path, 'utf8');
-    } catch {
+      return readRegularFile(path, 'utf8');
+    } catch (err) {
+      if (err instanceof MlxLabError) throw err; // a FIFO, a device: refused, not skipped
       return undefined;
     }
   };

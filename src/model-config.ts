@@ -2,9 +2,10 @@
  * config.json of an mlx-lm / Hugging Face model folder: read, validate with errors that name the
  * file and key, and turn into the ModelConfig the native loader takes.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MlxLabError } from './errors.js';
+import { readRegularFile } from './io/files.js';
 
 export const SUPPORTED_MODEL_TYPES = ['llama', 'qwen3', 'qwen3_moe'] as const;
 export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
@@ -57,8 +58,9 @@ export function readJsonFile(path: string, code: 'E_MODEL_LOAD' | 'E_CONFIG' | '
   if (!existsSync(path)) throw new MlxLabError(code, `${path}: file not found`);
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readRegularFile(path, 'utf8');
   } catch (cause) {
+    if (cause instanceof MlxLabError) throw cause;
     throw new MlxLabError(code, `${path}: cannot read (${(cause as Error).message})`, { cause });
   }
   let value: unknown;

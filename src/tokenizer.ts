@@ -13,10 +13,11 @@
  * pre-tokenizer matched only ASCII `\d`, while the Rust library splits on every Unicode number
  * (`char::is_numeric`: Nd, Nl, No). See `UnicodeDigits` below.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as hfTokenizers from '@huggingface/tokenizers';
 import { MlxLabError } from './errors.js';
+import { readRegularFile } from './io/files.js';
 
 type HfTokenizer = hfTokenizers.Tokenizer;
 const HfTokenizer = hfTokenizers.Tokenizer;
@@ -147,8 +148,9 @@ function fixDigits(pre: PreTokenizerLike | null): PreTokenizerLike | null {
 function readJsonFile(path: string, what: string, required: boolean): unknown {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readRegularFile(path, 'utf8');
   } catch (err) {
+    if (err instanceof MlxLabError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       if (!required) return undefined;
       throw new MlxLabError('E_TOKENIZER', `${path}: ${what} not found`, { cause: err });
@@ -164,8 +166,9 @@ function readJsonFile(path: string, what: string, required: boolean): unknown {
 
 function readTextFile(path: string): string | undefined {
   try {
-    return readFileSync(path, 'utf8');
+    return readRegularFile(path, 'utf8');
   } catch (err) {
+    if (err instanceof MlxLabError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new MlxLabError('E_TOKENIZER', `${path}: cannot read: ${(err as Error).message}`, { cause: err });
   }

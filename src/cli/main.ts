@@ -2,7 +2,7 @@
 /** The `mlx-lab` command: one file per sub-command, errors printed without stack traces. */
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
-import { MlxLabError } from '../errors.js';
+import { MlxLabError, ioError } from '../errors.js';
 import { generateCommand } from './generate.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
@@ -45,19 +45,52 @@ function usageErrorsAsArgumentErrors(command: Command): void {
   for (const sub of command.commands) usageErrorsAsArgumentErrors(sub);
 }
 
-/** Print an error the way users need it: code and message; the stack only with DEBUG=mlx-lab. */
+/**
+ * Print an error the way users need it: code and message, never a stack (the stack only with
+ * DEBUG=mlx-lab). Node I/O errors get their E_ codes (ioError); anything else is E_INTERNAL.
+ */
 export function reportError(err: unknown): number {
-  if (err instanceof MlxLabError) {
-    process.stderr.write(`mlx-lab: error ${err.code}: ${err.message}\n`);
-    if (process.env.DEBUG?.includes('mlx-lab')) process.stderr.write(`${err.stack}\n`);
-    return err.code === 'E_ABORTED' ? 130 : 1;
+  const e = ioError(err);
+  const debug = process.env.DEBUG?.includes('mlx-lab');
+  if (e instanceof MlxLabError) {
+    process.stderr.write(`mlx-lab: error ${e.code}: ${e.message}\n`);
+    if (debug) process.stderr.write(`${e.stack}\n`);
+    return e.code === 'E_ABORTED' ? 130 : 1;
   }
-  process.stderr.write(`mlx-lab: ${(err as Error)?.stack ?? String(err)}\n`);
+  const message = e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e);
+  process.stderr.write(`mlx-lab: error E_INTERNAL: ${message} (an mlx-lab bug: please report it; DEBUG=mlx-lab prints the stack)\n`);
+  if (debug) process.stderr.write(`${(e as Error)?.stack}\n`);
   return 1;
 }
 
-buildProgram()
+/**
+ * The drain guard: Node exits with 0 when nothing is left to run, even if the command's work is
+ * still pending (a promise that never settles: a user scorer, a lost callback). A command that
+ * has not finished when the event loop drains fails with E_UNFINISHED instead.
+ */
+export function guardDrain(work: Promise<unknown>, what: string): void {
+  let settled = false;
+  const onDrain = () => {
+    if (settled) return;
+    settled = true; // once: the message below must not repeat if something else is scheduled
+    process.stderr.write(`mlx-lab: error E_UNFINISHED: ${what} ended with work still pending (a promise that never settled, e.g. in a user scorer); nothing it was asked to do after that point was done\n`);
+    process.exitCode = 1;
+  };
+  process.on('beforeExit', onDrain);
+  work.finally(() => {
+    settled = true;
+    process.off('beforeExit', onDrain);
+  }).catch(() => {});
+}
+
+// An error thrown outside the command's promise (a timer, a stream callback) is still a coded error.
+process.on('uncaughtException', (err) => {
+  process.exit(reportError(err));
+});
+
+const work = buildProgram()
   .parseAsync(process.argv)
   .catch((err: unknown) => {
     process.exitCode = reportError(err);
   });
+guardDrain(work, `mlx-lab ${process.argv.slice(2, 3).join(' ') || ''}`.trim());

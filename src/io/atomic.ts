@@ -113,7 +113,8 @@ export function appendJsonLine(path: string, value: unknown): void {
 /** The writer's pid in a temporary name (ours: `.name.tmp-PID-xxxxxx`, the addon's: `name.tmp-PID`). */
 const TEMP_NAME = /\.tmp-(\d+)(-[a-z0-9]+)?$/;
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists on this host (EPERM: it exists, owned by someone else). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -130,7 +131,7 @@ export function removeStaleTemps(dir: string, prefix = ''): string[] {
   const stale = readdirSync(dir).filter((name) => {
     if (!name.startsWith(prefix)) return false;
     const m = TEMP_NAME.exec(name);
-    return m !== null && Number(m[1]) !== process.pid && !alive(Number(m[1]));
+    return m !== null && Number(m[1]) !== process.pid && !isAlive(Number(m[1]));
   });
   for (const name of stale) rmSync(join(dir, name), { recursive: true, force: true });
   return stale;

@@ -5,7 +5,9 @@
  * Callbacks see every event and may stop the run; the live model generates with the adapter
  * being trained, which is what the format evals hook into.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { ensureFolder } from '../io/files.js';
+import { lockRunFolder } from '../io/lock.js';
 import { join, resolve } from 'node:path';
 import { MlxLabError } from '../errors.js';
 import type { TrainConfig } from '../config.js';
@@ -159,10 +161,15 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const group = options.group ?? SINGLE;
   const leader = group.leader;
   if (group.size > 1) checkBatchSize(config.batch_size, group);
+  const adapterPath = resolve(config.adapter_path);
+  ensureFolder(adapterPath, 'adapter_path');
+  // One writer per run folder, taken before anything is loaded so a second writer fails at once.
+  const lock = leader ? lockRunFolder(adapterPath, options.resume ? 'train --resume' : 'train') : undefined;
   const ownModel = !options.model;
-  const model = options.model ?? (await loadModel(requireString(config.model, 'model')));
+  let model: Model | undefined;
   let trainer: NativeTrainer | undefined;
   try {
+    model = options.model ?? (await loadModel(requireString(config.model, 'model')));
     const data =
       options.data ??
       loadData(requireString(config.data, 'data'), model.tokenizer, { ...dataOptionsFromConfig(config), requireTest: config.test });
@@ -171,8 +178,6 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     if (trainSet.length < config.batch_size) {
       throw new MlxLabError('E_DATA', `${trainSet.source}: ${trainSet.length} training examples, fewer than batch_size ${config.batch_size}`);
     }
-    const adapterPath = resolve(config.adapter_path);
-    mkdirSync(adapterPath, { recursive: true });
     removeStaleTemps(adapterPath); // half-written files of a killed run
     const adapterFile = join(adapterPath, 'adapters.safetensors');
     const metricsFile = join(adapterPath, 'metrics.jsonl');
@@ -219,7 +224,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       if (!valCache.has(iteration)) valCache.set(iteration, (await trainer!.evaluate(valBatches)).loss);
       return valCache.get(iteration);
     };
-    const ctx = (): TrainContext => ({ config, model, trainer: trainer!, iteration, emit, validate });
+    const ctx = (): TrainContext => ({ config, model: model!, trainer: trainer!, iteration, emit, validate });
     let stop: { reason: StopReason; message: string } | undefined;
     const consider = (r: void | StopRequest | undefined) => {
       if (r && r.stop && !stop) stop = { reason: 'callback', message: r.reason };
@@ -361,7 +366,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     return result;
   } finally {
     trainer?.dispose();
-    if (ownModel && !options.keepAdapter) model.dispose();
+    if (ownModel && !options.keepAdapter) model?.dispose();
+    lock?.release();
   }
 }
 
