@@ -108,3 +108,12 @@ export function withIo<T>(path: string, doing: string, fn: () => T): T {
     throw ioError(err, path, doing);
   }
 }
+
+const warned = new Set<string>();
+
+/** A warning on stderr, once per message per process (the one place warnings are printed). */
+export function warn(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  process.stderr.write(`mlx-lab: warning: ${message}\n`);
+}

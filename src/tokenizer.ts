@@ -206,6 +206,8 @@ export class Tokenizer {
   readonly specialIds: ReadonlySet<number>;
   /** Number of ids (vocabulary plus added tokens), as transformers' len(tokenizer). */
   readonly vocabSize: number;
+  /** The largest token id the tokenizer can produce (its vocabulary and added tokens). */
+  readonly maxId: number;
 
   private readonly vocab: (string | undefined)[];
   private readonly cleanUpSpaces: boolean;
@@ -271,6 +273,7 @@ export class Tokenizer {
     }
     this.specialTokens = special;
     this.specialIds = new Set(special.values());
+    this.maxId = (tokenizerJson.added_tokens ?? []).reduce((m, t) => (Number.isInteger(t.id) ? Math.max(m, t.id) : m), this.vocabSize - 1);
 
     const idOf = (content: string | undefined) => (content === undefined ? null : (this.tokenToId(content) ?? null));
     this.bosToken = named.bos_token ?? null;

@@ -10,7 +10,7 @@
 import { closeSync, linkSync, openSync, readFileSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { MlxLabError, ioError } from '../errors.js';
+import { MlxLabError, ioError, warn } from '../errors.js';
 import { isAlive, tempPath } from './atomic.js';
 
 export const LOCK_FILE = '.mlx-lab.lock';
@@ -82,7 +82,7 @@ function takeOver(file: string, stale: LockHolder): boolean {
     return false;
   }
   rmSync(aside, { force: true });
-  process.stderr.write(`mlx-lab: warning: ${file}: taking over a stale lock of ${describe(stale)}: that process is gone\n`);
+  warn(`${file}: taking over a stale lock of ${describe(stale)}: that process is gone`);
   return true;
 }
 

@@ -16,7 +16,7 @@ import { loadModel, type Model } from '../model.js';
 import { native, type NativeTrainer, type NativeTrainerOptions } from '../native.js';
 import { memory } from '../runtime.js';
 import { writeJsonAtomic, appendJsonLine, removeStaleTemps } from '../io/atomic.js';
-import { checkpointFiles, findLatestCheckpoint, type Checkpoint } from './checkpoints.js';
+import { checkpointFiles, findLatestCheckpoint, listCheckpoints, type Checkpoint } from './checkpoints.js';
 import { SINGLE, anyRank, checkBatchSize, firstDefined, type Group } from '../distributed/group.js';
 import { shardBatch } from '../distributed/shard.js';
 
@@ -155,6 +155,30 @@ function requireString(value: string | null, key: string): string {
   return value;
 }
 
+/** The native "no target tokens" error, with what the user can change: the data file and max_seq_length. */
+function explainStepError(err: unknown, source: string, config: TrainConfig, iteration: number): unknown {
+  if (!(err instanceof MlxLabError) || !err.message.startsWith('the batch has no target tokens')) return err;
+  return new MlxLabError(
+    'E_DATA',
+    `${source}: iteration ${iteration}: the batch has no target tokens: in every example of it the part trained on starts at or after max_seq_length=${config.max_seq_length} (long prompts cut before the reply, with mask_prompt); raise max_seq_length or shorten those prompts`,
+    { cause: err },
+  );
+}
+
+/**
+ * A non-finite loss at the first step after a resume: the checkpoint itself is bad (NaN or Inf in
+ * its weights or optimizer state), whatever the learning rate; name the earlier one to resume from.
+ */
+function badCheckpointError(stateFile: string, loss: number, adapterPath: string): MlxLabError {
+  const bad = checkpointFiles(stateFile);
+  const earlier = listCheckpoints(adapterPath).filter((c) => c.iteration < bad.iteration).at(-1);
+  return new MlxLabError(
+    'E_TRAIN',
+    `${bad.stateFile}: the checkpoint of iteration ${bad.iteration} is bad: the first step from it gives loss ${loss} (NaN or Inf in its weights or optimizer state). ` +
+      (earlier ? `Resume from the one before it: --resume ${earlier.stateFile}` : 'There is no earlier checkpoint in the folder: train again without --resume.'),
+  );
+}
+
 /** Train a LoRA adapter as `mlx_lm.lora --train` does, with callbacks and exact resume. */
 export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
   const started = performance.now();
@@ -291,9 +315,12 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
         if (await agreedStop()) break;
       }
       const t0 = performance.now();
-      const r = await trainer.step(batch);
+      const r = await trainer.step(batch).catch((err: unknown) => {
+        throw explainStepError(err, trainSet.source, config, it);
+      });
       windowTime += (performance.now() - t0) / 1000;
       if (r.nonFinite) {
+        if (resumeFrom && it === startIteration) throw badCheckpointError(resumeFrom, r.loss, adapterPath);
         const last = checkpoints.at(-1);
         throw new MlxLabError(
           'E_TRAIN',
