@@ -14,6 +14,7 @@ import { convertCommand } from './convert.js';
 import { demoCommand } from './demo.js';
 import { launchCommand } from './launch.js';
 import { benchCommand } from './bench.js';
+import { guardDrain } from './drain.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -61,26 +62,6 @@ export function reportError(err: unknown): number {
   process.stderr.write(`mlx-lab: error E_INTERNAL: ${message} (an mlx-lab bug: please report it; DEBUG=mlx-lab prints the stack)\n`);
   if (debug) process.stderr.write(`${(e as Error)?.stack}\n`);
   return 1;
-}
-
-/**
- * The drain guard: Node exits with 0 when nothing is left to run, even if the command's work is
- * still pending (a promise that never settles: a user scorer, a lost callback). A command that
- * has not finished when the event loop drains fails with E_UNFINISHED instead.
- */
-export function guardDrain(work: Promise<unknown>, what: string): void {
-  let settled = false;
-  const onDrain = () => {
-    if (settled) return;
-    settled = true; // once: the message below must not repeat if something else is scheduled
-    process.stderr.write(`mlx-lab: error E_UNFINISHED: ${what} ended with work still pending (a promise that never settled, e.g. in a user scorer); nothing it was asked to do after that point was done\n`);
-    process.exitCode = 1;
-  };
-  process.on('beforeExit', onDrain);
-  work.finally(() => {
-    settled = true;
-    process.off('beforeExit', onDrain);
-  }).catch(() => {});
 }
 
 // An error thrown outside the command's promise (a timer, a stream callback) is still a coded error.
