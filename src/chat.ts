@@ -347,7 +347,8 @@ function normalizeMessage(message: ChatMessage, index: number, source: string): 
  * Templates come with model folders, so they are untrusted code: rendering has a budget. The
  * time limit (MLX_LAB_TEMPLATE_TIMEOUT_MS, default 2000 ms per render) is checked every 64
  * evaluation steps and at every loop; strings above 16 M characters, more than 256 M characters produced in one
- * render, and range() above 1 M items fail at once. A runaway gets E_TEMPLATE instead of a V8
+ * render, and lists (range() included) above 20,000 items fail at once (a for loop prepares
+ * all its items before the first step, about 15 µs each). A runaway gets E_TEMPLATE instead of a V8
  * heap abort (range(10**9)) or a hang (nested loops). Rendering stays in the main thread (it is
  * synchronous, per example, in data loading), so it holds the thread at most the time limit.
  */
@@ -356,7 +357,7 @@ export interface TemplateBudget {
   timeoutMs: number;
 }
 
-export const TEMPLATE_LIMITS = { timeoutMs: 2000, maxString: 16 * 2 ** 20, maxProduced: 256 * 2 ** 20, maxRange: 1_000_000 };
+export const TEMPLATE_LIMITS = { timeoutMs: 2000, maxString: 16 * 2 ** 20, maxProduced: 256 * 2 ** 20, maxItems: 20_000 };
 
 function templateBudget(): TemplateBudget {
   const env = Number(process.env.MLX_LAB_TEMPLATE_TIMEOUT_MS);
@@ -380,6 +381,10 @@ function budgetedInterpreter(env: Environment, budget: TemplateBudget): Interpre
     }
     const value = evaluate(...args);
     const text = (value as { value?: unknown }).value;
+    // A for loop prepares every item before its body runs (no step to check in between): lists are capped.
+    if (Array.isArray(text) && text.length > TEMPLATE_LIMITS.maxItems) {
+      throw new TemplateBudgetError(`a list of ${text.length} items is over the limit of ${TEMPLATE_LIMITS.maxItems}`);
+    }
     if (typeof text === 'string') {
       produced += text.length;
       if (text.length > TEMPLATE_LIMITS.maxString || produced > TEMPLATE_LIMITS.maxProduced) {
@@ -399,7 +404,7 @@ function pythonRange(start: number, stop?: number, step = 1): number[] {
   }
   if (step === 0) throw new Error('range() arg 3 must not be zero');
   const count = Math.ceil((stop - start) / step);
-  if (count > TEMPLATE_LIMITS.maxRange) throw new TemplateBudgetError(`range() of ${count} items is over the limit of ${TEMPLATE_LIMITS.maxRange}`);
+  if (count > TEMPLATE_LIMITS.maxItems) throw new TemplateBudgetError(`range() of ${count} items is over the limit of ${TEMPLATE_LIMITS.maxItems}`);
   const out: number[] = [];
   for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(i);
   return out;

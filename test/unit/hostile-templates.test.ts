@@ -15,7 +15,7 @@ const render = (template: string, messages = hi) => () => new ChatTemplate(templ
 describe('template budget', () => {
   it('range(10**9) is refused at once, not a V8 heap abort', () => {
     const t0 = performance.now();
-    expectError(render('{% for i in range(10**9) %}x{% endfor %}'), 'E_TEMPLATE', 'hostile: chat template "default" failed to render: range() of 1000000000 items is over the limit of 1000000');
+    expectError(render('{% for i in range(10**9) %}x{% endfor %}'), 'E_TEMPLATE', 'hostile: chat template "default" failed to render: range() of 1000000000 items is over the limit of 20000');
     expect(performance.now() - t0).toBeLessThan(1000);
   });
 
@@ -23,7 +23,7 @@ describe('template budget', () => {
     process.env.MLX_LAB_TEMPLATE_TIMEOUT_MS = '300';
     try {
       const t0 = performance.now();
-      expectError(render('{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}'), 'E_TEMPLATE', /ran past its 300 ms budget after \d+ steps/);
+      expectError(render('{% for i in range(20000) %}{% for j in range(20000) %}{% endfor %}{% endfor %}'), 'E_TEMPLATE', /ran past its 300 ms budget after \d+ steps/);
       expect(performance.now() - t0).toBeLessThan(3000);
     } finally {
       delete process.env.MLX_LAB_TEMPLATE_TIMEOUT_MS;
