@@ -306,7 +306,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       const batch = shardBatch(batches.next().value as Batch, group);
       if (valBatches.length > 0 && (it === 1 || it % config.steps_per_eval === 0 || it === config.iters)) {
         const t0 = performance.now();
-        const v = await trainer.evaluate(valBatches);
+        const v = await trainer.evaluate(valBatches).catch((err: unknown) => {
+          throw explainStepError(err, data.valid?.source ?? data.path, config, it);
+        });
         valCache.set(it - 1, v.loss); // the weights before step `it` are those after step it - 1
         const val = { event: 'val' as const, iteration: it, valLoss: v.loss, valTokens: v.tokens, seconds: (performance.now() - t0) / 1000 };
         valLosses.push({ iteration: it, loss: v.loss });

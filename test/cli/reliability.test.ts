@@ -194,6 +194,33 @@ describe('nothing blocks, nothing exits 0 unfinished, no stack traces', () => {
     expect(performance.now() - t0).toBeLessThan(5000);
   });
 
+  it('eval with a looping and a never-settling scorer finishes: those cases score 0 with E_SCORER_TIMEOUT, exit 0', async () => {
+    const suite = join(FIXTURES, 'eval', 'hostile', 'loop-suite.yaml');
+    const r = await runCli(['eval', '-m', MODEL, '-s', suite, '--max-tokens', '4', '--json'], { env: { MLX_LAB_SCORER_TIMEOUT_MS: '500' }, timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout);
+    const byId = Object.fromEntries(result.cases.map((c: { id: string }) => [c.id, c]));
+    for (const id of ['loops', 'never']) {
+      expect(byId[id]).toMatchObject({ score: 0, failure: 'scorer_error' });
+      expect(byId[id].detail).toContain('E_SCORER_TIMEOUT');
+    }
+  });
+
+  it('SIGINT during a scorer that loops forever stops eval at once (the main thread is free)', async () => {
+    const suite = join(FIXTURES, 'eval', 'hostile', 'loop-suite.yaml');
+    const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), 'eval', '-m', MODEL, '-s', suite, '--max-tokens', '4'], {
+      env: { ...process.env, MLX_LAB_SCORER_TIMEOUT_MS: '60000' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exit = new Promise<string>((r) => child.on('close', (code, signal) => r(signal ?? String(code))));
+    await new Promise((r) => setTimeout(r, 4000)); // loaded, generating or scoring the looping case
+    const t0 = performance.now();
+    child.kill('SIGINT');
+    // 130, or the signal itself when the 4 s deadline quits (the shell sees 130 either way).
+    expect(['130', 'SIGINT']).toContain(await exit);
+    expect(performance.now() - t0).toBeLessThan(5000); // the graceful deadline; the scorer budget is 60 s
+  });
+
   it('the drain guard: a command whose promise never settles exits 1 with E_UNFINISHED', () => {
     const script = `import(${JSON.stringify(join(ROOT, 'dist', 'cli', 'drain.js'))}).then((m) => m.guardDrain(new Promise(() => {}), 'mlx-lab test'))`;
     const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
