@@ -128,6 +128,44 @@ const TARGETS = {
     };
   },
 
+  // Untrusted chat templates and messages (issue 21): loops of any size, nesting, string growth,
+  // recursion; roles and content parts of any kind. Each render returns or throws MlxLabError
+  // within its time budget (here 200 ms; the check allows 2 s for a slow machine).
+  async 'chat-template'() {
+    const { Tokenizer } = await dist('tokenizer.js');
+    const { ChatTemplate } = await dist('chat.js');
+    process.env.MLX_LAB_TEMPLATE_TIMEOUT_MS = '200';
+    const tok = Tokenizer.fromFolder(join(FIXTURES, 'models', 'tiny-chat'));
+    const n = fc.oneof(fc.integer({ min: -3, max: 20 }), fc.constantFrom(1000, 10 ** 6, 10 ** 9, 2 ** 31));
+    const leaf = fc.oneof(
+      fc.constantFrom('{{ m.content }}', '{{ m.role }}', 'x', '{{ ns.s }}', '{% set ns.s = ns.s ~ ns.s %}', '{{ f(0) }}', '{{ messages | length }}', '{{ raise_exception("no") }}'),
+      n.map((k) => `{{ range(${k}) | length }}`),
+    );
+    const block = fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, tie('loop'), tie('seq')),
+      loop: fc.tuple(fc.constantFrom('i', 'j', 'k'), n, tie('node')).map(([v, k, body]) => `{% for ${v} in range(${k}) %}${body}{% endfor %}`),
+      seq: fc.array(tie('node'), { maxLength: 3 }).map((xs) => xs.join('')),
+    })).node;
+    const template = block.map((body) => `{% set ns = namespace(s='ab') %}{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{% for m in messages %}${body}{% endfor %}`);
+    const part = fc.oneof(fc.record({ type: fc.constant('text'), text: fc.string({ maxLength: 8 }) }), fc.record({ type: fc.constantFrom('image_url', 'audio', 'x') }), json);
+    const message = fc.record({
+      role: fc.oneof(fc.constantFrom('system', 'user', 'assistant', 'tool', 'narrator', ''), json),
+      content: fc.oneof(fc.string({ maxLength: 12 }), fc.array(part, { maxLength: 3 }), json),
+    });
+    return {
+      arbitrary: fc.tuple(template, fc.array(message, { minLength: 1, maxLength: 3 })),
+      run: ([text, messages]) => {
+        const t0 = performance.now();
+        try {
+          new ChatTemplate(text, tok, 'fuzz').render(messages, { addGenerationPrompt: true });
+        } finally {
+          const ms = performance.now() - t0;
+          if (ms > 2000) throw new Error(`the render took ${ms.toFixed(0)} ms, past its 200 ms budget`);
+        }
+      },
+    };
+  },
+
   async safetensors() {
     const { native } = await dist('native.js');
     const { readModelFolder } = await dist('model-config.js');

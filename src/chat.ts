@@ -18,10 +18,11 @@
  * Known difference: JS has one number type, so a float with no fraction in tool arguments or
  * schemas (Python `1.0`) renders through `tojson` as `1`.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Environment, Interpreter, Template } from '@huggingface/jinja';
 import { MlxLabError } from './errors.js';
+import { readRegularFile } from './io/files.js';
 import type { Tokenizer, TokenizerConfig } from './tokenizer.js';
 
 /** A tool call in an assistant message (OpenAI style). `arguments` may be an object or a JSON string. */
@@ -206,10 +207,11 @@ export class ChatTemplate {
     try {
       const env = new Environment();
       for (const [key, value] of Object.entries(variables)) env.set(key, value);
-      text = new Interpreter(env).run(template.parsed).value as string;
+      text = budgetedInterpreter(env, templateBudget()).run(template.parsed).value as string;
     } catch (err) {
       if (err instanceof MlxLabError) throw err;
-      throw new MlxLabError('E_TEMPLATE', `${this.source}: chat template "${name}" failed to render: ${(err as Error).message}`, { cause: err });
+      const why = err instanceof RangeError ? `${err.message} (a runaway template: endless recursion or a huge value)` : (err as Error).message;
+      throw new MlxLabError('E_TEMPLATE', `${this.source}: chat template "${name}" failed to render: ${why}`, { cause: err });
     }
 
     if (continueField !== undefined) {
@@ -278,8 +280,9 @@ function readTemplateFiles(dir: string): TemplateSet {
   const files: TemplateSet = {};
   const read = (path: string) => {
     try {
-      return readFileSync(path, 'utf8');
-    } catch {
+      return readRegularFile(path, 'utf8');
+    } catch (err) {
+      if (err instanceof MlxLabError) throw err; // a FIFO, a device: refused, not skipped
       return undefined;
     }
   };
@@ -299,12 +302,36 @@ function readTemplateFiles(dir: string): TemplateSet {
   return files;
 }
 
+/** The roles chat templates know (OpenAI's, plus Llama 3's ipython and the older function). */
+export const KNOWN_ROLES: readonly string[] = ['system', 'developer', 'user', 'assistant', 'tool', 'ipython', 'function'];
+
+/**
+ * Content given as a list of parts (OpenAI style): the text parts joined, as one string. Other
+ * parts (images, audio) cannot be rendered by a text model: E_TEMPLATE naming the part.
+ */
+function joinTextParts(parts: unknown[], index: number, source: string): string {
+  return parts
+    .map((part, i) => {
+      if (typeof part === 'string') return part;
+      const p = part as { type?: unknown; text?: unknown } | null;
+      if (p && typeof p === 'object' && (p.type === 'text' || p.type === undefined) && typeof p.text === 'string') return p.text;
+      const type = p && typeof p === 'object' && typeof p.type === 'string' ? `of type ${JSON.stringify(p.type)}` : 'not a {type: "text", text} part';
+      throw new MlxLabError('E_TEMPLATE', `${source}: message ${index}: content part ${i} is ${type}; only text parts are supported (a text model cannot take images or audio)`);
+    })
+    .join('');
+}
+
 function normalizeMessage(message: ChatMessage, index: number, source: string): ChatMessage {
   if (!message || typeof message !== 'object' || Array.isArray(message)) {
     throw new MlxLabError('E_TEMPLATE', `${source}: message ${index} is not an object`);
   }
+  if (typeof message.role !== 'string' || !KNOWN_ROLES.includes(message.role)) {
+    const got = typeof message.role === 'string' ? `an unknown role ${JSON.stringify(message.role)}` : 'no "role" string';
+    throw new MlxLabError('E_TEMPLATE', `${source}: message ${index} has ${got} (known: ${KNOWN_ROLES.join(', ')}); a template would drop it silently`);
+  }
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(message)) if (value !== null && value !== undefined) out[key] = value;
+  if (Array.isArray(out.content)) out.content = joinTextParts(out.content, index, source);
   let reasoning: unknown;
   for (const field of REASONING_FIELDS) {
     if (out[field] !== undefined) {
@@ -316,12 +343,68 @@ function normalizeMessage(message: ChatMessage, index: number, source: string): 
   return out as ChatMessage;
 }
 
+/**
+ * Templates come with model folders, so they are untrusted code: rendering has a budget. The
+ * time limit (MLX_LAB_TEMPLATE_TIMEOUT_MS, default 2000 ms per render) is checked every 64
+ * evaluation steps and at every loop; strings above 16 M characters, more than 256 M characters produced in one
+ * render, and lists (range() included) above 20,000 items fail at once (a for loop prepares
+ * all its items before the first step, about 15 µs each). A runaway gets E_TEMPLATE instead of a V8
+ * heap abort (range(10**9)) or a hang (nested loops). Rendering stays in the main thread (it is
+ * synchronous, per example, in data loading), so it holds the thread at most the time limit.
+ */
+export interface TemplateBudget {
+  deadline: number;
+  timeoutMs: number;
+}
+
+export const TEMPLATE_LIMITS = { timeoutMs: 2000, maxString: 16 * 2 ** 20, maxProduced: 256 * 2 ** 20, maxItems: 20_000 };
+
+function templateBudget(): TemplateBudget {
+  const env = Number(process.env.MLX_LAB_TEMPLATE_TIMEOUT_MS);
+  const timeoutMs = Number.isFinite(env) && env > 0 ? env : TEMPLATE_LIMITS.timeoutMs;
+  return { deadline: performance.now() + timeoutMs, timeoutMs };
+}
+
+class TemplateBudgetError extends Error {}
+
+/** An interpreter whose every evaluation step counts against `budget` (see TemplateBudget). */
+function budgetedInterpreter(env: Environment, budget: TemplateBudget): Interpreter {
+  const interpreter = new Interpreter(env);
+  const evaluate = interpreter.evaluate.bind(interpreter);
+  let steps = 0;
+  let produced = 0;
+  // Recursive evaluation goes through this.evaluate, so the instance property sees every step.
+  interpreter.evaluate = (...args: Parameters<Interpreter['evaluate']>) => {
+    // Loops are checked at every entry (an empty loop body evaluates nothing per item).
+    if (((++steps & 63) === 0 || (args[0] as { type?: string } | undefined)?.type === 'For') && performance.now() > budget.deadline) {
+      throw new TemplateBudgetError(`rendering ran past its ${budget.timeoutMs} ms budget after ${steps} steps (a huge or endless loop?); MLX_LAB_TEMPLATE_TIMEOUT_MS sets the budget`);
+    }
+    const value = evaluate(...args);
+    const text = (value as { value?: unknown }).value;
+    // A for loop prepares every item before its body runs (no step to check in between): lists are capped.
+    if (Array.isArray(text) && text.length > TEMPLATE_LIMITS.maxItems) {
+      throw new TemplateBudgetError(`a list of ${text.length} items is over the limit of ${TEMPLATE_LIMITS.maxItems}`);
+    }
+    if (typeof text === 'string') {
+      produced += text.length;
+      if (text.length > TEMPLATE_LIMITS.maxString || produced > TEMPLATE_LIMITS.maxProduced) {
+        const what = text.length > TEMPLATE_LIMITS.maxString ? `a string of more than ${TEMPLATE_LIMITS.maxString} characters` : `more than ${TEMPLATE_LIMITS.maxProduced} characters`;
+        throw new TemplateBudgetError(`rendering produced ${what} (a runaway template?)`);
+      }
+    }
+    return value;
+  };
+  return interpreter;
+}
+
 function pythonRange(start: number, stop?: number, step = 1): number[] {
   if (stop === undefined) {
     stop = start;
     start = 0;
   }
   if (step === 0) throw new Error('range() arg 3 must not be zero');
+  const count = Math.ceil((stop - start) / step);
+  if (count > TEMPLATE_LIMITS.maxItems) throw new TemplateBudgetError(`range() of ${count} items is over the limit of ${TEMPLATE_LIMITS.maxItems}`);
   const out: number[] = [];
   for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(i);
   return out;

@@ -17,13 +17,13 @@
  * A partial `lora_parameters` (say only `rank:`) is completed from the defaults, where mlx-lm
  * would fail with a KeyError on the missing `scale`/`dropout`.
  */
-import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 // fastest-levenshtein: a small (one file, no dependencies), widely used and maintained edit
 // distance with its own types; we only need distance() to rank key suggestions.
 import { distance } from 'fastest-levenshtein';
 import { MlxLabError } from './errors.js';
+import { readRegularFile } from './io/files.js';
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -885,8 +885,9 @@ export function parseTrainConfig(text: string, source: string): TrainConfig {
 export function loadTrainConfig(path: string): TrainConfig {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readRegularFile(path, 'utf8');
   } catch (err) {
+    if (err instanceof MlxLabError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'config file not found' : code === 'EISDIR' ? 'is a folder, not a config file' : `cannot read: ${(err as Error).message}`;
     throw new MlxLabError('E_CONFIG', `${path}: ${why}`, { cause: err });

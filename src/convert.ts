@@ -235,8 +235,8 @@ export async function convert(options: ConvertOptions): Promise<SavedModelFolder
   if (!existsSync(input)) throw new MlxLabError('E_MODEL_LOAD', `${input}: not found (give a .gguf file or a model folder)`);
   const isGguf = statSync(input).isFile();
   if (isGguf && !input.endsWith('.gguf')) throw new MlxLabError('E_ARGUMENT', `${input}: give a .gguf file or a model folder`);
+  const target = checkTarget(options.out, options.force, [input]); // before reading: the input may be the output
   if (isGguf) checkGgufForConvert(input);
-  const target = checkTarget(options.out, options.force, [input]);
 
   onProgress?.({ stage: 'load', done: 0, total: 1, name: input });
   const opened = await openModel(input);

@@ -4,8 +4,13 @@
  * early on the format score, select the checkpoint by format score (ties: lower val loss, then
  * earlier step), write it as adapters.safetensors and explain the choice in run.json.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, basename, dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, basename, dirname, resolve } from 'node:path';
+import { ensureFolder } from './io/files.js';
+import { lockRunFolder, withRunLock } from './io/lock.js';
+import { readRegularFile } from './io/files.js';
+import { sameFile } from './io/paths.js';
+import { manifestFromDisk, manifestToDisk } from './select/run-paths.js';
 import type { TrainConfig } from './config.js';
 import { MlxLabError } from './errors.js';
 import { loadSuite, type EvalSuite } from './eval/index.js';
@@ -116,6 +121,14 @@ function readHistory(metricsFile: string, startIteration: number): History {
 
 /** Train with live format evals, early stopping and selection by format score. */
 export async function runExperiment(config: TrainConfig, options: ExperimentOptions = {}): Promise<ExperimentResult> {
+  // One writer per run folder: held from the first eval to run.json (train() shares the lock).
+  const adapterPath = resolve(config.adapter_path);
+  ensureFolder(adapterPath, 'adapter_path');
+  if (options.group?.leader === false) return experimentLocked(config, options);
+  return withRunLock(adapterPath, options.resume ? 'train --resume' : 'train', () => experimentLocked(config, options));
+}
+
+async function experimentLocked(config: TrainConfig, options: ExperimentOptions): Promise<ExperimentResult> {
   const startedAt = new Date().toISOString();
   const evalConfig = config.eval;
   const suite = options.suite ?? (evalConfig ? await loadSuite(evalConfig.suite) : undefined);
@@ -242,35 +255,47 @@ export async function runExperiment(config: TrainConfig, options: ExperimentOpti
     config,
   };
   const manifestFile = join(result.adapterPath, MANIFEST);
-  if (options.group?.leader !== false) writeJsonAtomic(manifestFile, manifest); // rank 0 of a data-parallel run
+  if (options.group?.leader !== false) writeJsonAtomic(manifestFile, manifestToDisk(manifest, result.adapterPath)); // rank 0 of a data-parallel run
   return { ...result, baseline, evals: manifest.evals, selection, manifestFile, manifest };
 }
 
-/** Copy a checkpoint's adapter over adapters.safetensors (atomically). */
+/** Copy a checkpoint's adapter over adapters.safetensors (atomically); nothing to do when they are one file. */
 export function installAdapter(from: string, to: string): void {
-  if (from === to) return;
+  if (from === to || sameFile(from, to)) return;
   copyFileAtomic(from, to);
 }
 
-/** Read a run's manifest. */
+/** Read a run's manifest; its run files resolve inside `runDir` (wherever the folder was written). */
 export function readManifest(runDir: string): RunManifest {
   const file = join(runDir, MANIFEST);
   if (!existsSync(file)) throw new MlxLabError('E_ARGUMENT', `${runDir}: no ${MANIFEST} (is this an mlx-lab run folder?)`);
+  let manifest: RunManifest;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as RunManifest;
+    manifest = JSON.parse(readRegularFile(file, 'utf8')) as RunManifest;
   } catch (cause) {
+    if (cause instanceof MlxLabError) throw cause;
     throw new MlxLabError('E_ARGUMENT', `${file}: invalid JSON (${(cause as Error).message})`, { cause });
   }
+  if (!manifest || typeof manifest !== 'object' || !Array.isArray(manifest.checkpoints)) {
+    throw new MlxLabError('E_ARGUMENT', `${file}: not an mlx-lab run manifest (no "checkpoints" list)`);
+  }
+  return manifestFromDisk(manifest, resolve(runDir));
 }
 
-/** Re-select a finished run's checkpoint with another metric or rule; rewrites run.json. */
+/** Re-select a finished run's checkpoint with another metric or rule; rewrites run.json (holding the run's lock). */
 export function reselect(runDir: string, metric: Selection['metric'], rule: Selection['rule']): Selection {
-  const manifest = readManifest(runDir);
-  const selection = selectCheckpoint(manifest.checkpoints, metric, rule);
-  if (!existsSync(selection.checkpoint.adapterFile)) {
-    throw new MlxLabError('E_ARGUMENT', `${selection.checkpoint.adapterFile}: the selected checkpoint's adapter file is missing`);
+  const lock = lockRunFolder(runDir, 'select');
+  try {
+    const manifest = readManifest(runDir);
+    const selection = selectCheckpoint(manifest.checkpoints, metric, rule);
+    if (!existsSync(selection.checkpoint.adapterFile)) {
+      throw new MlxLabError('E_ARGUMENT', `${selection.checkpoint.adapterFile}: the selected checkpoint's adapter file is missing`);
+    }
+    installAdapter(selection.checkpoint.adapterFile, join(runDir, 'adapters.safetensors'));
+    const updated = { ...manifest, selected: { ...selection, adapterFile: selection.checkpoint.adapterFile } };
+    writeJsonAtomic(join(runDir, MANIFEST), manifestToDisk(updated, resolve(runDir)));
+    return selection;
+  } finally {
+    lock.release();
   }
-  installAdapter(selection.checkpoint.adapterFile, join(runDir, 'adapters.safetensors'));
-  writeJsonAtomic(join(runDir, MANIFEST), { ...manifest, selected: { ...selection, adapterFile: selection.checkpoint.adapterFile } });
-  return selection;
 }

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { basename, dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { adapterFiles, loraConfigFrom } from './adapters.js';
 import { MlxLabError } from './errors.js';
+import { assertNotAnInput } from './io/paths.js';
 import { tokenizerFromGguf } from './gguf-tokenizer.js';
 import { copyFileAtomic, fsyncPath, removeStaleTemps, tempPath, writeFileAtomic } from './io/atomic.js';
 import { readJsonFile, type ModelConfig } from './model-config.js';
@@ -82,22 +83,14 @@ export function checkQuantChoice(bits: number | undefined, groupSize: number | u
   }
 }
 
-function inside(child: string, parent: string): boolean {
-  const rel = relative(parent, child);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
-}
-
 /**
- * Refuse a target that exists (unless force) or that would swallow an input.
+ * Refuse a target that exists (unless force) or that would swallow an input (real paths: see
+ * assertNotAnInput).
  * @param inputs paths the operation reads (model, adapter)
  */
 export function checkTarget(out: string, force: boolean | undefined, inputs: string[]): string {
   const target = resolve(out);
-  for (const input of inputs) {
-    if (inside(resolve(input), target)) {
-      throw new MlxLabError('E_ARGUMENT', `${target}: the output folder would replace an input (${resolve(input)}); choose another folder`);
-    }
-  }
+  assertNotAnInput(target, inputs, 'the output folder');
   if (existsSync(target)) {
     if (!force) throw new MlxLabError('E_ARGUMENT', `${target} already exists (pass force / --force to replace it)`);
     if (!statSync(target).isDirectory()) throw new MlxLabError('E_ARGUMENT', `${target} exists and is not a folder`);

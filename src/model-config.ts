@@ -2,9 +2,11 @@
  * config.json of an mlx-lm / Hugging Face model folder: read, validate with errors that name the
  * file and key, and turn into the ModelConfig the native loader takes.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import { MlxLabError } from './errors.js';
+import { readRegularFile } from './io/files.js';
+import { isInside } from './io/paths.js';
 
 export const SUPPORTED_MODEL_TYPES = ['llama', 'qwen3', 'qwen3_moe'] as const;
 export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
@@ -57,8 +59,9 @@ export function readJsonFile(path: string, code: 'E_MODEL_LOAD' | 'E_CONFIG' | '
   if (!existsSync(path)) throw new MlxLabError(code, `${path}: file not found`);
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readRegularFile(path, 'utf8');
   } catch (cause) {
+    if (cause instanceof MlxLabError) throw cause;
     throw new MlxLabError(code, `${path}: cannot read (${(cause as Error).message})`, { cause });
   }
   let value: unknown;
@@ -213,8 +216,12 @@ export function weightFiles(dir: string): string[] {
   if (existsSync(index)) {
     const map = readJsonFile(index, 'E_MODEL_LOAD').weight_map;
     if (typeof map !== 'object' || map === null) throw new MlxLabError('E_MODEL_LOAD', `${index}: "weight_map" is missing`);
-    const files = [...new Set(Object.values(map as Record<string, string>))].sort();
+    const files = [...new Set(Object.values(map as Record<string, unknown>))].sort() as string[];
     for (const f of files) {
+      // A shard is named inside the folder (its file may be a symlink, as in Hugging Face's cache).
+      if (typeof f !== 'string' || f === '' || isAbsolute(f) || !isInside(resolve(dir, f), resolve(dir)) || resolve(dir, f) === resolve(dir)) {
+        throw new MlxLabError('E_MODEL_LOAD', `${index}: shard path ${JSON.stringify(f)} leaves the model folder; weight_map must name files inside ${dir}`);
+      }
       if (!existsSync(join(dir, f))) throw new MlxLabError('E_MODEL_LOAD', `${index}: shard "${f}" not found in ${dir}`);
     }
     return files.map((f) => join(dir, f));

@@ -4,8 +4,8 @@
  * only encodes prompts, decodes tokens and matches stop strings.
  */
 import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { MlxLabError } from './errors.js';
+import { join, resolve } from 'node:path';
+import { MlxLabError, warn } from './errors.js';
 import { readModelFolder, type ModelConfig } from './model-config.js';
 import { native, type ComputeMode, type ComputeReport, type FinishReason, type NativeModel } from './native.js';
 import { Tokenizer, StreamDecoder, StopMatcher } from './tokenizer.js';
@@ -90,6 +90,18 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   return Model.load(path, options);
 }
 
+/**
+ * At load: every id the tokenizer can produce must have an embedding row (vocab_size rows; more
+ * rows than tokens is normal padding). Otherwise the first such token would fail mid-run.
+ */
+export function checkVocabulary(tokenizer: Tokenizer, rows: number, where: string): void {
+  if (!(rows > 0) || tokenizer.maxId < rows) return;
+  throw new MlxLabError(
+    'E_TOKENIZER',
+    `${tokenizer.source}: the tokenizer has ids up to ${tokenizer.maxId}, but the model's embedding has ${rows} rows (vocab_size, ${where}); ids from ${rows} on cannot be embedded: a tokenizer from another model?`,
+  );
+}
+
 export class Model {
   private constructor(
     private handle: NativeModel,
@@ -112,6 +124,7 @@ export class Model {
     const tokenizerDir = options.tokenizerPath ? resolve(options.tokenizerPath) : full;
     const tokenizer = options.tokenizer === false ? undefined : Tokenizer.fromFolder(tokenizerDir);
     const template = tokenizer ? ChatTemplate.fromFolder(tokenizerDir, tokenizer) : undefined;
+    if (tokenizer) checkVocabulary(tokenizer, config.vocab_size, join(full, 'config.json'));
     const handle = await native().NativeModel.load(config, files, { compute: options.compute });
     return new Model(handle, config, tokenizer, template, full);
   }
@@ -123,6 +136,7 @@ export class Model {
       const files = tokenizerFromGguf(metadata, file);
       const tokenizer = Tokenizer.fromJSON(files.tokenizer, files.tokenizerConfig, files.generationConfig);
       const template = ChatTemplate.fromConfig(files.tokenizerConfig, tokenizer);
+      checkVocabulary(tokenizer, config.vocab_size, file);
       return new Model(model, config, tokenizer, template, file);
     } catch (err) {
       model.dispose();
@@ -215,6 +229,23 @@ export class Model {
     return { data: out.data as Float32Array, shape: out.shape };
   }
 
+  /**
+   * Prompts against the context length (max_position_embeddings; unknown when 0): a prompt longer
+   * than it is an error (positions the model never saw: the output is noise); a prompt plus max
+   * tokens beyond it is a warning (generation often ends earlier, and the user may want the budget).
+   */
+  private checkContext(prompts: Int32Array[], maxTokens: number): void {
+    const context = this.config.max_position_embeddings ?? 0;
+    if (!(context > 0)) return;
+    const longest = Math.max(...prompts.map((p) => p.length));
+    if (longest > context) {
+      throw new MlxLabError('E_ARGUMENT', `${this.path}: a prompt of ${longest} tokens is longer than the model's context length of ${context} tokens (max_position_embeddings); shorten the prompt`);
+    }
+    if (Number.isFinite(maxTokens) && longest + maxTokens > context) {
+      warn(`${this.path}: the prompt (${longest} tokens) plus max tokens (${maxTokens}) exceeds the context length of ${context} tokens; tokens past it are generated at positions the model never saw (max tokens ${context - longest} stays inside)`);
+    }
+  }
+
   private async runBatch(
     inputs: PromptInput[],
     options: GenerateOptions,
@@ -224,6 +255,7 @@ export class Model {
     const signal = options.signal;
     if (signal?.aborted) throw abortError(signal);
     const prompts = inputs.map((input) => Int32Array.from(this.encodePrompt(input, options)));
+    this.checkContext(prompts, options.maxTokens ?? 256);
     const stops = this.stopStrings(options);
     const eos = this.tok?.eosIds ?? new Set<number>();
     const control = new (native().NativeControl)(inputs.length);

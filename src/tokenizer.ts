@@ -13,10 +13,11 @@
  * pre-tokenizer matched only ASCII `\d`, while the Rust library splits on every Unicode number
  * (`char::is_numeric`: Nd, Nl, No). See `UnicodeDigits` below.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as hfTokenizers from '@huggingface/tokenizers';
 import { MlxLabError } from './errors.js';
+import { readRegularFile } from './io/files.js';
 
 type HfTokenizer = hfTokenizers.Tokenizer;
 const HfTokenizer = hfTokenizers.Tokenizer;
@@ -147,8 +148,9 @@ function fixDigits(pre: PreTokenizerLike | null): PreTokenizerLike | null {
 function readJsonFile(path: string, what: string, required: boolean): unknown {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readRegularFile(path, 'utf8');
   } catch (err) {
+    if (err instanceof MlxLabError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       if (!required) return undefined;
       throw new MlxLabError('E_TOKENIZER', `${path}: ${what} not found`, { cause: err });
@@ -164,8 +166,9 @@ function readJsonFile(path: string, what: string, required: boolean): unknown {
 
 function readTextFile(path: string): string | undefined {
   try {
-    return readFileSync(path, 'utf8');
+    return readRegularFile(path, 'utf8');
   } catch (err) {
+    if (err instanceof MlxLabError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new MlxLabError('E_TOKENIZER', `${path}: cannot read: ${(err as Error).message}`, { cause: err });
   }
@@ -203,6 +206,8 @@ export class Tokenizer {
   readonly specialIds: ReadonlySet<number>;
   /** Number of ids (vocabulary plus added tokens), as transformers' len(tokenizer). */
   readonly vocabSize: number;
+  /** The largest token id the tokenizer can produce (its vocabulary and added tokens). */
+  readonly maxId: number;
 
   private readonly vocab: (string | undefined)[];
   private readonly cleanUpSpaces: boolean;
@@ -268,6 +273,7 @@ export class Tokenizer {
     }
     this.specialTokens = special;
     this.specialIds = new Set(special.values());
+    this.maxId = (tokenizerJson.added_tokens ?? []).reduce((m, t) => (Number.isInteger(t.id) ? Math.max(m, t.id) : m), this.vocabSize - 1);
 
     const idOf = (content: string | undefined) => (content === undefined ? null : (this.tokenToId(content) ?? null));
     this.bosToken = named.bos_token ?? null;

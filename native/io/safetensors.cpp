@@ -58,7 +58,7 @@ class SyncedFileWriter : public mx::io::Writer {
   }
   void open() override {
     if (fd_ < 0) fd_ = ::open(path_.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
-    if (fd_ < 0) fail(codes::kModelLoad, path_ + ": cannot create file: " + std::strerror(errno));
+    if (fd_ < 0) fail_io(path_ + ": cannot create file", errno);
   }
   bool is_open() const override { return fd_ >= 0; }
   bool good() const override { return fd_ >= 0 && !failed_; }
@@ -76,7 +76,7 @@ class SyncedFileWriter : public mx::io::Writer {
       if (m < 0) {
         if (errno == EINTR) continue;
         failed_ = true;
-        fail(codes::kModelLoad, path_ + ": write failed: " + std::strerror(errno));
+        fail_io(path_ + ": write failed", errno);
       }
       data += m;
       n -= static_cast<size_t>(m);
@@ -87,10 +87,10 @@ class SyncedFileWriter : public mx::io::Writer {
   // Flush to disk and close; throws when either fails.
   void sync_and_close() {
     if (fd_ < 0) return;
-    if (::fsync(fd_) != 0) fail(codes::kModelLoad, path_ + ": fsync failed: " + std::strerror(errno));
+    if (::fsync(fd_) != 0) fail_io(path_ + ": fsync failed", errno);
     if (::close(fd_) != 0) {
       fd_ = -1;
-      fail(codes::kModelLoad, path_ + ": close failed: " + std::strerror(errno));
+      fail_io(path_ + ": close failed", errno);
     }
     fd_ = -1;
   }
@@ -188,7 +188,7 @@ void save_safetensors_file(const std::string& path, const Weights& weights,
   fs::rename(tmp, path, ec);
   if (ec) {
     fs::remove(tmp, ec);
-    fail(codes::kModelLoad, path + ": cannot rename the temporary file into place: " + ec.message());
+    fail_io(path + ": cannot rename the temporary file into place", ec.value());
   }
   sync_directory(fs::path(path).parent_path());
 }

@@ -1,10 +1,10 @@
 /** `mlx-lab generate`: one prompt or conversation through a model, like mlx_lm.generate. */
 import { Command, InvalidArgumentError } from 'commander';
-import { readFileSync } from 'node:fs';
 import { MlxLabError } from '../errors.js';
 import { loadModel, type ChatMessage, type GenerateOptions } from '../model.js';
 import { describeBlas, runtime } from '../runtime.js';
 import { onInterrupt } from './signals.js';
+import { readRegularFile } from '../io/files.js';
 
 function number(name: string, opts: { int?: boolean; min?: number; max?: number } = {}) {
   return (value: string): number => {
@@ -25,8 +25,9 @@ function readMessages(arg: string): ChatMessage[] {
   let text = arg.trim();
   if (!text.startsWith('[')) {
     try {
-      text = readFileSync(arg, 'utf8');
+      text = readRegularFile(arg, 'utf8');
     } catch (cause) {
+      if (cause instanceof MlxLabError) throw cause;
       throw new MlxLabError('E_ARGUMENT', `--messages: "${arg}" is neither a JSON array nor a readable file`, { cause });
     }
   }

@@ -2,7 +2,7 @@
 /** The `mlx-lab` command: one file per sub-command, errors printed without stack traces. */
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
-import { MlxLabError } from '../errors.js';
+import { MlxLabError, ioError } from '../errors.js';
 import { generateCommand } from './generate.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
@@ -14,6 +14,7 @@ import { convertCommand } from './convert.js';
 import { demoCommand } from './demo.js';
 import { launchCommand } from './launch.js';
 import { benchCommand } from './bench.js';
+import { guardDrain } from './drain.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -45,19 +46,32 @@ function usageErrorsAsArgumentErrors(command: Command): void {
   for (const sub of command.commands) usageErrorsAsArgumentErrors(sub);
 }
 
-/** Print an error the way users need it: code and message; the stack only with DEBUG=mlx-lab. */
+/**
+ * Print an error the way users need it: code and message, never a stack (the stack only with
+ * DEBUG=mlx-lab). Node I/O errors get their E_ codes (ioError); anything else is E_INTERNAL.
+ */
 export function reportError(err: unknown): number {
-  if (err instanceof MlxLabError) {
-    process.stderr.write(`mlx-lab: error ${err.code}: ${err.message}\n`);
-    if (process.env.DEBUG?.includes('mlx-lab')) process.stderr.write(`${err.stack}\n`);
-    return err.code === 'E_ABORTED' ? 130 : 1;
+  const e = ioError(err);
+  const debug = process.env.DEBUG?.includes('mlx-lab');
+  if (e instanceof MlxLabError) {
+    process.stderr.write(`mlx-lab: error ${e.code}: ${e.message}\n`);
+    if (debug) process.stderr.write(`${e.stack}\n`);
+    return e.code === 'E_ABORTED' ? 130 : 1;
   }
-  process.stderr.write(`mlx-lab: ${(err as Error)?.stack ?? String(err)}\n`);
+  const message = e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e);
+  process.stderr.write(`mlx-lab: error E_INTERNAL: ${message} (an mlx-lab bug: please report it; DEBUG=mlx-lab prints the stack)\n`);
+  if (debug) process.stderr.write(`${(e as Error)?.stack}\n`);
   return 1;
 }
 
-buildProgram()
+// An error thrown outside the command's promise (a timer, a stream callback) is still a coded error.
+process.on('uncaughtException', (err) => {
+  process.exit(reportError(err));
+});
+
+const work = buildProgram()
   .parseAsync(process.argv)
   .catch((err: unknown) => {
     process.exitCode = reportError(err);
   });
+guardDrain(work, `mlx-lab ${process.argv.slice(2, 3).join(' ') || ''}`.trim());

@@ -9,7 +9,10 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { DEFAULT_LOCK_THRESHOLD } from '../report/model.js';
 import { renderRunReport, renderSweepReport } from '../report/html.js';
 import { runSummary, sweepSummary } from '../report/summary.js';
-import { detectReportKind, loadCaseCategories, loadRun, loadSweep } from '../report/load.js';
+import { detectReportKind, findRunDirs, loadCaseCategories, loadRun, loadSweep } from '../report/load.js';
+import { readdirSync, statSync } from 'node:fs';
+import { MlxLabError } from '../errors.js';
+import { assertNotAnInput } from '../io/paths.js';
 
 function fraction(v: string): number {
   const n = Number(v);
@@ -38,11 +41,30 @@ interface ReportCliOptions {
   quiet?: boolean;
 }
 
+/**
+ * The report goes to a file that is not a folder and not one of the run's own files (run.json,
+ * the adapters, the log...: anything in the folders read except earlier reports, *.html).
+ */
+function checkReportOut(out: string, runDirs: string[]): void {
+  if (isFolder(out)) throw new MlxLabError('E_IS_FOLDER', `${out}: --out is a folder; give a file name such as ${join(out, 'report.html')}`);
+  const runFiles = runDirs.flatMap((d) => readdirSync(d).filter((n) => !n.endsWith('.html')).map((n) => join(d, n)));
+  assertNotAnInput(out, runFiles, 'the report');
+}
+
+function isFolder(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** Write the report(s) of a run or sweep folder; returns the main report's path. */
 export function writeReport(target: string, opts: Partial<ReportCliOptions> = {}, log: (text: string) => void = (t) => process.stdout.write(t)): string {
   const dir = resolve(target);
   const kind = detectReportKind(dir);
   const out = resolve(opts.out ?? join(dir, 'report.html'));
+  checkReportOut(out, kind === 'run' ? [dir] : [dir, ...findRunDirs(dir)]);
   const threshold = opts.threshold ?? DEFAULT_LOCK_THRESHOLD;
   if (kind === 'run') {
     const run = loadRun(dir);

@@ -3,8 +3,8 @@
  * line. Differences, on purpose: blank lines are skipped (mlx-lm fails on them with a bare
  * JSONDecodeError), a UTF-8 BOM at the start is ignored, and errors name the file and line.
  */
-import { readFileSync } from 'node:fs';
 import { MlxLabError } from '../errors.js';
+import { readRegularFile } from '../io/files.js';
 
 /** One parsed line: its 1-based line number and its JSON object. */
 export interface JsonlRecord {
@@ -59,7 +59,7 @@ function decodeUtf8(bytes: Buffer, path: string): string {
 export function readJsonl(path: string): JsonlRecord[] {
   let text: string;
   try {
-    text = decodeUtf8(readFileSync(path), path);
+    text = decodeUtf8(readRegularFile(path), path);
   } catch (err) {
     if (err instanceof MlxLabError) throw err;
     const code = (err as NodeJS.ErrnoException).code;

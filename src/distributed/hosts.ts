@@ -9,9 +9,10 @@
  * same number of IPs on every rank); MLX reads that list from the file named by MLX_HOSTFILE:
  * [["ip0:port0"], ["ip1:port1"], ...].
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { MlxLabError } from '../errors.js';
+import { readRegularFile } from '../io/files.js';
 
 export interface Host {
   /** Where to start the rank: "localhost" (or this machine's name) runs it here, else over ssh. */
@@ -60,7 +61,7 @@ export function parseHostFile(text: string, source: string): HostFile {
 
 /** --hosts: a host file, or a comma-separated list of IPs / host names (mlx.launch --hosts). */
 export function readHosts(spec: string): HostFile {
-  if (existsSync(spec)) return parseHostFile(readFileSync(spec, 'utf8'), spec);
+  if (existsSync(spec)) return parseHostFile(readRegularFile(spec, 'utf8'), spec);
   if (spec.trim().startsWith('[') || spec.trim().startsWith('{')) return parseHostFile(spec, '--hosts');
   const names = spec.split(',').map((s) => s.trim());
   if (names.some((n) => n === '')) bad('--hosts', 'a host name is empty');

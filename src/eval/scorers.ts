@@ -36,8 +36,9 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { MlxLabError } from '../errors.js';
+import { checkRegularFile } from '../io/files.js';
+import { ScorerSandbox, type SandboxLimits } from './sandbox.js';
 import type { EvalCase, Expectation } from './suite.js';
 import {
   argumentText,
@@ -125,6 +126,8 @@ export function registerScorer(name: string, fn: Scorer, options: { replace?: bo
 export function unregisterScorer(name: string): boolean {
   const key = canonicalScorerName(name);
   if (BUILTIN_SCORERS.includes(key)) return false;
+  void sandboxes.get(key)?.dispose();
+  sandboxes.delete(key);
   return registry.delete(key);
 }
 
@@ -144,54 +147,40 @@ export function scorerNames(): string[] {
 const TS_EXTENSIONS = ['.ts', '.mts', '.cts'];
 const JS_EXTENSIONS = ['.js', '.mjs', '.cjs'];
 
+const sandboxes = new Map<string, ScorerSandbox>();
+
 /**
- * Import a user scorer module and register it under `name` (default: the file name without its
+ * Load a user scorer module and register it under `name` (default: the file name without its
  * extension), replacing an earlier user scorer of that name. The module exports the scorer as
  * its default export or as `score`.
  *
- * .js/.mjs/.cjs files are imported natively. Node 20 cannot import TypeScript, so .ts/.mts/.cts
- * files go through jiti: a small, dependency-free, widely used (Nuxt, ESLint, Tailwind) loader
- * that strips types in process — no build step for the user and no native binary for us.
+ * The module runs in a worker thread (see sandbox.ts): a scorer that loops, hangs or exhausts
+ * its heap gets E_SCORER_TIMEOUT / E_SCORER_MEMORY for that case (score 0, error recorded) and
+ * cannot block or crash the process. .js/.mjs/.cjs files are imported natively; Node 20 cannot
+ * import TypeScript, so .ts/.mts/.cts files go through jiti: a small, dependency-free, widely
+ * used (Nuxt, ESLint, Tailwind) loader that strips types — no build step for the user and no
+ * native binary for us. Inputs and results cross the thread as structured clones.
  */
-export async function loadScorerFile(path: string, name?: string): Promise<Scorer> {
+export async function loadScorerFile(path: string, name?: string, limits: SandboxLimits = {}): Promise<Scorer> {
   const abs = resolve(path);
   const ext = extname(abs).toLowerCase();
   if (!TS_EXTENSIONS.includes(ext) && !JS_EXTENSIONS.includes(ext)) {
     throw new MlxLabError('E_SCORER', `${abs}: a scorer file must be JavaScript (.js, .mjs, .cjs) or TypeScript (.ts, .mts, .cts), not "${ext || 'no extension'}"`);
   }
   if (!existsSync(abs)) throw new MlxLabError('E_SCORER', `${abs}: scorer file not found`);
-  let mod: unknown;
-  try {
-    if (TS_EXTENSIONS.includes(ext)) {
-      const { createJiti } = await import('jiti');
-      const jiti = createJiti(import.meta.url, { fsCache: false, moduleCache: false });
-      mod = await jiti.import(abs);
-    } else {
-      mod = await import(pathToFileURL(abs).href);
-    }
-  } catch (err) {
-    throw new MlxLabError('E_SCORER', `${abs}: cannot load the scorer file: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-  }
-  const fn = pickScorer(mod);
-  if (!fn) {
-    throw new MlxLabError('E_SCORER', `${abs}: exports no scorer: export a function (input) => {score, failure, parsed, detail} as default or as "score"`);
-  }
+  checkRegularFile(abs);
   const scorerName = name ?? basename(abs, extname(abs));
   if (BUILTIN_SCORERS.includes(canonicalScorerName(scorerName))) {
     throw new MlxLabError('E_SCORER', `${abs}: "${scorerName}" is a built-in scorer name; register the file under another name`);
   }
+  const sandbox = new ScorerSandbox(abs, scorerName, limits);
+  await sandbox.load();
+  const fn: Scorer = (input) => sandbox.call(input) as Promise<ScorerOutput>;
   registerScorer(scorerName, fn, { replace: true });
+  const key = canonicalScorerName(scorerName);
+  void sandboxes.get(key)?.dispose();
+  sandboxes.set(key, sandbox);
   return fn;
-}
-
-function pickScorer(mod: unknown): Scorer | undefined {
-  if (!isPlainObject(mod) && typeof mod !== 'function') return undefined;
-  const m = mod as Record<string, unknown>;
-  if (typeof m.default === 'function') return m.default as Scorer;
-  if (typeof m.score === 'function') return m.score as Scorer;
-  if (isPlainObject(m.default) && typeof m.default.score === 'function') return m.default.score as Scorer;
-  if (isPlainObject(m.default) && typeof m.default.default === 'function') return m.default.default as Scorer;
-  return undefined;
 }
 
 /**
@@ -212,7 +201,7 @@ export async function scoreCase(
     return normalizeResult(out);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    return scorerError(`scorer "${name}" failed: ${message}`);
+    return scorerError(`scorer "${name}" failed: ${err instanceof MlxLabError ? `${err.code}: ` : ''}${message}`);
   }
 }
 

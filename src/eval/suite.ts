@@ -51,7 +51,6 @@
  * Validation errors (MlxLabError code E_SUITE) name the file, the case (id, position and line)
  * and the field; all problems found are reported at once, one per line.
  */
-import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
 import { closest, distance } from 'fastest-levenshtein';
 import { LineCounter, parseDocument, isSeq } from 'yaml';
@@ -62,6 +61,7 @@ import type { CallFormat } from './parse.js';
 import { isPlainObject } from './parse.js';
 import { schemaProblem } from './json-schema.js';
 import { BUILTIN_SCORERS, canonicalScorerName, hasScorer, loadScorerFile, scorerNames } from './scorers.js';
+import { readRegularFile } from '../io/files.js';
 
 /** What a case expects of the reply; which fields matter depends on the scorer. */
 export interface Expectation {
@@ -309,8 +309,9 @@ export function parseSuite(text: string, source: string, options: { format?: 'ya
 export async function loadSuite(path: string): Promise<EvalSuite> {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readRegularFile(path, 'utf8');
   } catch (err) {
+    if (err instanceof MlxLabError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'suite file not found' : code === 'EISDIR' ? 'is a folder, not a suite file' : `cannot read: ${(err as Error).message}`;
     throw new MlxLabError('E_SUITE', `${path}: ${why}`, { cause: err });

@@ -8,6 +8,7 @@
  */
 import { closeSync, copyFileSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { withIo } from '../errors.js';
 
 /** A unique temporary name beside `path` (same folder, so the rename stays atomic). */
 export function tempPath(path: string): string {
@@ -43,7 +44,12 @@ export function commitTemp(tmp: string, path: string): void {
   fsyncPath(dirname(path));
 }
 
+/** Write `data` to `path` atomically; I/O failures are coded errors naming the path (ioError). */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  withIo(path, 'cannot write', () => writeFileAtomicRaw(path, data));
+}
+
+function writeFileAtomicRaw(path: string, data: string | Uint8Array): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = tempPath(path);
   const fd = openSync(tmp, 'w');
@@ -65,6 +71,10 @@ export function writeJsonAtomic(path: string, value: unknown): void {
 
 /** Copy `from` over `to` atomically (a temporary copy, fsynced, renamed). */
 export function copyFileAtomic(from: string, to: string): void {
+  withIo(from, `cannot copy it to ${to}`, () => copyFileAtomicRaw(from, to));
+}
+
+function copyFileAtomicRaw(from: string, to: string): void {
   mkdirSync(dirname(to), { recursive: true });
   const tmp = tempPath(to);
   try {
@@ -97,6 +107,10 @@ function lengthOfCompleteLines(fd: number, size: number): number {
  * is cut off first, so the log stays one event per line (readers also skip a torn last line).
  */
 export function appendJsonLine(path: string, value: unknown): void {
+  withIo(path, 'cannot append to the log', () => appendJsonLineRaw(path, value));
+}
+
+function appendJsonLineRaw(path: string, value: unknown): void {
   mkdirSync(dirname(path), { recursive: true });
   const fd = openSync(path, 'a+');
   try {
@@ -113,7 +127,8 @@ export function appendJsonLine(path: string, value: unknown): void {
 /** The writer's pid in a temporary name (ours: `.name.tmp-PID-xxxxxx`, the addon's: `name.tmp-PID`). */
 const TEMP_NAME = /\.tmp-(\d+)(-[a-z0-9]+)?$/;
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists on this host (EPERM: it exists, owned by someone else). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -130,7 +145,7 @@ export function removeStaleTemps(dir: string, prefix = ''): string[] {
   const stale = readdirSync(dir).filter((name) => {
     if (!name.startsWith(prefix)) return false;
     const m = TEMP_NAME.exec(name);
-    return m !== null && Number(m[1]) !== process.pid && !alive(Number(m[1]));
+    return m !== null && Number(m[1]) !== process.pid && !isAlive(Number(m[1]));
   });
   for (const name of stale) rmSync(join(dir, name), { recursive: true, force: true });
   return stale;

@@ -3,13 +3,15 @@
  * sweep folder (run folders below it, found by their run.json; the sweep's own files are not
  * needed, so the report does not depend on their layout).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import type { RunManifest } from '../experiment.js';
 import { MlxLabError } from '../errors.js';
 import { parseSuite } from '../eval/suite.js';
 import { readMetrics, type MetricsEvent } from './metrics.js';
 import { sweepLabels, type SweepRunInput } from './model.js';
+import { readRegularFile } from '../io/files.js';
+import { manifestFromDisk } from '../select/run-paths.js';
 
 export const RUN_MANIFEST = 'run.json';
 export const METRICS_LOG = 'metrics.jsonl';
@@ -26,8 +28,9 @@ export interface LoadedRun {
 
 function readJson<T>(file: string): T {
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
+    return JSON.parse(readRegularFile(file, 'utf8')) as T;
   } catch (cause) {
+    if (cause instanceof MlxLabError) throw cause;
     throw new MlxLabError('E_ARGUMENT', `${file}: not readable JSON (${(cause as Error).message})`, { cause });
   }
 }
@@ -56,7 +59,7 @@ export function loadRun(dir: string): LoadedRun {
       // only used for the title; the report goes on without it
     }
   }
-  return { dir, manifest: hasManifest ? readJson<RunManifest>(manifestFile) : undefined, events: log?.events ?? [], torn: log?.torn, config };
+  return { dir, manifest: hasManifest ? manifestFromDisk(readJson<RunManifest>(manifestFile), resolve(dir)) : undefined, events: log?.events ?? [], torn: log?.torn, config };
 }
 
 /** Run folders (holding run.json) below a folder, up to `depth` levels down, sorted by path. */
@@ -121,7 +124,7 @@ export function loadCaseCategories(suitePath: string | null | undefined, runDir?
   for (const file of candidates) {
     if (!existsSync(file)) continue;
     try {
-      const suite = parseSuite(readFileSync(file, 'utf8'), file);
+      const suite = parseSuite(readRegularFile(file, 'utf8'), file);
       return Object.fromEntries(suite.cases.map((c) => [c.id, c.category]));
     } catch {
       // a suite that no longer parses: the report goes on without categories

@@ -7,9 +7,9 @@
  * `torn`). Blank lines are skipped. A line that does not parse anywhere else means the file was
  * damaged, and is an error naming file:line.
  */
-import { readFileSync } from 'node:fs';
 import { MlxLabError } from '../errors.js';
 import type { TrainEvent } from '../train/loop.js';
+import { readRegularFile } from '../io/files.js';
 
 /** One event of the log: a TrainEvent with the time it was written (ms since the epoch). */
 export type MetricsEvent = TrainEvent & { time?: number };
@@ -54,8 +54,9 @@ export function parseMetrics(text: string, file = 'metrics.jsonl'): MetricsLog {
 export function readMetrics(file: string): MetricsLog {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readRegularFile(file, 'utf8');
   } catch (cause) {
+    if (cause instanceof MlxLabError) throw cause;
     const code = (cause as NodeJS.ErrnoException).code;
     throw new MlxLabError('E_ARGUMENT', `${file}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${(cause as Error).message})`}`, { cause });
   }

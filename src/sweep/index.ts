@@ -18,6 +18,8 @@ import { loadSuite, type EvalSuite } from '../eval/index.js';
 import { lintSuiteAgainstData, readTrainingRecords, type LintWarning } from '../eval/lint.js';
 import { runExperiment, type ExperimentResult } from '../experiment.js';
 import { writeJsonAtomic } from '../io/atomic.js';
+import { ensureFolder } from '../io/files.js';
+import { withRunLock } from '../io/lock.js';
 import { loadModel as defaultLoadModel, type Model } from '../model.js';
 import type { TrainEvent } from '../train/loop.js';
 import { SINGLE, type Group } from '../distributed/group.js';
@@ -122,6 +124,14 @@ function lintSweep(config: TrainConfig, suite: EvalSuite | undefined, model: Mod
 
 /** Run a sweep: every planned run in sequence on one loaded base model; writes sweep.json. */
 export async function runSweep(config: TrainConfig, options: SweepOptions = {}): Promise<SweepResult> {
+  // One writer per sweep folder (rank 0 writes sweep.json; each run locks its own folder too).
+  const adapterPath = resolve(config.adapter_path);
+  ensureFolder(adapterPath, 'adapter_path');
+  if ((options.group ?? SINGLE).leader === false) return sweepLocked(config, options);
+  return withRunLock(adapterPath, 'sweep', () => sweepLocked(config, options));
+}
+
+async function sweepLocked(config: TrainConfig, options: SweepOptions): Promise<SweepResult> {
   const startedAt = new Date().toISOString();
   const plan = planSweep(config, { seeds: options.seeds });
   const lockThreshold = lockThresholdOf(config, options.lockThreshold);

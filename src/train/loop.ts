@@ -5,7 +5,9 @@
  * Callbacks see every event and may stop the run; the live model generates with the adapter
  * being trained, which is what the format evals hook into.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { ensureFolder } from '../io/files.js';
+import { lockRunFolder } from '../io/lock.js';
 import { join, resolve } from 'node:path';
 import { MlxLabError } from '../errors.js';
 import type { TrainConfig } from '../config.js';
@@ -14,7 +16,7 @@ import { loadModel, type Model } from '../model.js';
 import { native, type NativeTrainer, type NativeTrainerOptions } from '../native.js';
 import { memory } from '../runtime.js';
 import { writeJsonAtomic, appendJsonLine, removeStaleTemps } from '../io/atomic.js';
-import { checkpointFiles, findLatestCheckpoint, type Checkpoint } from './checkpoints.js';
+import { checkpointFiles, findLatestCheckpoint, listCheckpoints, type Checkpoint } from './checkpoints.js';
 import { SINGLE, anyRank, checkBatchSize, firstDefined, type Group } from '../distributed/group.js';
 import { shardBatch } from '../distributed/shard.js';
 
@@ -153,16 +155,45 @@ function requireString(value: string | null, key: string): string {
   return value;
 }
 
+/** The native "no target tokens" error, with what the user can change: the data file and max_seq_length. */
+function explainStepError(err: unknown, source: string, config: TrainConfig, iteration: number): unknown {
+  if (!(err instanceof MlxLabError) || !err.message.startsWith('the batch has no target tokens')) return err;
+  return new MlxLabError(
+    'E_DATA',
+    `${source}: iteration ${iteration}: the batch has no target tokens: in every example of it the part trained on starts at or after max_seq_length=${config.max_seq_length} (long prompts cut before the reply, with mask_prompt); raise max_seq_length or shorten those prompts`,
+    { cause: err },
+  );
+}
+
+/**
+ * A non-finite loss at the first step after a resume: the checkpoint itself is bad (NaN or Inf in
+ * its weights or optimizer state), whatever the learning rate; name the earlier one to resume from.
+ */
+function badCheckpointError(stateFile: string, loss: number, adapterPath: string): MlxLabError {
+  const bad = checkpointFiles(stateFile);
+  const earlier = listCheckpoints(adapterPath).filter((c) => c.iteration < bad.iteration).at(-1);
+  return new MlxLabError(
+    'E_TRAIN',
+    `${bad.stateFile}: the checkpoint of iteration ${bad.iteration} is bad: the first step from it gives loss ${loss} (NaN or Inf in its weights or optimizer state). ` +
+      (earlier ? `Resume from the one before it: --resume ${earlier.stateFile}` : 'There is no earlier checkpoint in the folder: train again without --resume.'),
+  );
+}
+
 /** Train a LoRA adapter as `mlx_lm.lora --train` does, with callbacks and exact resume. */
 export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
   const started = performance.now();
   const group = options.group ?? SINGLE;
   const leader = group.leader;
   if (group.size > 1) checkBatchSize(config.batch_size, group);
+  const adapterPath = resolve(config.adapter_path);
+  ensureFolder(adapterPath, 'adapter_path');
+  // One writer per run folder, taken before anything is loaded so a second writer fails at once.
+  const lock = leader ? lockRunFolder(adapterPath, options.resume ? 'train --resume' : 'train') : undefined;
   const ownModel = !options.model;
-  const model = options.model ?? (await loadModel(requireString(config.model, 'model')));
+  let model: Model | undefined;
   let trainer: NativeTrainer | undefined;
   try {
+    model = options.model ?? (await loadModel(requireString(config.model, 'model')));
     const data =
       options.data ??
       loadData(requireString(config.data, 'data'), model.tokenizer, { ...dataOptionsFromConfig(config), requireTest: config.test });
@@ -171,8 +202,6 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     if (trainSet.length < config.batch_size) {
       throw new MlxLabError('E_DATA', `${trainSet.source}: ${trainSet.length} training examples, fewer than batch_size ${config.batch_size}`);
     }
-    const adapterPath = resolve(config.adapter_path);
-    mkdirSync(adapterPath, { recursive: true });
     removeStaleTemps(adapterPath); // half-written files of a killed run
     const adapterFile = join(adapterPath, 'adapters.safetensors');
     const metricsFile = join(adapterPath, 'metrics.jsonl');
@@ -219,7 +248,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       if (!valCache.has(iteration)) valCache.set(iteration, (await trainer!.evaluate(valBatches)).loss);
       return valCache.get(iteration);
     };
-    const ctx = (): TrainContext => ({ config, model, trainer: trainer!, iteration, emit, validate });
+    const ctx = (): TrainContext => ({ config, model: model!, trainer: trainer!, iteration, emit, validate });
     let stop: { reason: StopReason; message: string } | undefined;
     const consider = (r: void | StopRequest | undefined) => {
       if (r && r.stop && !stop) stop = { reason: 'callback', message: r.reason };
@@ -277,7 +306,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       const batch = shardBatch(batches.next().value as Batch, group);
       if (valBatches.length > 0 && (it === 1 || it % config.steps_per_eval === 0 || it === config.iters)) {
         const t0 = performance.now();
-        const v = await trainer.evaluate(valBatches);
+        const v = await trainer.evaluate(valBatches).catch((err: unknown) => {
+          throw explainStepError(err, data.valid?.source ?? data.path, config, it);
+        });
         valCache.set(it - 1, v.loss); // the weights before step `it` are those after step it - 1
         const val = { event: 'val' as const, iteration: it, valLoss: v.loss, valTokens: v.tokens, seconds: (performance.now() - t0) / 1000 };
         valLosses.push({ iteration: it, loss: v.loss });
@@ -286,9 +317,12 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
         if (await agreedStop()) break;
       }
       const t0 = performance.now();
-      const r = await trainer.step(batch);
+      const r = await trainer.step(batch).catch((err: unknown) => {
+        throw explainStepError(err, trainSet.source, config, it);
+      });
       windowTime += (performance.now() - t0) / 1000;
       if (r.nonFinite) {
+        if (resumeFrom && it === startIteration) throw badCheckpointError(resumeFrom, r.loss, adapterPath);
         const last = checkpoints.at(-1);
         throw new MlxLabError(
           'E_TRAIN',
@@ -361,7 +395,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     return result;
   } finally {
     trainer?.dispose();
-    if (ownModel && !options.keepAdapter) model.dispose();
+    if (ownModel && !options.keepAdapter) model?.dispose();
+    lock?.release();
   }
 }
 

@@ -15,6 +15,7 @@ import { datasetFromRecords, type DataSplits } from '../../src/data/index.js';
 import type { TrainConfig } from '../../src/config.js';
 import { evalFromDisk, toolRecords, wrappedCall, SYSTEM, TINY_CHAT, TINY_SUITE } from '../helpers/experiment.js';
 import { tinyConfig, tmpDir } from '../helpers/train.js';
+import { manifestFromDisk } from '../../src/select/run-paths.js';
 
 /** Format evals every EVERY steps, a checkpoint at each. */
 const EVERY = 10;
@@ -131,7 +132,12 @@ describe('experiment on the tiny chat model', () => {
   it('run.json records the evals, every checkpoint with its scores, and the selection', async () => {
     expect(run).toBeDefined();
     const manifest = readManifest(run.adapterPath);
-    expect(manifest).toEqual(JSON.parse(readFileSync(run.manifestFile, 'utf8')));
+    // On disk, the run's files are named relative to the folder (relocatable); read back, absolute in it.
+    const onDisk = JSON.parse(readFileSync(run.manifestFile, 'utf8'));
+    expect(onDisk.selected.adapterFile).toMatch(/^\d{7}_adapters\.safetensors$/);
+    for (const c of onDisk.checkpoints) expect(c.adapterFile).toMatch(/^\d{7}_adapters\.safetensors$/);
+    expect(manifest).toEqual(manifestFromDisk(onDisk, run.adapterPath));
+    expect(manifest.selected!.adapterFile).toBe(join(run.adapterPath, onDisk.selected.adapterFile));
     expect(manifest.stopReason).toBe('callback');
     expect(manifest.stopMessage).toBe(run.stopMessage);
     expect(manifest.iterations).toBe(run.iteration);

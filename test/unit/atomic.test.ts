@@ -43,7 +43,7 @@ describe('atomic writes', () => {
   it('a failed copy leaves the target as it was and no temporary file', () => {
     const d = dir();
     writeFileSync(join(d, 'b'), 'old');
-    expect(() => copyFileAtomic(join(d, 'missing'), join(d, 'b'))).toThrow(/ENOENT/);
+    expect(() => copyFileAtomic(join(d, 'missing'), join(d, 'b'))).toThrow(/no such file or folder \(ENOENT\)/);
     expect(readFileSync(join(d, 'b'), 'utf8')).toBe('old');
     expect(readdirSync(d)).toEqual(['b']);
   });
