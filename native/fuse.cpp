@@ -7,6 +7,7 @@
 
 #include "errors.h"
 #include "io/safetensors.h"
+#include "models/registry.h"
 #include "nn/weights.h"
 
 namespace mlxlab {
@@ -103,17 +104,14 @@ std::vector<std::string> parameter_order(DecoderModel& m, const Weights& weights
 }
 
 // mlx_lm.utils.quantize_model's predicate for a full-precision layer: quantize when the group
-// size divides its input dims; qwen3_moe's quant_predicate gives the router 8 bits, group 64.
+// size divides its input dims, with the architecture's quant_predicate (qwen3_moe's router: 8
+// bits, group 64).
 std::optional<QuantSpec> convert_spec(const ModuleRef& m, const QuantSpec& spec,
                                       const std::string& model_type) {
   if (m.input_dims % spec.group_size != 0) return std::nullopt;
-  QuantSpec s = spec;
-  if (model_type == "qwen3_moe" && ends_with(m.path, ".mlp.gate")) {
-    s.group_size = 64;
-    s.bits = 8;
-    s.mode = "affine";
-    if (m.input_dims % s.group_size != 0) return std::nullopt;
-  }
+  const auto* arch = find_architecture(model_type);
+  QuantSpec s = arch && arch->quant_spec ? arch->quant_spec(m.path, spec) : spec;
+  if (m.input_dims % s.group_size != 0) return std::nullopt;
   return s;
 }
 

@@ -3,6 +3,7 @@
 
 #include "errors.h"
 #include "models/decoder.h"
+#include "models/registry.h"
 #include "nn/weights.h"
 
 namespace mlxlab {
@@ -64,7 +65,8 @@ std::unique_ptr<Model> Model::create(const ModelConfig& config, Weights weights)
   nn::WeightTaker taker(std::move(weights));
   std::unique_ptr<Model> model;
   try {
-    model = std::make_unique<DecoderModel>(normalized, taker);
+    model = std::make_unique<DecoderModel>(normalized, taker,
+                                           architecture(normalized.model_type));
     taker.expect_empty();
     // Materialize anything built lazily (stacked experts, llama3 frequencies).
     std::vector<mx::array> params;

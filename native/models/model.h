@@ -1,5 +1,6 @@
-// A causal language model over MLX: llama, qwen3 and qwen3_moe share one decoder stack whose
-// pieces (q/k norm, MoE blocks, tied embeddings, quantized linears) switch on from the config.
+// A causal language model over MLX: every architecture (models/registry.h) is the shared decoder
+// stack (models/decoder.h) whose pieces (q/k norm, MoE blocks, tied embeddings, quantized
+// linears) its own file switches on.
 #pragma once
 
 #include <memory>

@@ -1,6 +1,6 @@
 // The building blocks of the decoder models, matching mlx.nn / mlx-lm numerics: linear layers
-// (full precision or quantized, with a LoRA hook), expert ("switch") linears, embeddings,
-// RMSNorm and RoPE.
+// (full precision or quantized, with a LoRA hook), expert ("switch") linears, embeddings and
+// RMSNorm. RoPE is in nn/rope.h; attention, MLP and MoE blocks are built from these.
 #pragma once
 
 #include <memory>
@@ -108,20 +108,6 @@ struct RMSNorm {
                       const std::string& why);
   mx::array operator()(const mx::array& x) const;
   void collect(Weights& out) const;
-};
-
-// Rotary position embedding over the last axis of [B, H, L, D] (mlx-lm initialize_rope).
-struct Rope {
-  int dims = 0;
-  bool traditional = false;
-  std::optional<float> base;
-  float scale = 1.0f;
-  std::optional<mx::array> freqs;  // llama3 scaling
-
-  // Throws Error(E_CONFIG) for a rope_scaling.type other than default, linear, llama3.
-  static Rope make(int dims, float base, bool traditional, const RopeScaling& scaling);
-  mx::array operator()(const mx::array& x, int offset) const;
-  mx::array operator()(const mx::array& x, const mx::array& offsets) const;  // one per row
 };
 
 // silu(gate) * x
