@@ -6,7 +6,6 @@
 #include "distributed.h"
 #include "errors.h"
 #include "io/safetensors.h"
-#include "mlx/compile_impl.h"
 
 namespace mlxlab {
 
@@ -145,13 +144,8 @@ Trainer::Trainer(std::shared_ptr<Model> model, const TrainConfig& config)
   }
 }
 
-Trainer::~Trainer() {
-  if (config_.compile) {
-    auto cache = mx::detail::compile_cache();
-    auto base = reinterpret_cast<std::uintptr_t>(this);
-    for (std::uintptr_t k = 0; k < 3; ++k) mx::detail::compile_erase(cache, base + k);
-  }
-}
+// The compiled functions erase their compile-cache entries as they are destroyed.
+Trainer::~Trainer() = default;
 
 void Trainer::load_adapter(const std::string& path) {
   check_attached();
@@ -380,19 +374,16 @@ std::vector<mx::array> Trainer::update_fn(const std::vector<mx::array>& inputs) 
 std::vector<mx::array> Trainer::run_grad(const std::vector<mx::array>& inputs) {
   SlotGuard guard(*adapter_, params_);
   if (!config_.compile) return grad_fn(inputs);
-  auto base = reinterpret_cast<std::uintptr_t>(this);
-  bool with_accum = inputs.size() > params_.size() + 3;
-  auto fn = mx::detail::compile([this](const std::vector<mx::array>& in) { return grad_fn(in); },
-                                base + (with_accum ? 1 : 0));
+  // With accumulated gradients as inputs the graph differs: a function of its own.
+  auto& fn = compiled_grad_[inputs.size() > params_.size() + 3 ? 1 : 0];
+  if (!fn) fn = mx::compile([this](const std::vector<mx::array>& in) { return grad_fn(in); });
   return fn(inputs);
 }
 
 std::vector<mx::array> Trainer::run_update(const std::vector<mx::array>& inputs) {
   if (!config_.compile) return update_fn(inputs);
   if (!compiled_update_) {
-    compiled_update_ = mx::detail::compile(
-        [this](const std::vector<mx::array>& in) { return update_fn(in); },
-        reinterpret_cast<std::uintptr_t>(this) + 2);
+    compiled_update_ = mx::compile([this](const std::vector<mx::array>& in) { return update_fn(in); });
   }
   return compiled_update_(inputs);
 }
@@ -547,10 +538,7 @@ void Trainer::set_learning_rate(double lr) {
   config_.optimizer = optimizer_->config();
   state_[1] = optimizer_->learning_rate_array();
   mx::eval(state_[1]);
-  if (compiled_update_) {
-    mx::detail::compile_erase(mx::detail::compile_cache(), reinterpret_cast<std::uintptr_t>(this) + 2);
-    compiled_update_ = nullptr;
-  }
+  compiled_update_ = nullptr;  // the optimizer changed: trace its update anew
 }
 
 void Trainer::save_state(const std::string& path,

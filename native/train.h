@@ -153,7 +153,11 @@ class Trainer {
   std::optional<KVCache> prefix_cache_;
   std::optional<mx::array> prefix_hidden_;
   bool use_prefix_ = false;
-  std::function<std::vector<mx::array>(const std::vector<mx::array>&)> compiled_update_;
+  // mx::compile'd grad_fn (without, with gradient accumulation) and update_fn, made on first
+  // use. Each owns its entry in MLX's compile cache and erases it when destroyed.
+  using ArrayFn = std::function<std::vector<mx::array>(const std::vector<mx::array>&)>;
+  ArrayFn compiled_grad_[2];
+  ArrayFn compiled_update_;
 };
 
 }  // namespace mlxlab

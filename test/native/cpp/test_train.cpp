@@ -461,3 +461,24 @@ TEST(train_dropout_masks_survive_checkpointing_and_compile) {
   CHECK(off[0] == plain[0]);  // lora_b starts at zero: dropout cannot matter yet
   CHECK(off[2] != plain[2]);  // after an update it does
 }
+
+TEST(train_compiled_graphs_are_freed_with_the_trainer) {
+  // A compiled graph holds the frozen weights it closes over: if the compile cache kept it after
+  // the trainer went, the model's memory would stay allocated.
+  auto batches = fixture_batches();
+  mx::clear_cache();
+  size_t before = mx::get_active_memory();
+  {
+    TrainConfig c = lora_config();
+    c.optimizer = run_optimizer("adam");
+    c.compile = true;
+    Trainer t(load_model("qwen3_moe-q4"), c);
+    for (int it = 0; it < 4; ++it) t.step(batches[it % 4]);  // with and without accumulation
+    t.set_learning_rate(1e-3);
+    t.step(batches[0]);
+  }
+  mx::clear_cache();
+  size_t after = mx::get_active_memory();
+  std::cout << "    active memory before " << before << ", after " << after << std::endl;
+  CHECK_MSG(after <= before + 4096, "compiled trainer left " << after - before << " bytes");
+}
