@@ -40,9 +40,6 @@ ComputeMode compute_option(const Napi::CallbackInfo& info, size_t i) {
   }
 }
 
-// Float32 copies may use up to half of the machine's memory.
-size_t compute_budget() { return physical_memory_bytes() / 2; }
-
 Napi::Object report_to_js(Napi::Env env, const ComputeReport& r) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("mode", r.mode);
@@ -107,7 +104,7 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
       env,
       [config, files, mode](JsChannel&) {
         Loaded out{Model::create(config, load_safetensors_files(files)), {}};
-        out.compute = apply_compute_mode(*out.model, mode, compute_budget());
+        out.compute = apply_compute_mode(*out.model, mode);
         return out;
       },
       [](Napi::Env env, Loaded& loaded) -> Napi::Value { return Wrap(env, loaded.model, loaded.compute); });
@@ -130,7 +127,7 @@ Napi::Value NativeModel::LoadGguf(const Napi::CallbackInfo& info) {
         ModelConfig config = config_from_gguf(gguf);
         Loaded out{nullptr, std::move(gguf.metadata), {}};
         out.model = Model::create(config, std::move(gguf.weights));
-        out.compute = apply_compute_mode(*out.model, mode, compute_budget());
+        out.compute = apply_compute_mode(*out.model, mode);
         return out;
       },
       [](Napi::Env env, Loaded& loaded) -> Napi::Value {
@@ -249,7 +246,7 @@ Napi::Value NativeModel::SetCompute(const Napi::CallbackInfo& info) {
   auto holder = std::make_shared<JsChannel>(env);
   auto* ref = holder->adopt(std::make_unique<Napi::Reference<Napi::Object>>(std::move(self)));
   return run_on_engine<ComputeReport>(
-      env, holder, [model, mode](JsChannel&) { return apply_compute_mode(*model, mode, compute_budget()); },
+      env, holder, [model, mode](JsChannel&) { return apply_compute_mode(*model, mode); },
       [ref](Napi::Env env, ComputeReport& report) -> Napi::Value {
         Unwrap(ref->Value())->compute_ = report;
         return report_to_js(env, report);

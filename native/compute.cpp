@@ -56,6 +56,8 @@ size_t physical_memory_bytes() {
   return pages > 0 && size > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(size) : 0;
 }
 
+size_t default_compute_budget() { return physical_memory_bytes() / 2; }
+
 size_t float32_copy_bytes(Model& model) {
   size_t total = 0;
   for_each_weight(decoder(model), [&](const mx::array& w, const std::optional<mx::array>& scales,
@@ -98,6 +100,10 @@ ComputeReport apply_compute_mode(Model& model, ComputeMode mode, size_t memory_b
   report.extra_bytes = mode == ComputeMode::kFloat32 ? extra : 0;
   if (report.reason.empty()) report.reason = "requested";
   return report;
+}
+
+ComputeReport apply_compute_mode(Model& model, ComputeMode mode) {
+  return apply_compute_mode(model, mode, default_compute_budget());
 }
 
 }  // namespace mlxlab
