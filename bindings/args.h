@@ -6,10 +6,17 @@
 #include <string>
 #include <vector>
 
+#include "compute.h"
 #include "generate.h"
 #include "models/config.h"
 
 namespace mlxlab::js {
+
+// Throw an E_ARGUMENT MlxLabError: every argument check of the bindings ends here.
+[[noreturn]] void bad_argument(Napi::Env env, const std::string& message);
+
+// "auto" | "native" | "float32" as a ComputeMode (E_ARGUMENT otherwise).
+ComputeMode to_compute_mode(Napi::Env env, const std::string& name);
 
 int get_int(const Napi::Object& obj, const char* key, int fallback);
 double get_number(const Napi::Object& obj, const char* key, double fallback);

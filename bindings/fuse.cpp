@@ -22,15 +22,11 @@ Napi::FunctionReference& native_model_ctor() {
   return ref;
 }
 
-[[noreturn]] void bad(Napi::Env env, const std::string& message) {
-  throw_error(env, codes::kArgument, message);
-}
-
 std::shared_ptr<Model> model_arg(const Napi::CallbackInfo& info, size_t i) {
   Napi::Env env = info.Env();
   if (info.Length() <= i || !info[i].IsObject() || native_model_ctor().IsEmpty() ||
       !info[i].As<Napi::Object>().InstanceOf(native_model_ctor().Value())) {
-    bad(env, "model must be a NativeModel");
+    bad_argument(env, "model must be a NativeModel");
   }
   return Napi::ObjectWrap<NativeModel>::Unwrap(info[i].As<Napi::Object>())->get(env);
 }
@@ -55,7 +51,7 @@ WeightOptions to_weight_options(const Napi::Object& o) {
   } else if (dtype == "float32") {
     w.dtype = mx::float32;
   } else if (!dtype.empty()) {
-    bad(o.Env(), "dtype must be float16, bfloat16 or float32, got \"" + dtype + "\"");
+    bad_argument(o.Env(), "dtype must be float16, bfloat16 or float32, got \"" + dtype + "\"");
   }
   try {
     check_quant_choice(w.bits, w.group_size);
@@ -67,7 +63,7 @@ WeightOptions to_weight_options(const Napi::Object& o) {
 
 uint64_t max_shard_bytes(const Napi::Object& o) {
   double v = get_number(o, "maxShardBytes", static_cast<double>(kMaxShardBytes));
-  if (!(v >= 1) || v != std::floor(v)) bad(o.Env(), "maxShardBytes must be a positive integer");
+  if (!(v >= 1) || v != std::floor(v)) bad_argument(o.Env(), "maxShardBytes must be a positive integer");
   return static_cast<uint64_t>(v);
 }
 
@@ -79,12 +75,12 @@ LoraConfig to_lora(const Napi::Object& o) {
   c.fine_tune_type = get_string(o, "fineTuneType", c.fine_tune_type);
   Napi::Value keys = o.Get("keys");
   if (!keys.IsUndefined() && !keys.IsNull()) {
-    if (!keys.IsArray()) bad(o.Env(), "lora.keys must be an array of strings");
+    if (!keys.IsArray()) bad_argument(o.Env(), "lora.keys must be an array of strings");
     std::vector<std::string> ks;
     auto a = keys.As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); ++i) {
       Napi::Value k = a.Get(i);
-      if (!k.IsString()) bad(o.Env(), "lora.keys[" + std::to_string(i) + "] must be a string");
+      if (!k.IsString()) bad_argument(o.Env(), "lora.keys[" + std::to_string(i) + "] must be a string");
       ks.push_back(k.As<Napi::String>().Utf8Value());
     }
     c.keys = std::move(ks);
@@ -198,14 +194,14 @@ Napi::Value FuseModel(const Napi::CallbackInfo& info) {
   auto o = object_arg(info, 1, "options");
   std::string adapter_file = get_string(o, "adapterFile", "");
   std::string out_dir = get_string(o, "outDir", "");
-  if (adapter_file.empty()) bad(env, "options.adapterFile must name adapters.safetensors");
-  if (out_dir.empty()) bad(env, "options.outDir must name a folder");
+  if (adapter_file.empty()) bad_argument(env, "options.adapterFile must name adapters.safetensors");
+  if (out_dir.empty()) bad_argument(env, "options.outDir must name a folder");
   Napi::Value lora_value = o.Get("lora");
-  if (!lora_value.IsObject()) bad(env, "options.lora must be an object (the adapter's layout)");
+  if (!lora_value.IsObject()) bad_argument(env, "options.lora must be an object (the adapter's layout)");
   LoraConfig lora = to_lora(lora_value.As<Napi::Object>());
   WeightOptions options = to_weight_options(o);
-  if (options.quantize) bad(env, "fuse takes bits / groupSize, not quantize");
-  if (options.dtype) bad(env, "fuse takes no dtype");
+  if (options.quantize) bad_argument(env, "fuse takes bits / groupSize, not quantize");
+  if (options.dtype) bad_argument(env, "fuse takes no dtype");
   uint64_t max_shard = max_shard_bytes(o);
   auto channel = std::make_shared<JsChannel>(env);
   auto progress = cancellable(progress_sink(channel, info, 2), info, 3);
@@ -225,7 +221,7 @@ Napi::Value ConvertModel(const Napi::CallbackInfo& info) {
   auto model = model_arg(info, 0);
   auto o = object_arg(info, 1, "options");
   std::string out_dir = get_string(o, "outDir", "");
-  if (out_dir.empty()) bad(env, "options.outDir must name a folder");
+  if (out_dir.empty()) bad_argument(env, "options.outDir must name a folder");
   WeightOptions options = to_weight_options(o);
   uint64_t max_shard = max_shard_bytes(o);
   auto channel = std::make_shared<JsChannel>(env);

@@ -32,12 +32,7 @@ const char* finish_name(FinishReason r) {
 // The compute mode in an options object ({ compute: "auto" | "native" | "float32" }).
 ComputeMode compute_option(const Napi::CallbackInfo& info, size_t i) {
   if (info.Length() <= i || !info[i].IsObject()) return ComputeMode::kAuto;
-  auto name = get_string(info[i].As<Napi::Object>(), "compute", "auto");
-  try {
-    return parse_compute_mode(name);
-  } catch (const Error& e) {
-    throw_error(info.Env(), e.code(), e.what());
-  }
+  return to_compute_mode(info.Env(), get_string(info[i].As<Napi::Object>(), "compute", "auto"));
 }
 
 Napi::Object report_to_js(Napi::Env env, const ComputeReport& r) {
@@ -235,13 +230,7 @@ Napi::Value NativeModel::SetCompute(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto model = get(env);
   ComputeMode mode = ComputeMode::kAuto;
-  if (info.Length() > 0 && info[0].IsString()) {
-    try {
-      mode = parse_compute_mode(info[0].As<Napi::String>().Utf8Value());
-    } catch (const Error& e) {
-      throw_error(env, e.code(), e.what());
-    }
-  }
+  if (info.Length() > 0 && info[0].IsString()) mode = to_compute_mode(env, info[0].As<Napi::String>().Utf8Value());
   Napi::Reference<Napi::Object> self = Napi::Persistent(Value());
   auto holder = std::make_shared<JsChannel>(env);
   auto* ref = holder->adopt(std::make_unique<Napi::Reference<Napi::Object>>(std::move(self)));

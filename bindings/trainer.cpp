@@ -24,24 +24,20 @@ Napi::FunctionReference& model_ctor() {
   return ref;
 }
 
-[[noreturn]] void bad(Napi::Env env, const std::string& message) {
-  throw_error(env, codes::kArgument, message);
-}
-
 Napi::Object optional_object(const Napi::Object& o, const char* key) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined() || v.IsNull()) return Napi::Object::New(o.Env());
-  if (!v.IsObject() || v.IsArray()) bad(o.Env(), std::string(key) + " must be an object");
+  if (!v.IsObject() || v.IsArray()) bad_argument(o.Env(), std::string(key) + " must be an object");
   return v.As<Napi::Object>();
 }
 
 std::vector<double> number_list(const Napi::Value& v, const std::string& what) {
-  if (!v.IsArray()) bad(v.Env(), what + " must be an array of numbers");
+  if (!v.IsArray()) bad_argument(v.Env(), what + " must be an array of numbers");
   auto a = v.As<Napi::Array>();
   std::vector<double> out;
   for (uint32_t i = 0; i < a.Length(); ++i) {
     Napi::Value x = a.Get(i);
-    if (!x.IsNumber()) bad(v.Env(), what + "[" + std::to_string(i) + "] must be a number");
+    if (!x.IsNumber()) bad_argument(v.Env(), what + "[" + std::to_string(i) + "] must be a number");
     out.push_back(x.As<Napi::Number>().DoubleValue());
   }
   return out;
@@ -56,12 +52,12 @@ LoraConfig to_lora_config(const Napi::Object& o) {
   c.fine_tune_type = get_string(o, "fineTuneType", c.fine_tune_type);
   Napi::Value keys = o.Get("keys");
   if (!keys.IsUndefined() && !keys.IsNull()) {
-    if (!keys.IsArray()) bad(o.Env(), "lora.keys must be an array of strings");
+    if (!keys.IsArray()) bad_argument(o.Env(), "lora.keys must be an array of strings");
     std::vector<std::string> ks;
     auto a = keys.As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); ++i) {
       Napi::Value k = a.Get(i);
-      if (!k.IsString()) bad(o.Env(), "lora.keys[" + std::to_string(i) + "] must be a string");
+      if (!k.IsString()) bad_argument(o.Env(), "lora.keys[" + std::to_string(i) + "] must be a string");
       ks.push_back(k.As<Napi::String>().Utf8Value());
     }
     c.keys = std::move(ks);
@@ -76,7 +72,7 @@ OptimizerConfig to_optimizer_config(const Napi::Object& o) {
   Napi::Value betas = o.Get("betas");
   if (!betas.IsUndefined() && !betas.IsNull()) {
     auto b = number_list(betas, "optimizer.betas");
-    if (b.size() != 2) bad(o.Env(), "optimizer.betas must be [beta1, beta2]");
+    if (b.size() != 2) bad_argument(o.Env(), "optimizer.betas must be [beta1, beta2]");
     c.beta1 = b[0];
     c.beta2 = b[1];
   }
@@ -89,7 +85,7 @@ OptimizerConfig to_optimizer_config(const Napi::Object& o) {
   c.nesterov = get_bool(o, "nesterov", c.nesterov);
   Napi::Value s = o.Get("schedule");
   if (!s.IsUndefined() && !s.IsNull()) {
-    if (!s.IsObject()) bad(o.Env(), "optimizer.schedule must be an object");
+    if (!s.IsObject()) bad_argument(o.Env(), "optimizer.schedule must be an object");
     auto so = s.As<Napi::Object>();
     ScheduleConfig sc;
     sc.name = get_string(so, "name", "");
@@ -107,7 +103,7 @@ TrainConfig to_train_config(const Napi::Object& o) {
   c.optimizer = to_optimizer_config(optional_object(o, "optimizer"));
   double seed = get_number(o, "seed", 0);
   if (!(seed >= 0) || seed != std::floor(seed) || seed > 9007199254740991.0) {
-    bad(o.Env(), "seed must be a non-negative integer");
+    bad_argument(o.Env(), "seed must be a non-negative integer");
   }
   c.seed = static_cast<uint64_t>(seed);
   c.grad_accumulation_steps = get_int(o, "gradAccumulationSteps", 1);
@@ -131,19 +127,19 @@ struct HostBatch {
 
 HostBatch to_host_batch(const Napi::Value& v, const std::string& what) {
   Napi::Env env = v.Env();
-  if (!v.IsObject()) bad(env, what + " must be { tokens, batch, lengths, offsets? }");
+  if (!v.IsObject()) bad_argument(env, what + " must be { tokens, batch, lengths, offsets? }");
   auto o = v.As<Napi::Object>();
   HostBatch b;
   b.tokens = to_tokens(o.Get("tokens"), (what + ".tokens").c_str());
   b.batch = get_int(o, "batch", 1);
-  if (b.batch < 1) bad(env, what + ".batch must be >= 1");
+  if (b.batch < 1) bad_argument(env, what + ".batch must be >= 1");
   if (b.tokens.empty() || b.tokens.size() % b.batch != 0) {
-    bad(env, what + ".tokens must hold batch * length token ids");
+    bad_argument(env, what + ".tokens must hold batch * length token ids");
   }
-  if (b.tokens.size() / b.batch < 2) bad(env, what + ": rows need at least 2 tokens");
+  if (b.tokens.size() / b.batch < 2) bad_argument(env, what + ": rows need at least 2 tokens");
   b.lengths = to_tokens(o.Get("lengths"), (what + ".lengths").c_str());
   if (b.lengths.size() != static_cast<size_t>(b.batch)) {
-    bad(env, what + ".lengths must have one entry per row (" + std::to_string(b.batch) + ")");
+    bad_argument(env, what + ".lengths must have one entry per row (" + std::to_string(b.batch) + ")");
   }
   Napi::Value offsets = o.Get("offsets");
   if (offsets.IsUndefined() || offsets.IsNull()) {
@@ -151,7 +147,7 @@ HostBatch to_host_batch(const Napi::Value& v, const std::string& what) {
   } else {
     b.offsets = to_tokens(offsets, (what + ".offsets").c_str());
     if (b.offsets.size() != static_cast<size_t>(b.batch)) {
-      bad(env, what + ".offsets must have one entry per row (" + std::to_string(b.batch) + ")");
+      bad_argument(env, what + ".offsets must have one entry per row (" + std::to_string(b.batch) + ")");
     }
   }
   return b;
@@ -231,7 +227,7 @@ Napi::Value NativeTrainer::Create(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject() || model_ctor().IsEmpty() ||
       !info[0].As<Napi::Object>().InstanceOf(model_ctor().Value())) {
-    bad(env, "model must be a NativeModel");
+    bad_argument(env, "model must be a NativeModel");
   }
   auto model = Napi::ObjectWrap<NativeModel>::Unwrap(info[0].As<Napi::Object>())->get(env);
   TrainConfig config = info.Length() > 1 && !info[1].IsUndefined()
@@ -277,7 +273,7 @@ Napi::Value NativeTrainer::Step(const Napi::CallbackInfo& info) {
 Napi::Value NativeTrainer::Evaluate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto trainer = get(env);
-  if (info.Length() < 1 || !info[0].IsArray()) bad(env, "batches must be an array of batches");
+  if (info.Length() < 1 || !info[0].IsArray()) bad_argument(env, "batches must be an array of batches");
   auto arr = info[0].As<Napi::Array>();
   std::vector<HostBatch> batches;
   for (uint32_t i = 0; i < arr.Length(); ++i) {
@@ -362,7 +358,7 @@ Napi::Value NativeTrainer::SaveState(const Napi::CallbackInfo& info) {
     for (uint32_t i = 0; i < keys.Length(); ++i) {
       std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
       Napi::Value v = o.Get(k);
-      if (!v.IsString()) bad(env, "metadata." + k + " must be a string");
+      if (!v.IsString()) bad_argument(env, "metadata." + k + " must be a string");
       metadata[k] = v.As<Napi::String>().Utf8Value();
     }
   }
@@ -403,9 +399,9 @@ Napi::Value NativeTrainer::LoadState(const Napi::CallbackInfo& info) {
 Napi::Value NativeTrainer::SetLearningRate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto trainer = get(env);
-  if (info.Length() < 1 || !info[0].IsNumber()) bad(env, "setLearningRate(lr) needs a number");
+  if (info.Length() < 1 || !info[0].IsNumber()) bad_argument(env, "setLearningRate(lr) needs a number");
   double lr = info[0].As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(lr) || lr < 0) bad(env, "learning rate must be a finite number >= 0");
+  if (!std::isfinite(lr) || lr < 0) bad_argument(env, "learning rate must be a finite number >= 0");
   return run_on_engine<int>(
       env, [trainer, lr](JsChannel&) { trainer->set_learning_rate(lr); return 0; }, undefined);
 }
