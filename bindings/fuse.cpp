@@ -17,20 +17,6 @@ namespace mlxlab::js {
 
 namespace {
 
-Napi::FunctionReference& native_model_ctor() {
-  static Napi::FunctionReference ref;
-  return ref;
-}
-
-std::shared_ptr<Model> model_arg(const Napi::CallbackInfo& info, size_t i) {
-  Napi::Env env = info.Env();
-  if (info.Length() <= i || !info[i].IsObject() || native_model_ctor().IsEmpty() ||
-      !info[i].As<Napi::Object>().InstanceOf(native_model_ctor().Value())) {
-    bad_argument(env, "model must be a NativeModel");
-  }
-  return Napi::ObjectWrap<NativeModel>::Unwrap(info[i].As<Napi::Object>())->get(env);
-}
-
 std::optional<int> optional_int(const Napi::Object& o, const char* key) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined() || v.IsNull()) return std::nullopt;
@@ -190,7 +176,7 @@ FuseProgressFn cancellable(FuseProgressFn progress, const Napi::CallbackInfo& in
 //           onProgress?, control?) -> Promise<Saved>
 Napi::Value FuseModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto model = model_arg(info, 0);
+  auto model = NativeModel::FromArg(info, 0);
   auto o = object_arg(info, 1, "options");
   std::string adapter_file = get_string(o, "adapterFile", "");
   std::string out_dir = get_string(o, "outDir", "");
@@ -218,7 +204,7 @@ Napi::Value FuseModel(const Napi::CallbackInfo& info) {
 //              maxShardBytes? }, onProgress?, control?) -> Promise<Saved>
 Napi::Value ConvertModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto model = model_arg(info, 0);
+  auto model = NativeModel::FromArg(info, 0);
   auto o = object_arg(info, 1, "options");
   std::string out_dir = get_string(o, "outDir", "");
   if (out_dir.empty()) bad_argument(env, "options.outDir must name a folder");
@@ -247,8 +233,6 @@ Napi::Value GgufMetadata(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitFuse(Napi::Env env, Napi::Object exports) {
-  Napi::Value model = exports.Get("NativeModel");
-  if (model.IsFunction()) native_model_ctor() = Napi::Persistent(model.As<Napi::Function>());
   exports.Set("fuseModel", Napi::Function::New<FuseModel>(env));
   exports.Set("convertModel", Napi::Function::New<ConvertModel>(env));
   exports.Set("ggufMetadata", Napi::Function::New<GgufMetadata>(env));

@@ -4,6 +4,7 @@
 #include "compute.h"
 #include "async.h"
 #include "errors.h"
+#include "instance.h"
 #include "io/gguf.h"
 #include "io/safetensors.h"
 #include "values.h"
@@ -11,14 +12,6 @@
 namespace mlxlab::js {
 
 namespace {
-Napi::FunctionReference& model_ctor() {
-  static Napi::FunctionReference ref;
-  return ref;
-}
-Napi::FunctionReference& control_ctor() {
-  static Napi::FunctionReference ref;
-  return ref;
-}
 
 const char* finish_name(FinishReason r) {
   switch (r) {
@@ -61,12 +54,12 @@ void NativeModel::Init(Napi::Env env, Napi::Object exports) {
       InstanceMethod<&NativeModel::Dispose>("dispose"),
       InstanceAccessor<&NativeModel::Disposed>("disposed"),
   });
-  model_ctor() = Napi::Persistent(ctor);
+  instance(env).native_model = Napi::Persistent(ctor);
   exports.Set("NativeModel", ctor);
 }
 
 Napi::Object NativeModel::Wrap(Napi::Env env, std::shared_ptr<Model> model, const ComputeReport& compute) {
-  Napi::Object obj = model_ctor().New({});
+  Napi::Object obj = instance(env).native_model.New({});
   NativeModel* self = Unwrap(obj);
   self->model_ = std::move(model);
   self->compute_ = compute;
@@ -82,6 +75,14 @@ void NativeModel::release() { release_on_engine(std::move(model_)); }
 std::shared_ptr<Model> NativeModel::get(Napi::Env env) const {
   if (!model_) throw_error(env, codes::kDisposed, "this model has been disposed");
   return model_;
+}
+
+std::shared_ptr<Model> NativeModel::FromArg(const Napi::CallbackInfo& info, size_t i) {
+  Napi::Env env = info.Env();
+  if (info.Length() <= i || !is_instance_of(info[i], instance(env).native_model)) {
+    bad_argument(env, "model must be a NativeModel");
+  }
+  return Unwrap(info[i].As<Napi::Object>())->get(env);
 }
 
 // load(config, files[], { compute }) -> Promise<NativeModel>
@@ -257,7 +258,7 @@ void NativeControl::Init(Napi::Env env, Napi::Object exports) {
       InstanceMethod<&NativeControl::Stop>("stop"),
       InstanceAccessor<&NativeControl::Cancelled>("cancelled"),
   });
-  control_ctor() = Napi::Persistent(ctor);
+  instance(env).native_control = Napi::Persistent(ctor);
   exports.Set("NativeControl", ctor);
 }
 
@@ -272,7 +273,7 @@ NativeControl::NativeControl(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
 }
 
 NativeControl* NativeControl::Unwrap(const Napi::Value& value) {
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(control_ctor().Value())) {
+  if (!is_instance_of(value, instance(value.Env()).native_control)) {
     throw_error(value.Env(), codes::kArgument, "control must be a NativeControl");
   }
   return Napi::ObjectWrap<NativeControl>::Unwrap(value.As<Napi::Object>());

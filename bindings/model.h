@@ -20,6 +20,8 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
 
   // The model, or an E_DISPOSED error after dispose().
   std::shared_ptr<Model> get(Napi::Env env) const;
+  // The model of the NativeModel at argument i (E_ARGUMENT otherwise, E_DISPOSED after dispose()).
+  static std::shared_ptr<Model> FromArg(const Napi::CallbackInfo& info, size_t i);
 
  private:
   static Napi::Value Load(const Napi::CallbackInfo& info);

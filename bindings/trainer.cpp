@@ -8,21 +8,13 @@
 #include "args.h"
 #include "async.h"
 #include "errors.h"
+#include "instance.h"
 #include "model.h"
 #include "values.h"
 
 namespace mlxlab::js {
 
 namespace {
-
-Napi::FunctionReference& trainer_ctor() {
-  static Napi::FunctionReference ref;
-  return ref;
-}
-Napi::FunctionReference& model_ctor() {
-  static Napi::FunctionReference ref;
-  return ref;
-}
 
 Napi::Object optional_object(const Napi::Object& o, const char* key) {
   Napi::Value v = o.Get(key);
@@ -201,9 +193,7 @@ void NativeTrainer::Init(Napi::Env env, Napi::Object exports) {
       InstanceMethod<&NativeTrainer::Dispose>("dispose"),
       InstanceAccessor<&NativeTrainer::Disposed>("disposed"),
   });
-  trainer_ctor() = Napi::Persistent(ctor);
-  Napi::Value model = exports.Get("NativeModel");
-  if (model.IsFunction()) model_ctor() = Napi::Persistent(model.As<Napi::Function>());
+  instance(env).native_trainer = Napi::Persistent(ctor);
   exports.Set("NativeTrainer", ctor);
 }
 
@@ -225,18 +215,14 @@ std::shared_ptr<Trainer> NativeTrainer::get(Napi::Env env) const {
 // create(model: NativeModel, options) -> Promise<NativeTrainer>
 Napi::Value NativeTrainer::Create(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject() || model_ctor().IsEmpty() ||
-      !info[0].As<Napi::Object>().InstanceOf(model_ctor().Value())) {
-    bad_argument(env, "model must be a NativeModel");
-  }
-  auto model = Napi::ObjectWrap<NativeModel>::Unwrap(info[0].As<Napi::Object>())->get(env);
+  auto model = NativeModel::FromArg(info, 0);
   TrainConfig config = info.Length() > 1 && !info[1].IsUndefined()
                            ? to_train_config(object_arg(info, 1, "options"))
                            : TrainConfig{};
   return run_on_engine<std::shared_ptr<Trainer>>(
       env, [model, config](JsChannel&) { return std::make_shared<Trainer>(model, config); },
       [](Napi::Env env, std::shared_ptr<Trainer>& trainer) -> Napi::Value {
-        Napi::Object obj = trainer_ctor().New({});
+        Napi::Object obj = instance(env).native_trainer.New({});
         auto* self = Unwrap(obj);
         self->trainer_ = trainer;
         for (const auto& s : trainer->adapter().slots()) {
