@@ -70,16 +70,20 @@ std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* wha
   return info[i].As<Napi::String>().Utf8Value();
 }
 
-std::vector<std::string> string_array_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsArray()) bad_argument(info.Env(), std::string(what) + " must be an array of strings");
-  auto arr = info[i].As<Napi::Array>();
+std::vector<std::string> to_strings(const Napi::Value& value, const std::string& what) {
+  if (!value.IsArray()) bad_argument(value.Env(), what + " must be an array of strings");
+  auto arr = value.As<Napi::Array>();
   std::vector<std::string> out;
   for (uint32_t k = 0; k < arr.Length(); ++k) {
     Napi::Value v = arr.Get(k);
-    if (!v.IsString()) bad_argument(info.Env(), std::string(what) + "[" + std::to_string(k) + "] must be a string");
+    if (!v.IsString()) bad_argument(value.Env(), what + "[" + std::to_string(k) + "] must be a string");
     out.push_back(v.As<Napi::String>().Utf8Value());
   }
   return out;
+}
+
+std::vector<std::string> string_array_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  return to_strings(info.Length() > i ? info[i] : info.Env().Undefined(), what);
 }
 
 std::vector<int> to_tokens(const Napi::Value& value, const char* what) {

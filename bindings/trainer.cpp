@@ -43,17 +43,7 @@ LoraConfig to_lora_config(const Napi::Object& o) {
   c.num_layers = get_int(o, "numLayers", c.num_layers);
   c.fine_tune_type = get_string(o, "fineTuneType", c.fine_tune_type);
   Napi::Value keys = o.Get("keys");
-  if (!keys.IsUndefined() && !keys.IsNull()) {
-    if (!keys.IsArray()) bad_argument(o.Env(), "lora.keys must be an array of strings");
-    std::vector<std::string> ks;
-    auto a = keys.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); ++i) {
-      Napi::Value k = a.Get(i);
-      if (!k.IsString()) bad_argument(o.Env(), "lora.keys[" + std::to_string(i) + "] must be a string");
-      ks.push_back(k.As<Napi::String>().Utf8Value());
-    }
-    c.keys = std::move(ks);
-  }
+  if (!keys.IsUndefined() && !keys.IsNull()) c.keys = to_strings(keys, "lora.keys");
   return c;
 }
 
