@@ -173,6 +173,25 @@ std::string join_names(const std::vector<std::string>& names, size_t max = 12) {
   return out;
 }
 
+// Every linear by its full path, in the order of mlx-lm's second pass over named_modules():
+// the linears last to first (lm_head first), then the expert linears.
+std::vector<BlockModule> model_modules(DecoderModel& model) {
+  std::vector<BlockModule> out;
+  auto linears = model.linears();
+  for (auto it = linears.rbegin(); it != linears.rend(); ++it) out.push_back({(*it)->path, *it, nullptr});
+  for (auto* l : model.switch_linears()) out.push_back({l->path, nullptr, l});
+  return out;
+}
+
+// The block a module path lies in ("model.layers.N."), or -1 outside the blocks.
+int layer_of(const std::string& path, int n_layers) {
+  int layer = -1;
+  for (int i = 0; i < n_layers; ++i) {
+    if (path.rfind("model.layers." + str(i) + ".", 0) == 0) layer = i;
+  }
+  return layer;
+}
+
 }  // namespace
 
 std::vector<std::string> default_lora_keys(DecoderModel& model) {
@@ -248,33 +267,14 @@ Adapter::Adapter(std::shared_ptr<Model> model, const LoraConfig& config, mx::arr
   for (auto& [m, layer] : chosen) taken.insert(m.linear ? static_cast<const void*>(m.linear) : m.switch_linear);
   // Model-level full paths (mlx-lm's second pass over model.named_modules()).
   std::vector<std::pair<BlockModule, int>> model_level;
-  auto all_linears = decoder_->linears();
-  std::reverse(all_linears.begin(), all_linears.end());  // lm_head first, as mlx-lm visits it
-  for (auto* l : all_linears) {
-    if (!key_set.count(l->path)) continue;
-    matched.insert(l->path);
-    if (taken.count(l)) {
-      fail(codes::kConfig, "lora_parameters.keys: \"" + l->path +
+  for (auto& m : model_modules(*decoder_)) {
+    if (!key_set.count(m.rel)) continue;
+    matched.insert(m.rel);
+    if (taken.count(m.linear ? static_cast<const void*>(m.linear) : m.switch_linear)) {
+      fail(codes::kConfig, "lora_parameters.keys: \"" + m.rel +
                                "\" names a layer another key already adapts");
     }
-    int layer = -1;
-    for (int i = 0; i < n_layers; ++i) {
-      if (l->path.rfind("model.layers." + str(i) + ".", 0) == 0) layer = i;
-    }
-    model_level.push_back({BlockModule{l->path, l, nullptr}, layer});
-  }
-  for (auto* l : decoder_->switch_linears()) {
-    if (!key_set.count(l->path)) continue;
-    matched.insert(l->path);
-    if (taken.count(l)) {
-      fail(codes::kConfig, "lora_parameters.keys: \"" + l->path +
-                               "\" names a layer another key already adapts");
-    }
-    int layer = -1;
-    for (int i = 0; i < n_layers; ++i) {
-      if (l->path.rfind("model.layers." + str(i) + ".", 0) == 0) layer = i;
-    }
-    model_level.push_back({BlockModule{l->path, nullptr, l}, layer});
+    model_level.push_back({m, layer_of(m.rel, n_layers)});
   }
   for (const auto& k : keys) {
     if (matched.count(k)) continue;
