@@ -61,12 +61,14 @@ std::string get_string(const Napi::Object& obj, const char* key, const std::stri
 }
 
 Napi::Object object_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsObject()) bad_argument(info.Env(), std::string(what) + " must be an object");
+  if (info.Length() <= i || !info[i].IsObject())
+    bad_argument(info.Env(), std::string(what) + " must be an object");
   return info[i].As<Napi::Object>();
 }
 
 std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsString()) bad_argument(info.Env(), std::string(what) + " must be a string");
+  if (info.Length() <= i || !info[i].IsString())
+    bad_argument(info.Env(), std::string(what) + " must be a string");
   return info[i].As<Napi::String>().Utf8Value();
 }
 
@@ -76,13 +78,15 @@ std::vector<std::string> to_strings(const Napi::Value& value, const std::string&
   std::vector<std::string> out;
   for (uint32_t k = 0; k < arr.Length(); ++k) {
     Napi::Value v = arr.Get(k);
-    if (!v.IsString()) bad_argument(value.Env(), what + "[" + std::to_string(k) + "] must be a string");
+    if (!v.IsString())
+      bad_argument(value.Env(), what + "[" + std::to_string(k) + "] must be a string");
     out.push_back(v.As<Napi::String>().Utf8Value());
   }
   return out;
 }
 
-std::vector<std::string> string_array_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+std::vector<std::string> string_array_arg(const Napi::CallbackInfo& info, size_t i,
+                                          const char* what) {
   return to_strings(info.Length() > i ? info[i] : info.Env().Undefined(), what);
 }
 
@@ -97,7 +101,9 @@ std::vector<int> to_tokens(const Napi::Value& value, const char* what) {
     out.reserve(a.Length());
     for (uint32_t k = 0; k < a.Length(); ++k) {
       Napi::Value v = a.Get(k);
-      if (!v.IsNumber()) bad_argument(env, std::string(what) + "[" + std::to_string(k) + "] must be a token id (number)");
+      if (!v.IsNumber())
+        bad_argument(env,
+                     std::string(what) + "[" + std::to_string(k) + "] must be a token id (number)");
       out.push_back(v.As<Napi::Number>().Int32Value());
     }
   } else {
@@ -142,7 +148,8 @@ ModelConfig to_model_config(const Napi::Object& o) {
   c.intermediate_size = get_int(o, "intermediate_size", 0);
   c.num_attention_heads = get_int(o, "num_attention_heads", 0);
   c.num_key_value_heads = get_int(o, "num_key_value_heads", c.num_attention_heads);
-  c.head_dim = get_int(o, "head_dim", c.num_attention_heads ? c.hidden_size / c.num_attention_heads : 0);
+  c.head_dim =
+      get_int(o, "head_dim", c.num_attention_heads ? c.hidden_size / c.num_attention_heads : 0);
   c.vocab_size = get_int(o, "vocab_size", 0);
   c.max_position_embeddings = get_int(o, "max_position_embeddings", 0);
   c.rms_norm_eps = static_cast<float>(get_number(o, "rms_norm_eps", 1e-6));
@@ -164,7 +171,8 @@ ModelConfig to_model_config(const Napi::Object& o) {
     c.rope_scaling.factor = static_cast<float>(get_number(r, "factor", 1.0));
     c.rope_scaling.low_freq_factor = static_cast<float>(get_number(r, "low_freq_factor", 1.0));
     c.rope_scaling.high_freq_factor = static_cast<float>(get_number(r, "high_freq_factor", 4.0));
-    c.rope_scaling.original_max_position_embeddings = get_int(r, "original_max_position_embeddings", 8192);
+    c.rope_scaling.original_max_position_embeddings =
+        get_int(r, "original_max_position_embeddings", 8192);
   }
   Napi::Value q = o.Get("quantization");
   if (q.IsObject()) {
@@ -214,7 +222,8 @@ GenerateRequest to_generate_request(const Napi::Object& o) {
   if (s.top_p <= 0 || s.top_p > 1) bad_argument(o.Env(), "topP must be in (0, 1]");
   if (s.top_k < 0) bad_argument(o.Env(), "topK must be >= 0");
   if (s.min_p < 0 || s.min_p >= 1) bad_argument(o.Env(), "minP must be in [0, 1)");
-  for (int id : to_tokens(o.Has("eosIds") ? o.Get("eosIds") : Napi::Array::New(o.Env()), "eosIds")) {
+  for (int id :
+       to_tokens(o.Has("eosIds") ? o.Get("eosIds") : Napi::Array::New(o.Env()), "eosIds")) {
     r.eos_ids.insert(id);
   }
   return r;

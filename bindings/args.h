@@ -26,7 +26,8 @@ std::string get_string(const Napi::Object& obj, const char* key, const std::stri
 // An object argument at position i (E_ARGUMENT naming `what` otherwise).
 Napi::Object object_arg(const Napi::CallbackInfo& info, size_t i, const char* what);
 std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* what);
-std::vector<std::string> string_array_arg(const Napi::CallbackInfo& info, size_t i, const char* what);
+std::vector<std::string> string_array_arg(const Napi::CallbackInfo& info, size_t i,
+                                          const char* what);
 // A string[] (E_ARGUMENT naming `what`, or `what`[k], otherwise).
 std::vector<std::string> to_strings(const Napi::Value& value, const std::string& what);
 

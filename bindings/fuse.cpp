@@ -1,6 +1,8 @@
 // Fusing adapters and converting models (native/fuse.h): the weights are made and the shards
 // written on the engine thread; config.json, the index and the tokenizer files are the TS
 // layer's (src/fuse.ts, src/convert.ts).
+#include "fuse.h"
+
 #include <napi.h>
 
 #include <cmath>
@@ -8,7 +10,6 @@
 #include "args.h"
 #include "async.h"
 #include "errors.h"
-#include "fuse.h"
 #include "io/gguf.h"
 #include "model.h"
 #include "values.h"
@@ -49,7 +50,8 @@ WeightOptions to_weight_options(const Napi::Object& o) {
 
 uint64_t max_shard_bytes(const Napi::Object& o) {
   double v = get_number(o, "maxShardBytes", static_cast<double>(kMaxShardBytes));
-  if (!(v >= 1) || v != std::floor(v)) bad_argument(o.Env(), "maxShardBytes must be a positive integer");
+  if (!(v >= 1) || v != std::floor(v))
+    bad_argument(o.Env(), "maxShardBytes must be a positive integer");
   return static_cast<uint64_t>(v);
 }
 
@@ -129,8 +131,8 @@ Napi::Value saved_to_js(Napi::Env env, Saved& s) {
 }
 
 // A progress sink that posts { stage, done, total, name } to a JS callback (or nothing).
-FuseProgressFn progress_sink(const std::shared_ptr<JsChannel>& channel, const Napi::CallbackInfo& info,
-                             size_t i) {
+FuseProgressFn progress_sink(const std::shared_ptr<JsChannel>& channel,
+                             const Napi::CallbackInfo& info, size_t i) {
   if (info.Length() <= i || !info[i].IsFunction()) return {};
   auto* cb = channel->adopt(
       std::make_unique<Napi::FunctionReference>(Napi::Persistent(info[i].As<Napi::Function>())));
@@ -173,7 +175,8 @@ Napi::Value FuseModel(const Napi::CallbackInfo& info) {
   if (adapter_file.empty()) bad_argument(env, "options.adapterFile must name adapters.safetensors");
   if (out_dir.empty()) bad_argument(env, "options.outDir must name a folder");
   Napi::Value lora_value = o.Get("lora");
-  if (!lora_value.IsObject()) bad_argument(env, "options.lora must be an object (the adapter's layout)");
+  if (!lora_value.IsObject())
+    bad_argument(env, "options.lora must be an object (the adapter's layout)");
   LoraConfig lora = to_lora(lora_value.As<Napi::Object>());
   WeightOptions options = to_weight_options(o);
   if (options.quantize) bad_argument(env, "fuse takes bits / groupSize, not quantize");

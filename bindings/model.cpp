@@ -1,8 +1,8 @@
 #include "model.h"
 
 #include "args.h"
-#include "compute.h"
 #include "async.h"
+#include "compute.h"
 #include "errors.h"
 #include "instance.h"
 #include "io/gguf.h"
@@ -44,21 +44,21 @@ void release_on_engine(std::shared_ptr<Model> model) {
 }  // namespace
 
 void NativeModel::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function ctor = DefineClass(env, "NativeModel", {
-      StaticMethod<&NativeModel::Load>("load"),
-      StaticMethod<&NativeModel::LoadGguf>("loadGguf"),
-      InstanceMethod<&NativeModel::Forward>("forward"),
-      InstanceMethod<&NativeModel::Generate>("generate"),
-      InstanceMethod<&NativeModel::Info>("info"),
-      InstanceMethod<&NativeModel::SetCompute>("setCompute"),
-      InstanceMethod<&NativeModel::Dispose>("dispose"),
-      InstanceAccessor<&NativeModel::Disposed>("disposed"),
-  });
+  Napi::Function ctor = DefineClass(
+      env, "NativeModel",
+      {StaticMethod<&NativeModel::Load>("load"), StaticMethod<&NativeModel::LoadGguf>("loadGguf"),
+       InstanceMethod<&NativeModel::Forward>("forward"),
+       InstanceMethod<&NativeModel::Generate>("generate"),
+       InstanceMethod<&NativeModel::Info>("info"),
+       InstanceMethod<&NativeModel::SetCompute>("setCompute"),
+       InstanceMethod<&NativeModel::Dispose>("dispose"),
+       InstanceAccessor<&NativeModel::Disposed>("disposed")});
   instance(env).native_model = Napi::Persistent(ctor);
   exports.Set("NativeModel", ctor);
 }
 
-Napi::Object NativeModel::Wrap(Napi::Env env, std::shared_ptr<Model> model, const ComputeReport& compute) {
+Napi::Object NativeModel::Wrap(Napi::Env env, std::shared_ptr<Model> model,
+                               const ComputeReport& compute) {
   Napi::Object obj = instance(env).native_model.New({});
   NativeModel* self = Unwrap(obj);
   self->model_ = std::move(model);
@@ -90,7 +90,8 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ModelConfig config = to_model_config(object_arg(info, 0, "config"));
   auto files = string_array_arg(info, 1, "files");
-  if (files.empty()) throw_error(env, codes::kArgument, "files must name at least one safetensors file");
+  if (files.empty())
+    throw_error(env, codes::kArgument, "files must name at least one safetensors file");
   ComputeMode mode = compute_option(info, 2);
   struct Loaded {
     std::shared_ptr<Model> model;
@@ -103,7 +104,9 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
         out.compute = apply_compute_mode(*out.model, mode);
         return out;
       },
-      [](Napi::Env env, Loaded& loaded) -> Napi::Value { return Wrap(env, loaded.model, loaded.compute); });
+      [](Napi::Env env, Loaded& loaded) -> Napi::Value {
+        return Wrap(env, loaded.model, loaded.compute);
+      });
 }
 
 // loadGguf(path, { compute }) -> Promise<{ model, config, metadata }>
@@ -142,7 +145,8 @@ Napi::Value NativeModel::Forward(const Napi::CallbackInfo& info) {
   auto tokens = to_tokens(info[0], "tokens");
   int batch = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 1;
   if (batch < 1 || tokens.empty() || tokens.size() % batch != 0) {
-    throw_error(env, codes::kArgument, "tokens must be a non-empty [batch, length] array (length = tokens / batch)");
+    throw_error(env, codes::kArgument,
+                "tokens must be a non-empty [batch, length] array (length = tokens / batch)");
   }
   int length = static_cast<int>(tokens.size()) / batch;
   try {
@@ -171,7 +175,8 @@ Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
   auto channel = std::make_shared<JsChannel>(env);
   Napi::FunctionReference* on_token = nullptr;
   if (info.Length() > 2 && info[2].IsFunction()) {
-    on_token = channel->adopt(std::make_unique<Napi::FunctionReference>(Napi::Persistent(info[2].As<Napi::Function>())));
+    on_token = channel->adopt(
+        std::make_unique<Napi::FunctionReference>(Napi::Persistent(info[2].As<Napi::Function>())));
   }
   auto cancel = control->cancel_flag();
   auto stops = control->stop_flags();
@@ -231,7 +236,8 @@ Napi::Value NativeModel::SetCompute(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto model = get(env);
   ComputeMode mode = ComputeMode::kAuto;
-  if (info.Length() > 0 && info[0].IsString()) mode = to_compute_mode(env, info[0].As<Napi::String>().Utf8Value());
+  if (info.Length() > 0 && info[0].IsString())
+    mode = to_compute_mode(env, info[0].As<Napi::String>().Utf8Value());
   Napi::Reference<Napi::Object> self = Napi::Persistent(Value());
   auto holder = std::make_shared<JsChannel>(env);
   auto* ref = holder->adopt(std::make_unique<Napi::Reference<Napi::Object>>(std::move(self)));
@@ -253,21 +259,22 @@ Napi::Value NativeModel::Disposed(const Napi::CallbackInfo& info) {
 }
 
 void NativeControl::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function ctor = DefineClass(env, "NativeControl", {
-      InstanceMethod<&NativeControl::Cancel>("cancel"),
-      InstanceMethod<&NativeControl::Stop>("stop"),
-      InstanceAccessor<&NativeControl::Cancelled>("cancelled"),
-  });
+  Napi::Function ctor = DefineClass(env, "NativeControl",
+                                    {InstanceMethod<&NativeControl::Cancel>("cancel"),
+                                     InstanceMethod<&NativeControl::Stop>("stop"),
+                                     InstanceAccessor<&NativeControl::Cancelled>("cancelled")});
   instance(env).native_control = Napi::Persistent(ctor);
   exports.Set("NativeControl", ctor);
 }
 
 // new NativeControl(sequences = 1)
-NativeControl::NativeControl(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeControl>(info) {
+NativeControl::NativeControl(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<NativeControl>(info) {
   int n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 1;
   constexpr int kMaxSequences = 1 << 20;  // far above any batch; keeps the flag vector small
   if (n < 1 || n > kMaxSequences) {
-    throw_error(info.Env(), codes::kArgument, "a control needs 1 to " + std::to_string(kMaxSequences) + " sequences");
+    throw_error(info.Env(), codes::kArgument,
+                "a control needs 1 to " + std::to_string(kMaxSequences) + " sequences");
   }
   stops_ = std::make_shared<StopFlags>(static_cast<size_t>(n));
 }
@@ -285,7 +292,8 @@ Napi::Value NativeControl::Cancel(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value NativeControl::Stop(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsNumber()) throw_error(info.Env(), codes::kArgument, "stop(sequence) needs a number");
+  if (info.Length() < 1 || !info[0].IsNumber())
+    throw_error(info.Env(), codes::kArgument, "stop(sequence) needs a number");
   stops_->stop(static_cast<size_t>(info[0].As<Napi::Number>().Int64Value()));
   return info.Env().Undefined();
 }

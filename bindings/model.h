@@ -14,7 +14,8 @@ namespace mlxlab::js {
 class NativeModel : public Napi::ObjectWrap<NativeModel> {
  public:
   static void Init(Napi::Env env, Napi::Object exports);
-  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<Model> model, const ComputeReport& compute);
+  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<Model> model,
+                           const ComputeReport& compute);
   explicit NativeModel(const Napi::CallbackInfo& info);
   ~NativeModel() override;
 

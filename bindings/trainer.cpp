@@ -121,7 +121,8 @@ HostBatch to_host_batch(const Napi::Value& v, const std::string& what) {
   if (b.tokens.size() / b.batch < 2) bad_argument(env, what + ": rows need at least 2 tokens");
   b.lengths = to_tokens(o.Get("lengths"), (what + ".lengths").c_str());
   if (b.lengths.size() != static_cast<size_t>(b.batch)) {
-    bad_argument(env, what + ".lengths must have one entry per row (" + std::to_string(b.batch) + ")");
+    bad_argument(env,
+                 what + ".lengths must have one entry per row (" + std::to_string(b.batch) + ")");
   }
   Napi::Value offsets = o.Get("offsets");
   if (offsets.IsUndefined() || offsets.IsNull()) {
@@ -129,7 +130,8 @@ HostBatch to_host_batch(const Napi::Value& v, const std::string& what) {
   } else {
     b.offsets = to_tokens(offsets, (what + ".offsets").c_str());
     if (b.offsets.size() != static_cast<size_t>(b.batch)) {
-      bad_argument(env, what + ".offsets must have one entry per row (" + std::to_string(b.batch) + ")");
+      bad_argument(env,
+                   what + ".offsets must have one entry per row (" + std::to_string(b.batch) + ")");
     }
   }
   return b;
@@ -166,28 +168,27 @@ Napi::Value undefined(Napi::Env env, int&) { return env.Undefined(); }
 }  // namespace
 
 void NativeTrainer::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function ctor = DefineClass(env, "NativeTrainer", {
-      StaticMethod<&NativeTrainer::Create>("create"),
-      InstanceMethod<&NativeTrainer::Step>("step"),
-      InstanceMethod<&NativeTrainer::Evaluate>("evaluate"),
-      InstanceMethod<&NativeTrainer::Gradients>("gradients"),
-      InstanceMethod<&NativeTrainer::SaveAdapter>("saveAdapter"),
-      InstanceMethod<&NativeTrainer::LoadAdapter>("loadAdapter"),
-      InstanceMethod<&NativeTrainer::AdapterParameters>("adapterParameters"),
-      InstanceMethod<&NativeTrainer::SaveState>("saveState"),
-      InstanceMethod<&NativeTrainer::LoadState>("loadState"),
-      InstanceMethod<&NativeTrainer::SetLearningRate>("setLearningRate"),
-      InstanceMethod<&NativeTrainer::State>("state"),
-      InstanceMethod<&NativeTrainer::Info>("info"),
-      InstanceMethod<&NativeTrainer::Detach>("detach"),
-      InstanceMethod<&NativeTrainer::Dispose>("dispose"),
-      InstanceAccessor<&NativeTrainer::Disposed>("disposed"),
-  });
+  Napi::Function ctor = DefineClass(
+      env, "NativeTrainer",
+      {StaticMethod<&NativeTrainer::Create>("create"), InstanceMethod<&NativeTrainer::Step>("step"),
+       InstanceMethod<&NativeTrainer::Evaluate>("evaluate"),
+       InstanceMethod<&NativeTrainer::Gradients>("gradients"),
+       InstanceMethod<&NativeTrainer::SaveAdapter>("saveAdapter"),
+       InstanceMethod<&NativeTrainer::LoadAdapter>("loadAdapter"),
+       InstanceMethod<&NativeTrainer::AdapterParameters>("adapterParameters"),
+       InstanceMethod<&NativeTrainer::SaveState>("saveState"),
+       InstanceMethod<&NativeTrainer::LoadState>("loadState"),
+       InstanceMethod<&NativeTrainer::SetLearningRate>("setLearningRate"),
+       InstanceMethod<&NativeTrainer::State>("state"), InstanceMethod<&NativeTrainer::Info>("info"),
+       InstanceMethod<&NativeTrainer::Detach>("detach"),
+       InstanceMethod<&NativeTrainer::Dispose>("dispose"),
+       InstanceAccessor<&NativeTrainer::Disposed>("disposed")});
   instance(env).native_trainer = Napi::Persistent(ctor);
   exports.Set("NativeTrainer", ctor);
 }
 
-NativeTrainer::NativeTrainer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTrainer>(info) {}
+NativeTrainer::NativeTrainer(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<NativeTrainer>(info) {}
 
 NativeTrainer::~NativeTrainer() { release(); }  // the finalizer: a safety net behind dispose()
 
@@ -249,7 +250,8 @@ Napi::Value NativeTrainer::Step(const Napi::CallbackInfo& info) {
 Napi::Value NativeTrainer::Evaluate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto trainer = get(env);
-  if (info.Length() < 1 || !info[0].IsArray()) bad_argument(env, "batches must be an array of batches");
+  if (info.Length() < 1 || !info[0].IsArray())
+    bad_argument(env, "batches must be an array of batches");
   auto arr = info[0].As<Napi::Array>();
   std::vector<HostBatch> batches;
   for (uint32_t i = 0; i < arr.Length(); ++i) {
@@ -301,7 +303,12 @@ Napi::Value NativeTrainer::SaveAdapter(const Napi::CallbackInfo& info) {
   auto trainer = get(env);
   auto path = string_arg(info, 0, "path");
   return run_on_engine<int>(
-      env, [trainer, path](JsChannel&) { trainer->save_adapter(path); return 0; }, undefined);
+      env,
+      [trainer, path](JsChannel&) {
+        trainer->save_adapter(path);
+        return 0;
+      },
+      undefined);
 }
 
 // loadAdapter(path) -> Promise<void>
@@ -310,7 +317,12 @@ Napi::Value NativeTrainer::LoadAdapter(const Napi::CallbackInfo& info) {
   auto trainer = get(env);
   auto path = string_arg(info, 0, "path");
   return run_on_engine<int>(
-      env, [trainer, path](JsChannel&) { trainer->load_adapter(path); return 0; }, undefined);
+      env,
+      [trainer, path](JsChannel&) {
+        trainer->load_adapter(path);
+        return 0;
+      },
+      undefined);
 }
 
 // adapterParameters() -> Promise<Record<string, NativeArray>>
@@ -339,7 +351,11 @@ Napi::Value NativeTrainer::SaveState(const Napi::CallbackInfo& info) {
     }
   }
   return run_on_engine<int>(
-      env, [trainer, path, metadata](JsChannel&) { trainer->save_state(path, metadata); return 0; },
+      env,
+      [trainer, path, metadata](JsChannel&) {
+        trainer->save_state(path, metadata);
+        return 0;
+      },
       undefined);
 }
 
@@ -375,11 +391,17 @@ Napi::Value NativeTrainer::LoadState(const Napi::CallbackInfo& info) {
 Napi::Value NativeTrainer::SetLearningRate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto trainer = get(env);
-  if (info.Length() < 1 || !info[0].IsNumber()) bad_argument(env, "setLearningRate(lr) needs a number");
+  if (info.Length() < 1 || !info[0].IsNumber())
+    bad_argument(env, "setLearningRate(lr) needs a number");
   double lr = info[0].As<Napi::Number>().DoubleValue();
   if (!std::isfinite(lr) || lr < 0) bad_argument(env, "learning rate must be a finite number >= 0");
   return run_on_engine<int>(
-      env, [trainer, lr](JsChannel&) { trainer->set_learning_rate(lr); return 0; }, undefined);
+      env,
+      [trainer, lr](JsChannel&) {
+        trainer->set_learning_rate(lr);
+        return 0;
+      },
+      undefined);
 }
 
 // state() -> Promise<{ iteration, step, lr, attached }>
@@ -417,7 +439,8 @@ Napi::Value NativeTrainer::Info(const Napi::CallbackInfo& info) {
     Napi::Object p = Napi::Object::New(env);
     p.Set("name", parameter_shapes_[i].first);
     Napi::Array shape = Napi::Array::New(env, parameter_shapes_[i].second.size());
-    for (size_t k = 0; k < parameter_shapes_[i].second.size(); ++k) shape.Set(k, parameter_shapes_[i].second[k]);
+    for (size_t k = 0; k < parameter_shapes_[i].second.size(); ++k)
+      shape.Set(k, parameter_shapes_[i].second[k]);
     p.Set("shape", shape);
     params.Set(i, p);
   }
@@ -431,7 +454,12 @@ Napi::Value NativeTrainer::Detach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto trainer = get(env);
   return run_on_engine<int>(
-      env, [trainer](JsChannel&) { trainer->detach(); return 0; }, undefined);
+      env,
+      [trainer](JsChannel&) {
+        trainer->detach();
+        return 0;
+      },
+      undefined);
 }
 
 Napi::Value NativeTrainer::Dispose(const Napi::CallbackInfo& info) {

@@ -32,7 +32,8 @@ void for_each_weight(DecoderModel& m, Fn&& fn) {
   auto& e = m.embed_tokens();
   fn(e.weight, e.scales, e.biases, e.quant, e.compute_weight);
   for (auto* l : m.linears()) fn(l->weight, l->scales, l->biases, l->quant, l->compute_weight);
-  for (auto* s : m.switch_linears()) fn(s->weight, s->scales, s->biases, s->quant, s->compute_weight);
+  for (auto* s : m.switch_linears())
+    fn(s->weight, s->scales, s->biases, s->quant, s->compute_weight);
 }
 
 DecoderModel& decoder(Model& model) {
@@ -60,11 +61,13 @@ size_t default_compute_budget() { return physical_memory_bytes() / 2; }
 
 size_t float32_copy_bytes(Model& model) {
   size_t total = 0;
-  for_each_weight(decoder(model), [&](const mx::array& w, const std::optional<mx::array>& scales,
-                                       const std::optional<mx::array>&,
-                                       const std::optional<QuantSpec>& q, std::optional<mx::array>&) {
-    if (needs_copy(w, q.has_value())) total += float32_bytes(w, q.has_value(), scales, q ? q->group_size : 0);
-  });
+  for_each_weight(decoder(model),
+                  [&](const mx::array& w, const std::optional<mx::array>& scales,
+                      const std::optional<mx::array>&, const std::optional<QuantSpec>& q,
+                      std::optional<mx::array>&) {
+                    if (needs_copy(w, q.has_value()))
+                      total += float32_bytes(w, q.has_value(), scales, q ? q->group_size : 0);
+                  });
   return total;
 }
 
@@ -81,10 +84,12 @@ ComputeReport apply_compute_mode(Model& model, ComputeMode mode, size_t memory_b
       report.reason = "all weights are float32 already";
     } else if (extra > memory_budget) {
       mode = ComputeMode::kNative;
-      report.reason = "float32 copies (" + std::to_string(extra >> 20) + " MiB) exceed the memory budget";
+      report.reason =
+          "float32 copies (" + std::to_string(extra >> 20) + " MiB) exceed the memory budget";
     } else {
       mode = ComputeMode::kFloat32;
-      report.reason = "CPU: float32 matmuls are 30-80x faster than quantized or half-precision ones";
+      report.reason =
+          "CPU: float32 matmuls are 30-80x faster than quantized or half-precision ones";
     }
   }
   for_each_weight(m, [&](const mx::array& w, const std::optional<mx::array>& scales,

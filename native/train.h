@@ -44,15 +44,15 @@ struct Batch {
 };
 
 struct StepResult {
-  double loss = 0;            // this micro-batch's loss (float32 value; over all ranks' shards
-                              // when data parallel)
-  int tokens = 0;             // its unmasked target tokens (likewise)
-  double learning_rate = 0;   // the optimizer's learning rate after this step
-  bool non_finite = false;    // NaN/Inf loss: nothing was changed (no accumulation, no update)
-  bool updated = false;       // an optimizer update happened in this step
-  int prefix_tokens = 0;      // shared-prefix tokens whose frozen layers came from the cache
-  uint64_t iteration = 0;     // micro-batches trained so far (mlx-lm's `it`)
-  uint64_t step = 0;          // optimizer updates so far
+  double loss = 0;           // this micro-batch's loss (float32 value; over all ranks' shards
+                             // when data parallel)
+  int tokens = 0;            // its unmasked target tokens (likewise)
+  double learning_rate = 0;  // the optimizer's learning rate after this step
+  bool non_finite = false;   // NaN/Inf loss: nothing was changed (no accumulation, no update)
+  bool updated = false;      // an optimizer update happened in this step
+  int prefix_tokens = 0;     // shared-prefix tokens whose frozen layers came from the cache
+  uint64_t iteration = 0;    // micro-batches trained so far (mlx-lm's `it`)
+  uint64_t step = 0;         // optimizer updates so far
 };
 
 struct EvalResult {

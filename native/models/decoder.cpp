@@ -84,8 +84,7 @@ void DecoderBlock::collect(Weights& out) const {
 
 // ---- construction
 
-DecoderModel::DecoderModel(const ModelConfig& config, nn::WeightTaker& w,
-                           const Architecture& arch)
+DecoderModel::DecoderModel(const ModelConfig& config, nn::WeightTaker& w, const Architecture& arch)
     : config_(config) {
   const auto& c = config_;
   std::string model = "model_type " + c.model_type;
@@ -94,14 +93,18 @@ DecoderModel::DecoderModel(const ModelConfig& config, nn::WeightTaker& w,
                                       c.quantization, model + ", vocab_size=" + str(c.vocab_size));
   nn::Rope rope = arch.make_rope(c);
   for (int i = 0; i < c.num_hidden_layers; ++i) {
-    BlockSource source{w, c, rope, i, "model.layers." + str(i),
-                       model + ", layer " + str(i) + " of num_hidden_layers=" +
-                           str(c.num_hidden_layers)};
+    BlockSource source{
+        w,
+        c,
+        rope,
+        i,
+        "model.layers." + str(i),
+        model + ", layer " + str(i) + " of num_hidden_layers=" + str(c.num_hidden_layers)};
     DecoderBlock b;
     b.input_layernorm = nn::RMSNorm::load(w, source.prefix + ".input_layernorm", c.hidden_size,
                                           c.rms_norm_eps, source.why);
-    b.post_attention_layernorm = nn::RMSNorm::load(
-        w, source.prefix + ".post_attention_layernorm", c.hidden_size, c.rms_norm_eps, source.why);
+    b.post_attention_layernorm = nn::RMSNorm::load(w, source.prefix + ".post_attention_layernorm",
+                                                   c.hidden_size, c.rms_norm_eps, source.why);
     arch.load_block(b, source);
     layers_.push_back(std::move(b));
   }
@@ -118,8 +121,8 @@ mx::array DecoderModel::hidden_states(const mx::array& tokens, KVCache* cache,
                                       const std::optional<mx::array>& mask,
                                       const std::optional<mx::array>& row_offsets) {
   if (tokens.ndim() != 2) {
-    fail(codes::kArgument, "tokens must have shape [batch, length], got " +
-                               nn::shape_string(tokens.shape()));
+    fail(codes::kArgument,
+         "tokens must have shape [batch, length], got " + nn::shape_string(tokens.shape()));
   }
   if (cache && cache->layers.size() != layers_.size()) {
     fail(codes::kArgument, "the cache has " + str(static_cast<int>(cache->layers.size())) +

@@ -25,8 +25,8 @@ struct DecoderBlock {
   std::optional<nn::Mlp> mlp;
   std::optional<nn::SparseMoe> moe;
 
-  mx::array operator()(const mx::array& x, const std::optional<mx::array>& mask,
-                       LayerCache* cache, const std::optional<mx::array>& row_offsets) const;
+  mx::array operator()(const mx::array& x, const std::optional<mx::array>& mask, LayerCache* cache,
+                       const std::optional<mx::array>& row_offsets) const;
   void collect(Weights& out) const;
 };
 

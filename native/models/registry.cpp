@@ -52,8 +52,7 @@ const Architecture* find_architecture(const std::string& model_type) {
 const Architecture& architecture(const std::string& model_type) {
   const auto* a = find_architecture(model_type);
   if (!a) {
-    fail(codes::kConfig,
-         "model_type \"" + model_type + "\" is not supported (" + names() + ")");
+    fail(codes::kConfig, "model_type \"" + model_type + "\" is not supported (" + names() + ")");
   }
   return *a;
 }

@@ -36,8 +36,8 @@ struct Attention {
                         const Rope& rope, const QuantConfig& quantization, const std::string& why);
 
   // row_offsets [B] (optional) shift each row's RoPE positions, e.g. by minus its left padding.
-  mx::array operator()(const mx::array& x, const std::optional<mx::array>& mask,
-                       LayerCache* cache, const std::optional<mx::array>& row_offsets) const;
+  mx::array operator()(const mx::array& x, const std::optional<mx::array>& mask, LayerCache* cache,
+                       const std::optional<mx::array>& row_offsets) const;
   void collect(Weights& out) const;
 };
 

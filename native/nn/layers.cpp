@@ -42,8 +42,8 @@ LoadedWeight load_weight(WeightTaker& w, const std::string& path, const mx::Shap
   if (!quant) {
     // A packed weight without scales: say what is missing rather than a shape mismatch.
     if (w.has(weight_name) && w.peek(weight_name).dtype() == mx::uint32) {
-      fail(codes::kWeights, "missing weight \"" + path + ".scales\" (\"" + weight_name +
-                                "\" is quantized)");
+      fail(codes::kWeights,
+           "missing weight \"" + path + ".scales\" (\"" + weight_name + "\" is quantized)");
     }
     mx::Shape shape = lead;
     shape.push_back(out);
@@ -91,8 +91,8 @@ mx::array Linear::base(const mx::array& x) const {
     return bias ? mx::addmm(*bias, x, w) : mx::matmul(x, w);
   }
   if (quant) {
-    auto y = mx::quantized_matmul(x, weight, *scales, biases, true, quant->group_size,
-                                  quant->bits, quant->mode);
+    auto y = mx::quantized_matmul(x, weight, *scales, biases, true, quant->group_size, quant->bits,
+                                  quant->mode);
     return bias ? mx::add(y, *bias) : y;
   }
   if (bias) return mx::addmm(*bias, x, mx::transpose(weight));
@@ -136,12 +136,12 @@ SwitchLinear SwitchLinear::load(WeightTaker& w, const std::string& path, int num
 }
 
 mx::array SwitchLinear::base(const mx::array& x, const mx::array& indices, bool sorted) const {
-  mx::array y = compute_weight ? mx::gather_mm(x, mx::swapaxes(*compute_weight, -1, -2), std::nullopt, indices, sorted)
-              : quant ? mx::gather_qmm(x, weight, *scales, biases, std::nullopt, indices, true,
-                                       quant->group_size, quant->bits, quant->mode,
-                                       std::nullopt, sorted)
-                      : mx::gather_mm(x, mx::swapaxes(weight, -1, -2), std::nullopt, indices,
-                                      sorted);
+  mx::array y =
+      compute_weight
+          ? mx::gather_mm(x, mx::swapaxes(*compute_weight, -1, -2), std::nullopt, indices, sorted)
+      : quant ? mx::gather_qmm(x, weight, *scales, biases, std::nullopt, indices, true,
+                               quant->group_size, quant->bits, quant->mode, std::nullopt, sorted)
+              : mx::gather_mm(x, mx::swapaxes(weight, -1, -2), std::nullopt, indices, sorted);
   if (bias) y = mx::add(y, mx::expand_dims(mx::take(*bias, indices, 0), -2));
   return y;
 }

@@ -78,8 +78,8 @@ void stack_experts(WeightTaker& w, const std::string& prefix, int num_experts) {
       for (int e = 0; e < num_experts; ++e) {
         auto name = prefix + ".experts." + str(e) + "." + proj + "." + suffix;
         if (!w.has(name)) {
-          fail(codes::kWeights, "missing weight \"" + name + "\" (num_experts=" +
-                                    str(num_experts) + ", and \"" + first + "\" is present)");
+          fail(codes::kWeights, "missing weight \"" + name + "\" (num_experts=" + str(num_experts) +
+                                    ", and \"" + first + "\" is present)");
         }
         parts.push_back(w.peek(name));
         w.drop(name);

@@ -11,10 +11,10 @@ namespace {
 
 // mlx-lm Llama3RoPE: long wavelengths slowed by `factor`, a smooth ramp between.
 mx::array llama3_freqs(int dims, float base, const RopeScaling& s) {
-  float low_freq_wavelen = static_cast<float>(s.original_max_position_embeddings) /
-                           s.low_freq_factor;
-  float high_freq_wavelen = static_cast<float>(s.original_max_position_embeddings) /
-                            s.high_freq_factor;
+  float low_freq_wavelen =
+      static_cast<float>(s.original_max_position_embeddings) / s.low_freq_factor;
+  float high_freq_wavelen =
+      static_cast<float>(s.original_max_position_embeddings) / s.high_freq_factor;
   auto exponents = mx::divide(mx::arange(0.0, static_cast<double>(dims), 2.0, mx::float32),
                               mx::array(static_cast<float>(dims)));
   auto freqs = mx::power(mx::array(base, mx::float32), exponents);
@@ -24,13 +24,13 @@ mx::array llama3_freqs(int dims, float base, const RopeScaling& s) {
   auto is_medium = mx::logical_and(mx::greater(wavelens, mx::array(high_freq_wavelen)),
                                    mx::less(wavelens, mx::array(low_freq_wavelen)));
   auto smooth = mx::divide(
-      mx::subtract(mx::divide(mx::array(static_cast<float>(s.original_max_position_embeddings)),
-                              wavelens),
-                   mx::array(s.low_freq_factor)),
+      mx::subtract(
+          mx::divide(mx::array(static_cast<float>(s.original_max_position_embeddings)), wavelens),
+          mx::array(s.low_freq_factor)),
       mx::array(s.high_freq_factor - s.low_freq_factor));
   auto smooth_freqs = mx::divide(
-      freqs, mx::add(mx::divide(mx::subtract(mx::array(1.0f), smooth), mx::array(s.factor)),
-                     smooth));
+      freqs,
+      mx::add(mx::divide(mx::subtract(mx::array(1.0f), smooth), mx::array(s.factor)), smooth));
   auto out = mx::where(is_medium, smooth_freqs, freqs);
   mx::eval(out);
   return out;
@@ -50,8 +50,8 @@ Rope Rope::make(int dims, float base, bool traditional, const RopeScaling& scali
   } else if (scaling.type == "llama3") {
     r.freqs = llama3_freqs(dims, base, scaling);
   } else {
-    fail(codes::kConfig, "rope_scaling.type \"" + scaling.type +
-                             "\" is not supported (default, linear, llama3)");
+    fail(codes::kConfig,
+         "rope_scaling.type \"" + scaling.type + "\" is not supported (default, linear, llama3)");
   }
   return r;
 }
