@@ -4,11 +4,11 @@
 #include <chrono>
 
 #include "async.h"
+#include "blas.h"
 #include "js_error.h"
+#include "mlx/mlx.h"
 #include "model.h"
 #include "trainer.h"
-#include "blas.h"
-#include "mlx/mlx.h"
 
 namespace mlxlab::js {
 namespace {
@@ -17,12 +17,14 @@ namespace mx = mlx::core;
 
 // setErrorClass(MlxLabError): the class native errors are made of.
 Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsFunction()) throw Napi::TypeError::New(info.Env(), "setErrorClass needs a class");
+  if (info.Length() < 1 || !info[0].IsFunction())
+    throw Napi::TypeError::New(info.Env(), "setErrorClass needs a class");
   set_error_class(info[0].As<Napi::Function>());
   return info.Env().Undefined();
 }
 
-// runtime() -> { mlxVersion, device, metal, cuda, blas: { library, name, corename, config, threads } }
+// runtime() -> { mlxVersion, device, metal, cuda, blas: { library, name, corename, config, threads
+// } }
 Napi::Value Runtime(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -55,21 +57,29 @@ Napi::Value Memory(const Napi::CallbackInfo& info) {
 Napi::Value MatmulBenchmark(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 1024;
-  int iters = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 10;
-  std::string dtype = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "float32";
+  int iters =
+      info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 10;
+  std::string dtype =
+      info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "float32";
   if (n < 1 || iters < 1) throw_error(env, "E_ARGUMENT", "n and iterations must be >= 1");
-  struct Timing { double seconds; double gflops; };
+  struct Timing {
+    double seconds;
+    double gflops;
+  };
   return run_on_engine<Timing>(
       env,
       [n, iters, dtype](JsChannel&) {
-        auto t = dtype == "float16" ? mx::float16 : dtype == "bfloat16" ? mx::bfloat16 : mx::float32;
+        auto t = dtype == "float16"    ? mx::float16
+                 : dtype == "bfloat16" ? mx::bfloat16
+                                       : mx::float32;
         auto a = mx::astype(mx::random::normal({n, n}), t);
         auto b = mx::astype(mx::random::normal({n, n}), t);
         mx::eval(a, b);
         mx::eval(mx::matmul(a, b));  // warm-up
         auto start = std::chrono::steady_clock::now();
         for (int i = 0; i < iters; ++i) mx::eval(mx::matmul(a, b));
-        double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / iters;
+        double s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / iters;
         return Timing{s, 2.0 * n * n * n / s / 1e9};
       },
       [](Napi::Env env, Timing& t) -> Napi::Value {
@@ -107,8 +117,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   NativeModel::Init(env, exports);
   NativeControl::Init(env, exports);
   NativeTrainer::Init(env, exports);
-  void InitFuse(Napi::Env, Napi::Object); InitFuse(env, exports);  // bindings/fuse.cpp
-  void InitDistributed(Napi::Env, Napi::Object); InitDistributed(env, exports);  // bindings/distributed.cpp
+  void InitFuse(Napi::Env, Napi::Object);
+  InitFuse(env, exports);  // bindings/fuse.cpp
+  void InitDistributed(Napi::Env, Napi::Object);
+  InitDistributed(env, exports);  // bindings/distributed.cpp
   return exports;
 }
 

@@ -8,16 +8,25 @@
 
 namespace mlxlab::js {
 
-namespace {
-[[noreturn]] void bad(Napi::Env env, const std::string& message) {
+void bad_argument(Napi::Env env, const std::string& message) {
   throw_error(env, codes::kArgument, message);
 }
 
+ComputeMode to_compute_mode(Napi::Env env, const std::string& name) {
+  try {
+    return parse_compute_mode(name);
+  } catch (const Error& e) {
+    throw_error(env, e.code(), e.what());
+  }
+}
+
+namespace {
+
 // A double that must be a 32-bit integer (casting NaN, Infinity or 1e12 to int is undefined).
 int checked_int(double d, const std::string& what, Napi::Env env) {
-  if (!std::isfinite(d) || d != std::floor(d)) bad(env, what + " must be an integer");
+  if (!std::isfinite(d) || d != std::floor(d)) bad_argument(env, what + " must be an integer");
   if (d < std::numeric_limits<int>::min() || d > std::numeric_limits<int>::max()) {
-    bad(env, what + " is out of range (" + std::to_string(static_cast<int64_t>(d)) + ")");
+    bad_argument(env, what + " is out of range (" + std::to_string(static_cast<int64_t>(d)) + ")");
   }
   return static_cast<int>(d);
 }
@@ -26,51 +35,59 @@ int checked_int(double d, const std::string& what, Napi::Env env) {
 int get_int(const Napi::Object& obj, const char* key, int fallback) {
   Napi::Value v = obj.Get(key);
   if (v.IsUndefined() || v.IsNull()) return fallback;
-  if (!v.IsNumber()) bad(obj.Env(), std::string(key) + " must be a number");
+  if (!v.IsNumber()) bad_argument(obj.Env(), std::string(key) + " must be a number");
   return checked_int(v.As<Napi::Number>().DoubleValue(), key, obj.Env());
 }
 
 double get_number(const Napi::Object& obj, const char* key, double fallback) {
   Napi::Value v = obj.Get(key);
   if (v.IsUndefined() || v.IsNull()) return fallback;
-  if (!v.IsNumber()) bad(obj.Env(), std::string(key) + " must be a number");
+  if (!v.IsNumber()) bad_argument(obj.Env(), std::string(key) + " must be a number");
   return v.As<Napi::Number>().DoubleValue();
 }
 
 bool get_bool(const Napi::Object& obj, const char* key, bool fallback) {
   Napi::Value v = obj.Get(key);
   if (v.IsUndefined() || v.IsNull()) return fallback;
-  if (!v.IsBoolean()) bad(obj.Env(), std::string(key) + " must be a boolean");
+  if (!v.IsBoolean()) bad_argument(obj.Env(), std::string(key) + " must be a boolean");
   return v.As<Napi::Boolean>().Value();
 }
 
 std::string get_string(const Napi::Object& obj, const char* key, const std::string& fallback) {
   Napi::Value v = obj.Get(key);
   if (v.IsUndefined() || v.IsNull()) return fallback;
-  if (!v.IsString()) bad(obj.Env(), std::string(key) + " must be a string");
+  if (!v.IsString()) bad_argument(obj.Env(), std::string(key) + " must be a string");
   return v.As<Napi::String>().Utf8Value();
 }
 
 Napi::Object object_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsObject()) bad(info.Env(), std::string(what) + " must be an object");
+  if (info.Length() <= i || !info[i].IsObject())
+    bad_argument(info.Env(), std::string(what) + " must be an object");
   return info[i].As<Napi::Object>();
 }
 
 std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsString()) bad(info.Env(), std::string(what) + " must be a string");
+  if (info.Length() <= i || !info[i].IsString())
+    bad_argument(info.Env(), std::string(what) + " must be a string");
   return info[i].As<Napi::String>().Utf8Value();
 }
 
-std::vector<std::string> string_array_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsArray()) bad(info.Env(), std::string(what) + " must be an array of strings");
-  auto arr = info[i].As<Napi::Array>();
+std::vector<std::string> to_strings(const Napi::Value& value, const std::string& what) {
+  if (!value.IsArray()) bad_argument(value.Env(), what + " must be an array of strings");
+  auto arr = value.As<Napi::Array>();
   std::vector<std::string> out;
   for (uint32_t k = 0; k < arr.Length(); ++k) {
     Napi::Value v = arr.Get(k);
-    if (!v.IsString()) bad(info.Env(), std::string(what) + "[" + std::to_string(k) + "] must be a string");
+    if (!v.IsString())
+      bad_argument(value.Env(), what + "[" + std::to_string(k) + "] must be a string");
     out.push_back(v.As<Napi::String>().Utf8Value());
   }
   return out;
+}
+
+std::vector<std::string> string_array_arg(const Napi::CallbackInfo& info, size_t i,
+                                          const char* what) {
+  return to_strings(info.Length() > i ? info[i] : info.Env().Undefined(), what);
 }
 
 std::vector<int> to_tokens(const Napi::Value& value, const char* what) {
@@ -84,11 +101,13 @@ std::vector<int> to_tokens(const Napi::Value& value, const char* what) {
     out.reserve(a.Length());
     for (uint32_t k = 0; k < a.Length(); ++k) {
       Napi::Value v = a.Get(k);
-      if (!v.IsNumber()) bad(env, std::string(what) + "[" + std::to_string(k) + "] must be a token id (number)");
+      if (!v.IsNumber())
+        bad_argument(env,
+                     std::string(what) + "[" + std::to_string(k) + "] must be a token id (number)");
       out.push_back(v.As<Napi::Number>().Int32Value());
     }
   } else {
-    bad(env, std::string(what) + " must be an Int32Array or an array of token ids");
+    bad_argument(env, std::string(what) + " must be an Int32Array or an array of token ids");
   }
   return out;
 }
@@ -96,7 +115,7 @@ std::vector<int> to_tokens(const Napi::Value& value, const char* what) {
 namespace {
 std::optional<QuantSpec> to_quant_spec(const Napi::Value& v, const std::string& where) {
   if (v.IsBoolean() && !v.As<Napi::Boolean>().Value()) return std::nullopt;
-  if (!v.IsObject()) bad(v.Env(), where + " must be an object or false");
+  if (!v.IsObject()) bad_argument(v.Env(), where + " must be an object or false");
   auto o = v.As<Napi::Object>();
   QuantSpec spec;
   spec.group_size = get_int(o, "group_size", 64);
@@ -109,12 +128,12 @@ std::vector<int> int_list(const Napi::Object& obj, const char* key) {
   std::vector<int> out;
   Napi::Value v = obj.Get(key);
   if (v.IsUndefined() || v.IsNull()) return out;
-  if (!v.IsArray()) bad(obj.Env(), std::string(key) + " must be an array of integers");
+  if (!v.IsArray()) bad_argument(obj.Env(), std::string(key) + " must be an array of integers");
   auto a = v.As<Napi::Array>();
   for (uint32_t k = 0; k < a.Length(); ++k) {
     Napi::Value x = a.Get(k);
     std::string what = std::string(key) + "[" + std::to_string(k) + "]";
-    if (!x.IsNumber()) bad(obj.Env(), what + " must be an integer");
+    if (!x.IsNumber()) bad_argument(obj.Env(), what + " must be an integer");
     out.push_back(checked_int(x.As<Napi::Number>().DoubleValue(), what, obj.Env()));
   }
   return out;
@@ -129,7 +148,8 @@ ModelConfig to_model_config(const Napi::Object& o) {
   c.intermediate_size = get_int(o, "intermediate_size", 0);
   c.num_attention_heads = get_int(o, "num_attention_heads", 0);
   c.num_key_value_heads = get_int(o, "num_key_value_heads", c.num_attention_heads);
-  c.head_dim = get_int(o, "head_dim", c.num_attention_heads ? c.hidden_size / c.num_attention_heads : 0);
+  c.head_dim =
+      get_int(o, "head_dim", c.num_attention_heads ? c.hidden_size / c.num_attention_heads : 0);
   c.vocab_size = get_int(o, "vocab_size", 0);
   c.max_position_embeddings = get_int(o, "max_position_embeddings", 0);
   c.rms_norm_eps = static_cast<float>(get_number(o, "rms_norm_eps", 1e-6));
@@ -151,7 +171,8 @@ ModelConfig to_model_config(const Napi::Object& o) {
     c.rope_scaling.factor = static_cast<float>(get_number(r, "factor", 1.0));
     c.rope_scaling.low_freq_factor = static_cast<float>(get_number(r, "low_freq_factor", 1.0));
     c.rope_scaling.high_freq_factor = static_cast<float>(get_number(r, "high_freq_factor", 4.0));
-    c.rope_scaling.original_max_position_embeddings = get_int(r, "original_max_position_embeddings", 8192);
+    c.rope_scaling.original_max_position_embeddings =
+        get_int(r, "original_max_position_embeddings", 8192);
   }
   Napi::Value q = o.Get("quantization");
   if (q.IsObject()) {
@@ -174,20 +195,20 @@ ModelConfig to_model_config(const Napi::Object& o) {
 GenerateRequest to_generate_request(const Napi::Object& o) {
   GenerateRequest r;
   Napi::Value prompts = o.Get("prompts");
-  if (!prompts.IsArray()) bad(o.Env(), "prompts must be an array of token arrays");
+  if (!prompts.IsArray()) bad_argument(o.Env(), "prompts must be an array of token arrays");
   auto arr = prompts.As<Napi::Array>();
-  if (arr.Length() == 0) bad(o.Env(), "prompts must not be empty");
+  if (arr.Length() == 0) bad_argument(o.Env(), "prompts must not be empty");
   for (uint32_t k = 0; k < arr.Length(); ++k) {
     auto tokens = to_tokens(arr.Get(k), ("prompts[" + std::to_string(k) + "]").c_str());
-    if (tokens.empty()) bad(o.Env(), "prompts[" + std::to_string(k) + "] is empty");
+    if (tokens.empty()) bad_argument(o.Env(), "prompts[" + std::to_string(k) + "] is empty");
     r.prompts.push_back(std::move(tokens));
   }
   r.max_tokens = get_int(o, "maxTokens", 256);
-  if (r.max_tokens < 0) bad(o.Env(), "maxTokens must be >= 0");
+  if (r.max_tokens < 0) bad_argument(o.Env(), "maxTokens must be >= 0");
   r.prefill_step = get_int(o, "prefillStep", 512);
-  if (r.prefill_step < 1) bad(o.Env(), "prefillStep must be >= 1");
+  if (r.prefill_step < 1) bad_argument(o.Env(), "prefillStep must be >= 1");
   r.min_shared_prefix = get_int(o, "minSharedPrefix", 32);
-  if (r.min_shared_prefix < 0) bad(o.Env(), "minSharedPrefix must be >= 0");
+  if (r.min_shared_prefix < 0) bad_argument(o.Env(), "minSharedPrefix must be >= 0");
   auto& s = r.sampling;
   s.temperature = static_cast<float>(get_number(o, "temperature", 0.0));
   s.top_p = static_cast<float>(get_number(o, "topP", 1.0));
@@ -197,11 +218,12 @@ GenerateRequest to_generate_request(const Napi::Object& o) {
   s.repetition_context = get_int(o, "repetitionContext", 20);
   Napi::Value seed = o.Get("seed");
   if (seed.IsNumber()) s.seed = static_cast<uint64_t>(seed.As<Napi::Number>().Int64Value());
-  if (s.temperature < 0) bad(o.Env(), "temperature must be >= 0");
-  if (s.top_p <= 0 || s.top_p > 1) bad(o.Env(), "topP must be in (0, 1]");
-  if (s.top_k < 0) bad(o.Env(), "topK must be >= 0");
-  if (s.min_p < 0 || s.min_p >= 1) bad(o.Env(), "minP must be in [0, 1)");
-  for (int id : to_tokens(o.Has("eosIds") ? o.Get("eosIds") : Napi::Array::New(o.Env()), "eosIds")) {
+  if (s.temperature < 0) bad_argument(o.Env(), "temperature must be >= 0");
+  if (s.top_p <= 0 || s.top_p > 1) bad_argument(o.Env(), "topP must be in (0, 1]");
+  if (s.top_k < 0) bad_argument(o.Env(), "topK must be >= 0");
+  if (s.min_p < 0 || s.min_p >= 1) bad_argument(o.Env(), "minP must be in [0, 1)");
+  for (int id :
+       to_tokens(o.Has("eosIds") ? o.Get("eosIds") : Napi::Array::New(o.Env()), "eosIds")) {
     r.eos_ids.insert(id);
   }
   return r;

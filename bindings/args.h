@@ -6,10 +6,17 @@
 #include <string>
 #include <vector>
 
+#include "compute.h"
 #include "generate.h"
 #include "models/config.h"
 
 namespace mlxlab::js {
+
+// Throw an E_ARGUMENT MlxLabError: every argument check of the bindings ends here.
+[[noreturn]] void bad_argument(Napi::Env env, const std::string& message);
+
+// "auto" | "native" | "float32" as a ComputeMode (E_ARGUMENT otherwise).
+ComputeMode to_compute_mode(Napi::Env env, const std::string& name);
 
 int get_int(const Napi::Object& obj, const char* key, int fallback);
 double get_number(const Napi::Object& obj, const char* key, double fallback);
@@ -19,7 +26,10 @@ std::string get_string(const Napi::Object& obj, const char* key, const std::stri
 // An object argument at position i (E_ARGUMENT naming `what` otherwise).
 Napi::Object object_arg(const Napi::CallbackInfo& info, size_t i, const char* what);
 std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* what);
-std::vector<std::string> string_array_arg(const Napi::CallbackInfo& info, size_t i, const char* what);
+std::vector<std::string> string_array_arg(const Napi::CallbackInfo& info, size_t i,
+                                          const char* what);
+// A string[] (E_ARGUMENT naming `what`, or `what`[k], otherwise).
+std::vector<std::string> to_strings(const Napi::Value& value, const std::string& what);
 
 // Int32Array or number[] to token ids.
 std::vector<int> to_tokens(const Napi::Value& value, const char* what);

@@ -2,8 +2,7 @@
 
 namespace mlxlab::js {
 
-JsChannel::JsChannel(Napi::Env env)
-    : tsfn_(Tsfn::New(env, "mlx-lab", 0, 1)) {}
+JsChannel::JsChannel(Napi::Env env) : tsfn_(Tsfn::New(env, "mlx-lab", 0, 1)) {}
 
 JsChannel::~JsChannel() { close(); }
 
@@ -15,7 +14,8 @@ void JsChannel::post(JsTask task) {
 void JsChannel::close() {
   if (closed_) return;
   if (!adopted_.empty()) {
-    tsfn_.NonBlockingCall(new JsTask([objects = std::move(adopted_)](Napi::Env) mutable { objects.clear(); }));
+    tsfn_.NonBlockingCall(
+        new JsTask([objects = std::move(adopted_)](Napi::Env) mutable { objects.clear(); }));
   }
   closed_ = true;
   tsfn_.Release();

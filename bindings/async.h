@@ -45,9 +45,9 @@ class JsChannel {
 // Run `work` on the engine; resolve with `to_js(env, result)` or reject with an MlxLabError.
 // `on_channel` lets the caller post streaming events while the work runs.
 template <typename Result>
-Napi::Promise run_on_engine(
-    Napi::Env env, std::shared_ptr<JsChannel> channel, std::function<Result(JsChannel&)> work,
-    std::function<Napi::Value(Napi::Env, Result&)> to_js) {
+Napi::Promise run_on_engine(Napi::Env env, std::shared_ptr<JsChannel> channel,
+                            std::function<Result(JsChannel&)> work,
+                            std::function<Napi::Value(Napi::Env, Result&)> to_js) {
   auto deferred = std::make_shared<Napi::Promise::Deferred>(Napi::Promise::Deferred::New(env));
   Engine::instance().submit([deferred, channel, work = std::move(work), to_js = std::move(to_js)] {
     try {
@@ -71,10 +71,10 @@ Napi::Promise run_on_engine(
 }
 
 template <typename Result>
-Napi::Promise run_on_engine(
-    Napi::Env env, std::function<Result(JsChannel&)> work,
-    std::function<Napi::Value(Napi::Env, Result&)> to_js) {
-  return run_on_engine<Result>(env, std::make_shared<JsChannel>(env), std::move(work), std::move(to_js));
+Napi::Promise run_on_engine(Napi::Env env, std::function<Result(JsChannel&)> work,
+                            std::function<Napi::Value(Napi::Env, Result&)> to_js) {
+  return run_on_engine<Result>(env, std::make_shared<JsChannel>(env), std::move(work),
+                               std::move(to_js));
 }
 
 }  // namespace mlxlab::js

@@ -1,9 +1,10 @@
 // distributed: the group this process joined through MLX (native/distributed.h), for the
 // TypeScript data-parallel loop and sweeps. Every call runs on the engine thread.
+#include "distributed.h"
+
 #include <napi.h>
 
 #include "async.h"
-#include "distributed.h"
 #include "errors.h"
 
 namespace mlxlab::js {
@@ -19,7 +20,8 @@ Napi::Object group_to_js(Napi::Env env, const distributed::GroupInfo& g) {
 
 // distributedInit(backend = "any") -> Promise<{ rank, size, backend }>
 Napi::Value DistributedInit(const Napi::CallbackInfo& info) {
-  std::string backend = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "any";
+  std::string backend =
+      info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "any";
   return run_on_engine<distributed::GroupInfo>(
       info.Env(), [backend](JsChannel&) { return distributed::init(backend); }, group_to_js);
 }
@@ -27,12 +29,15 @@ Napi::Value DistributedInit(const Napi::CallbackInfo& info) {
 // distributedAllSum(numbers[]) -> Promise<number[]>: element-wise sums over the ranks.
 Napi::Value DistributedAllSum(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsArray()) throw_error(env, codes::kArgument, "allSum needs an array of numbers");
+  if (info.Length() < 1 || !info[0].IsArray())
+    throw_error(env, codes::kArgument, "allSum needs an array of numbers");
   auto a = info[0].As<Napi::Array>();
   std::vector<double> values;
   for (uint32_t i = 0; i < a.Length(); ++i) {
     Napi::Value v = a.Get(i);
-    if (!v.IsNumber()) throw_error(env, codes::kArgument, "allSum: element " + std::to_string(i) + " is not a number");
+    if (!v.IsNumber())
+      throw_error(env, codes::kArgument,
+                  "allSum: element " + std::to_string(i) + " is not a number");
     values.push_back(v.As<Napi::Number>().DoubleValue());
   }
   return run_on_engine<std::vector<double>>(
@@ -47,7 +52,8 @@ Napi::Value DistributedAllSum(const Napi::CallbackInfo& info) {
 // distributedAllGather(text) -> Promise<string[]>: every rank's text, in rank order.
 Napi::Value DistributedAllGather(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) throw_error(env, codes::kArgument, "allGather needs a string");
+  if (info.Length() < 1 || !info[0].IsString())
+    throw_error(env, codes::kArgument, "allGather needs a string");
   std::string mine = info[0].As<Napi::String>().Utf8Value();
   return run_on_engine<std::vector<std::string>>(
       env, [mine](JsChannel&) { return distributed::all_gather(mine); },

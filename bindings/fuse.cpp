@@ -1,6 +1,8 @@
 // Fusing adapters and converting models (native/fuse.h): the weights are made and the shards
 // written on the engine thread; config.json, the index and the tokenizer files are the TS
 // layer's (src/fuse.ts, src/convert.ts).
+#include "fuse.h"
+
 #include <napi.h>
 
 #include <cmath>
@@ -8,7 +10,6 @@
 #include "args.h"
 #include "async.h"
 #include "errors.h"
-#include "fuse.h"
 #include "io/gguf.h"
 #include "model.h"
 #include "values.h"
@@ -16,24 +17,6 @@
 namespace mlxlab::js {
 
 namespace {
-
-Napi::FunctionReference& native_model_ctor() {
-  static Napi::FunctionReference ref;
-  return ref;
-}
-
-[[noreturn]] void bad(Napi::Env env, const std::string& message) {
-  throw_error(env, codes::kArgument, message);
-}
-
-std::shared_ptr<Model> model_arg(const Napi::CallbackInfo& info, size_t i) {
-  Napi::Env env = info.Env();
-  if (info.Length() <= i || !info[i].IsObject() || native_model_ctor().IsEmpty() ||
-      !info[i].As<Napi::Object>().InstanceOf(native_model_ctor().Value())) {
-    bad(env, "model must be a NativeModel");
-  }
-  return Napi::ObjectWrap<NativeModel>::Unwrap(info[i].As<Napi::Object>())->get(env);
-}
 
 std::optional<int> optional_int(const Napi::Object& o, const char* key) {
   Napi::Value v = o.Get(key);
@@ -55,7 +38,7 @@ WeightOptions to_weight_options(const Napi::Object& o) {
   } else if (dtype == "float32") {
     w.dtype = mx::float32;
   } else if (!dtype.empty()) {
-    bad(o.Env(), "dtype must be float16, bfloat16 or float32, got \"" + dtype + "\"");
+    bad_argument(o.Env(), "dtype must be float16, bfloat16 or float32, got \"" + dtype + "\"");
   }
   try {
     check_quant_choice(w.bits, w.group_size);
@@ -67,7 +50,8 @@ WeightOptions to_weight_options(const Napi::Object& o) {
 
 uint64_t max_shard_bytes(const Napi::Object& o) {
   double v = get_number(o, "maxShardBytes", static_cast<double>(kMaxShardBytes));
-  if (!(v >= 1) || v != std::floor(v)) bad(o.Env(), "maxShardBytes must be a positive integer");
+  if (!(v >= 1) || v != std::floor(v))
+    bad_argument(o.Env(), "maxShardBytes must be a positive integer");
   return static_cast<uint64_t>(v);
 }
 
@@ -78,17 +62,7 @@ LoraConfig to_lora(const Napi::Object& o) {
   c.num_layers = get_int(o, "numLayers", c.num_layers);
   c.fine_tune_type = get_string(o, "fineTuneType", c.fine_tune_type);
   Napi::Value keys = o.Get("keys");
-  if (!keys.IsUndefined() && !keys.IsNull()) {
-    if (!keys.IsArray()) bad(o.Env(), "lora.keys must be an array of strings");
-    std::vector<std::string> ks;
-    auto a = keys.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); ++i) {
-      Napi::Value k = a.Get(i);
-      if (!k.IsString()) bad(o.Env(), "lora.keys[" + std::to_string(i) + "] must be a string");
-      ks.push_back(k.As<Napi::String>().Utf8Value());
-    }
-    c.keys = std::move(ks);
-  }
+  if (!keys.IsUndefined() && !keys.IsNull()) c.keys = to_strings(keys, "lora.keys");
   return c;
 }
 
@@ -157,8 +131,8 @@ Napi::Value saved_to_js(Napi::Env env, Saved& s) {
 }
 
 // A progress sink that posts { stage, done, total, name } to a JS callback (or nothing).
-FuseProgressFn progress_sink(const std::shared_ptr<JsChannel>& channel, const Napi::CallbackInfo& info,
-                             size_t i) {
+FuseProgressFn progress_sink(const std::shared_ptr<JsChannel>& channel,
+                             const Napi::CallbackInfo& info, size_t i) {
   if (info.Length() <= i || !info[i].IsFunction()) return {};
   auto* cb = channel->adopt(
       std::make_unique<Napi::FunctionReference>(Napi::Persistent(info[i].As<Napi::Function>())));
@@ -194,18 +168,19 @@ FuseProgressFn cancellable(FuseProgressFn progress, const Napi::CallbackInfo& in
 //           onProgress?, control?) -> Promise<Saved>
 Napi::Value FuseModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto model = model_arg(info, 0);
+  auto model = NativeModel::FromArg(info, 0);
   auto o = object_arg(info, 1, "options");
   std::string adapter_file = get_string(o, "adapterFile", "");
   std::string out_dir = get_string(o, "outDir", "");
-  if (adapter_file.empty()) bad(env, "options.adapterFile must name adapters.safetensors");
-  if (out_dir.empty()) bad(env, "options.outDir must name a folder");
+  if (adapter_file.empty()) bad_argument(env, "options.adapterFile must name adapters.safetensors");
+  if (out_dir.empty()) bad_argument(env, "options.outDir must name a folder");
   Napi::Value lora_value = o.Get("lora");
-  if (!lora_value.IsObject()) bad(env, "options.lora must be an object (the adapter's layout)");
+  if (!lora_value.IsObject())
+    bad_argument(env, "options.lora must be an object (the adapter's layout)");
   LoraConfig lora = to_lora(lora_value.As<Napi::Object>());
   WeightOptions options = to_weight_options(o);
-  if (options.quantize) bad(env, "fuse takes bits / groupSize, not quantize");
-  if (options.dtype) bad(env, "fuse takes no dtype");
+  if (options.quantize) bad_argument(env, "fuse takes bits / groupSize, not quantize");
+  if (options.dtype) bad_argument(env, "fuse takes no dtype");
   uint64_t max_shard = max_shard_bytes(o);
   auto channel = std::make_shared<JsChannel>(env);
   auto progress = cancellable(progress_sink(channel, info, 2), info, 3);
@@ -222,10 +197,10 @@ Napi::Value FuseModel(const Napi::CallbackInfo& info) {
 //              maxShardBytes? }, onProgress?, control?) -> Promise<Saved>
 Napi::Value ConvertModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto model = model_arg(info, 0);
+  auto model = NativeModel::FromArg(info, 0);
   auto o = object_arg(info, 1, "options");
   std::string out_dir = get_string(o, "outDir", "");
-  if (out_dir.empty()) bad(env, "options.outDir must name a folder");
+  if (out_dir.empty()) bad_argument(env, "options.outDir must name a folder");
   WeightOptions options = to_weight_options(o);
   uint64_t max_shard = max_shard_bytes(o);
   auto channel = std::make_shared<JsChannel>(env);
@@ -251,8 +226,6 @@ Napi::Value GgufMetadata(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitFuse(Napi::Env env, Napi::Object exports) {
-  Napi::Value model = exports.Get("NativeModel");
-  if (model.IsFunction()) native_model_ctor() = Napi::Persistent(model.As<Napi::Function>());
   exports.Set("fuseModel", Napi::Function::New<FuseModel>(env));
   exports.Set("convertModel", Napi::Function::New<ConvertModel>(env));
   exports.Set("ggufMetadata", Napi::Function::New<GgufMetadata>(env));

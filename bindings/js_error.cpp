@@ -1,22 +1,16 @@
 #include "js_error.h"
 
 #include "errors.h"
+#include "instance.h"
 
 namespace mlxlab::js {
 
-namespace {
-Napi::FunctionReference& error_class() {
-  static Napi::FunctionReference ref;
-  return ref;
-}
-}  // namespace
-
 void set_error_class(const Napi::Function& ctor) {
-  error_class() = Napi::Persistent(ctor);
+  instance(ctor.Env()).error_class = Napi::Persistent(ctor);
 }
 
 Napi::Object make_error(Napi::Env env, const std::string& code, const std::string& message) {
-  auto& ctor = error_class();
+  auto& ctor = instance(env).error_class;
   if (!ctor.IsEmpty()) {
     return ctor.New({Napi::String::New(env, code), Napi::String::New(env, message)});
   }

@@ -8,7 +8,7 @@
 
 namespace mlxlab::js {
 
-// Remember the JS error class (called once by src/native.ts).
+// Remember the JS error class for this environment (called once by src/native.ts).
 void set_error_class(const Napi::Function& ctor);
 
 // A JS MlxLabError(code, message) (a plain Error with .code when no class is registered).

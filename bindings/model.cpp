@@ -1,9 +1,10 @@
 #include "model.h"
 
 #include "args.h"
-#include "compute.h"
 #include "async.h"
+#include "compute.h"
 #include "errors.h"
+#include "instance.h"
 #include "io/gguf.h"
 #include "io/safetensors.h"
 #include "values.h"
@@ -11,14 +12,6 @@
 namespace mlxlab::js {
 
 namespace {
-Napi::FunctionReference& model_ctor() {
-  static Napi::FunctionReference ref;
-  return ref;
-}
-Napi::FunctionReference& control_ctor() {
-  static Napi::FunctionReference ref;
-  return ref;
-}
 
 const char* finish_name(FinishReason r) {
   switch (r) {
@@ -32,16 +25,8 @@ const char* finish_name(FinishReason r) {
 // The compute mode in an options object ({ compute: "auto" | "native" | "float32" }).
 ComputeMode compute_option(const Napi::CallbackInfo& info, size_t i) {
   if (info.Length() <= i || !info[i].IsObject()) return ComputeMode::kAuto;
-  auto name = get_string(info[i].As<Napi::Object>(), "compute", "auto");
-  try {
-    return parse_compute_mode(name);
-  } catch (const Error& e) {
-    throw_error(info.Env(), e.code(), e.what());
-  }
+  return to_compute_mode(info.Env(), get_string(info[i].As<Napi::Object>(), "compute", "auto"));
 }
-
-// Float32 copies may use up to half of the machine's memory.
-size_t compute_budget() { return physical_memory_bytes() / 2; }
 
 Napi::Object report_to_js(Napi::Env env, const ComputeReport& r) {
   Napi::Object o = Napi::Object::New(env);
@@ -59,22 +44,22 @@ void release_on_engine(std::shared_ptr<Model> model) {
 }  // namespace
 
 void NativeModel::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function ctor = DefineClass(env, "NativeModel", {
-      StaticMethod<&NativeModel::Load>("load"),
-      StaticMethod<&NativeModel::LoadGguf>("loadGguf"),
-      InstanceMethod<&NativeModel::Forward>("forward"),
-      InstanceMethod<&NativeModel::Generate>("generate"),
-      InstanceMethod<&NativeModel::Info>("info"),
-      InstanceMethod<&NativeModel::SetCompute>("setCompute"),
-      InstanceMethod<&NativeModel::Dispose>("dispose"),
-      InstanceAccessor<&NativeModel::Disposed>("disposed"),
-  });
-  model_ctor() = Napi::Persistent(ctor);
+  Napi::Function ctor = DefineClass(
+      env, "NativeModel",
+      {StaticMethod<&NativeModel::Load>("load"), StaticMethod<&NativeModel::LoadGguf>("loadGguf"),
+       InstanceMethod<&NativeModel::Forward>("forward"),
+       InstanceMethod<&NativeModel::Generate>("generate"),
+       InstanceMethod<&NativeModel::Info>("info"),
+       InstanceMethod<&NativeModel::SetCompute>("setCompute"),
+       InstanceMethod<&NativeModel::Dispose>("dispose"),
+       InstanceAccessor<&NativeModel::Disposed>("disposed")});
+  instance(env).native_model = Napi::Persistent(ctor);
   exports.Set("NativeModel", ctor);
 }
 
-Napi::Object NativeModel::Wrap(Napi::Env env, std::shared_ptr<Model> model, const ComputeReport& compute) {
-  Napi::Object obj = model_ctor().New({});
+Napi::Object NativeModel::Wrap(Napi::Env env, std::shared_ptr<Model> model,
+                               const ComputeReport& compute) {
+  Napi::Object obj = instance(env).native_model.New({});
   NativeModel* self = Unwrap(obj);
   self->model_ = std::move(model);
   self->compute_ = compute;
@@ -92,12 +77,21 @@ std::shared_ptr<Model> NativeModel::get(Napi::Env env) const {
   return model_;
 }
 
+std::shared_ptr<Model> NativeModel::FromArg(const Napi::CallbackInfo& info, size_t i) {
+  Napi::Env env = info.Env();
+  if (info.Length() <= i || !is_instance_of(info[i], instance(env).native_model)) {
+    bad_argument(env, "model must be a NativeModel");
+  }
+  return Unwrap(info[i].As<Napi::Object>())->get(env);
+}
+
 // load(config, files[], { compute }) -> Promise<NativeModel>
 Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ModelConfig config = to_model_config(object_arg(info, 0, "config"));
   auto files = string_array_arg(info, 1, "files");
-  if (files.empty()) throw_error(env, codes::kArgument, "files must name at least one safetensors file");
+  if (files.empty())
+    throw_error(env, codes::kArgument, "files must name at least one safetensors file");
   ComputeMode mode = compute_option(info, 2);
   struct Loaded {
     std::shared_ptr<Model> model;
@@ -107,10 +101,12 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
       env,
       [config, files, mode](JsChannel&) {
         Loaded out{Model::create(config, load_safetensors_files(files)), {}};
-        out.compute = apply_compute_mode(*out.model, mode, compute_budget());
+        out.compute = apply_compute_mode(*out.model, mode);
         return out;
       },
-      [](Napi::Env env, Loaded& loaded) -> Napi::Value { return Wrap(env, loaded.model, loaded.compute); });
+      [](Napi::Env env, Loaded& loaded) -> Napi::Value {
+        return Wrap(env, loaded.model, loaded.compute);
+      });
 }
 
 // loadGguf(path, { compute }) -> Promise<{ model, config, metadata }>
@@ -130,7 +126,7 @@ Napi::Value NativeModel::LoadGguf(const Napi::CallbackInfo& info) {
         ModelConfig config = config_from_gguf(gguf);
         Loaded out{nullptr, std::move(gguf.metadata), {}};
         out.model = Model::create(config, std::move(gguf.weights));
-        out.compute = apply_compute_mode(*out.model, mode, compute_budget());
+        out.compute = apply_compute_mode(*out.model, mode);
         return out;
       },
       [](Napi::Env env, Loaded& loaded) -> Napi::Value {
@@ -149,7 +145,8 @@ Napi::Value NativeModel::Forward(const Napi::CallbackInfo& info) {
   auto tokens = to_tokens(info[0], "tokens");
   int batch = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 1;
   if (batch < 1 || tokens.empty() || tokens.size() % batch != 0) {
-    throw_error(env, codes::kArgument, "tokens must be a non-empty [batch, length] array (length = tokens / batch)");
+    throw_error(env, codes::kArgument,
+                "tokens must be a non-empty [batch, length] array (length = tokens / batch)");
   }
   int length = static_cast<int>(tokens.size()) / batch;
   try {
@@ -178,7 +175,8 @@ Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
   auto channel = std::make_shared<JsChannel>(env);
   Napi::FunctionReference* on_token = nullptr;
   if (info.Length() > 2 && info[2].IsFunction()) {
-    on_token = channel->adopt(std::make_unique<Napi::FunctionReference>(Napi::Persistent(info[2].As<Napi::Function>())));
+    on_token = channel->adopt(
+        std::make_unique<Napi::FunctionReference>(Napi::Persistent(info[2].As<Napi::Function>())));
   }
   auto cancel = control->cancel_flag();
   auto stops = control->stop_flags();
@@ -238,18 +236,13 @@ Napi::Value NativeModel::SetCompute(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto model = get(env);
   ComputeMode mode = ComputeMode::kAuto;
-  if (info.Length() > 0 && info[0].IsString()) {
-    try {
-      mode = parse_compute_mode(info[0].As<Napi::String>().Utf8Value());
-    } catch (const Error& e) {
-      throw_error(env, e.code(), e.what());
-    }
-  }
+  if (info.Length() > 0 && info[0].IsString())
+    mode = to_compute_mode(env, info[0].As<Napi::String>().Utf8Value());
   Napi::Reference<Napi::Object> self = Napi::Persistent(Value());
   auto holder = std::make_shared<JsChannel>(env);
   auto* ref = holder->adopt(std::make_unique<Napi::Reference<Napi::Object>>(std::move(self)));
   return run_on_engine<ComputeReport>(
-      env, holder, [model, mode](JsChannel&) { return apply_compute_mode(*model, mode, compute_budget()); },
+      env, holder, [model, mode](JsChannel&) { return apply_compute_mode(*model, mode); },
       [ref](Napi::Env env, ComputeReport& report) -> Napi::Value {
         Unwrap(ref->Value())->compute_ = report;
         return report_to_js(env, report);
@@ -266,27 +259,28 @@ Napi::Value NativeModel::Disposed(const Napi::CallbackInfo& info) {
 }
 
 void NativeControl::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function ctor = DefineClass(env, "NativeControl", {
-      InstanceMethod<&NativeControl::Cancel>("cancel"),
-      InstanceMethod<&NativeControl::Stop>("stop"),
-      InstanceAccessor<&NativeControl::Cancelled>("cancelled"),
-  });
-  control_ctor() = Napi::Persistent(ctor);
+  Napi::Function ctor = DefineClass(env, "NativeControl",
+                                    {InstanceMethod<&NativeControl::Cancel>("cancel"),
+                                     InstanceMethod<&NativeControl::Stop>("stop"),
+                                     InstanceAccessor<&NativeControl::Cancelled>("cancelled")});
+  instance(env).native_control = Napi::Persistent(ctor);
   exports.Set("NativeControl", ctor);
 }
 
 // new NativeControl(sequences = 1)
-NativeControl::NativeControl(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeControl>(info) {
+NativeControl::NativeControl(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<NativeControl>(info) {
   int n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 1;
   constexpr int kMaxSequences = 1 << 20;  // far above any batch; keeps the flag vector small
   if (n < 1 || n > kMaxSequences) {
-    throw_error(info.Env(), codes::kArgument, "a control needs 1 to " + std::to_string(kMaxSequences) + " sequences");
+    throw_error(info.Env(), codes::kArgument,
+                "a control needs 1 to " + std::to_string(kMaxSequences) + " sequences");
   }
   stops_ = std::make_shared<StopFlags>(static_cast<size_t>(n));
 }
 
 NativeControl* NativeControl::Unwrap(const Napi::Value& value) {
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(control_ctor().Value())) {
+  if (!is_instance_of(value, instance(value.Env()).native_control)) {
     throw_error(value.Env(), codes::kArgument, "control must be a NativeControl");
   }
   return Napi::ObjectWrap<NativeControl>::Unwrap(value.As<Napi::Object>());
@@ -298,7 +292,8 @@ Napi::Value NativeControl::Cancel(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value NativeControl::Stop(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsNumber()) throw_error(info.Env(), codes::kArgument, "stop(sequence) needs a number");
+  if (info.Length() < 1 || !info[0].IsNumber())
+    throw_error(info.Env(), codes::kArgument, "stop(sequence) needs a number");
   stops_->stop(static_cast<size_t>(info[0].As<Napi::Number>().Int64Value()));
   return info.Env().Undefined();
 }

@@ -14,12 +14,15 @@ namespace mlxlab::js {
 class NativeModel : public Napi::ObjectWrap<NativeModel> {
  public:
   static void Init(Napi::Env env, Napi::Object exports);
-  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<Model> model, const ComputeReport& compute);
+  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<Model> model,
+                           const ComputeReport& compute);
   explicit NativeModel(const Napi::CallbackInfo& info);
   ~NativeModel() override;
 
   // The model, or an E_DISPOSED error after dispose().
   std::shared_ptr<Model> get(Napi::Env env) const;
+  // The model of the NativeModel at argument i (E_ARGUMENT otherwise, E_DISPOSED after dispose()).
+  static std::shared_ptr<Model> FromArg(const Napi::CallbackInfo& info, size_t i);
 
  private:
   static Napi::Value Load(const Napi::CallbackInfo& info);

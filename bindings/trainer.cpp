@@ -8,6 +8,7 @@
 #include "args.h"
 #include "async.h"
 #include "errors.h"
+#include "instance.h"
 #include "model.h"
 #include "values.h"
 
@@ -15,33 +16,20 @@ namespace mlxlab::js {
 
 namespace {
 
-Napi::FunctionReference& trainer_ctor() {
-  static Napi::FunctionReference ref;
-  return ref;
-}
-Napi::FunctionReference& model_ctor() {
-  static Napi::FunctionReference ref;
-  return ref;
-}
-
-[[noreturn]] void bad(Napi::Env env, const std::string& message) {
-  throw_error(env, codes::kArgument, message);
-}
-
 Napi::Object optional_object(const Napi::Object& o, const char* key) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined() || v.IsNull()) return Napi::Object::New(o.Env());
-  if (!v.IsObject() || v.IsArray()) bad(o.Env(), std::string(key) + " must be an object");
+  if (!v.IsObject() || v.IsArray()) bad_argument(o.Env(), std::string(key) + " must be an object");
   return v.As<Napi::Object>();
 }
 
 std::vector<double> number_list(const Napi::Value& v, const std::string& what) {
-  if (!v.IsArray()) bad(v.Env(), what + " must be an array of numbers");
+  if (!v.IsArray()) bad_argument(v.Env(), what + " must be an array of numbers");
   auto a = v.As<Napi::Array>();
   std::vector<double> out;
   for (uint32_t i = 0; i < a.Length(); ++i) {
     Napi::Value x = a.Get(i);
-    if (!x.IsNumber()) bad(v.Env(), what + "[" + std::to_string(i) + "] must be a number");
+    if (!x.IsNumber()) bad_argument(v.Env(), what + "[" + std::to_string(i) + "] must be a number");
     out.push_back(x.As<Napi::Number>().DoubleValue());
   }
   return out;
@@ -55,17 +43,7 @@ LoraConfig to_lora_config(const Napi::Object& o) {
   c.num_layers = get_int(o, "numLayers", c.num_layers);
   c.fine_tune_type = get_string(o, "fineTuneType", c.fine_tune_type);
   Napi::Value keys = o.Get("keys");
-  if (!keys.IsUndefined() && !keys.IsNull()) {
-    if (!keys.IsArray()) bad(o.Env(), "lora.keys must be an array of strings");
-    std::vector<std::string> ks;
-    auto a = keys.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); ++i) {
-      Napi::Value k = a.Get(i);
-      if (!k.IsString()) bad(o.Env(), "lora.keys[" + std::to_string(i) + "] must be a string");
-      ks.push_back(k.As<Napi::String>().Utf8Value());
-    }
-    c.keys = std::move(ks);
-  }
+  if (!keys.IsUndefined() && !keys.IsNull()) c.keys = to_strings(keys, "lora.keys");
   return c;
 }
 
@@ -76,7 +54,7 @@ OptimizerConfig to_optimizer_config(const Napi::Object& o) {
   Napi::Value betas = o.Get("betas");
   if (!betas.IsUndefined() && !betas.IsNull()) {
     auto b = number_list(betas, "optimizer.betas");
-    if (b.size() != 2) bad(o.Env(), "optimizer.betas must be [beta1, beta2]");
+    if (b.size() != 2) bad_argument(o.Env(), "optimizer.betas must be [beta1, beta2]");
     c.beta1 = b[0];
     c.beta2 = b[1];
   }
@@ -89,7 +67,7 @@ OptimizerConfig to_optimizer_config(const Napi::Object& o) {
   c.nesterov = get_bool(o, "nesterov", c.nesterov);
   Napi::Value s = o.Get("schedule");
   if (!s.IsUndefined() && !s.IsNull()) {
-    if (!s.IsObject()) bad(o.Env(), "optimizer.schedule must be an object");
+    if (!s.IsObject()) bad_argument(o.Env(), "optimizer.schedule must be an object");
     auto so = s.As<Napi::Object>();
     ScheduleConfig sc;
     sc.name = get_string(so, "name", "");
@@ -107,7 +85,7 @@ TrainConfig to_train_config(const Napi::Object& o) {
   c.optimizer = to_optimizer_config(optional_object(o, "optimizer"));
   double seed = get_number(o, "seed", 0);
   if (!(seed >= 0) || seed != std::floor(seed) || seed > 9007199254740991.0) {
-    bad(o.Env(), "seed must be a non-negative integer");
+    bad_argument(o.Env(), "seed must be a non-negative integer");
   }
   c.seed = static_cast<uint64_t>(seed);
   c.grad_accumulation_steps = get_int(o, "gradAccumulationSteps", 1);
@@ -131,19 +109,20 @@ struct HostBatch {
 
 HostBatch to_host_batch(const Napi::Value& v, const std::string& what) {
   Napi::Env env = v.Env();
-  if (!v.IsObject()) bad(env, what + " must be { tokens, batch, lengths, offsets? }");
+  if (!v.IsObject()) bad_argument(env, what + " must be { tokens, batch, lengths, offsets? }");
   auto o = v.As<Napi::Object>();
   HostBatch b;
   b.tokens = to_tokens(o.Get("tokens"), (what + ".tokens").c_str());
   b.batch = get_int(o, "batch", 1);
-  if (b.batch < 1) bad(env, what + ".batch must be >= 1");
+  if (b.batch < 1) bad_argument(env, what + ".batch must be >= 1");
   if (b.tokens.empty() || b.tokens.size() % b.batch != 0) {
-    bad(env, what + ".tokens must hold batch * length token ids");
+    bad_argument(env, what + ".tokens must hold batch * length token ids");
   }
-  if (b.tokens.size() / b.batch < 2) bad(env, what + ": rows need at least 2 tokens");
+  if (b.tokens.size() / b.batch < 2) bad_argument(env, what + ": rows need at least 2 tokens");
   b.lengths = to_tokens(o.Get("lengths"), (what + ".lengths").c_str());
   if (b.lengths.size() != static_cast<size_t>(b.batch)) {
-    bad(env, what + ".lengths must have one entry per row (" + std::to_string(b.batch) + ")");
+    bad_argument(env,
+                 what + ".lengths must have one entry per row (" + std::to_string(b.batch) + ")");
   }
   Napi::Value offsets = o.Get("offsets");
   if (offsets.IsUndefined() || offsets.IsNull()) {
@@ -151,7 +130,8 @@ HostBatch to_host_batch(const Napi::Value& v, const std::string& what) {
   } else {
     b.offsets = to_tokens(offsets, (what + ".offsets").c_str());
     if (b.offsets.size() != static_cast<size_t>(b.batch)) {
-      bad(env, what + ".offsets must have one entry per row (" + std::to_string(b.batch) + ")");
+      bad_argument(env,
+                   what + ".offsets must have one entry per row (" + std::to_string(b.batch) + ")");
     }
   }
   return b;
@@ -188,30 +168,27 @@ Napi::Value undefined(Napi::Env env, int&) { return env.Undefined(); }
 }  // namespace
 
 void NativeTrainer::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function ctor = DefineClass(env, "NativeTrainer", {
-      StaticMethod<&NativeTrainer::Create>("create"),
-      InstanceMethod<&NativeTrainer::Step>("step"),
-      InstanceMethod<&NativeTrainer::Evaluate>("evaluate"),
-      InstanceMethod<&NativeTrainer::Gradients>("gradients"),
-      InstanceMethod<&NativeTrainer::SaveAdapter>("saveAdapter"),
-      InstanceMethod<&NativeTrainer::LoadAdapter>("loadAdapter"),
-      InstanceMethod<&NativeTrainer::AdapterParameters>("adapterParameters"),
-      InstanceMethod<&NativeTrainer::SaveState>("saveState"),
-      InstanceMethod<&NativeTrainer::LoadState>("loadState"),
-      InstanceMethod<&NativeTrainer::SetLearningRate>("setLearningRate"),
-      InstanceMethod<&NativeTrainer::State>("state"),
-      InstanceMethod<&NativeTrainer::Info>("info"),
-      InstanceMethod<&NativeTrainer::Detach>("detach"),
-      InstanceMethod<&NativeTrainer::Dispose>("dispose"),
-      InstanceAccessor<&NativeTrainer::Disposed>("disposed"),
-  });
-  trainer_ctor() = Napi::Persistent(ctor);
-  Napi::Value model = exports.Get("NativeModel");
-  if (model.IsFunction()) model_ctor() = Napi::Persistent(model.As<Napi::Function>());
+  Napi::Function ctor = DefineClass(
+      env, "NativeTrainer",
+      {StaticMethod<&NativeTrainer::Create>("create"), InstanceMethod<&NativeTrainer::Step>("step"),
+       InstanceMethod<&NativeTrainer::Evaluate>("evaluate"),
+       InstanceMethod<&NativeTrainer::Gradients>("gradients"),
+       InstanceMethod<&NativeTrainer::SaveAdapter>("saveAdapter"),
+       InstanceMethod<&NativeTrainer::LoadAdapter>("loadAdapter"),
+       InstanceMethod<&NativeTrainer::AdapterParameters>("adapterParameters"),
+       InstanceMethod<&NativeTrainer::SaveState>("saveState"),
+       InstanceMethod<&NativeTrainer::LoadState>("loadState"),
+       InstanceMethod<&NativeTrainer::SetLearningRate>("setLearningRate"),
+       InstanceMethod<&NativeTrainer::State>("state"), InstanceMethod<&NativeTrainer::Info>("info"),
+       InstanceMethod<&NativeTrainer::Detach>("detach"),
+       InstanceMethod<&NativeTrainer::Dispose>("dispose"),
+       InstanceAccessor<&NativeTrainer::Disposed>("disposed")});
+  instance(env).native_trainer = Napi::Persistent(ctor);
   exports.Set("NativeTrainer", ctor);
 }
 
-NativeTrainer::NativeTrainer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTrainer>(info) {}
+NativeTrainer::NativeTrainer(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<NativeTrainer>(info) {}
 
 NativeTrainer::~NativeTrainer() { release(); }  // the finalizer: a safety net behind dispose()
 
@@ -229,18 +206,14 @@ std::shared_ptr<Trainer> NativeTrainer::get(Napi::Env env) const {
 // create(model: NativeModel, options) -> Promise<NativeTrainer>
 Napi::Value NativeTrainer::Create(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject() || model_ctor().IsEmpty() ||
-      !info[0].As<Napi::Object>().InstanceOf(model_ctor().Value())) {
-    bad(env, "model must be a NativeModel");
-  }
-  auto model = Napi::ObjectWrap<NativeModel>::Unwrap(info[0].As<Napi::Object>())->get(env);
+  auto model = NativeModel::FromArg(info, 0);
   TrainConfig config = info.Length() > 1 && !info[1].IsUndefined()
                            ? to_train_config(object_arg(info, 1, "options"))
                            : TrainConfig{};
   return run_on_engine<std::shared_ptr<Trainer>>(
       env, [model, config](JsChannel&) { return std::make_shared<Trainer>(model, config); },
       [](Napi::Env env, std::shared_ptr<Trainer>& trainer) -> Napi::Value {
-        Napi::Object obj = trainer_ctor().New({});
+        Napi::Object obj = instance(env).native_trainer.New({});
         auto* self = Unwrap(obj);
         self->trainer_ = trainer;
         for (const auto& s : trainer->adapter().slots()) {
@@ -277,7 +250,8 @@ Napi::Value NativeTrainer::Step(const Napi::CallbackInfo& info) {
 Napi::Value NativeTrainer::Evaluate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto trainer = get(env);
-  if (info.Length() < 1 || !info[0].IsArray()) bad(env, "batches must be an array of batches");
+  if (info.Length() < 1 || !info[0].IsArray())
+    bad_argument(env, "batches must be an array of batches");
   auto arr = info[0].As<Napi::Array>();
   std::vector<HostBatch> batches;
   for (uint32_t i = 0; i < arr.Length(); ++i) {
@@ -329,7 +303,12 @@ Napi::Value NativeTrainer::SaveAdapter(const Napi::CallbackInfo& info) {
   auto trainer = get(env);
   auto path = string_arg(info, 0, "path");
   return run_on_engine<int>(
-      env, [trainer, path](JsChannel&) { trainer->save_adapter(path); return 0; }, undefined);
+      env,
+      [trainer, path](JsChannel&) {
+        trainer->save_adapter(path);
+        return 0;
+      },
+      undefined);
 }
 
 // loadAdapter(path) -> Promise<void>
@@ -338,7 +317,12 @@ Napi::Value NativeTrainer::LoadAdapter(const Napi::CallbackInfo& info) {
   auto trainer = get(env);
   auto path = string_arg(info, 0, "path");
   return run_on_engine<int>(
-      env, [trainer, path](JsChannel&) { trainer->load_adapter(path); return 0; }, undefined);
+      env,
+      [trainer, path](JsChannel&) {
+        trainer->load_adapter(path);
+        return 0;
+      },
+      undefined);
 }
 
 // adapterParameters() -> Promise<Record<string, NativeArray>>
@@ -362,12 +346,16 @@ Napi::Value NativeTrainer::SaveState(const Napi::CallbackInfo& info) {
     for (uint32_t i = 0; i < keys.Length(); ++i) {
       std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
       Napi::Value v = o.Get(k);
-      if (!v.IsString()) bad(env, "metadata." + k + " must be a string");
+      if (!v.IsString()) bad_argument(env, "metadata." + k + " must be a string");
       metadata[k] = v.As<Napi::String>().Utf8Value();
     }
   }
   return run_on_engine<int>(
-      env, [trainer, path, metadata](JsChannel&) { trainer->save_state(path, metadata); return 0; },
+      env,
+      [trainer, path, metadata](JsChannel&) {
+        trainer->save_state(path, metadata);
+        return 0;
+      },
       undefined);
 }
 
@@ -403,11 +391,17 @@ Napi::Value NativeTrainer::LoadState(const Napi::CallbackInfo& info) {
 Napi::Value NativeTrainer::SetLearningRate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto trainer = get(env);
-  if (info.Length() < 1 || !info[0].IsNumber()) bad(env, "setLearningRate(lr) needs a number");
+  if (info.Length() < 1 || !info[0].IsNumber())
+    bad_argument(env, "setLearningRate(lr) needs a number");
   double lr = info[0].As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(lr) || lr < 0) bad(env, "learning rate must be a finite number >= 0");
+  if (!std::isfinite(lr) || lr < 0) bad_argument(env, "learning rate must be a finite number >= 0");
   return run_on_engine<int>(
-      env, [trainer, lr](JsChannel&) { trainer->set_learning_rate(lr); return 0; }, undefined);
+      env,
+      [trainer, lr](JsChannel&) {
+        trainer->set_learning_rate(lr);
+        return 0;
+      },
+      undefined);
 }
 
 // state() -> Promise<{ iteration, step, lr, attached }>
@@ -445,7 +439,8 @@ Napi::Value NativeTrainer::Info(const Napi::CallbackInfo& info) {
     Napi::Object p = Napi::Object::New(env);
     p.Set("name", parameter_shapes_[i].first);
     Napi::Array shape = Napi::Array::New(env, parameter_shapes_[i].second.size());
-    for (size_t k = 0; k < parameter_shapes_[i].second.size(); ++k) shape.Set(k, parameter_shapes_[i].second[k]);
+    for (size_t k = 0; k < parameter_shapes_[i].second.size(); ++k)
+      shape.Set(k, parameter_shapes_[i].second[k]);
     p.Set("shape", shape);
     params.Set(i, p);
   }
@@ -459,7 +454,12 @@ Napi::Value NativeTrainer::Detach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto trainer = get(env);
   return run_on_engine<int>(
-      env, [trainer](JsChannel&) { trainer->detach(); return 0; }, undefined);
+      env,
+      [trainer](JsChannel&) {
+        trainer->detach();
+        return 0;
+      },
+      undefined);
 }
 
 Napi::Value NativeTrainer::Dispose(const Napi::CallbackInfo& info) {

@@ -68,7 +68,8 @@ Napi::Object config_to_js(Napi::Env env, const ModelConfig& c) {
     Napi::Object q = Napi::Object::New(env);
     if (c.quantization.base) q.Set("base", quant_spec_to_js(env, c.quantization.base));
     Napi::Object ov = Napi::Object::New(env);
-    for (const auto& [path, spec] : c.quantization.overrides) ov.Set(path, quant_spec_to_js(env, spec));
+    for (const auto& [path, spec] : c.quantization.overrides)
+      ov.Set(path, quant_spec_to_js(env, spec));
     q.Set("overrides", ov);
     o.Set("quantization", q);
   }

@@ -17,7 +17,8 @@ std::vector<std::string> loaded_objects() {
   std::vector<std::string> out;
   dl_iterate_phdr(
       [](dl_phdr_info* info, size_t, void* data) {
-        if (info->dlpi_name && *info->dlpi_name) static_cast<std::vector<std::string>*>(data)->push_back(info->dlpi_name);
+        if (info->dlpi_name && *info->dlpi_name)
+          static_cast<std::vector<std::string>*>(data)->push_back(info->dlpi_name);
         return 0;
       },
       &out);
@@ -40,7 +41,9 @@ bool read_openblas(const std::string& path, BlasInfo& out) {
   if (corename) {
     // dlsym searched the object's dependencies too: name the file that defines the function.
     Dl_info where{};
-    std::string library = dladdr(reinterpret_cast<void*>(corename), &where) && where.dli_fname ? where.dli_fname : path;
+    std::string library = dladdr(reinterpret_cast<void*>(corename), &where) && where.dli_fname
+                              ? where.dli_fname
+                              : path;
     out = {library, "OpenBLAS", corename(), config ? config() : "", threads ? threads() : 0};
   }
   dlclose(h);

@@ -32,7 +32,8 @@ void for_each_weight(DecoderModel& m, Fn&& fn) {
   auto& e = m.embed_tokens();
   fn(e.weight, e.scales, e.biases, e.quant, e.compute_weight);
   for (auto* l : m.linears()) fn(l->weight, l->scales, l->biases, l->quant, l->compute_weight);
-  for (auto* s : m.switch_linears()) fn(s->weight, s->scales, s->biases, s->quant, s->compute_weight);
+  for (auto* s : m.switch_linears())
+    fn(s->weight, s->scales, s->biases, s->quant, s->compute_weight);
 }
 
 DecoderModel& decoder(Model& model) {
@@ -56,13 +57,17 @@ size_t physical_memory_bytes() {
   return pages > 0 && size > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(size) : 0;
 }
 
+size_t default_compute_budget() { return physical_memory_bytes() / 2; }
+
 size_t float32_copy_bytes(Model& model) {
   size_t total = 0;
-  for_each_weight(decoder(model), [&](const mx::array& w, const std::optional<mx::array>& scales,
-                                       const std::optional<mx::array>&,
-                                       const std::optional<QuantSpec>& q, std::optional<mx::array>&) {
-    if (needs_copy(w, q.has_value())) total += float32_bytes(w, q.has_value(), scales, q ? q->group_size : 0);
-  });
+  for_each_weight(decoder(model),
+                  [&](const mx::array& w, const std::optional<mx::array>& scales,
+                      const std::optional<mx::array>&, const std::optional<QuantSpec>& q,
+                      std::optional<mx::array>&) {
+                    if (needs_copy(w, q.has_value()))
+                      total += float32_bytes(w, q.has_value(), scales, q ? q->group_size : 0);
+                  });
   return total;
 }
 
@@ -79,10 +84,12 @@ ComputeReport apply_compute_mode(Model& model, ComputeMode mode, size_t memory_b
       report.reason = "all weights are float32 already";
     } else if (extra > memory_budget) {
       mode = ComputeMode::kNative;
-      report.reason = "float32 copies (" + std::to_string(extra >> 20) + " MiB) exceed the memory budget";
+      report.reason =
+          "float32 copies (" + std::to_string(extra >> 20) + " MiB) exceed the memory budget";
     } else {
       mode = ComputeMode::kFloat32;
-      report.reason = "CPU: float32 matmuls are 30-80x faster than quantized or half-precision ones";
+      report.reason =
+          "CPU: float32 matmuls are 30-80x faster than quantized or half-precision ones";
     }
   }
   for_each_weight(m, [&](const mx::array& w, const std::optional<mx::array>& scales,
@@ -98,6 +105,10 @@ ComputeReport apply_compute_mode(Model& model, ComputeMode mode, size_t memory_b
   report.extra_bytes = mode == ComputeMode::kFloat32 ? extra : 0;
   if (report.reason.empty()) report.reason = "requested";
   return report;
+}
+
+ComputeReport apply_compute_mode(Model& model, ComputeMode mode) {
+  return apply_compute_mode(model, mode, default_compute_budget());
 }
 
 }  // namespace mlxlab

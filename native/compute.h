@@ -30,6 +30,12 @@ size_t float32_copy_bytes(Model& model);
 // native otherwise (and always native on a GPU, where quantized kernels are fast).
 ComputeReport apply_compute_mode(Model& model, ComputeMode mode, size_t memory_budget);
 
+// apply_compute_mode within the default budget.
+ComputeReport apply_compute_mode(Model& model, ComputeMode mode);
+
+// The memory float32 copies may take by default: half of this machine's.
+size_t default_compute_budget();
+
 // Physical memory of this machine in bytes (0 when unknown).
 size_t physical_memory_bytes();
 

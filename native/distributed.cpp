@@ -45,13 +45,14 @@ GroupInfo init(const std::string& backend) {
   auto& s = state();
   if (s.group) return info();
   if (backend != "any" && !dist::is_available(backend)) {
-    fail(codes::kDistributed, "the MLX distributed back end \"" + backend +
-                                  "\" is not available in this build of MLX");
+    fail(codes::kDistributed,
+         "the MLX distributed back end \"" + backend + "\" is not available in this build of MLX");
   }
   try {
     s.group = dist::init(true, backend);
   } catch (const std::exception& e) {
-    fail(codes::kDistributed, "could not join the distributed group (" + backend + "): " + e.what());
+    fail(codes::kDistributed,
+         "could not join the distributed group (" + backend + "): " + e.what());
   }
   s.backend = s.group->size() > 1 ? resolve_backend(backend) : "none";
   return info();
@@ -114,10 +115,12 @@ std::vector<std::string> all_gather(const std::string& mine) {
   std::copy(mine.begin(), mine.end(), padded.begin());
   mx::array gathered = mx::array(0);
   try {
-    gathered = dist::all_gather(mx::array(padded.data(), {1, static_cast<int>(padded.size())}, mx::uint8), group());
+    gathered = dist::all_gather(
+        mx::array(padded.data(), {1, static_cast<int>(padded.size())}, mx::uint8), group());
     mx::eval(gathered);
   } catch (const std::exception& e) {
-    fail(codes::kDistributed, std::string("all_gather failed (a peer may have stopped): ") + e.what());
+    fail(codes::kDistributed,
+         std::string("all_gather failed (a peer may have stopped): ") + e.what());
   }
   state().bytes_sent += static_cast<double>(padded.size()) * (n - 1);
   const uint8_t* p = gathered.data<uint8_t>();

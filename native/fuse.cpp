@@ -7,6 +7,7 @@
 
 #include "errors.h"
 #include "io/safetensors.h"
+#include "models/registry.h"
 #include "nn/weights.h"
 
 namespace mlxlab {
@@ -25,7 +26,8 @@ std::string join_ints(const int (&values)[N]) {
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 bool same_spec(const std::optional<QuantSpec>& a, const std::optional<QuantSpec>& b) {
@@ -47,7 +49,9 @@ std::vector<ModuleRef> quantizable_modules(DecoderModel& m) {
   auto& e = m.embed_tokens();
   out.push_back({e.path, e.quant, e.dims, false});
   auto linear = [&](const nn::Linear& l) { out.push_back({l.path, l.quant, l.input_dims, false}); };
-  auto expert = [&](const nn::SwitchLinear& l) { out.push_back({l.path, l.quant, l.input_dims, true}); };
+  auto expert = [&](const nn::SwitchLinear& l) {
+    out.push_back({l.path, l.quant, l.input_dims, true});
+  };
   for (auto& b : m.layers()) {
     auto& a = b.self_attn;
     for (auto* l : {&a.q_proj, &a.k_proj, &a.v_proj, &a.o_proj}) linear(*l);
@@ -74,11 +78,13 @@ std::vector<std::string> parameter_order(DecoderModel& m, const Weights& weights
     if (a.q_norm) paths.push_back(a.q_norm->path);
     if (a.k_norm) paths.push_back(a.k_norm->path);
     if (b.mlp) {
-      for (auto* l : {&b.mlp->gate_proj, &b.mlp->down_proj, &b.mlp->up_proj}) paths.push_back(l->path);
+      for (auto* l : {&b.mlp->gate_proj, &b.mlp->down_proj, &b.mlp->up_proj})
+        paths.push_back(l->path);
     }
     if (b.moe) {
       paths.push_back(b.moe->gate.path);
-      for (auto* l : {&b.moe->gate_proj, &b.moe->up_proj, &b.moe->down_proj}) paths.push_back(l->path);
+      for (auto* l : {&b.moe->gate_proj, &b.moe->up_proj, &b.moe->down_proj})
+        paths.push_back(l->path);
     }
     paths.push_back(b.input_layernorm.path);
     paths.push_back(b.post_attention_layernorm.path);
@@ -103,17 +109,14 @@ std::vector<std::string> parameter_order(DecoderModel& m, const Weights& weights
 }
 
 // mlx_lm.utils.quantize_model's predicate for a full-precision layer: quantize when the group
-// size divides its input dims; qwen3_moe's quant_predicate gives the router 8 bits, group 64.
+// size divides its input dims, with the architecture's quant_predicate (qwen3_moe's router: 8
+// bits, group 64).
 std::optional<QuantSpec> convert_spec(const ModuleRef& m, const QuantSpec& spec,
                                       const std::string& model_type) {
   if (m.input_dims % spec.group_size != 0) return std::nullopt;
-  QuantSpec s = spec;
-  if (model_type == "qwen3_moe" && ends_with(m.path, ".mlp.gate")) {
-    s.group_size = 64;
-    s.bits = 8;
-    s.mode = "affine";
-    if (m.input_dims % s.group_size != 0) return std::nullopt;
-  }
+  const auto* arch = find_architecture(model_type);
+  QuantSpec s = arch && arch->quant_spec ? arch->quant_spec(m.path, spec) : spec;
+  if (m.input_dims % s.group_size != 0) return std::nullopt;
   return s;
 }
 
@@ -167,8 +170,8 @@ struct Plan {
   const ModelConfig* config = nullptr;
   WeightOptions options;
   bool fuse = false;
-  std::optional<QuantSpec> requested;  // fuse with bits/group size; convert with quantize
-  bool base_quantized = false;         // some layer of the base is quantized
+  std::optional<QuantSpec> requested;     // fuse with bits/group size; convert with quantize
+  bool base_quantized = false;            // some layer of the base is quantized
   std::optional<QuantSpec> base_default;  // the base's default spec
 };
 
@@ -191,7 +194,8 @@ std::optional<QuantSpec> target_spec(const ModuleRef& m, const Plan& p) {
 
 // A layer the adapter leaves alone, stored with fewer bits than the target in the same groups:
 // its values lie on a coarser grid than the target's, so re-quantizing can only move them.
-bool gains_only_rounding(const std::optional<QuantSpec>& stored, const std::optional<QuantSpec>& target) {
+bool gains_only_rounding(const std::optional<QuantSpec>& stored,
+                         const std::optional<QuantSpec>& target) {
   return stored && target && stored->mode == target->mode &&
          stored->group_size == target->group_size && stored->bits < target->bits;
 }
@@ -235,7 +239,8 @@ ModelWeights transform(DecoderModel& model, Weights weights, const Plan& plan,
     steps.push_back({&m, target, delta});
   }
   for (const auto& [path, d] : deltas) {
-    if (!adapted.count(path)) fail(codes::kInternal, "fuse: no layer \"" + path + "\" for the adapter");
+    if (!adapted.count(path))
+      fail(codes::kInternal, "fuse: no layer \"" + path + "\" for the adapter");
   }
 
   int done = 0;
@@ -320,10 +325,11 @@ Plan make_plan(DecoderModel& model, const WeightOptions& options, bool fuse) {
   p.fuse = fuse;
   std::vector<std::optional<QuantSpec>> stored;
   for (const auto& m : quantizable_modules(model)) stored.push_back(m.quant);
-  p.base_quantized = std::any_of(stored.begin(), stored.end(), [](const auto& s) { return s.has_value(); });
+  p.base_quantized =
+      std::any_of(stored.begin(), stored.end(), [](const auto& s) { return s.has_value(); });
   if (p.base_quantized) {
-    p.base_default = model.config().quantization.base ? model.config().quantization.base
-                                                      : commonest(stored);
+    p.base_default =
+        model.config().quantization.base ? model.config().quantization.base : commonest(stored);
   }
   bool wants_spec = options.bits || options.group_size;
   if (fuse && wants_spec) {
@@ -347,9 +353,10 @@ Plan make_plan(DecoderModel& model, const WeightOptions& options, bool fuse) {
 }  // namespace
 
 void check_quant_choice(std::optional<int> bits, std::optional<int> group_size) {
-  if (bits && std::find(std::begin(kQuantBits), std::end(kQuantBits), *bits) == std::end(kQuantBits)) {
-    fail(codes::kArgument, "bits " + str(*bits) + " is not supported (choose one of " +
-                               join_ints(kQuantBits) + ")");
+  if (bits &&
+      std::find(std::begin(kQuantBits), std::end(kQuantBits), *bits) == std::end(kQuantBits)) {
+    fail(codes::kArgument,
+         "bits " + str(*bits) + " is not supported (choose one of " + join_ints(kQuantBits) + ")");
   }
   if (group_size && std::find(std::begin(kQuantGroupSizes), std::end(kQuantGroupSizes),
                               *group_size) == std::end(kQuantGroupSizes)) {

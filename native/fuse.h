@@ -70,11 +70,11 @@ struct ModelWeights {
   // mlx-lm writes them); nullopt when every layer is full precision.
   std::optional<QuantConfig> quantization;
   std::map<std::string, int> module_bits;  // bits of every quantized module, by path
-  int fused = 0;        // layers an adapter was merged into
-  int requantized = 0;  // quantized layers whose weights were quantized again
-  int dequantized = 0;  // quantized layers now in full precision
-  int quantized = 0;    // full-precision layers now quantized
-  int kept = 0;         // linear / expert / embedding layers stored as they were
+  int fused = 0;                           // layers an adapter was merged into
+  int requantized = 0;                     // quantized layers whose weights were quantized again
+  int dequantized = 0;                     // quantized layers now in full precision
+  int quantized = 0;                       // full-precision layers now quantized
+  int kept = 0;                            // linear / expert / embedding layers stored as they were
 };
 
 // Attach an adapter (mlx-lm layout: `lora` describes adapter_config.json, `adapter_file` is
@@ -91,9 +91,9 @@ ModelWeights convert_weights(Model& model, const WeightOptions& options,
                              const FuseProgressFn& progress = {});
 
 struct SavedShards {
-  std::vector<std::string> files;                                // file names, in order
+  std::vector<std::string> files;                               // file names, in order
   std::vector<std::pair<std::string, std::string>> weight_map;  // weight -> file, sorted
-  uint64_t total_size = 0;        // bytes of all tensors
+  uint64_t total_size = 0;                                      // bytes of all tensors
   uint64_t total_parameters = 0;  // mlx-lm's get_total_parameters (packed weights unpacked)
 };
 

@@ -28,8 +28,10 @@ void validate(const Model& model, const GenerateRequest& r, const StopFlags& sto
                                std::to_string(r.prompts.size()) + " prompts");
   }
   for (size_t i = 0; i < r.prompts.size(); ++i) {
-    if (r.prompts[i].empty()) fail(codes::kArgument, "generate: prompt " + std::to_string(i) + " is empty");
-    model.check_token_ids(r.prompts[i].data(), r.prompts[i].size(), "generate: prompt " + std::to_string(i));
+    if (r.prompts[i].empty())
+      fail(codes::kArgument, "generate: prompt " + std::to_string(i) + " is empty");
+    model.check_token_ids(r.prompts[i].data(), r.prompts[i].size(),
+                          "generate: prompt " + std::to_string(i));
   }
   const auto& s = r.sampling;
   if (r.max_tokens < 0) fail(codes::kArgument, "generate: max_tokens must be >= 0");
@@ -97,7 +99,8 @@ std::optional<mx::array> padding_mask(const PaddedBatch& batch, int start, int e
   auto keys = mx::reshape(mx::arange(0, end), {1, 1, 1, end});
   auto prefix = mx::array(batch.prefix, mx::int32);
   auto own = mx::greater_equal(keys, mx::add(pads, prefix));
-  auto visible = mx::logical_or(mx::logical_or(mx::less(keys, prefix), own), mx::equal(keys, queries));
+  auto visible =
+      mx::logical_or(mx::logical_or(mx::less(keys, prefix), own), mx::equal(keys, queries));
   return mx::logical_and(mx::greater_equal(queries, keys), visible);
 }
 
@@ -126,9 +129,9 @@ mx::array prompt_history(const std::vector<std::vector<int>>& prompts, int conte
 // Sign-aware multiplicative penalty on the logits of recent tokens.
 mx::array repetition_penalty(const mx::array& logits, const mx::array& history, float penalty) {
   auto selected = mx::take_along_axis(logits, history, -1);
-  auto penalized = mx::where(mx::less(selected, mx::array(0.0f)),
-                             mx::multiply(selected, mx::array(penalty)),
-                             mx::divide(selected, mx::array(penalty)));
+  auto penalized =
+      mx::where(mx::less(selected, mx::array(0.0f)), mx::multiply(selected, mx::array(penalty)),
+                mx::divide(selected, mx::array(penalty)));
   return mx::put_along_axis(logits, history, penalized, -1);
 }
 
@@ -143,8 +146,8 @@ mx::array apply_top_p(const mx::array& logprobs, float top_p) {
   auto mass_above = mx::cumsum(probs, -1, /*reverse=*/true, /*inclusive=*/false);
   int B = probs.shape(0);
   auto total = mx::add(mx::slice(mass_above, {0, 0}, {B, 1}), mx::slice(probs, {0, 0}, {B, 1}));
-  auto dropped = mx::sum(mx::greater_equal(mass_above, mx::multiply(mx::array(top_p), total)),
-                         -1, true);
+  auto dropped =
+      mx::sum(mx::greater_equal(mass_above, mx::multiply(mx::array(top_p), total)), -1, true);
   auto threshold = mx::take_along_axis(sorted, dropped, -1);
   return mx::where(mx::less(logprobs, threshold), minus_inf(logprobs.dtype()), logprobs);
 }
@@ -355,7 +358,8 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
         result.sequences[b].tokens.push_back(t);
         ++result.stats.generated_tokens;
         sink(b, t);
-        if (stops.stopped(b)) finish(b, FinishReason::kStop);
+        if (stops.stopped(b))
+          finish(b, FinishReason::kStop);
         else if (static_cast<int>(result.sequences[b].tokens.size()) >= request.max_tokens) {
           finish(b, FinishReason::kLength);
         }

@@ -17,8 +17,8 @@ namespace mlxlab {
 struct SamplingParams {
   float temperature = 0.0f;  // 0 = greedy
   float top_p = 1.0f;
-  int top_k = 0;             // 0 = off
-  float min_p = 0.0f;        // 0 = off
+  int top_k = 0;       // 0 = off
+  float min_p = 0.0f;  // 0 = off
   float repetition_penalty = 1.0f;
   int repetition_context = 20;
   std::optional<uint64_t> seed;

@@ -24,7 +24,9 @@ mx::array dropout(const mx::array& x, float p, int site, const AdapterContext& c
 }
 
 // scale * z as mlx-lm writes it (a Python float times an array keeps the array's dtype).
-mx::array scaled(float scale, const mx::array& z) { return mx::multiply(mx::array(scale, z.dtype()), z); }
+mx::array scaled(float scale, const mx::array& z) {
+  return mx::multiply(mx::array(scale, z.dtype()), z);
+}
 
 class LoraLinearBranch : public nn::LoraBranch {
  public:
@@ -83,9 +85,7 @@ class DoraLinearBranch : public nn::LoraBranch {
     if (linear->bias) out = mx::add(out, *linear->bias);
     return out;
   }
-  Weights parameters() const override {
-    return {{"lora_a", lora_a}, {"lora_b", lora_b}, {"m", m}};
-  }
+  Weights parameters() const override { return {{"lora_a", lora_a}, {"lora_b", lora_b}, {"m", m}}; }
 };
 
 // mlx.core.random's default key sequence: next() splits the key and hands out the second half.
@@ -173,6 +173,26 @@ std::string join_names(const std::vector<std::string>& names, size_t max = 12) {
   return out;
 }
 
+// Every linear by its full path, in the order of mlx-lm's second pass over named_modules():
+// the linears last to first (lm_head first), then the expert linears.
+std::vector<BlockModule> model_modules(DecoderModel& model) {
+  std::vector<BlockModule> out;
+  auto linears = model.linears();
+  for (auto it = linears.rbegin(); it != linears.rend(); ++it)
+    out.push_back({(*it)->path, *it, nullptr});
+  for (auto* l : model.switch_linears()) out.push_back({l->path, nullptr, l});
+  return out;
+}
+
+// The block a module path lies in ("model.layers.N."), or -1 outside the blocks.
+int layer_of(const std::string& path, int n_layers) {
+  int layer = -1;
+  for (int i = 0; i < n_layers; ++i) {
+    if (path.rfind("model.layers." + str(i) + ".", 0) == 0) layer = i;
+  }
+  return layer;
+}
+
 }  // namespace
 
 std::vector<std::string> default_lora_keys(DecoderModel& model) {
@@ -210,7 +230,8 @@ Adapter::Adapter(std::shared_ptr<Model> model, const LoraConfig& config, mx::arr
       for (auto& p : block_parameters(layers[i])) {
         if (p.quantized) {
           fail(codes::kConfig, "fine_tune_type \"full\" needs full-precision weights, but \"" +
-                                   p.name + "\" is quantized (use lora or dora for a quantized model)");
+                                   p.name +
+                                   "\" is quantized (use lora or dora for a quantized model)");
         }
         slots_.push_back({p.name, p.value, i});
         originals_.emplace_back(p.value, *p.value);
@@ -227,8 +248,8 @@ Adapter::Adapter(std::shared_ptr<Model> model, const LoraConfig& config, mx::arr
 
   if (c.rank < 1) fail(codes::kConfig, "lora_parameters.rank must be >= 1, got " + str(c.rank));
   if (!(c.dropout >= 0.0f && c.dropout < 1.0f)) {
-    fail(codes::kConfig, "lora_parameters.dropout must be in [0, 1), got " +
-                             std::to_string(c.dropout));
+    fail(codes::kConfig,
+         "lora_parameters.dropout must be in [0, 1), got " + std::to_string(c.dropout));
   }
   if (!std::isfinite(c.scale)) fail(codes::kConfig, "lora_parameters.scale must be finite");
 
@@ -245,45 +266,28 @@ Adapter::Adapter(std::shared_ptr<Model> model, const LoraConfig& config, mx::arr
     }
   }
   std::set<const void*> taken;
-  for (auto& [m, layer] : chosen) taken.insert(m.linear ? static_cast<const void*>(m.linear) : m.switch_linear);
+  for (auto& [m, layer] : chosen)
+    taken.insert(m.linear ? static_cast<const void*>(m.linear) : m.switch_linear);
   // Model-level full paths (mlx-lm's second pass over model.named_modules()).
   std::vector<std::pair<BlockModule, int>> model_level;
-  auto all_linears = decoder_->linears();
-  std::reverse(all_linears.begin(), all_linears.end());  // lm_head first, as mlx-lm visits it
-  for (auto* l : all_linears) {
-    if (!key_set.count(l->path)) continue;
-    matched.insert(l->path);
-    if (taken.count(l)) {
-      fail(codes::kConfig, "lora_parameters.keys: \"" + l->path +
-                               "\" names a layer another key already adapts");
+  for (auto& m : model_modules(*decoder_)) {
+    if (!key_set.count(m.rel)) continue;
+    matched.insert(m.rel);
+    if (taken.count(m.linear ? static_cast<const void*>(m.linear) : m.switch_linear)) {
+      fail(codes::kConfig,
+           "lora_parameters.keys: \"" + m.rel + "\" names a layer another key already adapts");
     }
-    int layer = -1;
-    for (int i = 0; i < n_layers; ++i) {
-      if (l->path.rfind("model.layers." + str(i) + ".", 0) == 0) layer = i;
-    }
-    model_level.push_back({BlockModule{l->path, l, nullptr}, layer});
-  }
-  for (auto* l : decoder_->switch_linears()) {
-    if (!key_set.count(l->path)) continue;
-    matched.insert(l->path);
-    if (taken.count(l)) {
-      fail(codes::kConfig, "lora_parameters.keys: \"" + l->path +
-                               "\" names a layer another key already adapts");
-    }
-    int layer = -1;
-    for (int i = 0; i < n_layers; ++i) {
-      if (l->path.rfind("model.layers." + str(i) + ".", 0) == 0) layer = i;
-    }
-    model_level.push_back({BlockModule{l->path, nullptr, l}, layer});
+    model_level.push_back({m, layer_of(m.rel, n_layers)});
   }
   for (const auto& k : keys) {
     if (matched.count(k)) continue;
     if (k == "model.embed_tokens" || k == "embed_tokens") {
-      fail(codes::kConfig, "lora_parameters.keys: \"" + k +
-                               "\": LoRA on the embedding is not supported");
+      fail(codes::kConfig,
+           "lora_parameters.keys: \"" + k + "\": LoRA on the embedding is not supported");
     }
-    fail(codes::kConfig, "lora_parameters.keys: \"" + k + "\" matches no linear layer (block keys: " +
-                             join_names(default_lora_keys(*decoder_), 20) + "; or a full path such as lm_head)");
+    fail(codes::kConfig,
+         "lora_parameters.keys: \"" + k + "\" matches no linear layer (block keys: " +
+             join_names(default_lora_keys(*decoder_), 20) + "; or a full path such as lm_head)");
   }
   chosen.insert(chosen.end(), model_level.begin(), model_level.end());
   if (chosen.empty()) fail(codes::kConfig, "lora_parameters.keys: no layer to adapt");
@@ -359,8 +363,8 @@ Adapter::Adapter(std::shared_ptr<Model> model, const LoraConfig& config, mx::arr
         branches_.push_back(br);
       }
     }
-      std::vector<mx::array> init = values();
-      mx::eval(init);
+    std::vector<mx::array> init = values();
+    mx::eval(init);
   } catch (...) {
     for (auto* l : linears_) l->lora.reset();
     for (auto* l : switch_linears_) l->lora.reset();
@@ -426,25 +430,28 @@ void Adapter::load_parameters(const Weights& weights, const std::string& source)
       std::string module = dot == std::string::npos ? name : name.substr(0, dot);
       bool module_exists = model_params.count(module + ".weight") > 0;
       if (config_.fine_tune_type == "full") {
-        hint = model_params.count(name)
-                   ? " (it is outside the " + std::to_string(config_.num_layers) + " trained layers)"
-                   : " (the model has no such weight)";
+        hint =
+            model_params.count(name)
+                ? " (it is outside the " + std::to_string(config_.num_layers) + " trained layers)"
+                : " (the model has no such weight)";
       } else if (!module_exists) {
         hint = " (the model has no layer \"" + module + "\")";
       } else {
-        hint = " (layer \"" + module + "\" has no adapter: num_layers=" +
-               std::to_string(config_.num_layers) + ", fine_tune_type=" + config_.fine_tune_type +
+        hint = " (layer \"" + module +
+               "\" has no adapter: num_layers=" + std::to_string(config_.num_layers) +
+               ", fine_tune_type=" + config_.fine_tune_type +
                (config_.keys ? ", keys=[" + join_names(*config_.keys) + "]" : "") + ")";
       }
-      fail(codes::kWeights, source + ": \"" + name + "\" is not an adapter parameter of this model" + hint);
+      fail(codes::kWeights,
+           source + ": \"" + name + "\" is not an adapter parameter of this model" + hint);
     }
     const auto& slot = slots_[it->second];
     if (a.shape() != slot.value->shape()) {
-      fail(codes::kWeights, source + ": \"" + name + "\" has shape " + nn::shape_string(a.shape()) +
-                                ", the adapter expects " + nn::shape_string(slot.value->shape()) +
-                                (config_.fine_tune_type == "full"
-                                     ? std::string()
-                                     : " (rank " + std::to_string(config_.rank) + ")"));
+      fail(codes::kWeights,
+           source + ": \"" + name + "\" has shape " + nn::shape_string(a.shape()) +
+               ", the adapter expects " + nn::shape_string(slot.value->shape()) +
+               (config_.fine_tune_type == "full" ? std::string()
+                                                 : " (rank " + std::to_string(config_.rank) + ")"));
     }
     if (!mx::issubdtype(a.dtype(), mx::floating)) {
       fail(codes::kWeights, source + ": \"" + name + "\" is not a floating-point tensor");

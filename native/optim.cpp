@@ -79,8 +79,7 @@ Schedule step_decay(double init, double decay_rate, int step_size) {
 Schedule join(Schedule first, Schedule second, int boundary) {
   return [=](const mx::array& step) {
     auto out = first(step);
-    return mx::where(mx::less(step, u64(boundary)), out,
-                     second(mx::subtract(step, u64(boundary))));
+    return mx::where(mx::less(step, u64(boundary)), out, second(mx::subtract(step, u64(boundary))));
   };
 }
 
@@ -101,15 +100,18 @@ Schedule make_schedule(const ScheduleConfig& c) {
     fn = exponential_decay(c.arguments[0], c.arguments[1]);
   } else if (c.name == "step_decay") {
     need_args(c, 3, 3, "[init, decay_rate, step_size]");
-    fn = step_decay(c.arguments[0], c.arguments[1], need_int(c.arguments[2], "step_decay step_size"));
+    fn = step_decay(c.arguments[0], c.arguments[1],
+                    need_int(c.arguments[2], "step_decay step_size"));
   } else {
     fail(codes::kConfig, "lr_schedule.name \"" + c.name +
                              "\" is not supported (cosine_decay, linear_schedule, "
                              "exponential_decay, step_decay)");
   }
-  if (c.warmup < 0) fail(codes::kConfig, "lr_schedule.warmup must be >= 0, got " + std::to_string(c.warmup));
+  if (c.warmup < 0)
+    fail(codes::kConfig, "lr_schedule.warmup must be >= 0, got " + std::to_string(c.warmup));
   if (c.warmup > 0) {
-    if (!std::isfinite(c.warmup_init)) fail(codes::kConfig, "lr_schedule.warmup_init must be finite");
+    if (!std::isfinite(c.warmup_init))
+      fail(codes::kConfig, "lr_schedule.warmup_init must be finite");
     auto warmup = linear_schedule(c.warmup_init, c.arguments[0], c.warmup);
     fn = join(warmup, fn, c.warmup + 1);
   }
@@ -125,8 +127,10 @@ Optimizer::Optimizer(OptimizerConfig config) : config_(std::move(config)) {
     fail(codes::kConfig, "learning_rate must be a finite number >= 0, got " + num(c.learning_rate));
   }
   if (c.name == "adam" || c.name == "adamw") {
-    if (!(c.beta1 >= 0 && c.beta1 < 1)) fail(codes::kConfig, "Adam beta1 must be in [0, 1), got " + num(c.beta1));
-    if (!(c.beta2 >= 0 && c.beta2 < 1)) fail(codes::kConfig, "Adam beta2 must be in [0, 1), got " + num(c.beta2));
+    if (!(c.beta1 >= 0 && c.beta1 < 1))
+      fail(codes::kConfig, "Adam beta1 must be in [0, 1), got " + num(c.beta1));
+    if (!(c.beta2 >= 0 && c.beta2 < 1))
+      fail(codes::kConfig, "Adam beta2 must be in [0, 1), got " + num(c.beta2));
     if (!(c.eps >= 0)) fail(codes::kConfig, "Adam eps must be >= 0, got " + num(c.eps));
     slot_names_ = {"m", "v"};
   } else {
@@ -209,8 +213,8 @@ std::pair<std::vector<mx::array>, std::vector<mx::array>> Optimizer::update(
   std::vector<mx::array> new_params;
   new_params.reserve(params.size());
   for (size_t i = 0; i < params.size(); ++i) {
-    new_params.push_back(apply_single(grads[i], params[i], &state[2 + k * i],
-                                      &new_state[2 + k * i], lr, step));
+    new_params.push_back(
+        apply_single(grads[i], params[i], &state[2 + k * i], &new_state[2 + k * i], lr, step));
   }
   return {std::move(new_params), std::move(new_state)};
 }
@@ -233,7 +237,8 @@ Weights Optimizer::state_weights(const std::vector<mx::array>& state,
   out.insert_or_assign("learning_rate", state[1]);
   size_t k = slot_names_.size();
   for (size_t i = 0; i < names.size(); ++i) {
-    for (size_t j = 0; j < k; ++j) out.insert_or_assign(names[i] + "." + slot_names_[j], state[2 + k * i + j]);
+    for (size_t j = 0; j < k; ++j)
+      out.insert_or_assign(names[i] + "." + slot_names_[j], state[2 + k * i + j]);
   }
   return out;
 }
@@ -245,7 +250,8 @@ std::vector<mx::array> Optimizer::state_from_weights(const Weights& w,
   auto get = [&](const std::string& key, const mx::Shape& shape, mx::Dtype dtype) {
     auto it = w.find(key);
     if (it == w.end()) {
-      fail(codes::kWeights, source + ": missing optimizer state \"" + key + "\" (" + config_.name + ")");
+      fail(codes::kWeights,
+           source + ": missing optimizer state \"" + key + "\" (" + config_.name + ")");
     }
     if (it->second.shape() != shape) {
       fail(codes::kWeights, source + ": optimizer state \"" + key + "\" has shape " +

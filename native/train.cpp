@@ -6,7 +6,6 @@
 #include "distributed.h"
 #include "errors.h"
 #include "io/safetensors.h"
-#include "mlx/compile_impl.h"
 
 namespace mlxlab {
 
@@ -145,13 +144,8 @@ Trainer::Trainer(std::shared_ptr<Model> model, const TrainConfig& config)
   }
 }
 
-Trainer::~Trainer() {
-  if (config_.compile) {
-    auto cache = mx::detail::compile_cache();
-    auto base = reinterpret_cast<std::uintptr_t>(this);
-    for (std::uintptr_t k = 0; k < 3; ++k) mx::detail::compile_erase(cache, base + k);
-  }
-}
+// The compiled functions erase their compile-cache entries as they are destroyed.
+Trainer::~Trainer() = default;
 
 void Trainer::load_adapter(const std::string& path) {
   check_attached();
@@ -197,8 +191,9 @@ void Trainer::check_batch(const Batch& b, bool allow_no_targets) const {
     total += std::max(0, std::min(length, L - 1) - std::max(offset, 1) + 1);
   }
   if (total == 0 && !allow_no_targets) {
-    fail(codes::kArgument, "the batch has no target tokens (every position is masked by its "
-                           "offsets and lengths)");
+    fail(codes::kArgument,
+         "the batch has no target tokens (every position is masked by its "
+         "offsets and lengths)");
   }
 }
 
@@ -328,7 +323,8 @@ std::vector<mx::array> Trainer::loss_fn(const std::vector<mx::array>& inputs, bo
   auto& ctx = adapter_->context();
   ctx.training = training;
   ctx.dropout_keys.reset();
-  if (training && config_.lora.dropout > 0 && adapter_->dropout_sites() > 0 && inputs.size() > P + 2) {
+  if (training && config_.lora.dropout > 0 && adapter_->dropout_sites() > 0 &&
+      inputs.size() > P + 2) {
     ctx.dropout_keys = mx::random::split(inputs[P + 2], adapter_->dropout_sites());
   }
   int B = tokens.shape(0), L = tokens.shape(1);
@@ -369,7 +365,8 @@ std::vector<mx::array> Trainer::update_fn(const std::vector<mx::array>& inputs) 
   std::vector<mx::array> state(inputs.begin() + 2 * P, inputs.end());
   int k = config_.grad_accumulation_steps;
   if (k > 1) {
-    for (auto& g : grads) g = mx::divide(g, mx::astype(mx::array(static_cast<float>(k)), g.dtype()));
+    for (auto& g : grads)
+      g = mx::divide(g, mx::astype(mx::array(static_cast<float>(k)), g.dtype()));
   }
   auto [new_params, new_state] = optimizer_->update(grads, params, state);
   std::vector<mx::array> out = std::move(new_params);
@@ -380,19 +377,17 @@ std::vector<mx::array> Trainer::update_fn(const std::vector<mx::array>& inputs) 
 std::vector<mx::array> Trainer::run_grad(const std::vector<mx::array>& inputs) {
   SlotGuard guard(*adapter_, params_);
   if (!config_.compile) return grad_fn(inputs);
-  auto base = reinterpret_cast<std::uintptr_t>(this);
-  bool with_accum = inputs.size() > params_.size() + 3;
-  auto fn = mx::detail::compile([this](const std::vector<mx::array>& in) { return grad_fn(in); },
-                                base + (with_accum ? 1 : 0));
+  // With accumulated gradients as inputs the graph differs: a function of its own.
+  auto& fn = compiled_grad_[inputs.size() > params_.size() + 3 ? 1 : 0];
+  if (!fn) fn = mx::compile([this](const std::vector<mx::array>& in) { return grad_fn(in); });
   return fn(inputs);
 }
 
 std::vector<mx::array> Trainer::run_update(const std::vector<mx::array>& inputs) {
   if (!config_.compile) return update_fn(inputs);
   if (!compiled_update_) {
-    compiled_update_ = mx::detail::compile(
-        [this](const std::vector<mx::array>& in) { return update_fn(in); },
-        reinterpret_cast<std::uintptr_t>(this) + 2);
+    compiled_update_ =
+        mx::compile([this](const std::vector<mx::array>& in) { return update_fn(in); });
   }
   return compiled_update_(inputs);
 }
@@ -420,7 +415,8 @@ StepResult Trainer::step_impl(const Batch& batch) {
     out = shard_gradients(batch, sub);  // each shard builds its own inputs
   } else {
     std::vector<mx::array> inputs = inputs_for(batch);
-    inputs.push_back(ranks ? shard_key(sub, distributed::info().rank, distributed::info().size) : sub);
+    inputs.push_back(ranks ? shard_key(sub, distributed::info().rank, distributed::info().size)
+                           : sub);
     if (accum_ && !reduce) inputs.insert(inputs.end(), accum_->begin(), accum_->end());
     out = run_grad(inputs);
     mx::eval(out);
@@ -489,7 +485,8 @@ std::vector<mx::array> Trainer::shard_gradients(const Batch& batch, const mx::ar
       first = std::move(out);
       continue;
     }
-    for (size_t i = 0; i < w.size(); ++i) (*sum)[i] = mx::add(mx::astype((*sum)[i], mx::float32), mx::astype(w[i], mx::float32));
+    for (size_t i = 0; i < w.size(); ++i)
+      (*sum)[i] = mx::add(mx::astype((*sum)[i], mx::float32), mx::astype(w[i], mx::float32));
     mx::eval(*sum);
   }
   return token_weighted_mean(*sum, first);
@@ -547,10 +544,7 @@ void Trainer::set_learning_rate(double lr) {
   config_.optimizer = optimizer_->config();
   state_[1] = optimizer_->learning_rate_array();
   mx::eval(state_[1]);
-  if (compiled_update_) {
-    mx::detail::compile_erase(mx::detail::compile_cache(), reinterpret_cast<std::uintptr_t>(this) + 2);
-    compiled_update_ = nullptr;
-  }
+  compiled_update_ = nullptr;  // the optimizer changed: trace its update anew
 }
 
 void Trainer::save_state(const std::string& path,
@@ -590,8 +584,9 @@ std::unordered_map<std::string, std::string> Trainer::load_state(const std::stri
                               kStateFormat + "\" in its metadata)");
   }
   if (meta["mlx_lab.optimizer"] != config_.optimizer.name) {
-    fail(codes::kConfig, path + ": the state was saved by optimizer \"" + meta["mlx_lab.optimizer"] +
-                             "\", this trainer uses \"" + config_.optimizer.name + "\"");
+    fail(codes::kConfig, path + ": the state was saved by optimizer \"" +
+                             meta["mlx_lab.optimizer"] + "\", this trainer uses \"" +
+                             config_.optimizer.name + "\"");
   }
   if (meta["mlx_lab.fine_tune_type"] != config_.lora.fine_tune_type) {
     fail(codes::kConfig, path + ": the state was saved for fine_tune_type \"" +
@@ -603,7 +598,8 @@ std::unordered_map<std::string, std::string> Trainer::load_state(const std::stri
   auto state = optimizer_->state_from_weights(w, names, params_, path);
   auto key_it = w.find("mlx_lab.rng_key");
   auto iter_it = w.find("mlx_lab.iteration");
-  if (key_it == w.end() || key_it->second.dtype() != mx::uint32 || key_it->second.shape() != mx::Shape{2}) {
+  if (key_it == w.end() || key_it->second.dtype() != mx::uint32 ||
+      key_it->second.shape() != mx::Shape{2}) {
     fail(codes::kWeights, path + ": missing or malformed \"mlx_lab.rng_key\"");
   }
   if (iter_it == w.end() || iter_it->second.dtype() != mx::uint64 || iter_it->second.ndim() != 0) {
@@ -619,8 +615,8 @@ std::unordered_map<std::string, std::string> Trainer::load_state(const std::stri
       if (g == w.end()) {
         fail(codes::kWeights, path + ": iteration " + str(iteration) +
                                   " is inside a gradient accumulation (grad_accumulation_steps=" +
-                                  std::to_string(config_.grad_accumulation_steps) +
-                                  ") but \"" + key + "\" is missing");
+                                  std::to_string(config_.grad_accumulation_steps) + ") but \"" +
+                                  key + "\" is missing");
       }
       if (g->second.shape() != params_[i].shape()) {
         fail(codes::kWeights, path + ": \"" + key + "\" has shape " +

@@ -44,15 +44,15 @@ struct Batch {
 };
 
 struct StepResult {
-  double loss = 0;            // this micro-batch's loss (float32 value; over all ranks' shards
-                              // when data parallel)
-  int tokens = 0;             // its unmasked target tokens (likewise)
-  double learning_rate = 0;   // the optimizer's learning rate after this step
-  bool non_finite = false;    // NaN/Inf loss: nothing was changed (no accumulation, no update)
-  bool updated = false;       // an optimizer update happened in this step
-  int prefix_tokens = 0;      // shared-prefix tokens whose frozen layers came from the cache
-  uint64_t iteration = 0;     // micro-batches trained so far (mlx-lm's `it`)
-  uint64_t step = 0;          // optimizer updates so far
+  double loss = 0;           // this micro-batch's loss (float32 value; over all ranks' shards
+                             // when data parallel)
+  int tokens = 0;            // its unmasked target tokens (likewise)
+  double learning_rate = 0;  // the optimizer's learning rate after this step
+  bool non_finite = false;   // NaN/Inf loss: nothing was changed (no accumulation, no update)
+  bool updated = false;      // an optimizer update happened in this step
+  int prefix_tokens = 0;     // shared-prefix tokens whose frozen layers came from the cache
+  uint64_t iteration = 0;    // micro-batches trained so far (mlx-lm's `it`)
+  uint64_t step = 0;         // optimizer updates so far
 };
 
 struct EvalResult {
@@ -153,7 +153,11 @@ class Trainer {
   std::optional<KVCache> prefix_cache_;
   std::optional<mx::array> prefix_hidden_;
   bool use_prefix_ = false;
-  std::function<std::vector<mx::array>(const std::vector<mx::array>&)> compiled_update_;
+  // mx::compile'd grad_fn (without, with gradient accumulation) and update_fn, made on first
+  // use. Each owns its entry in MLX's compile cache and erases it when destroyed.
+  using ArrayFn = std::function<std::vector<mx::array>(const std::vector<mx::array>&)>;
+  ArrayFn compiled_grad_[2];
+  ArrayFn compiled_update_;
 };
 
 }  // namespace mlxlab

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <map>
 
 #include "errors.h"
@@ -25,10 +25,10 @@ const std::map<std::string, std::string>& top_level_names() {
 }
 const std::map<std::string, std::string>& block_names() {
   static const std::map<std::string, std::string> names = {
-      {"attn_q", "self_attn.q_proj"},     {"attn_k", "self_attn.k_proj"},
-      {"attn_v", "self_attn.v_proj"},     {"attn_output", "self_attn.o_proj"},
-      {"ffn_gate", "mlp.gate_proj"},      {"ffn_up", "mlp.up_proj"},
-      {"ffn_down", "mlp.down_proj"},      {"attn_norm", "input_layernorm"},
+      {"attn_q", "self_attn.q_proj"},          {"attn_k", "self_attn.k_proj"},
+      {"attn_v", "self_attn.v_proj"},          {"attn_output", "self_attn.o_proj"},
+      {"ffn_gate", "mlp.gate_proj"},           {"ffn_up", "mlp.up_proj"},
+      {"ffn_down", "mlp.down_proj"},           {"attn_norm", "input_layernorm"},
       {"ffn_norm", "post_attention_layernorm"}};
   return names;
 }
@@ -98,7 +98,8 @@ class GgufHeaderCheck {
     }
     pos_ = 4;
     uint32_t version = u32("the version");
-    if (version != 2 && version != 3) unsupported("GGUF version " + std::to_string(version) + " (only 2 and 3)");
+    if (version != 2 && version != 3)
+      unsupported("GGUF version " + std::to_string(version) + " (only 2 and 3)");
     uint64_t tensors = count("the tensor count", 32);
     uint64_t keys = count("the metadata count", 13);
     for (uint64_t i = 0; i < keys; ++i) key_value();
@@ -109,15 +110,19 @@ class GgufHeaderCheck {
   static constexpr uint32_t kString = 8, kArray = 9;
 
   [[noreturn]] void corrupt(const std::string& what) {
-    fail(codes::kModelLoad, path_ + ": corrupt GGUF file: " + what + " at byte " + std::to_string(pos_) +
-                                " runs past the end of the file (" + std::to_string(size_) + " bytes)");
+    fail(codes::kModelLoad, path_ + ": corrupt GGUF file: " + what + " at byte " +
+                                std::to_string(pos_) + " runs past the end of the file (" +
+                                std::to_string(size_) + " bytes)");
   }
-  [[noreturn]] void unsupported(const std::string& what) { fail(codes::kGguf, path_ + ": " + what + " is not supported"); }
+  [[noreturn]] void unsupported(const std::string& what) {
+    fail(codes::kGguf, path_ + ": " + what + " is not supported");
+  }
 
   uint64_t left() const { return size_ - pos_; }
 
   void read(void* out, uint64_t n, const std::string& what) {
-    if (n > left() || !in_.read(static_cast<char*>(out), static_cast<std::streamsize>(n))) corrupt(what);
+    if (n > left() || !in_.read(static_cast<char*>(out), static_cast<std::streamsize>(n)))
+      corrupt(what);
     pos_ += n;
   }
   void skip(uint64_t n, const std::string& what) {
@@ -158,7 +163,8 @@ class GgufHeaderCheck {
   }
 
   void value(uint32_t type, const std::string& key, int depth) {
-    if (type > 12) unsupported("GGUF metadata \"" + key + "\" of value type " + std::to_string(type));
+    if (type > 12)
+      unsupported("GGUF metadata \"" + key + "\" of value type " + std::to_string(type));
     if (type == kString) return (void)str("the value of \"" + key + "\"");
     if (type != kArray) {
       if (key == "general.alignment" && type == 4) return alignment(key);
@@ -176,7 +182,8 @@ class GgufHeaderCheck {
   void alignment(const std::string& key) {
     uint32_t a = u32("the value of \"" + key + "\"");
     if (a == 0 || (a & (a - 1)) != 0) {
-      fail(codes::kGguf, path_ + ": GGUF metadata \"" + key + "\" = " + std::to_string(a) + " must be a power of two");
+      fail(codes::kGguf, path_ + ": GGUF metadata \"" + key + "\" = " + std::to_string(a) +
+                             " must be a power of two");
     }
   }
 
@@ -188,7 +195,9 @@ class GgufHeaderCheck {
   void tensor_info() {
     std::string name = str("a tensor name");
     uint32_t dims = u32("the dimension count of \"" + name + "\"");
-    if (dims < 1 || dims > 4) unsupported("GGUF tensor \"" + name + "\" with " + std::to_string(dims) + " dimensions (1 to 4)");
+    if (dims < 1 || dims > 4)
+      unsupported("GGUF tensor \"" + name + "\" with " + std::to_string(dims) +
+                  " dimensions (1 to 4)");
     for (uint32_t d = 0; d < dims; ++d) {
       uint64_t n = u64("a dimension of \"" + name + "\"");
       if (n < 1 || n > static_cast<uint64_t>(std::numeric_limits<int>::max())) {
@@ -197,7 +206,8 @@ class GgufHeaderCheck {
     }
     uint32_t type = u32("the type of \"" + name + "\"");
     // gguflib's table of tensor types ends at 30 (BF16); 4 and 5 were removed from the format.
-    if (type > 30 || type == 4 || type == 5) unsupported("GGUF tensor \"" + name + "\" of type " + std::to_string(type));
+    if (type > 30 || type == 4 || type == 5)
+      unsupported("GGUF tensor \"" + name + "\" of type " + std::to_string(type));
     u64("the offset of \"" + name + "\"");
   }
 
@@ -209,7 +219,8 @@ class GgufHeaderCheck {
 
 int64_t require_int(const GgufModel& m, const std::string& key) {
   auto v = gguf_int(m, key);
-  if (!v) fail(codes::kGguf, m.path + ": GGUF metadata \"" + key + "\" is missing (or not an integer)");
+  if (!v)
+    fail(codes::kGguf, m.path + ": GGUF metadata \"" + key + "\" is missing (or not an integer)");
   return *v;
 }
 
@@ -217,7 +228,8 @@ int64_t require_int(const GgufModel& m, const std::string& key) {
 int require_dim(const GgufModel& m, const std::string& key) {
   auto v = require_int(m, key);
   if (v < 1 || v > std::numeric_limits<int>::max()) {
-    fail(codes::kGguf, m.path + ": GGUF metadata \"" + key + "\" = " + std::to_string(v) + " must be a positive integer");
+    fail(codes::kGguf, m.path + ": GGUF metadata \"" + key + "\" = " + std::to_string(v) +
+                           " must be a positive integer");
   }
   return static_cast<int>(v);
 }
@@ -253,7 +265,8 @@ std::optional<int64_t> gguf_int(const GgufModel& m, const std::string& key) {
   if (auto v = std::get_if<int64_t>(&it->second)) return *v;
   if (auto v = std::get_if<double>(&it->second)) {
     // Only a whole number in int64's range converts (casting NaN or 1e300 is undefined).
-    if (std::isfinite(*v) && *v == std::floor(*v) && std::fabs(*v) < 9.2e18) return static_cast<int64_t>(*v);
+    if (std::isfinite(*v) && *v == std::floor(*v) && std::fabs(*v) < 9.2e18)
+      return static_cast<int64_t>(*v);
   }
   return std::nullopt;
 }
@@ -292,8 +305,8 @@ GgufModel load_gguf_model(const std::string& path) {
   auto arch = gguf_string(model, "general.architecture");
   if (!arch) fail(codes::kGguf, path + ": GGUF metadata \"general.architecture\" is missing");
   if (*arch != "llama") {
-    fail(codes::kGguf, path + ": GGUF architecture \"" + *arch +
-                           "\" is not supported (only llama)");
+    fail(codes::kGguf,
+         path + ": GGUF architecture \"" + *arch + "\" is not supported (only llama)");
   }
   int n_heads = require_dim(model, "llama.attention.head_count");
   int n_kv = optional_dim(model, "llama.attention.head_count_kv", n_heads);
@@ -329,24 +342,28 @@ ModelConfig config_from_gguf(const GgufModel& m) {
   c.intermediate_size = require_dim(m, "llama.feed_forward_length");
   c.num_attention_heads = require_dim(m, "llama.attention.head_count");
   c.num_key_value_heads = optional_dim(m, "llama.attention.head_count_kv", c.num_attention_heads);
-  c.head_dim = optional_dim(m, "llama.attention.key_length",
-                            optional_dim(m, "llama.rope.dimension_count",
-                                         c.hidden_size / c.num_attention_heads));
+  c.head_dim = optional_dim(
+      m, "llama.attention.key_length",
+      optional_dim(m, "llama.rope.dimension_count", c.hidden_size / c.num_attention_heads));
   auto eps = gguf_float(m, "llama.attention.layer_norm_rms_epsilon");
-  if (!eps) fail(codes::kGguf, m.path + ": GGUF metadata \"llama.attention.layer_norm_rms_epsilon\" is missing");
+  if (!eps)
+    fail(codes::kGguf,
+         m.path + ": GGUF metadata \"llama.attention.layer_norm_rms_epsilon\" is missing");
   c.rms_norm_eps = static_cast<float>(*eps);
   c.rope_theta = static_cast<float>(gguf_float(m, "llama.rope.freq_base").value_or(10000.0));
   c.max_position_embeddings = optional_dim(m, "llama.context_length", 0);
   if (auto type = gguf_string(m, "llama.rope.scaling.type"); type && *type != "none") {
     c.rope_scaling.type = *type;
-    c.rope_scaling.factor = static_cast<float>(gguf_float(m, "llama.rope.scaling.factor").value_or(1.0));
+    c.rope_scaling.factor =
+        static_cast<float>(gguf_float(m, "llama.rope.scaling.factor").value_or(1.0));
   }
 
   // Vocabulary: the metadata, the token list, else the embedding rows.
   if (gguf_int(m, "llama.vocab_size")) {
     c.vocab_size = require_dim(m, "llama.vocab_size");
   } else if (auto it = m.metadata.find("tokenizer.ggml.tokens");
-             it != m.metadata.end() && std::holds_alternative<std::vector<std::string>>(it->second)) {
+             it != m.metadata.end() &&
+             std::holds_alternative<std::vector<std::string>>(it->second)) {
     c.vocab_size = static_cast<int>(std::get<std::vector<std::string>>(it->second).size());
   } else if (auto it = m.weights.find("model.embed_tokens.weight"); it != m.weights.end()) {
     c.vocab_size = it->second.shape(0);
@@ -358,7 +375,9 @@ ModelConfig config_from_gguf(const GgufModel& m) {
   std::map<std::pair<int, int>, int> counts;
   for (const auto& [name, w] : m.weights) {
     const std::string suffix = ".weight";
-    if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    if (name.size() <= suffix.size() ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+      continue;
     if (w.ndim() != 2) continue;
     auto path = name.substr(0, name.size() - suffix.size());
     auto scales = m.weights.find(path + ".scales");

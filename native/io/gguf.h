@@ -16,8 +16,7 @@ namespace mlxlab {
 // One metadata value: integer and bool scalars as int64_t, float scalars as double, strings,
 // and arrays (strings, integers, floats).
 using GgufValue = std::variant<std::monostate, int64_t, double, std::string,
-                               std::vector<std::string>, std::vector<int64_t>,
-                               std::vector<double>>;
+                               std::vector<std::string>, std::vector<int64_t>, std::vector<double>>;
 
 struct GgufModel {
   std::string path;

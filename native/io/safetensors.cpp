@@ -31,8 +31,8 @@ std::string strip_mlx_prefix(const std::string& message) {
 // Size of the JSON header from the first 8 bytes (little-endian u64).
 uint64_t read_header_length(const std::string& file, uintmax_t file_size) {
   if (file_size < 8) {
-    fail(codes::kModelLoad, file + ": truncated safetensors file (" +
-                                std::to_string(file_size) + " bytes, no header)");
+    fail(codes::kModelLoad, file + ": truncated safetensors file (" + std::to_string(file_size) +
+                                " bytes, no header)");
   }
   std::ifstream in(file, std::ios::binary);
   unsigned char bytes[8];
@@ -64,7 +64,7 @@ class SyncedFileWriter : public mx::io::Writer {
   bool good() const override { return fd_ >= 0 && !failed_; }
   size_t tell() override { return static_cast<size_t>(::lseek(fd_, 0, SEEK_CUR)); }
   void seek(int64_t off, std::ios_base::seekdir way) override {
-    int origin = way == std::ios_base::beg ? SEEK_SET
+    int origin = way == std::ios_base::beg   ? SEEK_SET
                  : way == std::ios_base::end ? SEEK_END
                                              : SEEK_CUR;
     ::lseek(fd_, off, origin);

@@ -1,6 +1,7 @@
-// The decoder stack shared by llama, qwen3 and qwen3_moe (mlx-lm models/llama.py, qwen3.py,
-// qwen3_moe.py): pre-norm blocks of GQA attention (RoPE, optional q/k norm) and a SwiGLU MLP
-// or a sparse mixture of experts.
+// The decoder stack every architecture shares: embedding, pre-norm blocks of attention and an
+// MLP (or a mixture of experts), final norm and LM head. What differs per architecture (which
+// options each block has, config checks) is in models/<model_type>.cpp, found through
+// models/registry.h.
 #pragma once
 
 #include <memory>
@@ -9,54 +10,31 @@
 #include <vector>
 
 #include "models/model.h"
+#include "nn/attention.h"
 #include "nn/layers.h"
+#include "nn/mlp.h"
+#include "nn/moe.h"
 
 namespace mlxlab {
 
-struct Attention {
-  nn::Linear q_proj, k_proj, v_proj, o_proj;
-  std::optional<nn::RMSNorm> q_norm, k_norm;  // qwen3
-  nn::Rope rope;
-  int n_heads = 0;
-  int n_kv_heads = 0;
-  int head_dim = 0;
-  float scale = 1.0f;
-
-  // row_offsets [B] (optional) shift each row's RoPE positions, e.g. by minus its left padding.
-  mx::array operator()(const mx::array& x, const std::optional<mx::array>& mask,
-                       LayerCache* cache, const std::optional<mx::array>& row_offsets) const;
-};
-
-struct Mlp {
-  nn::Linear gate_proj, up_proj, down_proj;
-  mx::array operator()(const mx::array& x) const;
-};
-
-// qwen3_moe sparse block: router, top-k experts, SwitchGLU.
-struct SparseMoe {
-  nn::Linear gate;  // router [num_experts, hidden]
-  nn::SwitchLinear gate_proj, up_proj, down_proj;
-  int top_k = 0;
-  bool norm_topk_prob = false;
-
-  mx::array operator()(const mx::array& x) const;
-  mx::array switch_glu(const mx::array& x, const mx::array& indices) const;
-};
+struct Architecture;
 
 struct DecoderBlock {
   nn::RMSNorm input_layernorm, post_attention_layernorm;
-  Attention self_attn;
-  std::optional<Mlp> mlp;
-  std::optional<SparseMoe> moe;
+  nn::Attention self_attn;
+  std::optional<nn::Mlp> mlp;
+  std::optional<nn::SparseMoe> moe;
 
-  mx::array operator()(const mx::array& x, const std::optional<mx::array>& mask,
-                       LayerCache* cache, const std::optional<mx::array>& row_offsets) const;
+  mx::array operator()(const mx::array& x, const std::optional<mx::array>& mask, LayerCache* cache,
+                       const std::optional<mx::array>& row_offsets) const;
+  void collect(Weights& out) const;
 };
 
 class DecoderModel : public Model {
  public:
-  // Build from a validated config; every weight is taken out of `weights`.
-  DecoderModel(const ModelConfig& config, nn::WeightTaker& weights);
+  // Build from a validated config; every weight is taken out of `weights`, each block's
+  // attention and MLP by `arch`.
+  DecoderModel(const ModelConfig& config, nn::WeightTaker& weights, const Architecture& arch);
 
   mx::array forward(const mx::array& tokens, KVCache* cache = nullptr,
                     const std::optional<mx::array>& mask = std::nullopt) override;
@@ -94,8 +72,11 @@ class DecoderModel : public Model {
 // The decoder behind a Model (all supported model types are one), or nullptr.
 DecoderModel* as_decoder(Model& model);
 
-// The config with defaults filled in (head_dim, num_key_value_heads) after checking it.
-// Throws Error(E_CONFIG) naming the key at fault.
+// The config with defaults filled in (head_dim, num_key_value_heads) after checking the shared
+// keys, then the architecture's own. Throws Error(E_CONFIG) naming the key at fault.
 ModelConfig normalize_config(const ModelConfig& config);
+
+// Throws Error(E_CONFIG) unless value > 0.
+void require_positive(int value, const char* key);
 
 }  // namespace mlxlab

@@ -3,12 +3,12 @@
 
 #include "errors.h"
 #include "models/decoder.h"
+#include "models/registry.h"
 #include "nn/weights.h"
 
 namespace mlxlab {
 
-std::pair<mx::array, mx::array> LayerCache::update(const mx::array& keys,
-                                                   const mx::array& values) {
+std::pair<mx::array, mx::array> LayerCache::update(const mx::array& keys, const mx::array& values) {
   constexpr int kStep = 256;  // as mlx-lm's KVCache: grow in steps of 256 positions
   int prev = offset_;
   int L = keys.shape(2);
@@ -35,9 +35,9 @@ std::pair<mx::array, mx::array> LayerCache::update(const mx::array& keys,
   auto k_shape = keys_->shape();
   auto v_shape = values_->shape();
   keys_ = mx::slice_update(*keys_, keys, mx::Shape{0, 0, prev, 0},
-                          mx::Shape{k_shape[0], k_shape[1], offset_, k_shape[3]});
+                           mx::Shape{k_shape[0], k_shape[1], offset_, k_shape[3]});
   values_ = mx::slice_update(*values_, values, mx::Shape{0, 0, prev, 0},
-                            mx::Shape{v_shape[0], v_shape[1], offset_, v_shape[3]});
+                             mx::Shape{v_shape[0], v_shape[1], offset_, v_shape[3]});
   if (offset_ < keys_->shape(2)) {
     return {mx::slice(*keys_, {0, 0, 0, 0}, {k_shape[0], k_shape[1], offset_, k_shape[3]}),
             mx::slice(*values_, {0, 0, 0, 0}, {v_shape[0], v_shape[1], offset_, v_shape[3]})};
@@ -64,7 +64,7 @@ std::unique_ptr<Model> Model::create(const ModelConfig& config, Weights weights)
   nn::WeightTaker taker(std::move(weights));
   std::unique_ptr<Model> model;
   try {
-    model = std::make_unique<DecoderModel>(normalized, taker);
+    model = std::make_unique<DecoderModel>(normalized, taker, architecture(normalized.model_type));
     taker.expect_empty();
     // Materialize anything built lazily (stacked experts, llama3 frequencies).
     std::vector<mx::array> params;
@@ -73,8 +73,8 @@ std::unique_ptr<Model> Model::create(const ModelConfig& config, Weights weights)
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
-    fail(codes::kWeights, std::string("cannot build the ") + normalized.model_type +
-                              " model: " + e.what());
+    fail(codes::kWeights,
+         std::string("cannot build the ") + normalized.model_type + " model: " + e.what());
   }
   return model;
 }

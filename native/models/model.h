@@ -1,5 +1,6 @@
-// A causal language model over MLX: llama, qwen3 and qwen3_moe share one decoder stack whose
-// pieces (q/k norm, MoE blocks, tied embeddings, quantized linears) switch on from the config.
+// A causal language model over MLX: every architecture (models/registry.h) is the shared decoder
+// stack (models/decoder.h) whose pieces (q/k norm, MoE blocks, tied embeddings, quantized
+// linears) its own file switches on.
 #pragma once
 
 #include <memory>
@@ -22,7 +23,7 @@ class LayerCache {
   // Append keys/values [B, H, L, D]; return all cached ones up to the new offset.
   std::pair<mx::array, mx::array> update(const mx::array& keys, const mx::array& values);
   int offset() const { return offset_; }
-  void trim(int n);  // drop the last n positions
+  void trim(int n);         // drop the last n positions
   void repeat_rows(int n);  // a batch-1 cache becomes n identical rows (a shared prefix)
   void take_rows(const mx::array& index);  // keep these batch rows, in this order
 

@@ -42,8 +42,8 @@ LoadedWeight load_weight(WeightTaker& w, const std::string& path, const mx::Shap
   if (!quant) {
     // A packed weight without scales: say what is missing rather than a shape mismatch.
     if (w.has(weight_name) && w.peek(weight_name).dtype() == mx::uint32) {
-      fail(codes::kWeights, "missing weight \"" + path + ".scales\" (\"" + weight_name +
-                                "\" is quantized)");
+      fail(codes::kWeights,
+           "missing weight \"" + path + ".scales\" (\"" + weight_name + "\" is quantized)");
     }
     mx::Shape shape = lead;
     shape.push_back(out);
@@ -91,8 +91,8 @@ mx::array Linear::base(const mx::array& x) const {
     return bias ? mx::addmm(*bias, x, w) : mx::matmul(x, w);
   }
   if (quant) {
-    auto y = mx::quantized_matmul(x, weight, *scales, biases, true, quant->group_size,
-                                  quant->bits, quant->mode);
+    auto y = mx::quantized_matmul(x, weight, *scales, biases, true, quant->group_size, quant->bits,
+                                  quant->mode);
     return bias ? mx::add(y, *bias) : y;
   }
   if (bias) return mx::addmm(*bias, x, mx::transpose(weight));
@@ -136,12 +136,12 @@ SwitchLinear SwitchLinear::load(WeightTaker& w, const std::string& path, int num
 }
 
 mx::array SwitchLinear::base(const mx::array& x, const mx::array& indices, bool sorted) const {
-  mx::array y = compute_weight ? mx::gather_mm(x, mx::swapaxes(*compute_weight, -1, -2), std::nullopt, indices, sorted)
-              : quant ? mx::gather_qmm(x, weight, *scales, biases, std::nullopt, indices, true,
-                                       quant->group_size, quant->bits, quant->mode,
-                                       std::nullopt, sorted)
-                      : mx::gather_mm(x, mx::swapaxes(weight, -1, -2), std::nullopt, indices,
-                                      sorted);
+  mx::array y =
+      compute_weight
+          ? mx::gather_mm(x, mx::swapaxes(*compute_weight, -1, -2), std::nullopt, indices, sorted)
+      : quant ? mx::gather_qmm(x, weight, *scales, biases, std::nullopt, indices, true,
+                               quant->group_size, quant->bits, quant->mode, std::nullopt, sorted)
+              : mx::gather_mm(x, mx::swapaxes(weight, -1, -2), std::nullopt, indices, sorted);
   if (bias) y = mx::add(y, mx::expand_dims(mx::take(*bias, indices, 0), -2));
   return y;
 }
@@ -213,65 +213,6 @@ mx::array RMSNorm::operator()(const mx::array& x) const {
 }
 
 void RMSNorm::collect(Weights& out) const { out.insert_or_assign(path + ".weight", weight); }
-
-// ---- Rope
-
-namespace {
-
-// mlx-lm Llama3RoPE: long wavelengths slowed by `factor`, a smooth ramp between.
-mx::array llama3_freqs(int dims, float base, const RopeScaling& s) {
-  float low_freq_wavelen = static_cast<float>(s.original_max_position_embeddings) /
-                           s.low_freq_factor;
-  float high_freq_wavelen = static_cast<float>(s.original_max_position_embeddings) /
-                            s.high_freq_factor;
-  auto exponents = mx::divide(mx::arange(0.0, static_cast<double>(dims), 2.0, mx::float32),
-                              mx::array(static_cast<float>(dims)));
-  auto freqs = mx::power(mx::array(base, mx::float32), exponents);
-  auto wavelens = mx::multiply(mx::array(static_cast<float>(2 * M_PI)), freqs);
-  freqs = mx::where(mx::greater(wavelens, mx::array(low_freq_wavelen)),
-                    mx::multiply(freqs, mx::array(s.factor)), freqs);
-  auto is_medium = mx::logical_and(mx::greater(wavelens, mx::array(high_freq_wavelen)),
-                                   mx::less(wavelens, mx::array(low_freq_wavelen)));
-  auto smooth = mx::divide(
-      mx::subtract(mx::divide(mx::array(static_cast<float>(s.original_max_position_embeddings)),
-                              wavelens),
-                   mx::array(s.low_freq_factor)),
-      mx::array(s.high_freq_factor - s.low_freq_factor));
-  auto smooth_freqs = mx::divide(
-      freqs, mx::add(mx::divide(mx::subtract(mx::array(1.0f), smooth), mx::array(s.factor)),
-                     smooth));
-  auto out = mx::where(is_medium, smooth_freqs, freqs);
-  mx::eval(out);
-  return out;
-}
-
-}  // namespace
-
-Rope Rope::make(int dims, float base, bool traditional, const RopeScaling& scaling) {
-  Rope r;
-  r.dims = dims;
-  r.traditional = traditional;
-  if (scaling.type == "default" || scaling.type.empty()) {
-    r.base = base;
-  } else if (scaling.type == "linear") {
-    r.base = base;
-    r.scale = 1.0f / scaling.factor;
-  } else if (scaling.type == "llama3") {
-    r.freqs = llama3_freqs(dims, base, scaling);
-  } else {
-    fail(codes::kConfig, "rope_scaling.type \"" + scaling.type +
-                             "\" is not supported (default, linear, llama3)");
-  }
-  return r;
-}
-
-mx::array Rope::operator()(const mx::array& x, int offset) const {
-  return mx::fast::rope(x, dims, traditional, base, scale, offset, freqs);
-}
-
-mx::array Rope::operator()(const mx::array& x, const mx::array& offsets) const {
-  return mx::fast::rope(x, dims, traditional, base, scale, offsets, freqs);
-}
 
 mx::array swiglu(const mx::array& gate, const mx::array& x) {
   return mx::multiply(mx::multiply(gate, mx::sigmoid(gate)), x);

@@ -1,6 +1,6 @@
 // The building blocks of the decoder models, matching mlx.nn / mlx-lm numerics: linear layers
-// (full precision or quantized, with a LoRA hook), expert ("switch") linears, embeddings,
-// RMSNorm and RoPE.
+// (full precision or quantized, with a LoRA hook), expert ("switch") linears, embeddings and
+// RMSNorm. RoPE is in nn/rope.h; attention, MLP and MoE blocks are built from these.
 #pragma once
 
 #include <memory>
@@ -37,17 +37,16 @@ struct Linear {
   std::string path;  // module path, e.g. "model.layers.0.self_attn.q_proj"
   int input_dims = 0;
   int output_dims = 0;
-  mx::array weight = mx::array(0.0f);  // set by load()
+  mx::array weight = mx::array(0.0f);       // set by load()
   std::optional<mx::array> scales, biases;  // quantized only (biases: affine mode)
   std::optional<mx::array> bias;
-  std::optional<QuantSpec> quant;  // nullopt = full precision
-  std::shared_ptr<LoraBranch> lora;  // empty unless an adapter is attached
+  std::optional<QuantSpec> quant;           // nullopt = full precision
+  std::shared_ptr<LoraBranch> lora;         // empty unless an adapter is attached
   std::optional<mx::array> compute_weight;  // float32 [out, in] used for matmuls when set
 
   // Take `path`.weight (+ .scales/.biases, .bias) out of `weights`, checking shapes.
-  static Linear load(WeightTaker& weights, const std::string& path, int input_dims,
-                     int output_dims, bool has_bias, const QuantConfig& quantization,
-                     const std::string& why);
+  static Linear load(WeightTaker& weights, const std::string& path, int input_dims, int output_dims,
+                     bool has_bias, const QuantConfig& quantization, const std::string& why);
 
   mx::array operator()(const mx::array& x) const;  // with the adapter, if any
   mx::array base(const mx::array& x) const;        // without it
@@ -91,8 +90,8 @@ struct Embedding {
   std::optional<QuantSpec> quant;
   std::optional<mx::array> compute_weight;  // float32 [vocab, dims] used when set
 
-  static Embedding load(WeightTaker& weights, const std::string& path, int num_embeddings,
-                        int dims, const QuantConfig& quantization, const std::string& why);
+  static Embedding load(WeightTaker& weights, const std::string& path, int num_embeddings, int dims,
+                        const QuantConfig& quantization, const std::string& why);
 
   mx::array operator()(const mx::array& tokens) const;  // gathered (and dequantized) rows
   mx::array as_linear(const mx::array& x) const;        // x @ W^T
@@ -108,20 +107,6 @@ struct RMSNorm {
                       const std::string& why);
   mx::array operator()(const mx::array& x) const;
   void collect(Weights& out) const;
-};
-
-// Rotary position embedding over the last axis of [B, H, L, D] (mlx-lm initialize_rope).
-struct Rope {
-  int dims = 0;
-  bool traditional = false;
-  std::optional<float> base;
-  float scale = 1.0f;
-  std::optional<mx::array> freqs;  // llama3 scaling
-
-  // Throws Error(E_CONFIG) for a rope_scaling.type other than default, linear, llama3.
-  static Rope make(int dims, float base, bool traditional, const RopeScaling& scaling);
-  mx::array operator()(const mx::array& x, int offset) const;
-  mx::array operator()(const mx::array& x, const mx::array& offsets) const;  // one per row
 };
 
 // silu(gate) * x

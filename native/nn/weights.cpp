@@ -25,24 +25,18 @@ std::string dtype_name(mx::Dtype t) {
 
 bool fits(WeightKind kind, mx::Dtype t) {
   switch (kind) {
-    case WeightKind::kFloat:
-      return mx::issubdtype(t, mx::floating);
-    case WeightKind::kPacked:
-      return t == mx::uint32;
-    case WeightKind::kScales:
-      return mx::issubdtype(t, mx::floating) || t == mx::uint8;
+    case WeightKind::kFloat: return mx::issubdtype(t, mx::floating);
+    case WeightKind::kPacked: return t == mx::uint32;
+    case WeightKind::kScales: return mx::issubdtype(t, mx::floating) || t == mx::uint8;
   }
   return false;
 }
 
 const char* kind_name(WeightKind kind) {
   switch (kind) {
-    case WeightKind::kFloat:
-      return "a floating type (float32, float16, bfloat16)";
-    case WeightKind::kPacked:
-      return "uint32 (packed quantized values)";
-    case WeightKind::kScales:
-      return "a floating type or uint8 (quantization scales)";
+    case WeightKind::kFloat: return "a floating type (float32, float16, bfloat16)";
+    case WeightKind::kPacked: return "uint32 (packed quantized values)";
+    case WeightKind::kScales: return "a floating type or uint8 (quantization scales)";
   }
   return "";
 }
@@ -67,8 +61,8 @@ void WeightTaker::check(const std::string& name, const mx::array& a, const mx::S
   }
 }
 
-mx::array WeightTaker::take(const std::string& name, const mx::Shape& shape,
-                            const std::string& why, WeightKind kind) {
+mx::array WeightTaker::take(const std::string& name, const mx::Shape& shape, const std::string& why,
+                            WeightKind kind) {
   auto it = weights_.find(name);
   if (it == weights_.end()) {
     fail(codes::kWeights, "missing weight \"" + name + "\" of shape " + shape_string(shape) +
@@ -80,8 +74,8 @@ mx::array WeightTaker::take(const std::string& name, const mx::Shape& shape,
   return a;
 }
 
-std::optional<mx::array> WeightTaker::take_optional(const std::string& name,
-                                                    const mx::Shape& shape, WeightKind kind) {
+std::optional<mx::array> WeightTaker::take_optional(const std::string& name, const mx::Shape& shape,
+                                                    WeightKind kind) {
   if (!has(name)) return std::nullopt;
   return take(name, shape, "", kind);
 }
@@ -94,8 +88,8 @@ void WeightTaker::expect_empty() const {
   std::string list;
   for (size_t i = 0; i < names.size() && i < 5; ++i) list += (i ? ", \"" : "\"") + names[i] + "\"";
   if (names.size() > 5) list += " and " + std::to_string(names.size() - 5) + " more";
-  fail(codes::kWeights, std::to_string(names.size()) +
-                            " unexpected weight(s) the config does not use: " + list);
+  fail(codes::kWeights,
+       std::to_string(names.size()) + " unexpected weight(s) the config does not use: " + list);
 }
 
 std::optional<QuantSpec> resolve_quant(const WeightTaker& weights, const std::string& path,
@@ -117,8 +111,7 @@ std::optional<QuantSpec> resolve_quant(const WeightTaker& weights, const std::st
   QuantSpec spec;
   spec.group_size = input_dims / groups;
   spec.bits = packed * 32 / input_dims;
-  if (config.base && config.base->group_size == spec.group_size &&
-      config.base->bits == spec.bits) {
+  if (config.base && config.base->group_size == spec.group_size && config.base->bits == spec.bits) {
     return config.base;
   }
   if (scales.dtype() != mx::uint8) {
@@ -130,8 +123,8 @@ std::optional<QuantSpec> resolve_quant(const WeightTaker& weights, const std::st
   } else if (spec.bits == 8 && spec.group_size == 32) {
     spec.mode = "mxfp8";
   } else {
-    fail(codes::kWeights, "cannot infer the quantization mode of \"" + path + "\": " +
-                              std::to_string(spec.bits) + " bits with group size " +
+    fail(codes::kWeights, "cannot infer the quantization mode of \"" + path +
+                              "\": " + std::to_string(spec.bits) + " bits with group size " +
                               std::to_string(spec.group_size));
   }
   return spec;

@@ -96,12 +96,15 @@ mlxlab::ModelConfig read_config(const std::string& path) {
   m.decoder_sparse_step = get_int(c, "decoder_sparse_step", 1);
   m.norm_topk_prob = get_bool(c, "norm_topk_prob", false);
   if (c.has("mlp_only_layers")) {
-    for (auto& v : c["mlp_only_layers"].array()) m.mlp_only_layers.push_back(static_cast<int>(v.number()));
+    for (auto& v : c["mlp_only_layers"].array())
+      m.mlp_only_layers.push_back(static_cast<int>(v.number()));
   }
   if (c.has("rope_scaling") && c["rope_scaling"].is_object()) {
     auto& r = c["rope_scaling"];
-    if (r.has("type")) m.rope_scaling.type = r["type"].str();
-    else if (r.has("rope_type")) m.rope_scaling.type = r["rope_type"].str();
+    if (r.has("type"))
+      m.rope_scaling.type = r["type"].str();
+    else if (r.has("rope_type"))
+      m.rope_scaling.type = r["rope_type"].str();
     m.rope_scaling.factor = get_float(r, "factor", 1.0f);
     m.rope_scaling.low_freq_factor = get_float(r, "low_freq_factor", 1.0f);
     m.rope_scaling.high_freq_factor = get_float(r, "high_freq_factor", 4.0f);
@@ -112,8 +115,10 @@ mlxlab::ModelConfig read_config(const std::string& path) {
     auto& q = c["quantization"];
     m.quantization.base = quant_spec(q);
     for (auto& [key, value] : q.object()) {
-      if (value.is_object()) m.quantization.overrides[key] = quant_spec(value);
-      else if (value.is_bool() && !value.boolean()) m.quantization.overrides[key] = std::nullopt;
+      if (value.is_object())
+        m.quantization.overrides[key] = quant_spec(value);
+      else if (value.is_bool() && !value.boolean())
+        m.quantization.overrides[key] = std::nullopt;
     }
   }
   return m;

@@ -51,20 +51,20 @@ void expect_error(const std::function<void()>& fn, const std::string& code,
   static ::testing::Registrar registrar_##name(#name, test_##name); \
   static void test_##name()
 
-#define CHECK(cond)                                                                  \
-  do {                                                                               \
-    if (!(cond)) {                                                                   \
-      std::ostringstream check_msg_;                                                 \
-      check_msg_ << __FILE__ << ":" << __LINE__ << ": CHECK(" #cond ") failed";      \
-      throw ::testing::Failure(check_msg_.str());                                    \
-    }                                                                                \
+#define CHECK(cond)                                                             \
+  do {                                                                          \
+    if (!(cond)) {                                                              \
+      std::ostringstream check_msg_;                                            \
+      check_msg_ << __FILE__ << ":" << __LINE__ << ": CHECK(" #cond ") failed"; \
+      throw ::testing::Failure(check_msg_.str());                               \
+    }                                                                           \
   } while (0)
 
-#define CHECK_MSG(cond, msg)                                                         \
-  do {                                                                               \
-    if (!(cond)) {                                                                   \
-      std::ostringstream check_msg_;                                                 \
-      check_msg_ << __FILE__ << ":" << __LINE__ << ": " << msg;                      \
-      throw ::testing::Failure(check_msg_.str());                                    \
-    }                                                                                \
+#define CHECK_MSG(cond, msg)                                    \
+  do {                                                          \
+    if (!(cond)) {                                              \
+      std::ostringstream check_msg_;                            \
+      check_msg_ << __FILE__ << ":" << __LINE__ << ": " << msg; \
+      throw ::testing::Failure(check_msg_.str());               \
+    }                                                           \
   } while (0)

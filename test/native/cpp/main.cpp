@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
       std::cout << "[  OK  ] " << c.name << " (" << s << " s)" << std::endl;
       ++passed;
     } catch (const mlxlab::Error& e) {
-      std::cout << "[ FAIL ] " << c.name << ": Error(" << e.code() << "): " << e.what() << std::endl;
+      std::cout << "[ FAIL ] " << c.name << ": Error(" << e.code() << "): " << e.what()
+                << std::endl;
       failures.push_back(c.name);
       ++failed;
     } catch (const std::exception& e) {

@@ -29,8 +29,9 @@ Loaded load(const std::string& name) {
   return l;
 }
 
-GenerateResult run(Model& model, GenerateRequest r, StopFlags* stops = nullptr,
-                   const CancelFlag* cancel = nullptr, TokenSink sink = [](int, int) {}) {
+GenerateResult run(
+    Model& model, GenerateRequest r, StopFlags* stops = nullptr, const CancelFlag* cancel = nullptr,
+    TokenSink sink = [](int, int) {}) {
   StopFlags own(r.prompts.size());
   CancelFlag no_cancel;
   return generate(model, r, sink, stops ? *stops : own, cancel ? *cancel : no_cancel);
@@ -48,10 +49,23 @@ struct SamplingCase {
   std::vector<int> tokens;
 };
 const std::vector<SamplingCase> kSamplingCases = {
-    {"temp", "llama-f32", 1.0f, 1.0f, 0.0f, 0, 1.0f, 20, 7, {129, 235, 74, 55, 67, 67, 67, 67, 67, 161, 161, 123, 149, 161, 123, 149, 149, 149, 149, 149, 149, 149, 149, 149}},
-    {"filters", "llama-f32", 0.8f, 0.9f, 0.05f, 20, 1.0f, 20, 11, {235, 129, 67, 55, 129, 235, 74, 81, 255, 122, 161, 161, 161, 81, 161, 81, 161, 81, 255, 255, 255, 255, 255, 255}},
-    {"penalty_greedy", "qwen3-f32", 0.0f, 1.0f, 0.0f, 0, 1.5f, 5, 0, {193, 250, 232, 15, 106, 176, 124, 9, 135, 244, 232, 30, 178, 176, 106, 169, 193, 135, 126, 30, 171, 78, 106, 135}},
-    {"all", "qwen3_moe-f32", 0.7f, 0.95f, 0.02f, 40, 1.2f, 8, 3, {229, 213, 27, 28, 155, 24, 182, 2, 215, 113, 213, 27, 57, 229, 226, 155, 28, 84, 26, 175, 213, 23, 1, 213}},
+    {"temp", "llama-f32", 1.0f, 1.0f, 0.0f, 0, 1.0f, 20, 7, {129, 235, 74,  55,  67,  67,
+                                                             67,  67,  67,  161, 161, 123,
+                                                             149, 161, 123, 149, 149, 149,
+                                                             149, 149, 149, 149, 149, 149}},
+    {"filters", "llama-f32", 0.8f, 0.9f, 0.05f, 20, 1.0f, 20, 11, {235, 129, 67,  55,  129, 235,
+                                                                   74,  81,  255, 122, 161, 161,
+                                                                   161, 81,  161, 81,  161, 81,
+                                                                   255, 255, 255, 255, 255, 255}},
+    {"penalty_greedy", "qwen3-f32", 0.0f, 1.0f, 0.0f, 0, 1.5f, 5, 0, {193, 250, 232, 15,  106,
+                                                                      176, 124, 9,   135, 244,
+                                                                      232, 30,  178, 176, 106,
+                                                                      169, 193, 135, 126, 30,
+                                                                      171, 78,  106, 135}},
+    {"all", "qwen3_moe-f32", 0.7f, 0.95f, 0.02f, 40, 1.2f, 8, 3, {229, 213, 27,  28,  155, 24,
+                                                                  182, 2,   215, 113, 213, 27,
+                                                                  57,  229, 226, 155, 28,  84,
+                                                                  26,  175, 213, 23,  1,   213}},
 };
 
 GenerateRequest sampling_request(const SamplingCase& c, std::vector<std::vector<int>> prompts) {

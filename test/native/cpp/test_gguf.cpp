@@ -35,8 +35,10 @@ TEST(gguf_rotary_permutation) {
   auto traditional = config;
   traditional.rope_traditional = true;
   auto model = Model::create(traditional, permuted);
-  auto diff = testing::max_abs_diff(model->forward(expected.at("input_ids")), expected.at("logits"));
-  std::cout << "    permuted + traditional RoPE vs mlx-lm logits: max abs diff " << diff << std::endl;
+  auto diff =
+      testing::max_abs_diff(model->forward(expected.at("input_ids")), expected.at("logits"));
+  std::cout << "    permuted + traditional RoPE vs mlx-lm logits: max abs diff " << diff
+            << std::endl;
   CHECK(diff <= 1e-4);
   // And the wrong direction would not do.
   Weights wrong = weights;
@@ -48,8 +50,8 @@ TEST(gguf_rotary_permutation) {
       wrong.insert_or_assign(name, unpermute_rotary_rows(w, config.num_key_value_heads));
     }
   }
-  auto wrong_diff = testing::max_abs_diff(Model::create(traditional, wrong)->forward(expected.at("input_ids")),
-                                          expected.at("logits"));
+  auto wrong_diff = testing::max_abs_diff(
+      Model::create(traditional, wrong)->forward(expected.at("input_ids")), expected.at("logits"));
   std::cout << "    (the other direction: " << wrong_diff << ")" << std::endl;
   CHECK(wrong_diff > 1e-2);
 }
@@ -63,7 +65,9 @@ TEST(gguf_errors) {
 
 namespace {
 
-std::string smollm2_path() { return testing::root() + "/.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"; }
+std::string smollm2_path() {
+  return testing::root() + "/.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+}
 
 testjson::Value read_json(const std::string& path) {
   std::ifstream in(path);
@@ -99,13 +103,14 @@ TEST(gguf_smollm2) {
             << gguf.weights.at("model.embed_tokens.weight").shape(0) << "x"
             << gguf.weights.at("model.embed_tokens.weight").shape(1) << ", scales "
             << dtype_name(gguf.weights.at("model.embed_tokens.scales").dtype()) << std::endl;
-  std::cout << "    config: hidden " << config.hidden_size << ", layers " << config.num_hidden_layers
-            << ", heads " << config.num_attention_heads << "/" << config.num_key_value_heads
-            << ", head_dim " << config.head_dim << ", ffn " << config.intermediate_size
-            << ", vocab " << config.vocab_size << ", eps " << config.rms_norm_eps << ", theta "
-            << config.rope_theta << ", ctx " << config.max_position_embeddings << ", tied "
-            << config.tie_word_embeddings << ", quant base {" << config.quantization.base->group_size
-            << "," << config.quantization.base->bits << "}, " << config.quantization.overrides.size()
+  std::cout << "    config: hidden " << config.hidden_size << ", layers "
+            << config.num_hidden_layers << ", heads " << config.num_attention_heads << "/"
+            << config.num_key_value_heads << ", head_dim " << config.head_dim << ", ffn "
+            << config.intermediate_size << ", vocab " << config.vocab_size << ", eps "
+            << config.rms_norm_eps << ", theta " << config.rope_theta << ", ctx "
+            << config.max_position_embeddings << ", tied " << config.tie_word_embeddings
+            << ", quant base {" << config.quantization.base->group_size << ","
+            << config.quantization.base->bits << "}, " << config.quantization.overrides.size()
             << " override(s):";
   for (auto& [path, spec] : config.quantization.overrides) {
     std::cout << " " << path << "=" << (spec ? std::to_string(spec->bits) + "bit" : "none");
@@ -127,17 +132,20 @@ TEST(gguf_smollm2) {
   int position = static_cast<int>(ref_logits["position"].number());
   auto tokens = mx::array(prompt0.data(), {1, static_cast<int>(prompt0.size())}, mx::int32);
   auto logits = mx::astype(model->forward(tokens), mx::float32);
-  auto last = mx::reshape(mx::slice(logits, {0, position, 0}, {1, position + 1, config.vocab_size}), {-1});
+  auto last =
+      mx::reshape(mx::slice(logits, {0, position, 0}, {1, position + 1, config.vocab_size}), {-1});
   mx::eval(last);
   double worst = 0;
   for (size_t i = 0; i < ref_logits["first8"].array().size(); ++i) {
-    worst = std::max(worst, std::abs(last.data<float>()[i] - ref_logits["first8"].array()[i].number()));
+    worst =
+        std::max(worst, std::abs(last.data<float>()[i] - ref_logits["first8"].array()[i].number()));
   }
   for (auto& t : ref_logits["top5"].array()) {
     int id = static_cast<int>(t["id"].number());
     worst = std::max(worst, std::abs(last.data<float>()[id] - t["logit"].number()));
   }
-  std::cout << "    case 0 logits (first 8 and top 5) vs mlx-lm: max abs diff " << worst << std::endl;
+  std::cout << "    case 0 logits (first 8 and top 5) vs mlx-lm: max abs diff " << worst
+            << std::endl;
   CHECK(worst <= 2e-3);
 
   // Greedy tokens for each case, stopping at EOS (mlx-lm lists the EOS id last).
@@ -159,14 +167,17 @@ TEST(gguf_smollm2) {
   r.eos_ids = eos;
   StopFlags stops(prompts.size());
   CancelFlag cancel;
-  auto res = generate(*model, r, [](int, int) {}, stops, cancel);
+  auto res = generate(
+      *model, r, [](int, int) {}, stops, cancel);
   for (size_t i = 0; i < prompts.size(); ++i) {
     std::cout << "    case " << i << ": " << testing::join(res.sequences[i].tokens) << std::endl;
-    CHECK_MSG(res.sequences[i].tokens == wanted[i], "case " << i << " want " << testing::join(wanted[i]));
+    CHECK_MSG(res.sequences[i].tokens == wanted[i],
+              "case " << i << " want " << testing::join(wanted[i]));
   }
-  std::cout << "    batched: " << res.stats.prompt_tokens << " prompt tokens in " << res.stats.prompt_seconds
-            << " s, " << res.stats.generated_tokens << " tokens in " << res.stats.generate_seconds
-            << " s, peak " << res.stats.peak_memory / 1e6 << " MB" << std::endl;
+  std::cout << "    batched: " << res.stats.prompt_tokens << " prompt tokens in "
+            << res.stats.prompt_seconds << " s, " << res.stats.generated_tokens << " tokens in "
+            << res.stats.generate_seconds << " s, peak " << res.stats.peak_memory / 1e6 << " MB"
+            << std::endl;
 }
 
 namespace {
@@ -178,18 +189,21 @@ std::string write_tiny_gguf(const std::string& path, const std::string& arch,
   auto config = testing::read_config(dir + "/config.json");
   auto weights = load_safetensors_files(testing::weight_files(dir));
   const std::map<std::string, std::string> parts = {
-      {"self_attn.q_proj", "attn_q"}, {"self_attn.k_proj", "attn_k"},
-      {"self_attn.v_proj", "attn_v"}, {"self_attn.o_proj", "attn_output"},
-      {"mlp.gate_proj", "ffn_gate"},  {"mlp.up_proj", "ffn_up"},
-      {"mlp.down_proj", "ffn_down"},  {"input_layernorm", "attn_norm"},
+      {"self_attn.q_proj", "attn_q"},          {"self_attn.k_proj", "attn_k"},
+      {"self_attn.v_proj", "attn_v"},          {"self_attn.o_proj", "attn_output"},
+      {"mlp.gate_proj", "ffn_gate"},           {"mlp.up_proj", "ffn_up"},
+      {"mlp.down_proj", "ffn_down"},           {"input_layernorm", "attn_norm"},
       {"post_attention_layernorm", "ffn_norm"}};
   std::unordered_map<std::string, mx::array> out;
   for (auto& [name, w] : weights) {
     std::string gguf_name;
     mx::array a = w;
-    if (name == "model.embed_tokens.weight") gguf_name = "token_embd.weight";
-    else if (name == "model.norm.weight") gguf_name = "output_norm.weight";
-    else if (name == "lm_head.weight") gguf_name = "output.weight";
+    if (name == "model.embed_tokens.weight")
+      gguf_name = "token_embd.weight";
+    else if (name == "model.norm.weight")
+      gguf_name = "output_norm.weight";
+    else if (name == "lm_head.weight")
+      gguf_name = "output.weight";
     else {
       auto rest = name.substr(std::string("model.layers.").size());
       auto layer = rest.substr(0, rest.find('.'));
@@ -226,11 +240,13 @@ TEST(gguf_tiny_llama_roundtrip) {
   auto reference = testing::read_config(fixture("models/llama-f32/config.json"));
   CHECK(config.vocab_size == reference.vocab_size && config.head_dim == reference.head_dim);
   CHECK(!config.tie_word_embeddings && !config.quantization.base);
-  CHECK(std::get<std::vector<std::string>>(gguf.metadata.at("tokenizer.ggml.tokens")).size() == 256);
+  CHECK(std::get<std::vector<std::string>>(gguf.metadata.at("tokenizer.ggml.tokens")).size() ==
+        256);
   CHECK(gguf_int(gguf, "llama.block_count") == 2);
   auto expected = load_safetensors_files({fixture("models/llama-f32/expected.safetensors")});
   auto model = Model::create(config, gguf.weights);
-  auto diff = testing::max_abs_diff(model->forward(expected.at("input_ids")), expected.at("logits"));
+  auto diff =
+      testing::max_abs_diff(model->forward(expected.at("input_ids")), expected.at("logits"));
   std::cout << "    tiny llama through GGUF: logits max abs diff " << diff << std::endl;
   CHECK(diff <= 1e-4);
 

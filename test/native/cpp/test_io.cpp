@@ -1,9 +1,10 @@
 // Loading and saving safetensors, and the errors bad inputs give.
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <unistd.h>
 
 #include "errors.h"
 #include "harness.h"
@@ -25,7 +26,8 @@ std::string temp_dir() {
 
 void build(const std::string& folder) {
   auto config = testing::read_config(fixture("models/bad/" + folder + "/config.json"));
-  Model::create(config, load_safetensors_files({fixture("models/bad/" + folder + "/model.safetensors")}));
+  Model::create(config,
+                load_safetensors_files({fixture("models/bad/" + folder + "/model.safetensors")}));
 }
 
 }  // namespace
@@ -35,8 +37,9 @@ TEST(io_bad_truncated) {
 }
 
 TEST(io_bad_wrong_shape) {
-  expect_error([] { build("wrong-shape"); }, codes::kWeights,
-               "weight \"model.layers.0.self_attn.q_proj.weight\" has shape [32,31], expected [32,32]");
+  expect_error(
+      [] { build("wrong-shape"); }, codes::kWeights,
+      "weight \"model.layers.0.self_attn.q_proj.weight\" has shape [32,31], expected [32,32]");
 }
 
 TEST(io_bad_missing_weight) {
@@ -45,8 +48,8 @@ TEST(io_bad_missing_weight) {
 }
 
 TEST(io_missing_file) {
-  expect_error([] { load_safetensors_files({"/nonexistent/model.safetensors"}); }, codes::kModelLoad,
-               "/nonexistent/model.safetensors: file not found");
+  expect_error([] { load_safetensors_files({"/nonexistent/model.safetensors"}); },
+               codes::kModelLoad, "/nonexistent/model.safetensors: file not found");
 }
 
 TEST(io_bad_header) {
@@ -57,7 +60,8 @@ TEST(io_bad_header) {
     out.write(reinterpret_cast<char*>(&n), 8);
     out << "{not json}";
   }
-  expect_error([&] { load_safetensors_files({path}); }, codes::kModelLoad, path + ": bad safetensors file");
+  expect_error([&] { load_safetensors_files({path}); }, codes::kModelLoad,
+               path + ": bad safetensors file");
 }
 
 TEST(io_unsupported_dtype) {
@@ -82,8 +86,11 @@ TEST(io_save_roundtrip_and_duplicates) {
   CHECK(testing::max_abs_diff(loaded.at("x"), a.at("x")) == 0);
   CHECK(loaded.at("y").dtype() == mx::bfloat16);
   save_safetensors_file(dir + "/b.safetensors", {{"x", mx::array({5.0f})}});
-  expect_error([&] { load_safetensors_files({dir + "/a.safetensors", dir + "/b.safetensors"}); },
-               codes::kModelLoad, "weight \"x\" is also in");
+  expect_error(
+      [&] {
+        load_safetensors_files({dir + "/a.safetensors", dir + "/b.safetensors"});
+      },
+      codes::kModelLoad, "weight \"x\" is also in");
   fs::remove_all(dir);
 }
 

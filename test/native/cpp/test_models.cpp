@@ -27,9 +27,7 @@ Fixture load_fixture(const std::string& name) {
   return f;
 }
 
-std::vector<int> row(const mx::array& ids, int b) {
-  return testing::to_ints(mx::take(ids, b, 0));
-}
+std::vector<int> row(const mx::array& ids, int b) { return testing::to_ints(mx::take(ids, b, 0)); }
 
 GenerateResult greedy(Model& model, const std::vector<std::vector<int>>& prompts, int max_tokens,
                       int prefill_step = 512, std::set<int> eos = {}) {
@@ -40,7 +38,8 @@ GenerateResult greedy(Model& model, const std::vector<std::vector<int>>& prompts
   r.eos_ids = std::move(eos);
   StopFlags stops(prompts.size());
   CancelFlag cancel;
-  return generate(model, r, [](int, int) {}, stops, cancel);
+  return generate(
+      model, r, [](int, int) {}, stops, cancel);
 }
 
 void check_model(const std::string& name, double tolerance) {
@@ -54,8 +53,7 @@ void check_model(const std::string& name, double tolerance) {
 
   // The same logits through the KV cache: 4 positions, then one at a time.
   auto cache = f.model->make_cache();
-  std::vector<mx::array> parts = {
-      f.model->forward(mx::slice(ids, {0, 0}, {2, 4}), &cache)};
+  std::vector<mx::array> parts = {f.model->forward(mx::slice(ids, {0, 0}, {2, 4}), &cache)};
   for (int i = 4; i < 10; ++i) {
     parts.push_back(f.model->forward(mx::slice(ids, {0, i}, {2, i + 1}), &cache));
   }
@@ -81,11 +79,12 @@ void check_model(const std::string& name, double tolerance) {
   auto batch = greedy(*f.model, prompts, 32);
   for (size_t b = 0; b < prompts.size(); ++b) {
     auto alone = b == 0 ? got : greedy(*f.model, {prompts[b]}, 32).sequences[0].tokens;
-    CHECK_MSG(batch.sequences[b].tokens == alone,
-              name << ": batched sequence " << b << " differs: " << testing::join(batch.sequences[b].tokens)
-                   << " vs " << testing::join(alone));
+    CHECK_MSG(batch.sequences[b].tokens == alone, name << ": batched sequence " << b << " differs: "
+                                                       << testing::join(batch.sequences[b].tokens)
+                                                       << " vs " << testing::join(alone));
   }
-  std::cout << "    " << name << ": batched greedy of 3 prompts equals the single runs" << std::endl;
+  std::cout << "    " << name << ": batched greedy of 3 prompts equals the single runs"
+            << std::endl;
 }
 
 }  // namespace
@@ -105,7 +104,8 @@ TEST(model_qwen3_moe_q4) { check_model("qwen3_moe-q4", 1e-3); }
 TEST(moe_sorted_dispatch) {
   for (std::string name : {"qwen3_moe-f32", "qwen3_moe-q4"}) {
     auto f = load_fixture(name);
-    auto tokens = mx::reshape(mx::remainder(mx::arange(40), mx::array(f.config.vocab_size)), {1, 40});
+    auto tokens =
+        mx::reshape(mx::remainder(mx::arange(40), mx::array(f.config.vocab_size)), {1, 40});
     auto full = f.model->forward(tokens);
     auto cache = f.model->make_cache();
     std::vector<mx::array> parts;
@@ -148,8 +148,8 @@ TEST(model_linears_enumerated) {
   CHECK(decoder != nullptr);
   auto linears = decoder->linears();
   auto switches = decoder->switch_linears();
-  std::cout << "    " << linears.size() << " linears, " << switches.size() << " switch linears; first "
-            << linears.front()->path << std::endl;
+  std::cout << "    " << linears.size() << " linears, " << switches.size()
+            << " switch linears; first " << linears.front()->path << std::endl;
   CHECK(linears.front()->path == "model.layers.0.self_attn.q_proj");
   CHECK(switches.size() == 3);
   // parameters() gives back every loaded weight name.

@@ -22,7 +22,8 @@ namespace {
 std::shared_ptr<Model> load_model(const std::string& name) {
   auto dir = fixture("models/" + name);
   auto config = testing::read_config(dir + "/config.json");
-  return std::shared_ptr<Model>(Model::create(config, load_safetensors_files(testing::weight_files(dir))));
+  return std::shared_ptr<Model>(
+      Model::create(config, load_safetensors_files(testing::weight_files(dir))));
 }
 
 testjson::Value read_json(const std::string& path) {
@@ -105,19 +106,27 @@ TEST(train_schedules_match_mlx) {
                 sc.name << " step " << i << ": " << ours << " vs mlx " << theirs);
     }
   }
-  testing::expect_error([] { make_schedule({"cosine_decay", {1e-3, 0}}); }, codes::kConfig,
-                        "decay_steps");
-  testing::expect_error([] { make_schedule({"warmup_cosine", {1e-3}}); }, codes::kConfig,
-                        "not supported");
+  testing::expect_error(
+      [] {
+        make_schedule({"cosine_decay", {1e-3, 0}});
+      },
+      codes::kConfig, "decay_steps");
+  testing::expect_error(
+      [] {
+        make_schedule({"warmup_cosine", {1e-3}});
+      },
+      codes::kConfig, "not supported");
 }
 
 TEST(train_seeded_init_matches_mlx_lm) {
   for (const char* name : {"llama-f32", "qwen3_moe-q4"}) {
     auto model = load_model(name);
     Trainer t(model, lora_config());
-    auto initial = load_safetensors_files({fixture(std::string("lora/") + name + "/initial.safetensors")});
+    auto initial =
+        load_safetensors_files({fixture(std::string("lora/") + name + "/initial.safetensors")});
     auto ours = t.adapter().parameters();
-    CHECK_MSG(ours.size() == initial.size(), name << ": " << ours.size() << " vs " << initial.size());
+    CHECK_MSG(ours.size() == initial.size(),
+              name << ": " << ours.size() << " vs " << initial.size());
     for (auto& [k, v] : initial) {
       CHECK_MSG(ours.count(k), name << ": missing " << k);
       CHECK_MSG(ours.at(k).shape() == v.shape(), name << ": shape of " << k);
@@ -127,7 +136,8 @@ TEST(train_seeded_init_matches_mlx_lm) {
     }
     t.detach();
     // num_layers=1 with explicit keys.
-    auto seeded = load_safetensors_file(fixture(std::string("lora/") + name + "/seed_init.safetensors"));
+    auto seeded =
+        load_safetensors_file(fixture(std::string("lora/") + name + "/seed_init.safetensors"));
     TrainConfig c = lora_config();
     c.lora.num_layers = 1;
     std::vector<std::string> ks = {"self_attn.q_proj", "self_attn.v_proj"};
@@ -146,7 +156,8 @@ TEST(train_seeded_init_matches_mlx_lm) {
       ++n;
     }
     CHECK(n == sub.size());
-    std::cout << "    " << name << ": " << ours.size() << " arrays, subset " << n << " equal" << std::endl;
+    std::cout << "    " << name << ": " << ours.size() << " arrays, subset " << n << " equal"
+              << std::endl;
   }
 }
 
@@ -168,12 +179,14 @@ TEST(train_initial_loss_and_grads_match_mlx_lm) {
       worst = std::max(worst, d);
       worst_rel = std::max(worst_rel, d / mx::max(mx::abs(v)).item<float>());
     }
-    std::cout << "    " << name << ": loss " << g.loss << " vs " << loss << " (rel " << rel(g.loss, loss)
-              << "), grads max-abs " << worst << " (relative to the largest " << worst_rel << ")" << std::endl;
+    std::cout << "    " << name << ": loss " << g.loss << " vs " << loss << " (rel "
+              << rel(g.loss, loss) << "), grads max-abs " << worst << " (relative to the largest "
+              << worst_rel << ")" << std::endl;
     CHECK(rel(g.loss, loss) < 1e-5);
     CHECK(worst < 1e-4);
     auto e = t.evaluate(batches);
-    CHECK_MSG(rel(e.loss, expected.at("eval_loss").item<float>()) < 1e-5, name << ": eval " << e.loss);
+    CHECK_MSG(rel(e.loss, expected.at("eval_loss").item<float>()) < 1e-5,
+              name << ": eval " << e.loss);
   }
 }
 
@@ -201,12 +214,14 @@ TEST(train_adam_steps_match_mlx_lm) {
         CHECK_MSG(rel(r.learning_rate, mx::take(lrs, it).item<float>()) < 1e-6, "lr at " << it);
       }
       double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      std::cout << "    " << name << (compile ? " compiled" : "") << ": 10 adam updates, worst loss rel diff "
-                << worst << " (" << s << " s)" << std::endl;
+      std::cout << "    " << name << (compile ? " compiled" : "")
+                << ": 10 adam updates, worst loss rel diff " << worst << " (" << s << " s)"
+                << std::endl;
       CHECK(worst < 1e-4);
       auto theirs = load_safetensors_files({dir + "/adapters_adam.safetensors"});
       double wdiff = 0;
-      for (auto& [k, v] : t.adapter().parameters()) wdiff = std::max(wdiff, testing::max_abs_diff(v, theirs.at(k)));
+      for (auto& [k, v] : t.adapter().parameters())
+        wdiff = std::max(wdiff, testing::max_abs_diff(v, theirs.at(k)));
       std::cout << "    final adapter max-abs diff " << wdiff << std::endl;
     }
   }
@@ -227,18 +242,24 @@ TEST(train_resume_is_exact) {
         full.push_back(t.step(batches[it % 4]).loss);
         if (it + 1 == save_at) {
           t.save_adapter((tmp / "adapters.safetensors").string());
-          t.save_state((tmp / "state.safetensors").string(), {{"data_position", std::to_string(save_at)}});
+          t.save_state((tmp / "state.safetensors").string(),
+                       {{"data_position", std::to_string(save_at)}});
         }
       }
     }
-    Trainer t(load_model("qwen3_moe-f32"), [&] { auto c2 = c; c2.seed = 99; return c2; }());
+    Trainer t(load_model("qwen3_moe-f32"), [&] {
+      auto c2 = c;
+      c2.seed = 99;
+      return c2;
+    }());
     t.load_adapter((tmp / "adapters.safetensors").string());
     auto meta = t.load_state((tmp / "state.safetensors").string());
     CHECK(meta.at("data_position") == std::to_string(save_at));
     CHECK(t.iteration() == static_cast<uint64_t>(save_at));
     for (int it = save_at; it < 10; ++it) {
       double l = t.step(batches[it % 4]).loss;
-      CHECK_MSG(l == full[it], "resume at " << save_at << ": iteration " << it << ": " << l << " vs " << full[it]);
+      CHECK_MSG(l == full[it],
+                "resume at " << save_at << ": iteration " << it << ": " << l << " vs " << full[it]);
     }
   }
   std::filesystem::remove_all(tmp);
@@ -253,13 +274,15 @@ void check_variant(const std::string& type, const std::string& name) {
   std::string dir = fixture("lora/" + type + "/" + name);
   auto expected = load_safetensors_files({dir + "/expected.safetensors"});
   auto model = load_model(name);
-  auto ids = load_safetensors_files({fixture("models/" + name + "/expected.safetensors")}).at("input_ids");
+  auto ids =
+      load_safetensors_files({fixture("models/" + name + "/expected.safetensors")}).at("input_ids");
   auto base_logits = model->forward(ids);
   mx::eval(base_logits);
   TrainConfig c = lora_config(type);
   c.optimizer = run_optimizer("adam");
   auto runs = read_json(fixture("lora/runs.json"));
-  c.optimizer.learning_rate = (type == "full" ? runs["full_runs"]["adam"] : runs["runs"]["adam"])["learning_rate"].number();
+  c.optimizer.learning_rate =
+      (type == "full" ? runs["full_runs"]["adam"] : runs["runs"]["adam"])["learning_rate"].number();
   Trainer t(model, c);
   if (type != "full") t.load_adapter(dir + "/initial.safetensors");
   auto g = t.gradients(batches[0]);
@@ -283,16 +306,18 @@ void check_variant(const std::string& type, const std::string& name) {
   auto params = t.adapter().parameters();
   if (type == "full") {
     for (auto& [k, v] : expected) {
-      if (k.rfind("adam.final.", 0) == 0) final_diff = std::max(final_diff, testing::max_abs_diff(params.at(k.substr(11)), v));
+      if (k.rfind("adam.final.", 0) == 0)
+        final_diff = std::max(final_diff, testing::max_abs_diff(params.at(k.substr(11)), v));
     }
   } else {
     auto theirs = load_safetensors_files({dir + "/adapters_adam.safetensors"});
     CHECK(theirs.size() == params.size());
-    for (auto& [k, v] : theirs) final_diff = std::max(final_diff, testing::max_abs_diff(params.at(k), v));
+    for (auto& [k, v] : theirs)
+      final_diff = std::max(final_diff, testing::max_abs_diff(params.at(k), v));
   }
-  std::cout << "    " << type << " " << name << ": loss rel " << rel(g.loss, loss) << ", " << compared
-            << " grads max-abs " << worst << ", 20 losses rel " << worst_step << ", final weights max-abs "
-            << final_diff << std::endl;
+  std::cout << "    " << type << " " << name << ": loss rel " << rel(g.loss, loss) << ", "
+            << compared << " grads max-abs " << worst << ", 20 losses rel " << worst_step
+            << ", final weights max-abs " << final_diff << std::endl;
   CHECK(rel(g.loss, loss) < 1e-5);
   CHECK(worst < 1e-4);
   CHECK(worst_step < 1e-4);
@@ -332,7 +357,8 @@ TEST(train_grad_checkpoint_gives_the_same_losses) {
       worst = std::max(worst, rel(r.loss, mx::take(expected.at("adamw.losses"), it).item<float>()));
       CHECK(rel(r.learning_rate, mx::take(expected.at("adamw.lr"), it).item<float>()) < 1e-6);
     }
-    std::cout << "    " << name << " (grad_checkpoint, adamw + cosine warmup): 20 losses rel " << worst << std::endl;
+    std::cout << "    " << name << " (grad_checkpoint, adamw + cosine warmup): 20 losses rel "
+              << worst << std::endl;
     CHECK(worst < 1e-4);
   }
 }
@@ -350,7 +376,9 @@ TEST(train_sgd_and_bias_correction_match_mlx_lm) {
       double worst = 0;
       for (int it = 0; it < 20; ++it) {
         auto r = t.step(batches[it % 4]);
-        worst = std::max(worst, rel(r.loss, mx::take(expected.at(std::string(run) + ".losses"), it).item<float>()));
+        worst = std::max(
+            worst,
+            rel(r.loss, mx::take(expected.at(std::string(run) + ".losses"), it).item<float>()));
       }
       std::cout << "    " << run << " " << name << ": 20 losses rel " << worst << std::endl;
       CHECK(worst < 1e-4);
@@ -365,23 +393,35 @@ TEST(train_bad_configs_and_files) {
     edit(c);
     return c;
   };
-  testing::expect_error([&] { Trainer(model, cfg([](TrainConfig& c) { c.lora.num_layers = 16; })); },
-                        codes::kConfig, "num_layers=16 but the model only has 2 layers");
-  testing::expect_error([&] { Trainer(model, cfg([](TrainConfig& c) { c.lora.keys = std::vector<std::string>{"self_attn.qproj"}; })); },
-                        codes::kConfig, "\"self_attn.qproj\" matches no linear layer");
-  testing::expect_error([&] { Trainer(model, cfg([](TrainConfig& c) { c.lora.fine_tune_type = "dora"; })); },
-                        codes::kConfig, "DoRA does not support the expert");
-  testing::expect_error([&] { Trainer(model, cfg([](TrainConfig& c) { c.lora.fine_tune_type = "full"; })); },
-                        codes::kConfig, "is quantized");
-  testing::expect_error([&] { Trainer(model, cfg([](TrainConfig& c) { c.optimizer.name = "lion"; })); },
-                        codes::kConfig, "optimizer \"lion\" is not supported");
-  testing::expect_error([&] { Trainer(model, cfg([](TrainConfig& c) { c.optimizer.learning_rate = -1; })); },
-                        codes::kConfig, "learning_rate");
-  testing::expect_error([&] { Trainer(model, cfg([](TrainConfig& c) { c.grad_accumulation_steps = 0; })); },
-                        codes::kConfig, "grad_accumulation_steps");
+  testing::expect_error(
+      [&] { Trainer(model, cfg([](TrainConfig& c) { c.lora.num_layers = 16; })); }, codes::kConfig,
+      "num_layers=16 but the model only has 2 layers");
+  testing::expect_error(
+      [&] {
+        Trainer(model, cfg([](TrainConfig& c) {
+                  c.lora.keys = std::vector<std::string>{"self_attn.qproj"};
+                }));
+      },
+      codes::kConfig, "\"self_attn.qproj\" matches no linear layer");
+  testing::expect_error(
+      [&] { Trainer(model, cfg([](TrainConfig& c) { c.lora.fine_tune_type = "dora"; })); },
+      codes::kConfig, "DoRA does not support the expert");
+  testing::expect_error(
+      [&] { Trainer(model, cfg([](TrainConfig& c) { c.lora.fine_tune_type = "full"; })); },
+      codes::kConfig, "is quantized");
+  testing::expect_error(
+      [&] { Trainer(model, cfg([](TrainConfig& c) { c.optimizer.name = "lion"; })); },
+      codes::kConfig, "optimizer \"lion\" is not supported");
+  testing::expect_error(
+      [&] { Trainer(model, cfg([](TrainConfig& c) { c.optimizer.learning_rate = -1; })); },
+      codes::kConfig, "learning_rate");
+  testing::expect_error(
+      [&] { Trainer(model, cfg([](TrainConfig& c) { c.grad_accumulation_steps = 0; })); },
+      codes::kConfig, "grad_accumulation_steps");
   // Nothing is left attached after a failed construction: a good one works now.
   Trainer t(model, lora_config());
-  testing::expect_error([&] { Trainer(model, lora_config()); }, codes::kConfig, "already has an adapter");
+  testing::expect_error([&] { Trainer(model, lora_config()); }, codes::kConfig,
+                        "already has an adapter");
 
   auto tmp = std::filesystem::temp_directory_path() / "mlxlab_bad_adapter";
   std::filesystem::create_directories(tmp);
@@ -389,23 +429,28 @@ TEST(train_bad_configs_and_files) {
   Weights wrong = params;
   wrong.insert_or_assign("model.layers.1.self_attn.q_proj.lora_a", mx::zeros({64, 4}));
   save_safetensors_file((tmp / "shape.safetensors").string(), wrong);
-  testing::expect_error([&] { t.load_adapter((tmp / "shape.safetensors").string()); }, codes::kWeights,
-                        "\"model.layers.1.self_attn.q_proj.lora_a\" has shape [64,4], the adapter expects [64,8]");
+  testing::expect_error(
+      [&] { t.load_adapter((tmp / "shape.safetensors").string()); }, codes::kWeights,
+      "\"model.layers.1.self_attn.q_proj.lora_a\" has shape [64,4], the adapter expects [64,8]");
   Weights extra = {{"model.layers.5.self_attn.q_proj.lora_a", mx::zeros({64, 8})}};
   save_safetensors_file((tmp / "extra.safetensors").string(), extra);
-  testing::expect_error([&] { t.load_adapter((tmp / "extra.safetensors").string()); }, codes::kWeights,
-                        "\"model.layers.5.self_attn.q_proj.lora_a\" is not an adapter parameter of this model (the model has no layer");
-  testing::expect_error([&] { t.load_adapter((tmp / "missing.safetensors").string()); }, codes::kModelLoad,
-                        "file not found");
-  testing::expect_error([&] { t.load_state((tmp / "extra.safetensors").string()); }, codes::kWeights,
-                        "not an mlx-lab training state file");
+  testing::expect_error([&] { t.load_adapter((tmp / "extra.safetensors").string()); },
+                        codes::kWeights,
+                        "\"model.layers.5.self_attn.q_proj.lora_a\" is not an adapter parameter of "
+                        "this model (the model has no layer");
+  testing::expect_error([&] { t.load_adapter((tmp / "missing.safetensors").string()); },
+                        codes::kModelLoad, "file not found");
+  testing::expect_error([&] { t.load_state((tmp / "extra.safetensors").string()); },
+                        codes::kWeights, "not an mlx-lab training state file");
   // A failed load changes nothing.
-  for (auto& [k, v] : t.adapter().parameters()) CHECK(mx::array_equal(v, params.at(k)).item<bool>());
+  for (auto& [k, v] : t.adapter().parameters())
+    CHECK(mx::array_equal(v, params.at(k)).item<bool>());
   t.detach();
   TrainConfig one = lora_config();
   one.lora.num_layers = 1;
   Trainer t1(model, one);
-  testing::expect_error([&] { t1.load_adapter(fixture("lora/qwen3_moe-q4/initial.safetensors")); }, codes::kWeights,
+  testing::expect_error([&] { t1.load_adapter(fixture("lora/qwen3_moe-q4/initial.safetensors")); },
+                        codes::kWeights,
                         "layer \"model.layers.0.mlp.down_proj\" has no adapter: num_layers=1");
   std::filesystem::remove_all(tmp);
 }
@@ -427,8 +472,10 @@ TEST(train_non_finite_loss_is_reported_and_changes_nothing) {
     if (r.non_finite) {
       seen = true;
       CHECK(t.iteration() == iteration);
-      for (auto& [k, v] : t.adapter().parameters()) CHECK(mx::array_equal(v, before.at(k)).item<bool>());
-      std::cout << "    non-finite loss at iteration " << it + 1 << " (" << r.loss << ")" << std::endl;
+      for (auto& [k, v] : t.adapter().parameters())
+        CHECK(mx::array_equal(v, before.at(k)).item<bool>());
+      std::cout << "    non-finite loss at iteration " << it + 1 << " (" << r.loss << ")"
+                << std::endl;
     }
   }
   CHECK(seen);
@@ -460,4 +507,25 @@ TEST(train_dropout_masks_survive_checkpointing_and_compile) {
   for (int it = 0; it < 3; ++it) off.push_back(t.step(batches[it % 4]).loss);
   CHECK(off[0] == plain[0]);  // lora_b starts at zero: dropout cannot matter yet
   CHECK(off[2] != plain[2]);  // after an update it does
+}
+
+TEST(train_compiled_graphs_are_freed_with_the_trainer) {
+  // A compiled graph holds the frozen weights it closes over: if the compile cache kept it after
+  // the trainer went, the model's memory would stay allocated.
+  auto batches = fixture_batches();
+  mx::clear_cache();
+  size_t before = mx::get_active_memory();
+  {
+    TrainConfig c = lora_config();
+    c.optimizer = run_optimizer("adam");
+    c.compile = true;
+    Trainer t(load_model("qwen3_moe-q4"), c);
+    for (int it = 0; it < 4; ++it) t.step(batches[it % 4]);  // with and without accumulation
+    t.set_learning_rate(1e-3);
+    t.step(batches[0]);
+  }
+  mx::clear_cache();
+  size_t after = mx::get_active_memory();
+  std::cout << "    active memory before " << before << ", after " << after << std::endl;
+  CHECK_MSG(after <= before + 4096, "compiled trainer left " << after - before << " bytes");
 }

@@ -1,0 +1,60 @@
+#include "models/registry.h"
+
+#include "errors.h"
+
+namespace mlxlab {
+
+extern const Architecture kLlama;
+extern const Architecture kQwen3;
+extern const Architecture kQwen3Moe;
+
+namespace {
+
+// Every architecture, in the order error messages list them.
+const Architecture* const kArchitectures[] = {&kLlama, &kQwen3, &kQwen3Moe};
+
+// "llama, qwen3, qwen3_moe"
+std::string names() {
+  std::string out;
+  for (const auto* a : kArchitectures) {
+    if (!out.empty()) out += ", ";
+    out += a->model_type;
+  }
+  return out;
+}
+
+}  // namespace
+
+nn::Attention BlockSource::attention(bool bias, bool qk_norm) const {
+  nn::AttentionSpec spec;
+  spec.hidden_size = config.hidden_size;
+  spec.n_heads = config.num_attention_heads;
+  spec.n_kv_heads = config.num_key_value_heads;
+  spec.head_dim = config.head_dim;
+  spec.norm_eps = config.rms_norm_eps;
+  spec.bias = bias;
+  spec.qk_norm = qk_norm;
+  return nn::Attention::load(weights, prefix + ".self_attn", spec, rope, config.quantization, why);
+}
+
+nn::Mlp BlockSource::mlp(bool bias) const {
+  return nn::Mlp::load(weights, prefix + ".mlp", config.hidden_size, config.intermediate_size, bias,
+                       config.quantization, why);
+}
+
+const Architecture* find_architecture(const std::string& model_type) {
+  for (const auto* a : kArchitectures) {
+    if (a->model_type == model_type) return a;
+  }
+  return nullptr;
+}
+
+const Architecture& architecture(const std::string& model_type) {
+  const auto* a = find_architecture(model_type);
+  if (!a) {
+    fail(codes::kConfig, "model_type \"" + model_type + "\" is not supported (" + names() + ")");
+  }
+  return *a;
+}
+
+}  // namespace mlxlab

@@ -1,0 +1,50 @@
+// The supported architectures by model_type. Each is one file, models/<model_type>.cpp (as
+// mlx-lm has models/<model_type>.py), defining an Architecture over the shared decoder stack
+// and nn/ layers; adding one is that file plus its line in registry.cpp.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "models/config.h"
+#include "models/decoder.h"
+#include "nn/rope.h"
+
+namespace mlxlab {
+
+// Where a block's weights are and what it needs to load them.
+struct BlockSource {
+  nn::WeightTaker& weights;
+  const ModelConfig& config;
+  const nn::Rope& rope;
+  int layer = 0;
+  std::string prefix;  // "model.layers.N"
+  std::string why;     // context for error messages
+
+  // `prefix`.self_attn shaped by the config, with q/k/v/o biases and per-head q/k norms or not.
+  nn::Attention attention(bool bias, bool qk_norm) const;
+  // `prefix`.mlp: hidden_size -> intermediate_size -> hidden_size.
+  nn::Mlp mlp(bool bias) const;
+};
+
+// What one architecture adds to the shared decoder stack.
+struct Architecture {
+  const char* model_type;
+  // Check the keys only this architecture reads, after the shared ones (normalize_config).
+  void (*check_config)(const ModelConfig& config);
+  // The RoPE every layer uses.
+  nn::Rope (*make_rope)(const ModelConfig& config);
+  // Load a block's self_attn and mlp (or moe); its norms are loaded by the stack.
+  void (*load_block)(DecoderBlock& block, const BlockSource& source);
+  // mlx-lm's quant_predicate: the spec a full-precision layer gets when converting with `spec`
+  // (nullptr: `spec` for every layer).
+  QuantSpec (*quant_spec)(const std::string& path, const QuantSpec& spec) = nullptr;
+};
+
+// The architecture of a model_type; throws Error(E_CONFIG) listing the supported ones.
+const Architecture& architecture(const std::string& model_type);
+
+// The architecture of a model_type, or nullptr.
+const Architecture* find_architecture(const std::string& model_type);
+
+}  // namespace mlxlab

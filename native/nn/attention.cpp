@@ -1,0 +1,71 @@
+#include "nn/attention.h"
+
+#include <cmath>
+
+namespace mlxlab::nn {
+
+Attention Attention::load(WeightTaker& w, const std::string& path, const AttentionSpec& spec,
+                          const Rope& rope, const QuantConfig& q, const std::string& why) {
+  int q_dims = spec.n_heads * spec.head_dim;
+  int kv_dims = spec.n_kv_heads * spec.head_dim;
+  int hidden = spec.hidden_size;
+  Attention a;
+  a.q_proj = Linear::load(w, path + ".q_proj", hidden, q_dims, spec.bias, q, why);
+  a.k_proj = Linear::load(w, path + ".k_proj", hidden, kv_dims, spec.bias, q, why);
+  a.v_proj = Linear::load(w, path + ".v_proj", hidden, kv_dims, spec.bias, q, why);
+  a.o_proj = Linear::load(w, path + ".o_proj", q_dims, hidden, spec.bias, q, why);
+  if (spec.qk_norm) {
+    a.q_norm = RMSNorm::load(w, path + ".q_norm", spec.head_dim, spec.norm_eps, why);
+    a.k_norm = RMSNorm::load(w, path + ".k_norm", spec.head_dim, spec.norm_eps, why);
+  }
+  a.rope = rope;
+  a.n_heads = spec.n_heads;
+  a.n_kv_heads = spec.n_kv_heads;
+  a.head_dim = spec.head_dim;
+  a.scale = 1.0f / std::sqrt(static_cast<float>(spec.head_dim));
+  return a;
+}
+
+mx::array Attention::operator()(const mx::array& x, const std::optional<mx::array>& mask,
+                                LayerCache* cache,
+                                const std::optional<mx::array>& row_offsets) const {
+  int B = x.shape(0), L = x.shape(1);
+  auto queries = mx::reshape(q_proj(x), {B, L, n_heads, -1});
+  auto keys = mx::reshape(k_proj(x), {B, L, n_kv_heads, -1});
+  auto values = mx::reshape(v_proj(x), {B, L, n_kv_heads, -1});
+  if (q_norm) queries = (*q_norm)(queries);
+  if (k_norm) keys = (*k_norm)(keys);
+  queries = mx::transpose(queries, {0, 2, 1, 3});
+  keys = mx::transpose(keys, {0, 2, 1, 3});
+  values = mx::transpose(values, {0, 2, 1, 3});
+
+  int offset = cache ? cache->offset() : 0;
+  if (row_offsets) {
+    auto offsets = mx::add(*row_offsets, mx::array(offset, mx::int32));
+    queries = rope(queries, offsets);
+    keys = rope(keys, offsets);
+  } else {
+    queries = rope(queries, offset);
+    keys = rope(keys, offset);
+  }
+  if (cache) std::tie(keys, values) = cache->update(keys, values);
+
+  mx::array out = [&] {
+    if (mask) {
+      auto m = mask->dtype() == mx::bool_ ? *mask : mx::astype(*mask, queries.dtype());
+      return mx::fast::scaled_dot_product_attention(queries, keys, values, scale, "array", m);
+    }
+    return mx::fast::scaled_dot_product_attention(queries, keys, values, scale,
+                                                  L > 1 ? "causal" : "");
+  }();
+  out = mx::reshape(mx::transpose(out, {0, 2, 1, 3}), {B, L, -1});
+  return o_proj(out);
+}
+
+void Attention::collect(Weights& out) const {
+  for (const auto* l : {&q_proj, &k_proj, &v_proj, &o_proj}) l->collect(out);
+  if (q_norm) q_norm->collect(out);
+  if (k_norm) k_norm->collect(out);
+}
+
+}  // namespace mlxlab::nn

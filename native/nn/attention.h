@@ -1,0 +1,44 @@
+// Grouped-query self-attention with RoPE and optional per-head q/k RMSNorm (mlx-lm llama.py,
+// qwen3.py Attention).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "models/model.h"
+#include "nn/layers.h"
+#include "nn/rope.h"
+
+namespace mlxlab::nn {
+
+// The shape and options of one attention layer.
+struct AttentionSpec {
+  int hidden_size = 0;
+  int n_heads = 0;
+  int n_kv_heads = 0;
+  int head_dim = 0;
+  float norm_eps = 1e-6f;  // for q_norm/k_norm
+  bool bias = false;       // q/k/v/o biases (llama attention_bias)
+  bool qk_norm = false;    // RMSNorm over each head's queries and keys (qwen3)
+};
+
+struct Attention {
+  Linear q_proj, k_proj, v_proj, o_proj;
+  std::optional<RMSNorm> q_norm, k_norm;  // qwen3
+  Rope rope;
+  int n_heads = 0;
+  int n_kv_heads = 0;
+  int head_dim = 0;
+  float scale = 1.0f;
+
+  // Take `path`.{q,k,v,o}_proj (and q_norm, k_norm) out of `weights`, checking shapes.
+  static Attention load(WeightTaker& weights, const std::string& path, const AttentionSpec& spec,
+                        const Rope& rope, const QuantConfig& quantization, const std::string& why);
+
+  // row_offsets [B] (optional) shift each row's RoPE positions, e.g. by minus its left padding.
+  mx::array operator()(const mx::array& x, const std::optional<mx::array>& mask, LayerCache* cache,
+                       const std::optional<mx::array>& row_offsets) const;
+  void collect(Weights& out) const;
+};
+
+}  // namespace mlxlab::nn
