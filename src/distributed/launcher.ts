@@ -118,6 +118,9 @@ function startRemote(host: string, env: Record<string, string>, ring: string, ar
   return spawn('ssh', ['-o', 'BatchMode=yes', host, script], { stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
+/** How long an error exit waits for a peer's death by a signal to be named as the cause instead. */
+const CAUSE_WINDOW_MS = 500;
+
 /** Start every rank, wait for all of them; never leaves a rank running. */
 export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   const started = performance.now();
@@ -161,6 +164,21 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
       stopAll('SIGTERM');
       killTimer = setTimeout(() => stopAll('SIGKILL'), grace);
     };
+    // A rank that exits with an error code may only have lost a peer that died at the same
+    // moment: wait briefly so that a rank killed by a signal, the cause, is the one named.
+    let pending: { rank: number; message: string } | undefined;
+    let pendingTimer: NodeJS.Timeout | undefined;
+    const settlePending = () => {
+      clearTimeout(pendingTimer);
+      const p = pending;
+      pending = undefined;
+      if (p) fail(p.rank, p.message);
+    };
+    const failSoon = (rank: number, message: string) => {
+      if (failure || pending) return;
+      pending = { rank, message };
+      pendingTimer = setTimeout(settlePending, CAUSE_WINDOW_MS);
+    };
     const joinTimer = setTimeout(() => {
       // A rank waiting for a peer cannot join either: name every rank still out.
       const late = ranks.filter((r) => !r.joined && !r.exited);
@@ -181,6 +199,7 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
 
     const finish = () => {
       if (!ranks.every((r) => r.exited)) return;
+      settlePending();
       clearTimeout(joinTimer);
       clearTimeout(killTimer);
       if (forward) {
@@ -210,7 +229,12 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
       r.child.on('exit', (code, signal) => {
         r.exited = true;
         if (code !== 0 && !failure && interrupts === 0) {
-          fail(r.index, `${describe(r)} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}; the other ranks were stopped`);
+          const message = `${describe(r)} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}; the other ranks were stopped`;
+          if (signal) {
+            clearTimeout(pendingTimer);
+            pending = undefined;
+            fail(r.index, message);
+          } else failSoon(r.index, message);
         } else if (code !== 0 && !failure) {
           failure = { rank: r.index, message: `${describe(r)} interrupted (${signal ?? `code ${code}`})` };
         }
