@@ -46,9 +46,9 @@ function kernelEnv(kernel) {
 
 /** The kernel OpenBLAS reports when the addon loads under `kernel` (asked apart: tests expect a quiet stderr). */
 function reportedCore(kernel) {
-  const probe = "const { native } = await import('./dist/native.js'); native();";
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { cwd: ROOT, env: { ...kernelEnv(kernel), OPENBLAS_VERBOSE: '2' }, encoding: 'utf8' });
-  return /Core: (\w+)/.exec(r.stderr + r.stdout)?.[1] ?? '?';
+  const probe = "const { runtime } = await import('./dist/runtime.js'); console.log(runtime().blas.corename);";
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { cwd: ROOT, env: kernelEnv(kernel), encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() || '?' : '?';
 }
 
 /** Run the test files under one kernel; returns its parsed lines, the kernel OpenBLAS reported and the exit code. */

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SMOLLM2_DIR = join(ROOT, '.cache', 'models', 'smollm2-mlx-ref');
@@ -48,20 +48,6 @@ export function pythonVersions(python) {
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
-/** The OpenBLAS version written inside a library file ("OpenBLAS 0.3.34 ..."), or null. */
-export function openblasVersionOf(file) {
-  try {
-    return /OpenBLAS (\d+\.\d+\.\d+)/.exec(readFileSync(file).toString('latin1'))?.[1] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-/** The kernel OpenBLAS prints at load with OPENBLAS_VERBOSE=2 ("Core: Haswell"), or null. */
-export function corenameFromVerbose(stderr) {
-  return /^\s*Core:\s*(\S+)/m.exec(stderr ?? '')?.[1] ?? null;
-}
-
 /** What a BLAS description says in one line: "OpenBLAS 0.3.34, kernel Haswell". */
 export function blasText(b) {
   if (!b) return 'unknown';
@@ -69,23 +55,12 @@ export function blasText(b) {
   return b.corename ? `${lib}, kernel ${b.corename}` : lib;
 }
 
-/**
- * The BLAS our libmlx loads and its kernel: the addon's runtime().blas when it has one, else a
- * child process that loads the addon with OPENBLAS_VERBOSE=2 (the mapped BLAS files and the
- * "Core:" line OpenBLAS prints), else "unknown".
- */
+/** The BLAS our libmlx loads and its kernel, as the addon reports it (runtime().blas). */
 export async function ourBlas() {
-  const { native } = await import('../../dist/native.js');
-  const rt = native().runtime();
-  if (rt.blas) return { ...rt.blas, source: 'runtime().blas', files: rt.blas.files ?? loadedBlas() };
-  const url = pathToFileURL(join(ROOT, 'dist', 'native.js')).href;
-  const code = `const { native } = await import(${JSON.stringify(url)}); native().runtime(); const { loadedBlas } = await import(${JSON.stringify(import.meta.url)}); console.log(JSON.stringify(loadedBlas()));`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, OPENBLAS_VERBOSE: '2' } });
-  const files = r.status === 0 ? JSON.parse(r.stdout.trim().split('\n').pop()) : [];
-  const openblas = files.find((f) => /openblas/.test(f.split('/').pop()));
-  if (openblas) return { library: 'OpenBLAS', version: openblasVersionOf(openblas), corename: corenameFromVerbose(r.stderr), source: 'OPENBLAS_VERBOSE=2', files };
-  if (files.some((f) => /^libblas-[0-9a-f]+\.so/.test(f.split('/').pop()))) return { library: 'reference BLAS (netlib, vendored by the mlx wheel)', version: null, corename: null, source: '/proc/self/maps', files };
-  return { library: 'unknown', version: null, corename: null, source: 'unknown', files };
+  const { runtime } = await import('../../dist/runtime.js');
+  const b = runtime().blas;
+  const library = b.name === 'reference' ? 'reference BLAS (netlib, vendored by the mlx wheel)' : b.name;
+  return { library, version: b.version, corename: b.corename || null, kernelChoice: b.kernelChoice, source: 'runtime().blas', files: loadedBlas() };
 }
 
 /** The commit measured and whether the work tree differed from it: { sha, dirty }. */

@@ -24,6 +24,8 @@ describe.runIf(linux && process.env.MLX_LAB_BLAS !== 'reference')('the BLAS on L
     console.log(`BLAS: ${describeBlas(b)}`);
     expect(b.name).toBe('OpenBLAS');
     expect(b.config).toMatch(/OpenBLAS \d+\.\d+/);
+    expect(b.version).toBe(/OpenBLAS\s+([\d.]+)/.exec(b.config)![1]); // derived once, in runtime()
+    expect(b.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(b.threads).toBeGreaterThan(0);
   });
 
