@@ -105,7 +105,7 @@ function evalSummary(r) {
 
 async function main() {
   const { loadModel, train, defaultTrainConfig, runtime, loadSuite } = await import('../dist/index.js');
-  const { writeToolFormatData } = await import('../dist/eval/index.js');
+  const { writeToolFormatData } = await import('../dist/demo/generate-data.js');
   const started = performance.now();
   const loads = [loadavg()[0]];
   const fullSuite = await loadSuite(resolve(values.suite));

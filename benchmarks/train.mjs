@@ -318,7 +318,8 @@ async function main() {
     const tokenizer = Tokenizer.fromFolder(modelDir);
     let source = values.data ? resolve(values.data) : join(tmp, 'generated');
     if (!values.data) {
-      const { writeToolFormatData, loadSuite } = await import('../dist/eval/index.js');
+      const { loadSuite } = await import('../dist/eval/index.js');
+      const { writeToolFormatData } = await import('../dist/demo/generate-data.js');
       const suite = await loadSuite(join(ROOT, 'examples', 'tool-format', 'suite.yaml'));
       writeToolFormatData({ dir: source, n: num('examples'), valid: 0, seed: num('seed'), heldOut: suite });
     }

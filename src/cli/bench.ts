@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { MlxLabError } from '../errors.js';
+import { MlxLabError } from '../core/errors.js';
 
 /** benchmarks/run.mjs of this package (dist/cli/ → the package root). */
 export function harnessPath(): string {

@@ -1,7 +1,7 @@
 /** `mlx-lab convert`: a GGUF file or a model folder to an MLX model folder, like mlx_lm.convert. */
 import { Command, InvalidArgumentError } from 'commander';
-import { convert } from '../convert.js';
-import { MlxLabError } from '../errors.js';
+import { convert } from '../convert/convert.js';
+import { MlxLabError } from '../core/errors.js';
 import { integer, progressPrinter, summary } from './fuse.js';
 import { GRACE_MS, onInterrupt } from './signals.js';
 

@@ -1,6 +1,6 @@
 /** `mlx-lab demo`: the whole experiment on SmolLM2-135M with no arguments and no server. */
 import { Command, InvalidArgumentError } from 'commander';
-import { runDemo } from '../demo.js';
+import { runDemo } from '../demo/demo.js';
 import { GRACE_MS, onInterrupt } from './signals.js';
 
 function num(flag: string, opts: { int?: boolean; min?: number; max?: number } = {}) {

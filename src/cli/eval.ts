@@ -1,7 +1,7 @@
 /** `mlx-lab eval`: a format-eval suite on a model (+ adapter), in this process: no server, no port. */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { loadModel } from '../model.js';
-import { attachAdapter } from '../adapters.js';
+import { loadModel } from '../model/model.js';
+import { attachAdapter } from '../model/adapters.js';
 import { loadSuite } from '../eval/index.js';
 import { runEval, type EvalResult } from '../eval/runner.js';
 import { GRACE_MS, onInterrupt } from './signals.js';

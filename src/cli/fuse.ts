@@ -1,6 +1,6 @@
 /** `mlx-lab fuse`: merge an adapter into its base model and save a model folder, like mlx_lm.fuse. */
 import { Command, InvalidArgumentError } from 'commander';
-import { fuse, type FuseProgress, type SavedModelFolder } from '../fuse.js';
+import { fuse, type FuseProgress, type SavedModelFolder } from '../convert/fuse.js';
 import { GRACE_MS, onInterrupt } from './signals.js';
 
 export function integer(name: string) {

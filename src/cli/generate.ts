@@ -1,10 +1,10 @@
 /** `mlx-lab generate`: one prompt or conversation through a model, like mlx_lm.generate. */
 import { Command, InvalidArgumentError } from 'commander';
-import { MlxLabError } from '../errors.js';
-import { loadModel, type ChatMessage, type GenerateOptions } from '../model.js';
-import { describeBlas, runtime } from '../runtime.js';
+import { MlxLabError } from '../core/errors.js';
+import { loadModel, type ChatMessage, type GenerateOptions } from '../model/model.js';
+import { describeBlas, runtime } from '../core/runtime.js';
 import { onInterrupt } from './signals.js';
-import { readRegularFile } from '../io/files.js';
+import { readRegularFile } from '../core/files.js';
 
 function number(name: string, opts: { int?: boolean; min?: number; max?: number } = {}) {
   return (value: string): number => {

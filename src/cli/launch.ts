@@ -4,7 +4,7 @@
  * the same --hosts / -n options themselves and then launch themselves.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { MlxLabError } from '../errors.js';
+import { MlxLabError } from '../core/errors.js';
 import { requestedBackend } from '../distributed/group.js';
 import { localHosts, readHosts, type HostFile } from '../distributed/hosts.js';
 import { launch } from '../distributed/launcher.js';

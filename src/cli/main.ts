@@ -2,7 +2,7 @@
 /** The `mlx-lab` command: one file per sub-command, errors printed without stack traces. */
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
-import { MlxLabError, ioError } from '../errors.js';
+import { MlxLabError, ioError } from '../core/errors.js';
 import { generateCommand } from './generate.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';

@@ -1,7 +1,7 @@
 /** `mlx-lab select`: re-select a finished run's checkpoint with another metric or rule. */
 import { Command, Option } from 'commander';
-import { reselect } from '../experiment.js';
-import type { Metric, SelectionRule } from '../config.js';
+import { reselect } from '../run/experiment.js';
+import type { Metric, SelectionRule } from '../config/config.js';
 
 export function selectCommand(): Command {
   return new Command('select')

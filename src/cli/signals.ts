@@ -6,7 +6,7 @@
  * statuses follow the shell convention: 130 for SIGINT, 143 for SIGTERM. Quitting at once
  * re-raises the signal with its default action, so the shell sees the same 130 / 143 and no
  * exit handlers run while the engine thread is busy; every file is written atomically
- * (src/io/atomic.ts), so nothing half-written is left either way.
+ * (src/core/atomic.ts), so nothing half-written is left either way.
  */
 export interface Interrupt {
   /** The exit code for the signal received (130 / 143), or 0 if none was. */

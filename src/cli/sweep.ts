@@ -5,8 +5,8 @@
  * for what finished and exits 130.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { defaultTrainConfig, loadTrainConfig, mergeConfig, type TrainConfig } from '../config.js';
-import { MlxLabError } from '../errors.js';
+import { defaultTrainConfig, loadTrainConfig, mergeConfig, type TrainConfig } from '../config/config.js';
+import { MlxLabError } from '../core/errors.js';
 import { formatLintWarnings } from '../eval/lint.js';
 import { formatRunLine, formatSweepSummary, runSweep, type SweepEvent } from '../sweep/index.js';
 import { addTrainOptions, optionsToOverrides } from './train-options.js';

@@ -8,7 +8,7 @@
  * as in mlx-lm.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { FINE_TUNE_TYPES, OPTIMIZERS, validateTrainConfig, type TrainConfig } from '../config.js';
+import { FINE_TUNE_TYPES, OPTIMIZERS, validateTrainConfig, type TrainConfig } from '../config/config.js';
 
 function integer(flag: string) {
   return (value: string): number => {

@@ -1,10 +1,10 @@
 /** `mlx-lab train`: mlx_lm.lora's YAML and flags, a progress bar (or JSON events), Ctrl-C safe. */
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { defaultTrainConfig, loadTrainConfig, mergeConfig, type TrainConfig } from '../config.js';
+import { defaultTrainConfig, loadTrainConfig, mergeConfig, type TrainConfig } from '../config/config.js';
 import { addTrainOptions, optionsToOverrides } from './train-options.js';
 import type { TrainEvent } from '../train/loop.js';
-import { runExperiment } from '../experiment.js';
+import { runExperiment } from '../run/experiment.js';
 import { onInterrupt } from './signals.js';
 import { addLaunchOptions, relaunchAsRanks } from './launch.js';
 import { joinGroup } from '../distributed/group.js';

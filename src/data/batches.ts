@@ -27,7 +27,7 @@
  *   different subset. We use one fixed seeded order, so successive validation losses are
  *   measured on the same batches and are comparable.
  */
-import { MlxLabError } from '../errors.js';
+import { MlxLabError } from '../core/errors.js';
 import { Mt19937, type Mt19937State } from './random.js';
 import type { Dataset } from './dataset.js';
 

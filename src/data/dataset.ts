@@ -9,9 +9,9 @@
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { MlxLabError } from '../errors.js';
-import type { Tokenizer } from '../tokenizer.js';
-import type { TrainConfig } from '../config.js';
+import { MlxLabError } from '../core/errors.js';
+import type { Tokenizer } from '../model/tokenizer.js';
+import type { TrainConfig } from '../config/config.js';
 import { parseJsonl, readJsonl, type JsonlRecord } from './jsonl.js';
 import { ExampleEncoder, type DataFormat, type DataOptions } from './formats.js';
 

@@ -25,9 +25,9 @@
  *   has no message before it (mlx-lm fails: empty conversation); non-string prompt, completion
  *   or text values; an empty text.
  */
-import { MlxLabError } from '../errors.js';
-import { ChatTemplate, type ChatMessage, type ToolSchema } from '../chat.js';
-import type { Tokenizer } from '../tokenizer.js';
+import { MlxLabError } from '../core/errors.js';
+import { ChatTemplate, type ChatMessage, type ToolSchema } from '../model/chat.js';
+import type { Tokenizer } from '../model/tokenizer.js';
 
 export const DATA_FORMATS = ['chat', 'completions', 'text'] as const;
 export type DataFormat = (typeof DATA_FORMATS)[number];

@@ -3,8 +3,8 @@
  * line. Differences, on purpose: blank lines are skipped (mlx-lm fails on them with a bare
  * JSONDecodeError), a UTF-8 BOM at the start is ignored, and errors name the file and line.
  */
-import { MlxLabError } from '../errors.js';
-import { readRegularFile } from '../io/files.js';
+import { MlxLabError } from '../core/errors.js';
+import { readRegularFile } from '../core/files.js';
 
 /** One parsed line: its 1-based line number and its JSON object. */
 export interface JsonlRecord {

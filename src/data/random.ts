@@ -13,7 +13,7 @@
  * The state (624 words and a position) is plain JSON, so a checkpoint can store it and a resumed
  * run continues the same sequence.
  */
-import { MlxLabError } from '../errors.js';
+import { MlxLabError } from '../core/errors.js';
 
 const N = 624;
 const M = 397;

@@ -4,8 +4,8 @@
  * `mlx-lab launch` (or by `mlx.launch`) finds MLX_RANK and MLX_HOSTFILE in its environment; any
  * other process is a group of one, where every collective is the identity.
  */
-import { MlxLabError } from '../errors.js';
-import { native } from '../native.js';
+import { MlxLabError } from '../core/errors.js';
+import { native } from '../core/native.js';
 
 /** Set by the launcher: the MLX back end to join ("ring", "mpi", "jaccl", "nccl", "any"). */
 export const BACKEND_ENV = 'MLX_LAB_DISTRIBUTED';

@@ -11,8 +11,8 @@
  */
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { MlxLabError } from '../errors.js';
-import { readRegularFile } from '../io/files.js';
+import { MlxLabError } from '../core/errors.js';
+import { readRegularFile } from '../core/files.js';
 
 export interface Host {
   /** Where to start the rank: "localhost" (or this machine's name) runs it here, else over ssh. */

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { MlxLabError } from '../errors.js';
+import { MlxLabError } from '../core/errors.js';
 import { BACKEND_ENV, JOINED_MARKER, LAUNCHED_ENV } from './group.js';
 import { DEFAULT_PORT, isLocal, ringAddresses, ringHostFile, type HostFile } from './hosts.js';
 

@@ -1,4 +1,4 @@
-/** Format evals: suites, reply parsing, scorers, statistics, and the tool-format example data. */
+/** Format evals: suites, reply parsing, scorers, statistics. */
 export {
   loadSuite,
   parseSuite,
@@ -47,14 +47,4 @@ export {
   type ScorerOutput,
 } from './scorers.js';
 export { wilsonInterval, meanInterval, summarizeScores, Z95, type Interval, type MeanSummary, type CaseScore, type CategorySummary, type ScoreSummary } from './stats.js';
-export {
-  generateToolFormatData,
-  writeToolFormatData,
-  isNearDuplicate,
-  normalizePrompt,
-  suitePrompts,
-  type GeneratedExample,
-  type GenerateOptions,
-  type WriteOptions,
-} from './generate-data.js';
-export { TOOL_CATALOG, TOOL_NAMES, TOOL_FORMAT_SYSTEM, TOOL_FORMAT_WRAPPER, pythonCall, wrappedCallReply, type ToolSpec } from './tool-format.js';
+export { normalizePrompt, isNearDuplicate, suitePrompts } from './prompts.js';

@@ -32,11 +32,11 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { distance } from 'fastest-levenshtein';
-import type { ChatMessage, ChatTemplate } from '../chat.js';
+import type { ChatMessage, ChatTemplate } from '../model/chat.js';
 import { readJsonl, type JsonlRecord } from '../data/jsonl.js';
 import { DEFAULT_FEATURES, detectFormat, type FeatureKeys } from '../data/formats.js';
-import { MlxLabError } from '../errors.js';
-import { isNearDuplicate, normalizePrompt } from './generate-data.js';
+import { MlxLabError } from '../core/errors.js';
+import { isNearDuplicate, normalizePrompt } from './prompts.js';
 import { parseReply, isPlainObject } from './parse.js';
 import { suiteMessages, type EvalCase, type EvalSuite } from './suite.js';
 

@@ -5,7 +5,7 @@
  * classes plus the overall score with its Wilson 95% interval. The model may have a live adapter
  * attached: this is what runs during training, with no copy, no server and no port.
  */
-import type { Model, Generation } from '../model.js';
+import type { Model, Generation } from '../model/model.js';
 import type { EvalSuite, EvalCase } from './suite.js';
 import { suiteMessages } from './suite.js';
 import { scoreCase, type FailureClass } from './scorers.js';

@@ -10,7 +10,7 @@
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { MlxLabError } from '../errors.js';
+import { MlxLabError } from '../core/errors.js';
 
 export interface SandboxLimits {
   /** Milliseconds per call (and for loading the module). */

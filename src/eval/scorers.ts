@@ -36,10 +36,10 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
-import { MlxLabError } from '../errors.js';
-import { checkRegularFile } from '../io/files.js';
+import { MlxLabError } from '../core/errors.js';
+import { checkRegularFile } from '../core/files.js';
 import { ScorerSandbox, type SandboxLimits } from './sandbox.js';
-import type { EvalCase, Expectation } from './suite.js';
+import type { EvalCase, Expectation } from './suite-types.js';
 import {
   argumentText,
   codeCallsTool,

@@ -54,79 +54,18 @@
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
 import { closest, distance } from 'fastest-levenshtein';
 import { LineCounter, parseDocument, isSeq } from 'yaml';
-import type { ChatMessage, ToolSchema } from '../chat.js';
-import { MlxLabError } from '../errors.js';
+import type { ChatMessage, ToolSchema } from '../model/chat.js';
+import { MlxLabError } from '../core/errors.js';
 import { parseJsonl } from '../data/jsonl.js';
 import type { CallFormat } from './parse.js';
 import { isPlainObject } from './parse.js';
 import { schemaProblem } from './json-schema.js';
 import { BUILTIN_SCORERS, canonicalScorerName, hasScorer, loadScorerFile, scorerNames } from './scorers.js';
-import { readRegularFile } from '../io/files.js';
+import { readRegularFile } from '../core/files.js';
 
-/** What a case expects of the reply; which fields matter depends on the scorer. */
-export interface Expectation {
-  tool?: string | string[];
-  keywords?: string[];
-  wrapper?: string;
-  format?: CallFormat;
-  arguments_schema?: Record<string, unknown>;
-  json_schema?: Record<string, unknown> | boolean;
-  regex?: string;
-  flags?: string;
-  exact?: string;
-  only_call?: boolean;
-  allow_think?: boolean;
-  data?: unknown;
-}
+export type { Expectation, EvalCase, EvalSuite, CasePrompt } from './suite-types.js';
+import type { EvalCase, EvalSuite, CasePrompt, Expectation } from './suite-types.js';
 
-export interface EvalCase {
-  id: string;
-  category: string;
-  /** 0-based position in the suite. */
-  index: number;
-  /** 1-based line of the case in its file, when known. */
-  line?: number;
-  /** The chat as given (without the system prompt unless it had one). */
-  messages?: ChatMessage[];
-  prompt?: string;
-  /** The system prompt in effect (the case's, else the suite's). */
-  system?: string;
-  /** The tools in effect (the case's, else the suite's). */
-  tools?: ToolSchema[];
-  expect: Expectation;
-  /** The scorer in effect (the case's, else the suite's, else inferred). */
-  scorer: string;
-  weight: number;
-  /** max_tokens in effect. */
-  maxTokens?: number;
-  /** Stop strings in effect. */
-  stop?: string[];
-  notes?: string;
-}
-
-export interface EvalSuite {
-  name: string;
-  description?: string;
-  /** Where it came from (the path, or the name given to parseSuite). */
-  source: string;
-  format: 'yaml' | 'jsonl';
-  system?: string;
-  tools?: ToolSchema[];
-  maxTokens?: number;
-  stop?: string[];
-  scorer?: string;
-  /** User scorer files: name → absolute path (loaded by loadSuite / loadSuiteScorers). */
-  scorers: Record<string, string>;
-  cases: EvalCase[];
-}
-
-/** The chat, tools and generation settings of one case. */
-export interface CasePrompt {
-  messages: ChatMessage[];
-  tools?: ToolSchema[];
-  maxTokens?: number;
-  stop?: string[];
-}
 
 const SUITE_FIELDS = ['name', 'description', 'system', 'tools', 'max_tokens', 'stop', 'scorer', 'scorers', 'cases'] as const;
 const CASE_FIELDS = ['id', 'category', 'prompt', 'messages', 'system', 'tools', 'expect', 'scorer', 'weight', 'max_tokens', 'stop', 'notes'] as const;

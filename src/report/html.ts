@@ -16,7 +16,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { MlxLabError } from '../errors.js';
+import { MlxLabError } from '../core/errors.js';
 import {
   buildRunView,
   sweepStats,

@@ -1,5 +1,5 @@
 /** Run and sweep reports: self-contained HTML pages and terminal summaries. */
-export { parseMetrics, readMetrics, eventsOf, type MetricsEvent, type MetricsLog } from './metrics.js';
+export { parseMetrics, readMetrics, eventsOf, type MetricsEvent, type MetricsLog } from '../run/metrics.js';
 export {
   buildRunView,
   bestEval,

@@ -5,13 +5,13 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
-import type { RunManifest } from '../experiment.js';
-import { MlxLabError } from '../errors.js';
+import type { RunManifest } from '../run/experiment.js';
+import { MlxLabError } from '../core/errors.js';
 import { parseSuite } from '../eval/suite.js';
-import { readMetrics, type MetricsEvent } from './metrics.js';
+import { readMetrics, type MetricsEvent } from '../run/metrics.js';
 import { sweepLabels, type SweepRunInput } from './model.js';
-import { readRegularFile } from '../io/files.js';
-import { manifestFromDisk } from '../select/run-paths.js';
+import { readRegularFile } from '../core/files.js';
+import { manifestFromDisk } from '../run/run-paths.js';
 
 export const RUN_MANIFEST = 'run.json';
 export const METRICS_LOG = 'metrics.jsonl';

@@ -5,10 +5,10 @@
  * A finished run has both; an unfinished (or killed) run has only the log, and the view is built
  * from its events (the selection then is provisional: what `mlx-lab select` would choose now).
  */
-import type { FormatRecord, RunManifest } from '../experiment.js';
+import type { FormatRecord, RunManifest } from '../run/experiment.js';
 import { FAILURE_CLASSES } from '../eval/scorers.js';
 import { selectCheckpoint, type CheckpointScores } from '../select/selection.js';
-import { eventsOf, type MetricsEvent } from './metrics.js';
+import { eventsOf, type MetricsEvent } from '../run/metrics.js';
 
 /** One format eval: the score, its Wilson 95% interval, per-case scores and failure counts. */
 export interface EvalPoint extends FormatRecord {

@@ -3,7 +3,7 @@
  * reached, or when `patience` evals in a row bring no improvement of at least `min_delta`;
  * never before `warmup` steps. Each decision says why, for the run log.
  */
-import type { EarlyStoppingConfig, Metric } from '../config.js';
+import type { EarlyStoppingConfig, Metric } from '../config/config.js';
 
 /** Higher is better for scores, lower for losses. */
 export function metricGoal(metric: Metric): 'max' | 'min' {

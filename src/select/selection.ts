@@ -3,8 +3,8 @@
  * by lower validation loss, then by the earlier step. The reference case is why: the lowest
  * validation loss (0.176 at step 800) scored 22% while earlier checkpoints were never scored.
  */
-import type { Metric, SelectionRule } from '../config.js';
-import { MlxLabError } from '../errors.js';
+import type { Metric, SelectionRule } from '../config/config.js';
+import { MlxLabError } from '../core/errors.js';
 import { metricGoal } from './early-stopping.js';
 
 export interface CheckpointScores {

@@ -11,16 +11,16 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { TrainConfig } from '../config.js';
-import { MlxLabError } from '../errors.js';
+import type { TrainConfig } from '../config/config.js';
+import { MlxLabError } from '../core/errors.js';
 import { dataOptionsFromConfig, loadData, vocabHasThinking, type DataSplits } from '../data/index.js';
 import { loadSuite, type EvalSuite } from '../eval/index.js';
 import { lintSuiteAgainstData, readTrainingRecords, type LintWarning } from '../eval/lint.js';
-import { runExperiment, type ExperimentResult } from '../experiment.js';
-import { writeJsonAtomic } from '../io/atomic.js';
-import { ensureFolder } from '../io/files.js';
-import { withRunLock } from '../io/lock.js';
-import { loadModel as defaultLoadModel, type Model } from '../model.js';
+import { runExperiment, type ExperimentResult } from '../run/experiment.js';
+import { writeJsonAtomic } from '../core/atomic.js';
+import { ensureFolder } from '../core/files.js';
+import { withRunLock } from '../core/lock.js';
+import { loadModel as defaultLoadModel, type Model } from '../model/model.js';
 import type { TrainEvent } from '../train/loop.js';
 import { SINGLE, type Group } from '../distributed/group.js';
 import { planSweep, type SweepRunPlan } from './plan.js';

@@ -8,8 +8,8 @@
  * applied with mergeConfig's semantics (a nested section is merged key by key) and validated.
  */
 import { basename, join, resolve } from 'node:path';
-import { mergeConfig, type TrainConfig } from '../config.js';
-import { MlxLabError } from '../errors.js';
+import { mergeConfig, type TrainConfig } from '../config/config.js';
+import { MlxLabError } from '../core/errors.js';
 
 export interface SweepRunPlan {
   /** 0-based position in the sweep. */

@@ -9,10 +9,10 @@
  * Distributions and lock counts are over the runs that finished (stopped by completion or by
  * early stopping); an interrupted or failed run is listed but not counted.
  */
-import type { FormatRecord, ExperimentResult } from '../experiment.js';
+import type { FormatRecord, ExperimentResult } from '../run/experiment.js';
 import type { LintWarning } from '../eval/lint.js';
 import { wilsonInterval } from '../eval/stats.js';
-import type { Metric, SelectionRule } from '../config.js';
+import type { Metric, SelectionRule } from '../config/config.js';
 import type { StopReason } from '../train/loop.js';
 import { describeValues, type Distribution } from './stats.js';
 import type { SweepRunPlan } from './plan.js';

@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { MlxLabError } from '../errors.js';
+import { MlxLabError } from '../core/errors.js';
 
 export interface Checkpoint {
   iteration: number;

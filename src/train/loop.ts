@@ -6,16 +6,16 @@
  * being trained, which is what the format evals hook into.
  */
 import { rmSync } from 'node:fs';
-import { ensureFolder } from '../io/files.js';
-import { lockRunFolder } from '../io/lock.js';
+import { ensureFolder } from '../core/files.js';
+import { lockRunFolder } from '../core/lock.js';
 import { join, resolve } from 'node:path';
-import { MlxLabError } from '../errors.js';
-import type { TrainConfig } from '../config.js';
+import { MlxLabError } from '../core/errors.js';
+import type { TrainConfig } from '../config/config.js';
 import { BatchIterator, evalBatches, loadData, dataOptionsFromConfig, type Batch, type BatchIteratorState, type DataSplits } from '../data/index.js';
-import { loadModel, type Model } from '../model.js';
-import { native, type NativeTrainer, type NativeTrainerOptions } from '../native.js';
-import { memory } from '../runtime.js';
-import { writeJsonAtomic, appendJsonLine, removeStaleTemps } from '../io/atomic.js';
+import { loadModel, type Model } from '../model/model.js';
+import { native, type NativeTrainer, type NativeTrainerOptions } from '../core/native.js';
+import { memory } from '../core/runtime.js';
+import { writeJsonAtomic, appendJsonLine, removeStaleTemps } from '../core/atomic.js';
 import { checkpointFiles, findLatestCheckpoint, listCheckpoints, type Checkpoint } from './checkpoints.js';
 import { SINGLE, anyRank, checkBatchSize, firstDefined, type Group } from '../distributed/group.js';
 import { shardBatch } from '../distributed/shard.js';

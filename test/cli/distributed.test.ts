@@ -18,7 +18,7 @@ import { TINY_CHAT, TINY_SUITE, toolRecords } from '../helpers/experiment.js';
 import { readSafetensors } from '../helpers/safetensors.js';
 import { expectClose } from '../helpers/close.js';
 import { describeOrSkip } from '../helpers/skip.js';
-import { defaultTrainConfig, type TrainConfig } from '../../src/config.js';
+import { defaultTrainConfig, type TrainConfig } from '../../src/config/config.js';
 import { train } from '../../src/train/loop.js';
 
 const dirs: string[] = [];

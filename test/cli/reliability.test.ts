@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { FIXTURES, ROOT, modelDir } from '../helpers/paths.js';
 import { tmpDir } from '../helpers/train.js';
-import { LOCK_FILE, lockRunFolder } from '../../src/io/lock.js';
-import { MlxLabError, ioError } from '../../src/errors.js';
+import { LOCK_FILE, lockRunFolder } from '../../src/core/lock.js';
+import { MlxLabError, ioError } from '../../src/core/errors.js';
 import { loadData } from '../../src/data/index.js';
-import { Tokenizer } from '../../src/tokenizer.js';
+import { Tokenizer } from '../../src/model/tokenizer.js';
 import { expectError } from '../helpers/errors.js';
 
 const DATA = join(FIXTURES, 'data', 'folder');

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { MlxLabError } from '../../src/errors.js';
+import { MlxLabError } from '../../src/core/errors.js';
 
 /** Run fn, expect an MlxLabError with `code` whose message matches every part; return it. */
 export function expectError(fn: () => unknown, code: string, ...parts: (string | RegExp)[]): MlxLabError {

@@ -102,8 +102,8 @@ export function evalFromDisk(model: string, adapterFile: string, suite: string, 
 /** The fresh process: base model + adapter from disk + suite → JSON on stdout. */
 async function main(args: string[]): Promise<void> {
   const [modelDir, adapterFile, suitePath, maxTokens] = args;
-  const { loadModel } = await import('../../src/model.js');
-  const { attachAdapter } = await import('../../src/adapters.js');
+  const { loadModel } = await import('../../src/model/model.js');
+  const { attachAdapter } = await import('../../src/model/adapters.js');
   const { loadSuite } = await import('../../src/eval/index.js');
   const { runEval } = await import('../../src/eval/runner.js');
   const model = await loadModel(modelDir);

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Dataset, type Example } from '../../src/data/index.js';
-import { defaultTrainConfig, type TrainConfig } from '../../src/config.js';
+import { defaultTrainConfig, type TrainConfig } from '../../src/config/config.js';
 import { mulberry32 } from '../../scripts/lib/prng.mjs';
 
 /** A seeded PRNG for test data (mulberry32). */

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { mkdtempSync, cpSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { loadModel } from '../../src/model.js';
-import { MlxLabError } from '../../src/errors.js';
+import { loadModel } from '../../src/model/model.js';
+import { MlxLabError } from '../../src/core/errors.js';
 import { MODELS, modelDir } from '../helpers/paths.js';
 
 const bad = (name: string) => join(MODELS, 'bad', name);

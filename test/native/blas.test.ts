@@ -3,7 +3,7 @@
 // this CPU. Kernel choice with other settings runs in child processes (it must precede the load).
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { describeBlas, runtime } from '../../src/runtime.js';
+import { describeBlas, runtime } from '../../src/core/runtime.js';
 
 const linux = process.platform === 'linux';
 

@@ -1,4 +1,4 @@
-// Converting models (src/convert.ts): float32 tiny models to 4-bit folders as mlx_lm.convert -q
+// Converting models (src/convert/convert.ts): float32 tiny models to 4-bit folders as mlx_lm.convert -q
 // makes them (test/fixtures/models/*-q4 were made by mlx-lm's quantize_model from the same
 // weights), 4-bit to full precision, SmolLM2's GGUF to an MLX folder with its tokenizer and chat
 // template (same greedy tokens as the GGUF loaded directly, and as mlx-lm on its own conversion:
@@ -7,12 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MlxLabError } from '../../src/errors.js';
-import { convert, readGgufHeader } from '../../src/convert.js';
-import { temporaryFolders } from '../../src/fuse.js';
-import { loadModel } from '../../src/model.js';
+import { MlxLabError } from '../../src/core/errors.js';
+import { convert, readGgufHeader } from '../../src/convert/convert.js';
+import { temporaryFolders } from '../../src/convert/fuse.js';
+import { loadModel } from '../../src/model/model.js';
 import { convertCommand } from '../../src/cli/convert.js';
-import type { ChatMessage } from '../../src/chat.js';
+import type { ChatMessage } from '../../src/model/chat.js';
 import { FIXTURES, modelDir } from '../helpers/paths.js';
 import { readSafetensors } from '../helpers/safetensors.js';
 import { expectClose } from '../helpers/close.js';

@@ -3,9 +3,9 @@
 // the whole batch's step, also with a shard whose every target is masked and with gradient
 // accumulation. (The 2-rank runs over MLX's ring are in test/cli/distributed.test.ts.)
 import { describe, expect, it } from 'vitest';
-import { loadModel } from '../../src/model.js';
-import { MlxLabError } from '../../src/errors.js';
-import { native, type NativeTrainBatch, type NativeTrainerOptions } from '../../src/native.js';
+import { loadModel } from '../../src/model/model.js';
+import { MlxLabError } from '../../src/core/errors.js';
+import { native, type NativeTrainBatch, type NativeTrainerOptions } from '../../src/core/native.js';
 import { modelDir } from '../helpers/paths.js';
 import { rng } from '../helpers/train.js';
 import { expectClose } from '../helpers/close.js';

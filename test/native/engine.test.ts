@@ -1,8 +1,8 @@
 // The engine thread owns MLX work: the event loop stays live while it runs, calls queue in
 // order, and an AbortSignal cancels a generation between tokens.
 import { describe, expect, it } from 'vitest';
-import { native } from '../../src/native.js';
-import { loadModel } from '../../src/model.js';
+import { native } from '../../src/core/native.js';
+import { loadModel } from '../../src/model/model.js';
 import { modelDir } from '../helpers/paths.js';
 
 /** Count timer ticks (every 5 ms) while `work` runs. */

@@ -8,14 +8,14 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, type Model } from '../../src/model.js';
-import { runExperiment, readManifest, type ExperimentResult } from '../../src/experiment.js';
+import { loadModel, type Model } from '../../src/model/model.js';
+import { runExperiment, readManifest, type ExperimentResult } from '../../src/run/experiment.js';
 import { loadSuite, type EvalSuite } from '../../src/eval/index.js';
 import { datasetFromRecords, type DataSplits } from '../../src/data/index.js';
-import type { TrainConfig } from '../../src/config.js';
+import type { TrainConfig } from '../../src/config/config.js';
 import { evalFromDisk, toolRecords, wrappedCall, SYSTEM, TINY_CHAT, TINY_SUITE } from '../helpers/experiment.js';
 import { tinyConfig, tmpDir } from '../helpers/train.js';
-import { manifestFromDisk } from '../../src/select/run-paths.js';
+import { manifestFromDisk } from '../../src/run/run-paths.js';
 
 /** Format evals every EVERY steps, a checkpoint at each. */
 const EVERY = 10;

@@ -1,4 +1,4 @@
-// Fusing adapters (src/fuse.ts, native/fuse.cpp) against mlx-lm's own fuse
+// Fusing adapters (src/convert/fuse.ts, native/fuse.cpp) against mlx-lm's own fuse
 // (test/fixtures/fuse, made by scripts/fixtures/make_fuse_fixtures.py from the adapters mlx-lm
 // trained in test/fixtures/lora): LoRA on llama / qwen3 / qwen3_moe (experts included), float32
 // and 4-bit bases, DoRA, full fine-tuning. Models load with compute 'native' (the stored weights,
@@ -28,11 +28,11 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { attachAdapter, loraConfigFrom } from '../../src/adapters.js';
-import { MlxLabError } from '../../src/errors.js';
-import { fuse, temporaryFolders, type FuseProgress } from '../../src/fuse.js';
-import { loadModel } from '../../src/model.js';
-import { native } from '../../src/native.js';
+import { attachAdapter, loraConfigFrom } from '../../src/model/adapters.js';
+import { MlxLabError } from '../../src/core/errors.js';
+import { fuse, temporaryFolders, type FuseProgress } from '../../src/convert/fuse.js';
+import { loadModel } from '../../src/model/model.js';
+import { native } from '../../src/core/native.js';
 import { fuseCommand } from '../../src/cli/fuse.js';
 import { FIXTURES, modelDir } from '../helpers/paths.js';
 import { maxAbsDiff, readSafetensors } from '../helpers/safetensors.js';

@@ -4,11 +4,11 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, type Model } from '../../src/model.js';
+import { loadModel, type Model } from '../../src/model/model.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { SMOLLM2_GGUF, SMOLLM2_MISSING } from '../helpers/smollm2.js';
 import { describeOrSkip } from '../helpers/skip.js';
-import type { ChatMessage } from '../../src/chat.js';
+import type { ChatMessage } from '../../src/model/chat.js';
 
 interface GreedyCase {
   messages: ChatMessage[];

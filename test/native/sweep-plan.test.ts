@@ -3,11 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { defaultTrainConfig, mergeConfig, type TrainConfig } from '../../src/config.js';
+import { defaultTrainConfig, mergeConfig, type TrainConfig } from '../../src/config/config.js';
 import { planSweep, runName, formatNumber, lockThresholdOf, summarizeRun, summarizeRuns, describeValues, std, formatRunLine, formatSweepSummary, type SweepReport } from '../../src/sweep/index.js';
 import { resolveSweepConfig } from '../../src/cli/sweep.js';
-import type { ExperimentResult, FormatRecord } from '../../src/experiment.js';
-import { MlxLabError } from '../../src/errors.js';
+import type { ExperimentResult, FormatRecord } from '../../src/run/experiment.js';
+import { MlxLabError } from '../../src/core/errors.js';
 
 const base = (over: Partial<TrainConfig> = {}) => mergeConfig(defaultTrainConfig(), { model: 'm', data: 'd', adapter_path: '/tmp/sw', ...over });
 

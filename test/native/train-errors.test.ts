@@ -4,9 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, type Model } from '../../src/model.js';
+import { loadModel, type Model } from '../../src/model/model.js';
 import { train } from '../../src/train/loop.js';
-import { MlxLabError } from '../../src/errors.js';
+import { MlxLabError } from '../../src/core/errors.js';
 import { modelDir } from '../helpers/paths.js';
 import { formatTask, tinyConfig, tmpDir } from '../helpers/train.js';
 // @ts-expect-error: a plain ESM module without types

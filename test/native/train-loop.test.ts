@@ -3,9 +3,9 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, type Model } from '../../src/model.js';
+import { loadModel, type Model } from '../../src/model/model.js';
 import { train } from '../../src/train/loop.js';
-import { MlxLabError } from '../../src/errors.js';
+import { MlxLabError } from '../../src/core/errors.js';
 import { modelDir } from '../helpers/paths.js';
 import { formatTask, tinyConfig, tmpDir } from '../helpers/train.js';
 

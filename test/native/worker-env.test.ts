@@ -4,9 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
-import { loadModel } from '../../src/model.js';
-import { MlxLabError } from '../../src/errors.js';
-import { native } from '../../src/native.js';
+import { loadModel } from '../../src/model/model.js';
+import { MlxLabError } from '../../src/core/errors.js';
+import { native } from '../../src/core/native.js';
 import { ROOT, modelDir } from '../helpers/paths.js';
 
 // In the worker: its own error class; a wrong model argument must throw that class.

@@ -2,7 +2,7 @@
 // (test/fixtures/models/*/expected.safetensors, made by scripts/fixtures/make_tiny_models.py).
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { loadModel } from '../../src/model.js';
+import { loadModel } from '../../src/model/model.js';
 import { readSafetensors } from '../helpers/safetensors.js';
 import { modelDir } from '../helpers/paths.js';
 import { expectClose } from '../helpers/close.js';

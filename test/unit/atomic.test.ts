@@ -1,11 +1,11 @@
-// The atomic writers (src/io/atomic.ts): no temporary file survives a write, a torn metrics line
+// The atomic writers (src/core/atomic.ts): no temporary file survives a write, a torn metrics line
 // left by a killed writer is cut before the next append, stale temporaries of dead writers go.
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { appendJsonLine, copyFileAtomic, removeStaleTemps, tempPath, writeFileAtomic, writeJsonAtomic } from '../../src/io/atomic.js';
-import { parseMetrics } from '../../src/report/metrics.js';
+import { appendJsonLine, copyFileAtomic, removeStaleTemps, tempPath, writeFileAtomic, writeJsonAtomic } from '../../src/core/atomic.js';
+import { parseMetrics } from '../../src/run/metrics.js';
 import { tmpDir } from '../helpers/train.js';
 
 const dirs: string[] = [];

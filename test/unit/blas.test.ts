@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { chooseKernel, fittingKernel, parseCpuinfo } from '../../src/blas-kernel.js';
+import { chooseKernel, fittingKernel, parseCpuinfo } from '../../src/core/blas-kernel.js';
 // @ts-expect-error: plain ESM scripts without types
 import { chooseBlas, shimAssembly } from '../../scripts/lib/blas.mjs';
 // @ts-expect-error: plain ESM scripts without types

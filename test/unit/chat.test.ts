@@ -3,10 +3,10 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Tokenizer } from '../../src/tokenizer.js';
-import { ChatTemplate, applyChatTemplate, encodeChat, strftime, type ChatMessage, type ToolSchema } from '../../src/chat.js';
-import { tokenizerFromGguf } from '../../src/gguf-tokenizer.js';
-import { MlxLabError } from '../../src/errors.js';
+import { Tokenizer } from '../../src/model/tokenizer.js';
+import { ChatTemplate, applyChatTemplate, encodeChat, strftime, type ChatMessage, type ToolSchema } from '../../src/model/chat.js';
+import { tokenizerFromGguf } from '../../src/model/gguf-tokenizer.js';
+import { MlxLabError } from '../../src/core/errors.js';
 import { expectError } from '../helpers/errors.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');

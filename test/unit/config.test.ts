@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { MlxLabError } from '../../src/errors.js';
+import { MlxLabError } from '../../src/core/errors.js';
 import {
   defaultTrainConfig,
   loadTrainConfig,
@@ -10,7 +10,7 @@ import {
   suggestKey,
   validateTrainConfig,
   type TrainConfig,
-} from '../../src/config.js';
+} from '../../src/config/config.js';
 import { addTrainOptions, optionsToOverrides } from '../../src/cli/train-options.js';
 import { expectError } from '../helpers/errors.js';
 

@@ -3,9 +3,9 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Tokenizer } from '../../src/tokenizer.js';
-import { MlxLabError } from '../../src/errors.js';
-import { defaultTrainConfig } from '../../src/config.js';
+import { Tokenizer } from '../../src/model/tokenizer.js';
+import { MlxLabError } from '../../src/core/errors.js';
+import { defaultTrainConfig } from '../../src/config/config.js';
 import { expectError } from '../helpers/errors.js';
 import {
   BatchIterator,

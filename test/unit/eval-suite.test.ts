@@ -3,15 +3,16 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync
 import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { MlxLabError } from '../../src/errors.js';
+import { MlxLabError } from '../../src/core/errors.js';
 import { loadSuite, parseSuite, suiteMessages, inferScorer, type EvalSuite } from '../../src/eval/suite.js';
 import { scoreCase, unregisterScorer } from '../../src/eval/scorers.js';
 import { meanInterval, summarizeScores, wilsonInterval } from '../../src/eval/stats.js';
-import { generateToolFormatData, isNearDuplicate, suitePrompts, writeToolFormatData } from '../../src/eval/generate-data.js';
-import { TOOL_FORMAT_SYSTEM, TOOL_NAMES, wrappedCallReply } from '../../src/eval/tool-format.js';
+import { generateToolFormatData, writeToolFormatData } from '../../src/demo/generate-data.js';
+import { isNearDuplicate, suitePrompts } from '../../src/eval/prompts.js';
+import { TOOL_FORMAT_SYSTEM, TOOL_NAMES, wrappedCallReply } from '../../src/demo/tool-format.js';
 import { parseJsonl } from '../../src/data/jsonl.js';
 import { loadData } from '../../src/data/index.js';
-import { Tokenizer } from '../../src/tokenizer.js';
+import { Tokenizer } from '../../src/model/tokenizer.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const EXAMPLE = join(ROOT, 'examples/tool-format/suite.yaml');

@@ -1,6 +1,6 @@
 // Inputs scripts/fuzz.mjs found that broke a property (see the README's Fuzzing section).
 import { describe, expect, it } from 'vitest';
-import { tokenizerFromGgufMetadata } from '../../src/gguf-tokenizer.js';
+import { tokenizerFromGgufMetadata } from '../../src/model/gguf-tokenizer.js';
 
 describe('fuzz regressions: GGUF metadata → tokenizer', () => {
   it('keeps tokens named like Object.prototype members ("constructor", "__proto__")', () => {

@@ -1,11 +1,12 @@
-// Gates that run with the tests: the C++ format (clang-format, checked, never applied). The
+// Gates that run with the tests: the C++ format (clang-format, checked, never applied), the
+// layer rule of src/ (dependency-cruiser). The
 // format was made with clang-format 14 (Debian 12's); other major versions wrap differently, so
 // they skip with that reason (CI installs 14 and fails on any skip it did not expect).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { expect, it } from 'vitest';
+import { dirname, join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { describeOrSkip } from '../helpers/skip.js';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -33,6 +34,43 @@ describeOrSkip(skip, 'C++ format gate (npm run lint:cpp)', () => {
       const r = spawnSync('clang-format', ['--dry-run', '--Werror', 'bad.cpp'], { cwd: dir, encoding: 'utf8' });
       expect(r.status).not.toBe(0);
       expect(readFileSync(join(dir, 'bad.cpp'), 'utf8')).toContain('int   f('); // checked, never rewritten
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// The layer rule of src/ (.dependency-cruiser.cjs): lower layers never import higher ones.
+describe('layer gate (npm run lint:layers)', () => {
+  const depcruise = join(ROOT, 'node_modules', '.bin', 'depcruise');
+  const cruise = (cwd: string) => spawnSync(depcruise, ['src', '--config', join(ROOT, '.dependency-cruiser.cjs')], { cwd, encoding: 'utf8' });
+
+  it('src/ keeps the layer rule', () => {
+    const r = cruise(ROOT);
+    expect(r.stdout + r.stderr).toMatch(/no dependency violations found/);
+    expect(r.status).toBe(0);
+  });
+
+  it('fails on an upward import, a library import of cli/ and a cycle', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlx-lab-layers-'));
+    try {
+      cpSync(join(ROOT, 'tsconfig.json'), join(dir, 'tsconfig.json'));
+      const put = (file: string, text: string) => {
+        mkdirSync(dirname(join(dir, file)), { recursive: true });
+        writeFileSync(join(dir, file), text);
+      };
+      put('src/core/low.ts', "import { high } from '../train/high.js';\nexport const low = high + 1;\n");
+      put('src/train/high.ts', 'export const high = 1;\n');
+      put('src/eval/uses-cli.ts', "import { top } from '../cli/top.js';\nexport const x = top;\n");
+      put('src/cli/top.ts', 'export const top = 1;\n');
+      put('src/run/a.ts', "import { b } from './b.js';\nexport const a = () => b;\n");
+      put('src/run/b.ts', "import { a } from './a.js';\nexport const b = () => a;\n");
+      const r = cruise(dir);
+      const out = r.stdout + r.stderr;
+      expect(out).toMatch(/layer-core: src\/core\/low\.ts → src\/train\/high\.ts/);
+      expect(out).toMatch(/no-library-to-cli: src\/eval\/uses-cli\.ts → src\/cli\/top\.ts/);
+      expect(out).toMatch(/no-circular/);
+      expect(r.status).not.toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

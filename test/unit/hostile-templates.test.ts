@@ -2,8 +2,8 @@
 // E_TEMPLATE within its budget instead of a V8 heap abort (range(10**9)) or a hang (nested loops);
 // unknown roles and non-text content parts are errors naming the message, text parts are joined.
 import { describe, expect, it } from 'vitest';
-import { Tokenizer } from '../../src/tokenizer.js';
-import { ChatTemplate, type ChatMessage } from '../../src/chat.js';
+import { Tokenizer } from '../../src/model/tokenizer.js';
+import { ChatTemplate, type ChatMessage } from '../../src/model/chat.js';
 import { expectError } from '../helpers/errors.js';
 import { modelDir } from '../helpers/paths.js';
 

@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSuite, parseSuite } from '../../src/eval/suite.js';
 import { lintSuiteAgainstData, readTrainingRecords, suggestToolName, firstDifference, formatLintWarnings, type TrainingRecords } from '../../src/eval/lint.js';
-import { generateToolFormatData } from '../../src/eval/generate-data.js';
-import { ChatTemplate } from '../../src/chat.js';
-import { Tokenizer } from '../../src/tokenizer.js';
+import { generateToolFormatData } from '../../src/demo/generate-data.js';
+import { ChatTemplate } from '../../src/model/chat.js';
+import { Tokenizer } from '../../src/model/tokenizer.js';
 import { FIXTURES, ROOT } from '../helpers/paths.js';
 
 const LINT = join(FIXTURES, 'lint');

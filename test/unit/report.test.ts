@@ -4,7 +4,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { RunManifest } from '../../src/experiment.js';
+import type { RunManifest } from '../../src/run/experiment.js';
 import {
   buildRunView,
   chartJsSource,
@@ -24,7 +24,8 @@ import {
   sweepSummary,
   type SweepRunInput,
 } from '../../src/report/index.js';
-import { reportCommand, writeReport } from '../../src/cli/report.js';
+import { reportCommand } from '../../src/cli/report.js';
+import { writeReport } from '../../src/report/write.js';
 
 const FIX = resolve('test/fixtures/report');
 const REF = join(FIX, 'run-reference');

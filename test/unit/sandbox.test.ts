@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { join, resolve } from 'node:path';
 import type { EvalCase } from '../../src/eval/suite.js';
 import { loadScorerFile, scoreCase, unregisterScorer } from '../../src/eval/scorers.js';
-import { MlxLabError } from '../../src/errors.js';
+import { MlxLabError } from '../../src/core/errors.js';
 
 const HOSTILE = resolve(import.meta.dirname, '../fixtures/eval/hostile');
 const mkCase = (scorer: string): EvalCase => ({ id: 'c', category: 't', index: 0, expect: { data: {} }, scorer, weight: 1 }) as EvalCase;

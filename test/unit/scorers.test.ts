@@ -1,6 +1,6 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { join, resolve } from 'node:path';
-import { MlxLabError } from '../../src/errors.js';
+import { MlxLabError } from '../../src/core/errors.js';
 import type { EvalCase, Expectation } from '../../src/eval/suite.js';
 import {
   FAILURE_CLASSES,

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { EarlyStopper } from '../../src/select/early-stopping.js';
 import { selectCheckpoint, type CheckpointScores } from '../../src/select/selection.js';
-import { reselect } from '../../src/experiment.js';
-import type { EarlyStoppingConfig } from '../../src/config.js';
+import { reselect } from '../../src/run/experiment.js';
+import type { EarlyStoppingConfig } from '../../src/config/config.js';
 
 const cfg = (o: Partial<EarlyStoppingConfig>): EarlyStoppingConfig => ({ metric: 'format_score', target: null, patience: null, min_delta: 0, warmup: 0, ...o });
 

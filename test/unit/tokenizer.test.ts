@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, mkdirSy
 import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Tokenizer, StreamDecoder, StopMatcher, type TokenizerJSON } from '../../src/tokenizer.js';
-import { tokenizerFromGguf, tokenizerFromGgufMetadata } from '../../src/gguf-tokenizer.js';
-import { MlxLabError } from '../../src/errors.js';
+import { Tokenizer, StreamDecoder, StopMatcher, type TokenizerJSON } from '../../src/model/tokenizer.js';
+import { tokenizerFromGguf, tokenizerFromGgufMetadata } from '../../src/model/gguf-tokenizer.js';
+import { MlxLabError } from '../../src/core/errors.js';
 import { readGgufMetadata } from './helpers/gguf-meta.js';
 import { expectError } from '../helpers/errors.js';
 import { SMOLLM2_GGUF as SMOL_GGUF, SMOLLM2_MISSING } from '../helpers/smollm2.js';

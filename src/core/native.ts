@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { applyKernelChoice } from './blas-kernel.js';
 import { MlxLabError } from './errors.js';
-import type { ModelConfig } from './model-config.js';
+import type { ModelConfig } from './model-types.js';
 
 export interface NativeArray {
   data: Float32Array | Int32Array;
@@ -309,7 +309,7 @@ export interface NativeAddon {
   distributedBytesSent(): Promise<number>;
 }
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 let addon: NativeAddon | undefined;
 
 /** The addon, loaded once. Throws E_NATIVE_LOAD with what to do when it is not built. */

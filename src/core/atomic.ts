@@ -8,7 +8,7 @@
  */
 import { closeSync, copyFileSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { withIo } from '../errors.js';
+import { withIo } from './errors.js';
 
 /** A unique temporary name beside `path` (same folder, so the rename stays atomic). */
 export function tempPath(path: string): string {

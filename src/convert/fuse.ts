@@ -8,14 +8,14 @@
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
-import { adapterFiles, loraConfigFrom } from './adapters.js';
-import { MlxLabError } from './errors.js';
-import { assertNotAnInput } from './io/paths.js';
-import { tokenizerFromGguf } from './gguf-tokenizer.js';
-import { copyFileAtomic, fsyncPath, removeStaleTemps, tempPath, writeFileAtomic } from './io/atomic.js';
-import { readJsonFile, type ModelConfig } from './model-config.js';
-import { Model } from './model.js';
-import { native, type GgufMetadata, type NativeControl, type NativeFuseProgress, type NativeModel, type NativeQuantSpec, type NativeSavedWeights } from './native.js';
+import { adapterFiles, loraConfigFrom } from '../model/adapters.js';
+import { MlxLabError } from '../core/errors.js';
+import { assertNotAnInput } from '../core/paths.js';
+import { tokenizerFromGguf } from '../model/gguf-tokenizer.js';
+import { copyFileAtomic, fsyncPath, removeStaleTemps, tempPath, writeFileAtomic } from '../core/atomic.js';
+import { readJsonFile, type ModelConfig } from '../model/config.js';
+import { Model } from '../model/model.js';
+import { native, type GgufMetadata, type NativeControl, type NativeFuseProgress, type NativeModel, type NativeQuantSpec, type NativeSavedWeights } from '../core/native.js';
 
 /** The bits and group sizes fuse and convert accept (mlx-lm's affine quantization). */
 export const QUANT_BITS = [2, 3, 4, 5, 6, 8] as const;

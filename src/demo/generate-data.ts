@@ -7,13 +7,12 @@
  * messages are equal. Deterministic for a seed (MT19937, as the batch order).
  */
 import { join } from 'node:path';
-import { distance } from 'fastest-levenshtein';
-import type { ChatMessage } from '../chat.js';
-import { MlxLabError } from '../errors.js';
+import type { ChatMessage } from '../model/chat.js';
+import { MlxLabError } from '../core/errors.js';
 import { Mt19937 } from '../data/random.js';
-import { writeFileAtomic } from '../io/atomic.js';
-import type { EvalSuite } from './suite.js';
-import { suiteMessages } from './suite.js';
+import { writeFileAtomic } from '../core/atomic.js';
+import type { EvalSuite } from '../eval/suite.js';
+import { isNearDuplicate, normalizePrompt, suitePrompts } from '../eval/prompts.js';
 import { TOOL_FORMAT_SYSTEM, TOOL_FORMAT_WRAPPER, TOOL_NAMES, pythonCall, wrappedCallReply } from './tool-format.js';
 
 export interface GeneratedExample {
@@ -377,43 +376,6 @@ function phrase(task: Task, slots: Slots, r: Rand): string {
   }
   if (r.chance(0.15)) text += r.pick(SUFFIXES);
   return text;
-}
-
-/** Lower case, punctuation and symbols to spaces, runs of spaces collapsed. */
-export function normalizePrompt(text: string): string {
-  return text
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, ' ')
-    .trim();
-}
-
-/**
- * Whether two prompts are the same request in all but a few characters: equal after
- * normalizePrompt, or within an edit distance of a quarter of the longer one. Deliberately wide:
- * "Run the tests in tests/test_loader.py" and "…tests/test_cache.py" are near-duplicates.
- */
-export function isNearDuplicate(a: string, b: string): boolean {
-  const na = normalizePrompt(a);
-  const nb = normalizePrompt(b);
-  if (na === nb) return true;
-  const longest = Math.max(na.length, nb.length);
-  if (Math.abs(na.length - nb.length) > longest * 0.25) return false;
-  return distance(na, nb) <= longest * 0.25;
-}
-
-/** The user prompts of a suite (each case's last user message). */
-export function suitePrompts(suite: EvalSuite): string[] {
-  const out: string[] = [];
-  for (const c of suite.cases) {
-    const { messages } = suiteMessages(c, suite);
-    for (let i = messages.length - 1; i >= 0; i--) {
-      if (messages[i].role === 'user' && typeof messages[i].content === 'string') {
-        out.push(messages[i].content as string);
-        break;
-      }
-    }
-  }
-  return out;
 }
 
 /** Check that a suite asks for tools this generator knows, in the wrapper it writes. */

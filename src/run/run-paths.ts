@@ -6,7 +6,7 @@
  * in (a copied folder must not reach back into the original; a moved one must find its files).
  */
 import { basename, isAbsolute, join, relative, sep } from 'node:path';
-import type { CheckpointScores, Selection } from './selection.js';
+import type { CheckpointScores, Selection } from '../select/selection.js';
 
 interface WithRunFiles {
   checkpoints: CheckpointScores[];

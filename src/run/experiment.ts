@@ -6,22 +6,22 @@
  */
 import { existsSync } from 'node:fs';
 import { join, basename, dirname, resolve } from 'node:path';
-import { ensureFolder } from './io/files.js';
-import { lockRunFolder, withRunLock } from './io/lock.js';
-import { readRegularFile } from './io/files.js';
-import { sameFile } from './io/paths.js';
-import { manifestFromDisk, manifestToDisk } from './select/run-paths.js';
-import type { TrainConfig } from './config.js';
-import { MlxLabError } from './errors.js';
-import { loadSuite, type EvalSuite } from './eval/index.js';
-import { runEval, type EvalResult } from './eval/runner.js';
-import { copyFileAtomic, writeJsonAtomic } from './io/atomic.js';
-import { memory } from './runtime.js';
-import { EarlyStopper } from './select/early-stopping.js';
-import { selectCheckpoint, type CheckpointScores, type Selection } from './select/selection.js';
-import { checkpointFiles } from './train/checkpoints.js';
-import { readMetrics, eventsOf } from './report/metrics.js';
-import { train, type StopRequest, type TrainContext, type TrainEvent, type TrainOptions, type TrainResult } from './train/loop.js';
+import { ensureFolder } from '../core/files.js';
+import { lockRunFolder, withRunLock } from '../core/lock.js';
+import { readRegularFile } from '../core/files.js';
+import { sameFile } from '../core/paths.js';
+import { manifestFromDisk, manifestToDisk } from './run-paths.js';
+import type { TrainConfig } from '../config/config.js';
+import { MlxLabError } from '../core/errors.js';
+import { loadSuite, type EvalSuite } from '../eval/index.js';
+import { runEval, type EvalResult } from '../eval/runner.js';
+import { copyFileAtomic, writeJsonAtomic } from '../core/atomic.js';
+import { memory } from '../core/runtime.js';
+import { EarlyStopper } from '../select/early-stopping.js';
+import { selectCheckpoint, type CheckpointScores, type Selection } from '../select/selection.js';
+import { checkpointFiles } from '../train/checkpoints.js';
+import { readMetrics, eventsOf } from './metrics.js';
+import { train, type StopRequest, type TrainContext, type TrainEvent, type TrainOptions, type TrainResult } from '../train/loop.js';
 
 export interface FormatRecord {
   iteration: number;

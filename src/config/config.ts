@@ -22,8 +22,8 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } fro
 // fastest-levenshtein: a small (one file, no dependencies), widely used and maintained edit
 // distance with its own types; we only need distance() to rank key suggestions.
 import { distance } from 'fastest-levenshtein';
-import { MlxLabError } from './errors.js';
-import { readRegularFile } from './io/files.js';
+import { MlxLabError } from '../core/errors.js';
+import { readRegularFile } from '../core/files.js';
 
 // ---------------------------------------------------------------------------------------------
 // Types

@@ -21,8 +21,8 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Environment, Interpreter, Template } from '@huggingface/jinja';
-import { MlxLabError } from './errors.js';
-import { readRegularFile } from './io/files.js';
+import { MlxLabError } from '../core/errors.js';
+import { readRegularFile } from '../core/files.js';
 import type { Tokenizer, TokenizerConfig } from './tokenizer.js';
 
 /** A tool call in an assistant message (OpenAI style). `arguments` may be an object or a JSON string. */

@@ -11,7 +11,7 @@
  * our fixtures record both (test/fixtures/chat/smollm2.json).
  * Anything else fails with E_TOKENIZER naming the metadata key.
  */
-import { MlxLabError } from './errors.js';
+import { MlxLabError } from '../core/errors.js';
 import { Tokenizer, type AddedTokenJSON, type GenerationConfig, type TokenizerConfig, type TokenizerJSON } from './tokenizer.js';
 
 /** GGUF metadata as the native loader reports it (only tokenizer.* keys are read). */

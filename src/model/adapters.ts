@@ -4,10 +4,10 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { MlxLabError } from './errors.js';
-import { readJsonFile } from './model-config.js';
+import { MlxLabError } from '../core/errors.js';
+import { readJsonFile } from './config.js';
 import type { Model } from './model.js';
-import { native, type NativeLoraConfig, type NativeTrainer } from './native.js';
+import { native, type NativeLoraConfig, type NativeTrainer } from '../core/native.js';
 
 export interface AttachedAdapter {
   file: string;

@@ -7,9 +7,9 @@
  * `torn`). Blank lines are skipped. A line that does not parse anywhere else means the file was
  * damaged, and is an error naming file:line.
  */
-import { MlxLabError } from '../errors.js';
+import { MlxLabError } from '../core/errors.js';
 import type { TrainEvent } from '../train/loop.js';
-import { readRegularFile } from '../io/files.js';
+import { readRegularFile } from '../core/files.js';
 
 /** One event of the log: a TrainEvent with the time it was written (ms since the epoch). */
 export type MetricsEvent = TrainEvent & { time?: number };

@@ -11,9 +11,9 @@
  */
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { MlxLabError } from './errors.js';
+import { MlxLabError } from '../core/errors.js';
 import { checkQuantChoice, checkTarget, openModel, writeModelFolder, type FuseProgress, type SavedModelFolder } from './fuse.js';
-import { native, type NativeFuseProgress } from './native.js';
+import { native, type NativeFuseProgress } from '../core/native.js';
 
 export interface ConvertOptions {
   /** A .gguf file or a model folder (mlx-lm / Hugging Face safetensors layout). */

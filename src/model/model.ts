@@ -5,9 +5,9 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { MlxLabError, warn } from './errors.js';
-import { readModelFolder, type ModelConfig } from './model-config.js';
-import { native, type ComputeMode, type ComputeReport, type FinishReason, type NativeModel } from './native.js';
+import { MlxLabError, warn } from '../core/errors.js';
+import { readModelFolder, type ModelConfig } from './config.js';
+import { native, type ComputeMode, type ComputeReport, type FinishReason, type NativeModel } from '../core/native.js';
 import { Tokenizer, StreamDecoder, StopMatcher } from './tokenizer.js';
 import { ChatTemplate, type ChatMessage, type ChatOptions } from './chat.js';
 import { tokenizerFromGguf } from './gguf-tokenizer.js';

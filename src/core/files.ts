@@ -7,7 +7,7 @@
  * (EACCES...) become their coded errors (ioError).
  */
 import { mkdirSync, readFileSync, statSync, type Stats } from 'node:fs';
-import { MlxLabError, ioError } from '../errors.js';
+import { MlxLabError, ioError } from './errors.js';
 
 /** What a non-regular file is, in words. */
 function kindOf(st: Stats): string {

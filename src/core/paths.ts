@@ -6,7 +6,7 @@
  */
 import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { MlxLabError } from '../errors.js';
+import { MlxLabError } from './errors.js';
 
 /** `child` is `parent` or lies below it (both as given; pass real paths). */
 export function isInside(child: string, parent: string): boolean {

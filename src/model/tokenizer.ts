@@ -16,8 +16,8 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as hfTokenizers from '@huggingface/tokenizers';
-import { MlxLabError } from './errors.js';
-import { readRegularFile } from './io/files.js';
+import { MlxLabError } from '../core/errors.js';
+import { readRegularFile } from '../core/files.js';
 
 type HfTokenizer = hfTokenizers.Tokenizer;
 const HfTokenizer = hfTokenizers.Tokenizer;
