@@ -455,7 +455,7 @@ function checkSection<T extends object>(
   const out: Record<string, unknown> = {};
   let bad = false;
   const names = Object.keys(fields);
-  for (const [key, value] of Object.entries(raw)) {
+  for (const [key, _value] of Object.entries(raw)) {
     const keyPath = [...path, key];
     if (!Object.hasOwn(fields, key)) {
       bad = true;
@@ -479,7 +479,6 @@ function checkSection<T extends object>(
             ? ` (known keys: ${names.join(', ')})`
             : '';
       ctx.errors.push(`${where(ctx, keyPath, 'key')}: unknown key ${JSON.stringify(key)}${scope}${tail}`);
-      continue;
     }
   }
   const missing: string[] = [];

@@ -7,7 +7,7 @@
  * place.
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
+import { basename, dirname, join, resolve, sep, } from 'node:path';
 import { adapterFiles, loraConfigFrom } from '../model/adapters.js';
 import { MlxLabError } from '../core/errors.js';
 import { assertNotAnInput } from '../core/paths.js';

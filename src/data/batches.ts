@@ -205,7 +205,7 @@ export class BatchIterator implements IterableIterator<Batch> {
 
   /** Continue from a saved state, over the same data (checked by its fingerprint). */
   static restore(dataset: Dataset, state: BatchIteratorState, options: { onWarning?: (message: string) => void } = {}): BatchIterator {
-    if (!state || state.version !== 1) throw new MlxLabError('E_DATA', 'cannot restore the batch iterator: unknown state version');
+    if (state?.version !== 1) throw new MlxLabError('E_DATA', 'cannot restore the batch iterator: unknown state version');
     if (state.dataset.length !== dataset.length || state.dataset.fingerprint !== dataset.fingerprint()) {
       throw new MlxLabError(
         'E_DATA',

@@ -103,7 +103,7 @@ function rankEnv(hosts: HostFile, rank: number): Record<string, string> {
   return env;
 }
 
-function startLocal(rank: number, env: Record<string, string>, hostFile: string, args: string[], cwd: string): ChildProcess {
+function startLocal(_rank: number, env: Record<string, string>, hostFile: string, args: string[], cwd: string): ChildProcess {
   // Its own process group: a Ctrl-C in the terminal reaches the launcher, which passes it on once.
   return spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env, MLX_HOSTFILE: hostFile }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
 }

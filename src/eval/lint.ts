@@ -624,10 +624,17 @@ export function lintSuiteAgainstData(suite: EvalSuite, data: TrainingRecords | s
     const prompt = lastUserPrompt(p.messages)?.trim();
     if (!prompt) continue;
     let how: string | undefined;
+    const normalized = normalizePrompt(prompt);
+    const verbatim = profile.prompts.get(prompt);
+    const loose = normalized !== '' ? profile.normalizedPrompts.get(normalized) : undefined;
     let where: Where | undefined;
-    if ((where = profile.prompts.get(prompt))) how = 'verbatim';
-    else if ((where = profile.normalizedPrompts.get(normalizePrompt(prompt))) && normalizePrompt(prompt) !== '') how = 'up to case, punctuation and spacing';
-    else if (profile.textRecords.some((t) => t.text.includes(prompt))) {
+    if (verbatim) {
+      where = verbatim;
+      how = 'verbatim';
+    } else if (loose) {
+      where = loose;
+      how = 'up to case, punctuation and spacing';
+    } else if (profile.textRecords.some((t) => t.text.includes(prompt))) {
       const hits = profile.textRecords.filter((t) => t.text.includes(prompt));
       how = 'verbatim (inside a text record)';
       where = { count: hits.length, first: hits[0].at };

@@ -159,8 +159,14 @@ export class ScorerSandbox {
     }, this.limits.timeoutMs);
     const p = this.pending.get(id)!;
     this.pending.set(id, {
-      resolve: (v) => (clearTimeout(timer), p.resolve(v)),
-      reject: (e) => (clearTimeout(timer), p.reject(e)),
+      resolve: (v) => {
+        clearTimeout(timer);
+        p.resolve(v);
+      },
+      reject: (e) => {
+        clearTimeout(timer);
+        p.reject(e);
+      },
     });
   }
 
@@ -174,15 +180,20 @@ export class ScorerSandbox {
   private onMessage(m: Reply): void {
     switch (m.type) {
       case 'ready':
-        return this.settle(0, (p) => p.resolve(undefined));
+        this.settle(0, (p) => p.resolve(undefined));
+        break;
       case 'no-scorer':
-        return this.fail(new MlxLabError('E_SCORER', `${this.file}: exports no scorer: export a function (input) => {score, failure, parsed, detail} as default or as "score"`));
+        this.fail(new MlxLabError('E_SCORER', `${this.file}: exports no scorer: export a function (input) => {score, failure, parsed, detail} as default or as "score"`));
+        break;
       case 'load-error':
-        return this.fail(new MlxLabError('E_SCORER', `${this.file}: cannot load the scorer file: ${m.message}`));
+        this.fail(new MlxLabError('E_SCORER', `${this.file}: cannot load the scorer file: ${m.message}`));
+        break;
       case 'result':
-        return this.settle(m.id, (p) => p.resolve(m.out));
+        this.settle(m.id, (p) => p.resolve(m.out));
+        break;
       case 'error':
-        return this.settle(m.id, (p) => p.reject(new Error(m.message)));
+        this.settle(m.id, (p) => p.reject(new Error(m.message)));
+        break;
     }
   }
 

@@ -251,12 +251,12 @@ function toolList(tool: string | string[] | undefined): string[] {
 
 /** The reply as it was generated: a `<think>` stop string counts as part of it (an opener). */
 function effectiveReply(input: ScorerInput): string {
-  return input.stopString !== undefined && input.stopString.includes('<think>') ? input.reply + input.stopString : input.reply;
+  return input.stopString?.includes('<think>') ? input.reply + input.stopString : input.reply;
 }
 
 function thinkFailure(input: ScorerInput, state: string, thinking: string, parsed: ParsedCall[] | null): ScoreResult {
   const finishReason = input.finishReason;
-  const stoppedOnThink = input.stopString !== undefined && input.stopString.includes('<think>');
+  const stoppedOnThink = input.stopString?.includes('<think>');
   const why = stoppedOnThink
     ? `the model started a <think> block (generation stopped on the stop string ${JSON.stringify(input.stopString)})`
     : state === 'unterminated'

@@ -57,7 +57,6 @@ import { LineCounter, parseDocument, isSeq } from 'yaml';
 import type { ChatMessage, ToolSchema } from '../model/chat.js';
 import { MlxLabError } from '../core/errors.js';
 import { parseJsonl } from '../data/jsonl.js';
-import type { CallFormat } from './parse.js';
 import { isPlainObject } from './parse.js';
 import { schemaProblem } from './json-schema.js';
 import { BUILTIN_SCORERS, canonicalScorerName, hasScorer, loadScorerFile, scorerNames } from './scorers.js';

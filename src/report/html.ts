@@ -193,7 +193,7 @@ svg text { font: 12px sans-serif; fill: #475467; }
  * checkpoint, the lowest val loss), horizontal lines (the lock threshold, the mean), checkpoint
  * ticks on the step axis and error bars (Wilson intervals) on a dataset's points.
  */
-const SCRIPT = String.raw`
+const SCRIPT = `
 (function () {
   'use strict';
   var D = JSON.parse(document.getElementById('report-data').textContent);

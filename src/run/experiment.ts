@@ -5,7 +5,7 @@
  * earlier step), write it as adapters.safetensors and explain the choice in run.json.
  */
 import { existsSync } from 'node:fs';
-import { join, basename, dirname, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ensureFolder } from '../core/files.js';
 import { lockRunFolder, withRunLock } from '../core/lock.js';
 import { readRegularFile } from '../core/files.js';

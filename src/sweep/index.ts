@@ -106,7 +106,7 @@ function requirePath(value: string | null, key: 'model' | 'data'): string {
 /** Lint warnings for the sweep's suite and data; none when there is no suite or the data cannot be read here (loading reports that). */
 function lintSweep(config: TrainConfig, suite: EvalSuite | undefined, model: Model, dataPath: string | undefined): LintWarning[] {
   if (!suite || !dataPath || !existsSync(dataPath)) return [];
-  let records;
+  let records: ReturnType<typeof readTrainingRecords>;
   try {
     records = readTrainingRecords(dataPath);
   } catch {

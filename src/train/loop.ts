@@ -53,7 +53,7 @@ export interface TrainContext {
   validate(): Promise<number | undefined>;
 }
 
-type Hook<T> = (info: T, ctx: TrainContext) => void | StopRequest | undefined | Promise<void | StopRequest | undefined>;
+type Hook<T> = (info: T, ctx: TrainContext) => undefined | StopRequest | undefined | Promise<undefined | StopRequest | undefined>;
 
 export interface TrainCallbacks {
   /** Every event (progress bars, logs). */
@@ -250,8 +250,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     };
     const ctx = (): TrainContext => ({ config, model: model!, trainer: trainer!, iteration, emit, validate });
     let stop: { reason: StopReason; message: string } | undefined;
-    const consider = (r: void | StopRequest | undefined) => {
-      if (r && r.stop && !stop) stop = { reason: 'callback', message: r.reason };
+    const consider = (r: undefined | StopRequest | undefined) => {
+      if (r?.stop && !stop) stop = { reason: 'callback', message: r.reason };
     };
     // Callbacks (format evals, early stopping) run on the leader only.
     const call = async <T>(hook: Hook<T> | undefined, event: T) => {

@@ -1,6 +1,5 @@
 // Gates that run with the tests: the C++ format (clang-format, checked, never applied), the
-// layer rule of src/ (dependency-cruiser). The
-// format was made with clang-format 14 (Debian 12's); other major versions wrap differently, so
+// layer rule of src/ (dependency-cruiser), Biome's lint of src/ and publint. The C++ format was made with clang-format 14 (Debian 12's); other major versions wrap differently, so
 // they skip with that reason (CI installs 14 and fails on any skip it did not expect).
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -74,5 +73,47 @@ describe('layer gate (npm run lint:layers)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+// TypeScript lint (Biome, biome.json) and the package's manifest (publint).
+describe('TypeScript and package gates (npm run lint:ts, lint:package)', () => {
+  const bin = (name: string) => join(ROOT, 'node_modules', '.bin', name);
+  const inTemp = (files: Record<string, string>, fn: (dir: string) => void) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlx-lab-gate-'));
+    try {
+      for (const [file, text] of Object.entries(files)) {
+        mkdirSync(dirname(join(dir, file)), { recursive: true });
+        writeFileSync(join(dir, file), text);
+      }
+      fn(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('src/ passes Biome', () => {
+    const r = spawnSync(bin('biome'), ['lint', '--error-on-warnings'], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+  });
+
+  it('Biome fails on a lint error', () => {
+    const config = readFileSync(join(ROOT, 'biome.json'), 'utf8').replace('./node_modules/@biomejs/biome/configuration_schema.json', join(ROOT, 'node_modules/@biomejs/biome/configuration_schema.json'));
+    inTemp({ 'biome.json': config, 'src/bad.ts': 'export function same(a: unknown, b: unknown): boolean {\n  return a == b;\n}\n' }, (dir) => {
+      const r = spawnSync(bin('biome'), ['lint'], { cwd: dir, encoding: 'utf8' });
+      expect(r.stdout + r.stderr).toMatch(/noDoubleEquals/);
+      expect(r.status).not.toBe(0);
+    });
+  });
+
+  it('the package manifest passes publint, and a broken one fails', () => {
+    const ok = spawnSync(bin('publint'), ['--pack', 'false'], { cwd: ROOT, encoding: 'utf8' });
+    expect(ok.stdout + ok.stderr).toMatch(/All good/);
+    expect(ok.status).toBe(0);
+    inTemp({ 'package.json': JSON.stringify({ name: 'x', version: '1.0.0', type: 'module', main: 'missing.js', exports: { '.': './nothere.js' } }) }, (dir) => {
+      const r = spawnSync(bin('publint'), ['--pack', 'false'], { cwd: dir, encoding: 'utf8' });
+      expect(r.stdout + r.stderr).toMatch(/does not exist/);
+      expect(r.status).not.toBe(0);
+    });
   });
 });
