@@ -110,8 +110,8 @@ async function main() {
   console.log(table([
     ['quantity', 'value'],
     ['copy bandwidth, best (1 thread / all threads)', `${(bandwidth / GB).toFixed(1)} GB/s (${(report.copy.best_single / GB).toFixed(1)} / ${report.copy.best_parallel ? (report.copy.best_parallel / GB).toFixed(1) : '—'} on ${copyThreads})`],
-    ['weight bytes read per token', `${fmt.mb(bytes.weights)} MB`],
-    [`KV cache bytes at position ${position}`, `${fmt.mb(bytes.kv)} MB`],
+    ['weight bytes read per token', `${fmt.mb(bytes.weights)} MiB`],
+    [`KV cache bytes at position ${position}`, `${fmt.mb(bytes.kv)} MiB`],
     ['bound (bandwidth / bytes per token)', `${fmt.tps(report.bound_tps)} tok/s`],
     ['decode, median (best)', `${fmt.tps(decodeTps)} (${fmt.tps(report.decode_tps.best)}) tok/s`],
     ['fraction of the bound (goal ≥ 60%)', `${(report.fraction * 100).toFixed(1)}%`],

@@ -516,7 +516,7 @@ async function main() {
   for (const s of sides) {
     const what = `${s.weights}; ${s.kernels}; ${s.batching}; BLAS ${blasText(s.blas)}`;
     const extra = s.kind === 'ours'
-      ? `MLX ${s.mlx}, compute ${s.compute?.mode ?? 'n/a'}${s.compute?.extraBytes ? ` (+${fmt.mb(s.compute.extraBytes)} MB of f32 copies)` : ''}`
+      ? `MLX ${s.mlx}, compute ${s.compute?.mode ?? 'n/a'}${s.compute?.extraBytes ? ` (+${fmt.mb(s.compute.extraBytes)} MiB of f32 copies)` : ''}`
       : `mlx ${s.mlx ?? '?'}, mlx-lm ${s.mlx_lm ?? '?'}, port ${s.port}; ` +
         `HTTP up ${s.health_seconds.toFixed(1)} s; requests: first ${s.cases[0].seconds.toFixed(1)} s, median ${median(s.cases.map((r) => r.seconds)).toFixed(1)} s, ` +
         `${s.cases.reduce((n, r) => n + (r.cached_tokens ?? 0), 0)}/${s.prompt_tokens} prompt tokens from its prompt cache`;

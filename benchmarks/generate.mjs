@@ -281,7 +281,7 @@ function printReport(report) {
   for (const s of report.sides) {
     console.log(`  ${s.name}: ${s.weights}; ${s.kernels}; BLAS ${blasText(s.blas)}; ${s.batching}; load ${s.info.load_seconds.toFixed(2)} s`);
   }
-  const rows = [['side', 'prompt', 'batch', 'timed', 'prompt tok/s', 'decode tok/s', 'peak MB (MLX)', 'max RSS MB']];
+  const rows = [['side', 'prompt', 'batch', 'timed', 'prompt tok/s', 'decode tok/s', 'peak MiB (MLX)', 'max RSS MiB']];
   for (const s of report.sides) {
     for (const r of s.results) rows.push([s.name, r.prompt_tokens, r.batch, r.timed_runs, spreadText(r.prompt_tps, fmt.tps), spreadText(r.generation_tps, fmt.tps), r.peak_memory ? fmt.mb(r.peak_memory.median) : '—', fmt.mb(s.info.max_rss.median)]);
   }

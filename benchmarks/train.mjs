@@ -418,13 +418,13 @@ async function main() {
   console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB; node ${m.node}`);
   for (const s of sides) {
     const c = s.info.compute;
-    const extra = s.kind === 'ours' ? `compute ${c?.mode ?? 'n/a'}${c?.extraBytes ? ` (+${fmt.mb(c.extraBytes)} MB of f32 copies)` : ''}` : `mlx-lm ${s.info.mlx_lm}`;
+    const extra = s.kind === 'ours' ? `compute ${c?.mode ?? 'n/a'}${c?.extraBytes ? ` (+${fmt.mb(c.extraBytes)} MiB of f32 copies)` : ''}` : `mlx-lm ${s.info.mlx_lm}`;
     console.log(
       `  ${s.name}: ${s.weights}; ${s.kernels}; ${s.batching}; MLX ${s.info.mlx}, BLAS ${blasText(s.blas)} (f32 matmul ${s.info.matmul_gflops.toFixed(0)} GFLOP/s), load ${s.info.load_seconds.toFixed(2)} s, ` +
         `${s.info.trainable_parameters} trainable, ${extra}; CPU ${s.info.cpu_user_seconds.toFixed(0)} s user + ${s.info.cpu_sys_seconds.toFixed(0)} s sys in ${s.info.train_wall_seconds.toFixed(0)} s of training; machine load ${s.loadavg.map((l) => l.map((x) => x.toFixed(1)).join('→')).join(', ')}`,
     );
   }
-  const rows = [['side', 'tokens/s median [min–max]', 'it/s', 'it tok/s median (best)', 'iters (timed, all rounds)', 'timed tokens', 'timed s', 'warm-up s', 'peak MB', 'loss first→last']];
+  const rows = [['side', 'tokens/s median [min–max]', 'it/s', 'it tok/s median (best)', 'iters (timed, all rounds)', 'timed tokens', 'timed s', 'warm-up s', 'peak MiB', 'loss first→last']];
   for (const s of sides) {
     const r = s.result;
     rows.push([

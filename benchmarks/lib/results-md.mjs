@@ -26,7 +26,7 @@ export function scalingTables(report) {
   return {
     prefill: metric('prefill tok/s', (r) => r.prompt_tps.median, fmt.tps),
     decode: metric('decode tok/s', (r) => r.generation_tps.median, fmt.tps),
-    memory: metric('peak MB', (r) => r.peak_memory.median, fmt.mb),
+    memory: metric('peak MiB', (r) => r.peak_memory.median, fmt.mb),
   };
 }
 
@@ -38,7 +38,7 @@ function sidesTable(sides) {
 const ratioSpread = (s) => spreadText(s, fmt.ratio);
 
 function generateSection(r) {
-  const rows = [['side', 'prompt', 'batch', 'timed runs', 'prompt tok/s median [min–max]', 'decode tok/s median [min–max]', 'peak MB (MLX)', 'max RSS MB']];
+  const rows = [['side', 'prompt', 'batch', 'timed runs', 'prompt tok/s median [min–max]', 'decode tok/s median [min–max]', 'peak MiB (MLX)', 'max RSS MiB']];
   for (const s of r.sides) {
     for (const x of s.results) rows.push([s.name, x.prompt_tokens, x.batch, x.timed_runs ?? x.prompt_tps.n ?? '—', spreadText(x.prompt_tps, fmt.tps), spreadText(x.generation_tps, fmt.tps), x.peak_memory ? fmt.mb(x.peak_memory.median) : '—', s.info?.max_rss ? fmt.mb(s.info.max_rss.median) : '—']);
   }
@@ -53,7 +53,7 @@ function generateSection(r) {
 }
 
 function trainSection(r) {
-  const rows = [['side', 'data', 'iterations timed (all rounds)', 'tokens/s median [min–max]', 'peak MB', 'loss first → last']];
+  const rows = [['side', 'data', 'iterations timed (all rounds)', 'tokens/s median [min–max]', 'peak MiB', 'loss first → last']];
   for (const s of r.sides) rows.push([s.side ?? s.name, s.data ?? '—', s.result.timed_iterations_total ?? s.result.timed_iterations ?? '—', spreadText(s.result.tokens_per_sec_spread ?? { n: 1, median: s.result.tokens_per_sec }, fmt.tps), fmt.mb(s.result.peak_memory), `${s.result.first_loss?.toFixed(3)} → ${s.result.last_loss?.toFixed(3)}`]);
   const ratios = [['kind', 'ours / mlx-lm', 'data', 'tokens/s [min–max]', 'memory', 'same batches', 'max loss rel diff']];
   for (const x of r.ratios) ratios.push([x.kind ?? '—', `${x.ours} / ${x.mlx_lm}`, x.data ?? '—', spreadText(x.tokens_per_sec_spread ?? { n: 1, median: x.tokens_per_sec }, fmt.ratio), fmt.ratio(x.memory), x.same_batches ? 'yes' : 'NO', x.loss.max_rel.toExponential(1)]);
@@ -85,8 +85,8 @@ function bandwidthSection(r) {
     mdTable([
       ['quantity', 'value'],
       ['copy bandwidth, best (1 thread / all threads)', `${(r.copy.best / GB).toFixed(1)} GB/s (${(r.copy.best_single / GB).toFixed(1)} / ${r.copy.best_parallel ? (r.copy.best_parallel / GB).toFixed(1) : '—'} on ${r.copy.threads})`],
-      ['weight bytes read per token', `${fmt.mb(r.bytes_per_token.weights)} MB`],
-      [`KV cache bytes at position ${r.bytes_per_token.position}`, `${fmt.mb(r.bytes_per_token.kv)} MB`],
+      ['weight bytes read per token', `${fmt.mb(r.bytes_per_token.weights)} MiB`],
+      [`KV cache bytes at position ${r.bytes_per_token.position}`, `${fmt.mb(r.bytes_per_token.kv)} MiB`],
       ['bound', `${fmt.tps(r.bound_tps)} tok/s`],
       ['decode, median (best)', `${fmt.tps(r.decode_tps.median)} (${fmt.tps(r.decode_tps.best)}) tok/s`],
       ['share of the bound', `${(r.fraction * 100).toFixed(1)}%`],

@@ -100,6 +100,7 @@ export function table(rows) {
 
 export const fmt = {
   tps: (x) => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x.toFixed(1)) : '—'),
+  /** Bytes as MiB (2^20), the unit every memory column is labelled with. */
   mb: (bytes) => (Number.isFinite(bytes) ? (bytes / 2 ** 20).toFixed(0) : '—'),
   ratio: (x) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : '—'),
 };
