@@ -34,8 +34,8 @@ function sideEnv(kernel) {
 /** One f32 matmul measurement in a fresh process: GFLOP/s and the kernel OpenBLAS reports. */
 function measure(kernel) {
   const code = `
-    const { native } = await import(${JSON.stringify(join(ROOT, 'dist', 'native.js'))});
-    const { runtime } = await import(${JSON.stringify(join(ROOT, 'dist', 'runtime.js'))});
+    const { native } = await import(${JSON.stringify(join(ROOT, 'dist', 'core/native.js'))});
+    const { runtime } = await import(${JSON.stringify(join(ROOT, 'dist', 'core/runtime.js'))});
     const r = await native().matmulBenchmark(${Number(values.n)}, ${Number(values.iters)}, 'float32');
     console.log(JSON.stringify({ gflops: r.gflops, blas: runtime().blas }));`;
   const load = load1();

@@ -94,7 +94,7 @@ function parseSides(text) {
 async function worker(jobFile, compute) {
   const job = JSON.parse(readFileSync(jobFile, 'utf8'));
   const { loadModel, runtime } = await import('../dist/index.js');
-  const { native } = await import('../dist/native.js');
+  const { native } = await import('../dist/core/native.js');
   const tic = performance.now();
   const model = await loadModel(job.model, { compute });
   const loadSeconds = (performance.now() - tic) / 1e3;

@@ -5,7 +5,7 @@
 // Usage: node benchmarks/matmul.mjs [--n 1024] [--iters 10] [--json] [--out FILE]
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { native } from '../dist/native.js';
+import { native } from '../dist/core/native.js';
 import { blasText, ourBlas } from './lib/env.mjs';
 import { machine } from './lib/stats.mjs';
 

@@ -40,10 +40,10 @@ const { values } = parseArgs({
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc');
 const dist = (p) => import(join(ROOT, 'dist', p));
-const { loadModel } = await dist('model.js');
-const { memory } = await dist('runtime.js');
+const { loadModel } = await dist('model/model.js');
+const { memory } = await dist('core/runtime.js');
 const { train } = await dist('train/loop.js');
-const { defaultTrainConfig } = await dist('config.js');
+const { defaultTrainConfig } = await dist('config/config.js');
 
 const MB = 1024 * 1024;
 const log = (line) => values.json || process.stderr.write(line + '\n');

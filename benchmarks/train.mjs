@@ -95,7 +95,7 @@ const log = (msg) => process.stderr.write(`[bench:train] ${msg}\n`);
 async function worker(jobFile, compute) {
   const job = JSON.parse(readFileSync(jobFile, 'utf8'));
   const { loadModel, runtime, train, defaultTrainConfig, loadData } = await import('../dist/index.js');
-  const { native } = await import('../dist/native.js');
+  const { native } = await import('../dist/core/native.js');
   const gflops = (await native().matmulBenchmark(1024, 10, 'float32')).gflops;
   const tic = performance.now();
   const model = await loadModel(job.model, { compute });

@@ -46,7 +46,7 @@ const SUITE_KEYS = ['name', 'system', 'tools', 'max_tokens', 'stop', 'scorer', '
 
 const TARGETS = {
   async config() {
-    const { parseTrainConfig } = await dist('config.js');
+    const { parseTrainConfig } = await dist('config/config.js');
     const valid = readFileSync(join(FIXTURES, 'configs', 'full.yaml'), 'utf8');
     return {
       arbitrary: fc.oneof(text, yamlOf(CONFIG_KEYS), mutated(valid)),
@@ -70,7 +70,7 @@ const TARGETS = {
 
   async dataset() {
     const { parseDataset } = await dist('data/index.js');
-    const { Tokenizer } = await dist('tokenizer.js');
+    const { Tokenizer } = await dist('model/tokenizer.js');
     const tokenizer = Tokenizer.fromFolder(join(FIXTURES, 'models', 'tiny-chat'));
     // Mostly well-formed examples (so tokenizing and masking run), sometimes any JSON value.
     const usually = (good) => fc.oneof({ arbitrary: good, weight: 8 }, { arbitrary: json, weight: 1 });
@@ -95,7 +95,7 @@ const TARGETS = {
   },
 
   async 'gguf-tokenizer'() {
-    const { tokenizerFromGgufMetadata } = await dist('gguf-tokenizer.js');
+    const { tokenizerFromGgufMetadata } = await dist('model/gguf-tokenizer.js');
     const token = fc.oneof(fc.constantFrom('a', 'b', 'ab', '<eos>', 'Ġ', 'constructor', '__proto__', 'toString', ' ', ''), fc.string({ maxLength: 4 }));
     // Mostly plausible values (so parsing goes deep), sometimes any JSON value.
     const usually = (good) => fc.oneof({ arbitrary: good, weight: 12 }, { arbitrary: json, weight: 1 });
@@ -132,8 +132,8 @@ const TARGETS = {
   // recursion; roles and content parts of any kind. Each render returns or throws MlxLabError
   // within its time budget (here 200 ms; the check allows 2 s for a slow machine).
   async 'chat-template'() {
-    const { Tokenizer } = await dist('tokenizer.js');
-    const { ChatTemplate } = await dist('chat.js');
+    const { Tokenizer } = await dist('model/tokenizer.js');
+    const { ChatTemplate } = await dist('model/chat.js');
     process.env.MLX_LAB_TEMPLATE_TIMEOUT_MS = '200';
     const tok = Tokenizer.fromFolder(join(FIXTURES, 'models', 'tiny-chat'));
     const n = fc.oneof(fc.integer({ min: -3, max: 20 }), fc.constantFrom(1000, 10 ** 6, 10 ** 9, 2 ** 31));
@@ -167,8 +167,8 @@ const TARGETS = {
   },
 
   async safetensors() {
-    const { native } = await dist('native.js');
-    const { readModelFolder } = await dist('model-config.js');
+    const { native } = await dist('core/native.js');
+    const { readModelFolder } = await dist('model/config.js');
     const { config } = readModelFolder(join(FIXTURES, 'models', 'llama-f32'));
     const valid = readFileSync(join(FIXTURES, 'models', 'llama-f32', 'model.safetensors'));
     const headerEnd = 8 + Number(valid.readBigUInt64LE(0));
@@ -188,7 +188,7 @@ const TARGETS = {
   },
 
   async gguf() {
-    const { native } = await dist('native.js');
+    const { native } = await dist('core/native.js');
     const { tinyLlamaGguf } = await import(join(FIXTURES, 'bad', 'make.mjs'));
     const valid = tinyLlamaGguf();
     const dir = mkdtempSync(join(tmpdir(), 'mlxlab-fuzz-gguf-'));
@@ -221,7 +221,7 @@ function applyMutation(valid, { edits, cut }) {
 // ---- one target in this process (the child)
 
 async function fuzzTarget(name, seconds, seed) {
-  const { MlxLabError } = await dist('errors.js');
+  const { MlxLabError } = await dist('core/errors.js');
   const target = await TARGETS[name]();
   mkdirSync(OUT, { recursive: true });
   const current = join(OUT, `${name}-current.json`);

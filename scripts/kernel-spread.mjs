@@ -46,7 +46,7 @@ function kernelEnv(kernel) {
 
 /** The kernel OpenBLAS reports when the addon loads under `kernel` (asked apart: tests expect a quiet stderr). */
 function reportedCore(kernel) {
-  const probe = "const { runtime } = await import('./dist/runtime.js'); console.log(runtime().blas.corename);";
+  const probe = "const { runtime } = await import('./dist/core/runtime.js'); console.log(runtime().blas.corename);";
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { cwd: ROOT, env: kernelEnv(kernel), encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() || '?' : '?';
 }

@@ -120,11 +120,11 @@ async function importLib() {
   const dist = (p) => import(join(ROOT, 'dist', p));
   const [checkpoints, metrics, model, native, loop, config] = await Promise.all([
     dist('train/checkpoints.js'),
-    dist('report/metrics.js'),
-    dist('model.js'),
-    dist('native.js'),
+    dist('run/metrics.js'),
+    dist('model/model.js'),
+    dist('core/native.js'),
     dist('train/loop.js'),
-    dist('config.js'),
+    dist('config/config.js'),
   ]);
   return { ...checkpoints, ...metrics, ...model, ...native, ...loop, ...config };
 }

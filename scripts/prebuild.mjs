@@ -239,12 +239,12 @@ import { createRequire } from 'node:module';
 const root = process.cwd();
 const require = createRequire(root + '/package.json');
 const path = require('node-gyp-build').resolve(root);
-const { native } = await import(root + '/dist/native.js');
+const { native } = await import(root + '/dist/core/native.js');
 const runtime = native().runtime();
 const result = { addon: path, runtime };
 const fixture = process.argv[2];
 if (fixture) {
-  const { loadModel } = await import(root + '/dist/model.js');
+  const { loadModel } = await import(root + '/dist/model/model.js');
   const model = await loadModel(fixture, { tokenizer: false });
   const g = await model.generate({ tokens: [1, 2, 3] }, { maxTokens: 4 });
   result.tokens = g.tokens;
@@ -257,7 +257,7 @@ console.log(JSON.stringify(result));
 `;
 
 function verify(dir) {
-  if (!existsSync(join(ROOT, 'dist', 'native.js'))) {
+  if (!existsSync(join(ROOT, 'dist', 'core/native.js'))) {
     log('dist/ is not built (npx tsc -p tsconfig.json): skipping the verification');
     return;
   }

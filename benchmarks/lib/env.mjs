@@ -57,7 +57,7 @@ export function blasText(b) {
 
 /** The BLAS our libmlx loads and its kernel, as the addon reports it (runtime().blas). */
 export async function ourBlas() {
-  const { runtime } = await import('../../dist/runtime.js');
+  const { runtime } = await import('../../dist/core/runtime.js');
   const b = runtime().blas;
   const library = b.name === 'reference' ? 'reference BLAS (netlib, vendored by the mlx wheel)' : b.name;
   return { library, version: b.version, corename: b.corename || null, kernelChoice: b.kernelChoice, source: 'runtime().blas', files: loadedBlas() };
@@ -74,7 +74,7 @@ export function gitState(cwd = ROOT) {
 
 /** Our MLX version, the SDK and the BLAS our libmlx loads with its kernel (ourBlas). */
 export async function ourVersions() {
-  const { native } = await import('../../dist/native.js');
+  const { native } = await import('../../dist/core/native.js');
   const sdkFile = join(ROOT, '.mlx', 'current.json');
   const sdk = existsSync(sdkFile) ? JSON.parse(readFileSync(sdkFile, 'utf8')) : {};
   return { mlx: native().runtime().mlxVersion, device: native().runtime().device, sdk: sdk.package ?? null, blas: await ourBlas() };

@@ -59,7 +59,7 @@ async function finishedRun(): Promise<string> {
 describe('one writer per run folder', () => {
   it('a lock held by a live process refuses, naming it; once that process is killed the lock is stale and taken over', async () => {
     const out = dir();
-    const holder = spawn(process.execPath, ['-e', `import(${JSON.stringify(join(ROOT, 'dist', 'io', 'lock.js'))}).then((m) => { m.lockRunFolder(${JSON.stringify(out)}, 'test holder'); console.log('locked'); setInterval(() => {}, 1000); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const holder = spawn(process.execPath, ['-e', `import(${JSON.stringify(join(ROOT, 'dist', 'core', 'lock.js'))}).then((m) => { m.lockRunFolder(${JSON.stringify(out)}, 'test holder'); console.log('locked'); setInterval(() => {}, 1000); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((r) => holder.stdout!.once('data', () => r()));
     const e = expectError(() => lockRunFolder(out, 'second'), 'E_LOCKED', `${out}: the run folder is locked by \`test holder\` (pid ${holder.pid} on`, 'one writer at a time');
     expect(e.message).toContain(join(out, LOCK_FILE));
@@ -248,7 +248,7 @@ describe('nothing blocks, nothing exits 0 unfinished, no stack traces', () => {
       expect(new MlxLabError('E_IO', `/x.safetensors: write failed: whatever (${errno})`).code).toBe(code);
     }
     // A real one: a write to /dev/full is ENOSPC.
-    const r = spawnSync('node', ['-e', `import(${JSON.stringify(join(ROOT, 'dist', 'errors.js'))}).then((m) => { try { require('node:fs').writeFileSync('/dev/full', 'x'); } catch (e) { const c = m.ioError(e, '/dev/full', 'cannot write'); console.log(c.code + ' ' + c.message); } })`], { encoding: 'utf8' });
+    const r = spawnSync('node', ['-e', `import(${JSON.stringify(join(ROOT, 'dist', 'core/errors.js'))}).then((m) => { try { require('node:fs').writeFileSync('/dev/full', 'x'); } catch (e) { const c = m.ioError(e, '/dev/full', 'cannot write'); console.log(c.code + ' ' + c.message); } })`], { encoding: 'utf8' });
     expect(r.stdout.trim()).toBe('E_NO_SPACE /dev/full: cannot write: no space left on the device (ENOSPC)');
   });
 });

@@ -9,7 +9,7 @@ const linux = process.platform === 'linux';
 
 /** runtime().blas in a fresh Node process with `env` added. */
 function blasIn(env: Record<string, string>) {
-  const code = "import('./dist/runtime.js').then((m) => console.log(JSON.stringify(m.runtime().blas)))";
+  const code = "import('./dist/core/runtime.js').then((m) => console.log(JSON.stringify(m.runtime().blas)))";
   const cleared = { ...process.env, OPENBLAS_CORETYPE: '', MLX_LAB_BLAS_KERNEL: '' };
   delete cleared.OPENBLAS_CORETYPE;
   delete cleared.MLX_LAB_BLAS_KERNEL;
