@@ -13,11 +13,12 @@
  * pre-tokenizer matched only ASCII `\d`, while the Rust library splits on every Unicode number
  * (`char::is_numeric`: Nd, Nl, No). See `UnicodeDigits` below.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as hfTokenizers from '@huggingface/tokenizers';
 import { MlxLabError } from '../core/errors.js';
 import { readRegularFile } from '../core/files.js';
+import { readChatTemplateFiles } from './template-files.js';
 
 type HfTokenizer = hfTokenizers.Tokenizer;
 const HfTokenizer = hfTokenizers.Tokenizer;
@@ -161,16 +162,6 @@ function readJsonFile(path: string, what: string, required: boolean): unknown {
     return JSON.parse(text);
   } catch (err) {
     throw new MlxLabError('E_TOKENIZER', `${path}: invalid JSON in ${what}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-function readTextFile(path: string): string | undefined {
-  try {
-    return readRegularFile(path, 'utf8');
-  } catch (err) {
-    if (err instanceof MlxLabError) throw err;
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new MlxLabError('E_TOKENIZER', `${path}: cannot read: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -320,17 +311,9 @@ export class Tokenizer {
         if ((SPECIAL_TOKEN_NAMES as readonly string[]).includes(key) || key === 'additional_special_tokens') config[key] = value;
       }
     }
-    const chatTemplateFiles: Record<string, string> = {};
-    const main = readTextFile(join(dir, 'chat_template.jinja'));
-    if (main !== undefined) chatTemplateFiles.default = main;
-    const extraDir = join(dir, 'additional_chat_templates');
-    for (const file of readdirJinja(extraDir)) {
-      const text = readTextFile(join(extraDir, file));
-      if (text !== undefined) chatTemplateFiles[file.slice(0, -'.jinja'.length)] = text;
-    }
     return new Tokenizer(json as TokenizerJSON, config as TokenizerConfig, generation as GenerationConfig, {
       source: dir,
-      chatTemplateFiles,
+      chatTemplateFiles: readChatTemplateFiles(dir),
     });
   }
 
@@ -383,16 +366,6 @@ export class Tokenizer {
   /** A fresh incremental detokenizer for one sequence. */
   streamDecoder(options: DecodeOptions = {}): StreamDecoder {
     return new StreamDecoder(this, options);
-  }
-}
-
-function readdirJinja(dir: string): string[] {
-  try {
-    return readdirSync(dir)
-      .filter((f) => f.endsWith('.jinja'))
-      .sort();
-  } catch {
-    return [];
   }
 }
 
