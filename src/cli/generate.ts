@@ -5,6 +5,7 @@ import { loadModel, type ChatMessage, type GenerateOptions } from '../model/mode
 import { describeBlas, runtime } from '../core/runtime.js';
 import { onInterrupt } from './signals.js';
 import { readRegularFile } from '../core/files.js';
+import { parseJson } from '../core/json.js';
 
 function number(name: string, opts: { int?: boolean; min?: number; max?: number } = {}) {
   return (value: string): number => {
@@ -31,12 +32,7 @@ function readMessages(arg: string): ChatMessage[] {
       throw new MlxLabError('E_ARGUMENT', `--messages: "${arg}" is neither a JSON array nor a readable file`, { cause });
     }
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    throw new MlxLabError('E_ARGUMENT', `--messages: invalid JSON (${(cause as Error).message})`, { cause });
-  }
+  const value = parseJson(text, '--messages', { code: 'E_ARGUMENT' });
   if (!Array.isArray(value) || !value.every((m) => typeof m === 'object' && m && typeof m.role === 'string')) {
     throw new MlxLabError('E_ARGUMENT', '--messages must be a JSON array of {role, content} objects');
   }
