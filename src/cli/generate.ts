@@ -1,21 +1,12 @@
 /** `mlx-lab generate`: one prompt or conversation through a model, like mlx_lm.generate. */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { MlxLabError } from '../core/errors.js';
 import { loadModel, type ChatMessage, type GenerateOptions } from '../model/model.js';
 import { describeBlas, runtime } from '../core/runtime.js';
+import { number } from './options.js';
 import { onInterrupt } from './signals.js';
 import { readRegularFile } from '../core/files.js';
 import { parseJson } from '../core/json.js';
-
-function number(name: string, opts: { int?: boolean; min?: number; max?: number } = {}) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || (opts.int && !Number.isInteger(n))) throw new InvalidArgumentError(`${name} must be ${opts.int ? 'an integer' : 'a number'}`);
-    if (opts.min !== undefined && n < opts.min) throw new InvalidArgumentError(`${name} must be >= ${opts.min}`);
-    if (opts.max !== undefined && n > opts.max) throw new InvalidArgumentError(`${name} must be <= ${opts.max}`);
-    return n;
-  };
-}
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
