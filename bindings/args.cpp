@@ -13,11 +13,7 @@ void bad_argument(Napi::Env env, const std::string& message) {
 }
 
 ComputeMode to_compute_mode(Napi::Env env, const std::string& name) {
-  try {
-    return parse_compute_mode(name);
-  } catch (const Error& e) {
-    throw_error(env, e.code(), e.what());
-  }
+  return rethrow_as_js(env, [&] { return parse_compute_mode(name); });
 }
 
 namespace {

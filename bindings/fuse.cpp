@@ -1,6 +1,6 @@
 // Fusing adapters and converting models (native/fuse.h): the weights are made and the shards
 // written on the engine thread; config.json, the index and the tokenizer files are the TS
-// layer's (src/fuse.ts, src/convert.ts).
+// layer's (src/convert/fuse.ts, src/convert/convert.ts).
 #include "fuse.h"
 
 #include <napi.h>
@@ -11,6 +11,7 @@
 #include "async.h"
 #include "errors.h"
 #include "io/gguf.h"
+#include "js_error.h"
 #include "model.h"
 #include "values.h"
 
@@ -40,11 +41,7 @@ WeightOptions to_weight_options(const Napi::Object& o) {
   } else if (!dtype.empty()) {
     bad_argument(o.Env(), "dtype must be float16, bfloat16 or float32, got \"" + dtype + "\"");
   }
-  try {
-    check_quant_choice(w.bits, w.group_size);
-  } catch (const Error& e) {
-    throw_error(o.Env(), e.code(), e.what());
-  }
+  rethrow_as_js(o.Env(), [&] { check_quant_choice(w.bits, w.group_size); });
   return w;
 }
 
@@ -223,12 +220,21 @@ Napi::Value GgufMetadata(const Napi::CallbackInfo& info) {
       [](Napi::Env env, Meta& meta) -> Napi::Value { return gguf_metadata_to_js(env, meta); });
 }
 
+// readGgufHeader(path) -> GgufHeader: the version, scalar metadata and tensor table of a GGUF
+// file, read synchronously (the header only; convert checks it before loading).
+Napi::Value ReadGgufHeader(const Napi::CallbackInfo& info) {
+  std::string path = string_arg(info, 0, "path");
+  GgufHeader header = rethrow_as_js(info.Env(), [&] { return read_gguf_header(path); });
+  return gguf_header_to_js(info.Env(), header);
+}
+
 }  // namespace
 
 void InitFuse(Napi::Env env, Napi::Object exports) {
   exports.Set("fuseModel", Napi::Function::New<FuseModel>(env));
   exports.Set("convertModel", Napi::Function::New<ConvertModel>(env));
   exports.Set("ggufMetadata", Napi::Function::New<GgufMetadata>(env));
+  exports.Set("readGgufHeader", Napi::Function::New<ReadGgufHeader>(env));
 }
 
 }  // namespace mlxlab::js

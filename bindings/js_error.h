@@ -27,4 +27,18 @@ struct Failure {
 // std::exceptions become E_MLX).
 Failure current_failure();
 
+// Run a synchronous native step on the JS thread: whatever it throws becomes a JS MlxLabError
+// (as current_failure maps it), never a crash; JS errors pass through.
+template <typename Step>
+auto rethrow_as_js(Napi::Env env, Step&& step) -> decltype(step()) {
+  try {
+    return step();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    Failure failure = current_failure();
+    throw_error(env, failure.code, failure.message);
+  }
+}
+
 }  // namespace mlxlab::js

@@ -7,6 +7,7 @@
 #include "instance.h"
 #include "io/gguf.h"
 #include "io/safetensors.h"
+#include "js_error.h"
 #include "values.h"
 
 namespace mlxlab::js {
@@ -149,11 +150,7 @@ Napi::Value NativeModel::Forward(const Napi::CallbackInfo& info) {
                 "tokens must be a non-empty [batch, length] array (length = tokens / batch)");
   }
   int length = static_cast<int>(tokens.size()) / batch;
-  try {
-    model->check_token_ids(tokens.data(), tokens.size(), "tokens");
-  } catch (const Error& e) {
-    throw_error(env, e.code(), e.what());
-  }
+  rethrow_as_js(env, [&] { model->check_token_ids(tokens.data(), tokens.size(), "tokens"); });
   return run_on_engine<mx::array>(
       env,
       [model, tokens, batch, length](JsChannel&) {

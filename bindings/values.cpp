@@ -108,4 +108,36 @@ Napi::Object gguf_metadata_to_js(Napi::Env env, const std::map<std::string, Gguf
   return o;
 }
 
+namespace {
+Napi::Value scalar_to_js(Napi::Env env, const GgufScalar& value) {
+  if (auto v = std::get_if<bool>(&value)) return Napi::Boolean::New(env, *v);
+  if (auto v = std::get_if<double>(&value)) return Napi::Number::New(env, *v);
+  if (auto v = std::get_if<int64_t>(&value)) return Napi::BigInt::New(env, *v);
+  if (auto v = std::get_if<uint64_t>(&value)) return Napi::BigInt::New(env, *v);
+  return Napi::String::New(env, std::get<std::string>(value));
+}
+}  // namespace
+
+Napi::Object gguf_header_to_js(Napi::Env env, const GgufHeader& header) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("version", header.version);
+  Napi::Object metadata = Napi::Object::New(env);
+  for (const auto& [key, value] : header.metadata) metadata.Set(key, scalar_to_js(env, value));
+  o.Set("metadata", metadata);
+  Napi::Array tensors = Napi::Array::New(env, header.tensors.size());
+  for (size_t i = 0; i < header.tensors.size(); ++i) {
+    const GgufTensorInfo& t = header.tensors[i];
+    Napi::Object tensor = Napi::Object::New(env);
+    tensor.Set("name", t.name);
+    Napi::Array shape = Napi::Array::New(env, t.shape.size());
+    for (size_t d = 0; d < t.shape.size(); ++d)
+      shape.Set(d, Napi::Number::New(env, static_cast<double>(t.shape[d])));
+    tensor.Set("shape", shape);
+    tensor.Set("type", t.type);
+    tensors.Set(i, tensor);
+  }
+  o.Set("tensors", tensors);
+  return o;
+}
+
 }  // namespace mlxlab::js

@@ -22,4 +22,7 @@ Napi::Object array_to_js(Napi::Env env, const mx::array& array);
 
 Napi::Object gguf_metadata_to_js(Napi::Env env, const std::map<std::string, GgufValue>& metadata);
 
+// { version, metadata, tensors: [{ name, shape, type }] }; 64-bit integers become BigInts.
+Napi::Object gguf_header_to_js(Napi::Env env, const GgufHeader& header);
+
 }  // namespace mlxlab::js

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -83,27 +84,39 @@ std::string strip_mlx_prefix(const std::string& message) {
   return message;
 }
 
-// A bounded walk over a GGUF file's header, metadata and tensor infos before MLX's loader
-// (gguflib) reads them: gguflib trusts every length, count, dimension count and type in the
-// file, so a corrupt one made it read outside its mapping and crash (found by scripts/fuzz.mjs).
-class GgufHeaderCheck {
+// ggml's tensor type names by id (ggml.h); 4 and 5 were removed from the format.
+const char* ggml_type_name(uint32_t type) {
+  static const char* const names[] = {
+      "F32",     "F16",    "Q4_0",    "Q4_1",  "",       "",      "Q5_0",  "Q5_1",
+      "Q8_0",    "Q8_1",   "Q2_K",    "Q3_K",  "Q4_K",   "Q5_K",  "Q6_K",  "Q8_K",
+      "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S", "IQ2_S", "IQ4_XS",
+      "I8",      "I16",    "I32",     "I64",   "F64",    "IQ1_M", "BF16"};
+  return type < std::size(names) ? names[type] : "";
+}
+
+// A bounded walk over a GGUF file's header, metadata and tensor infos. MLX's loader (gguflib)
+// trusts every length, count, dimension count and type in the file, so a corrupt one made it
+// read outside its mapping and crash (found by scripts/fuzz.mjs): load_gguf_model walks the
+// header here first, and convert reads what it checks (architecture, tensor types) from here.
+class GgufHeaderReader {
  public:
-  explicit GgufHeaderCheck(const std::string& path)
+  explicit GgufHeaderReader(const std::string& path)
       : path_(path), in_(path, std::ios::binary), size_(fs::file_size(path)) {}
 
-  void run() {
+  GgufHeader run() {
     char magic[4] = {0, 0, 0, 0};
     if (size_ < 4 || !in_.read(magic, 4) || std::string(magic, 4) != "GGUF") {
       fail(codes::kModelLoad, path_ + ": not a GGUF file (no GGUF magic)");
     }
     pos_ = 4;
-    uint32_t version = u32("the version");
-    if (version != 2 && version != 3)
-      unsupported("GGUF version " + std::to_string(version) + " (only 2 and 3)");
+    header_.version = u32("the version");
+    if (header_.version != 2 && header_.version != 3)
+      unsupported("GGUF version " + std::to_string(header_.version) + " (only 2 and 3)");
     uint64_t tensors = count("the tensor count", 32);
     uint64_t keys = count("the metadata count", 13);
     for (uint64_t i = 0; i < keys; ++i) key_value();
     for (uint64_t i = 0; i < tensors; ++i) tensor_info();
+    return std::move(header_);
   }
 
  private:
@@ -130,18 +143,16 @@ class GgufHeaderCheck {
     pos_ += n;
     in_.seekg(static_cast<std::streamoff>(pos_));
   }
-  uint32_t u32(const std::string& what) {
-    unsigned char b[4];
-    read(b, 4, what);
-    return b[0] | (b[1] << 8) | (b[2] << 16) | (static_cast<uint32_t>(b[3]) << 24);
-  }
-  uint64_t u64(const std::string& what) {
+  // An unsigned little-endian integer of n <= 8 bytes.
+  uint64_t little_endian(int n, const std::string& what) {
     unsigned char b[8];
-    read(b, 8, what);
+    read(b, n, what);
     uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | b[i];
+    for (int i = n - 1; i >= 0; --i) v = (v << 8) | b[i];
     return v;
   }
+  uint32_t u32(const std::string& what) { return static_cast<uint32_t>(little_endian(4, what)); }
+  uint64_t u64(const std::string& what) { return little_endian(8, what); }
   // A count of items of at least `min_bytes` each: more than the file can hold is corrupt.
   uint64_t count(const std::string& what, uint64_t min_bytes) {
     uint64_t n = u64(what);
@@ -162,13 +173,48 @@ class GgufHeaderCheck {
     return type < std::size(sizes) ? sizes[type] : 0;
   }
 
+  // A fixed-size value (types 0-7 and 10-12).
+  GgufScalar scalar(uint32_t type, const std::string& what) {
+    uint64_t bits = little_endian(static_cast<int>(fixed_size(type)), what);
+    switch (type) {
+      case 0: return static_cast<double>(static_cast<uint8_t>(bits));
+      case 1: return static_cast<double>(static_cast<int8_t>(bits));
+      case 2: return static_cast<double>(static_cast<uint16_t>(bits));
+      case 3: return static_cast<double>(static_cast<int16_t>(bits));
+      case 4: return static_cast<double>(static_cast<uint32_t>(bits));
+      case 5: return static_cast<double>(static_cast<int32_t>(bits));
+      case 6: {
+        auto b = static_cast<uint32_t>(bits);
+        float f;
+        std::memcpy(&f, &b, sizeof f);
+        return static_cast<double>(f);
+      }
+      case 7: return bits != 0;
+      case 10: return bits;
+      case 11: return static_cast<int64_t>(bits);
+      default: {
+        double d;
+        std::memcpy(&d, &bits, sizeof d);
+        return d;
+      }
+    }
+  }
+
+  // A value of `key`: kept when it is a top-level scalar or string, else walked over.
   void value(uint32_t type, const std::string& key, int depth) {
     if (type > 12)
       unsupported("GGUF metadata \"" + key + "\" of value type " + std::to_string(type));
-    if (type == kString) return (void)str("the value of \"" + key + "\"");
+    if (type == kString) {
+      std::string s = str("the value of \"" + key + "\"");
+      if (depth == 0) header_.metadata.emplace_back(key, std::move(s));
+      return;
+    }
     if (type != kArray) {
-      if (key == "general.alignment" && type == 4) return alignment(key);
-      return skip(fixed_size(type), "the value of \"" + key + "\"");
+      if (depth > 0) return skip(fixed_size(type), "the value of \"" + key + "\"");
+      GgufScalar v = scalar(type, "the value of \"" + key + "\"");
+      if (key == "general.alignment" && type == 4) alignment(key, std::get<double>(v));
+      header_.metadata.emplace_back(key, std::move(v));
+      return;
     }
     if (depth > 3) unsupported("GGUF metadata \"" + key + "\" with arrays nested this deep");
     uint32_t element = u32("the array type of \"" + key + "\"");
@@ -179,8 +225,8 @@ class GgufHeaderCheck {
   }
 
   // gguflib pads tensor data to general.alignment: zero would divide by zero.
-  void alignment(const std::string& key) {
-    uint32_t a = u32("the value of \"" + key + "\"");
+  void alignment(const std::string& key, double value) {
+    auto a = static_cast<uint32_t>(value);
     if (a == 0 || (a & (a - 1)) != 0) {
       fail(codes::kGguf, path_ + ": GGUF metadata \"" + key + "\" = " + std::to_string(a) +
                              " must be a power of two");
@@ -193,7 +239,9 @@ class GgufHeaderCheck {
   }
 
   void tensor_info() {
-    std::string name = str("a tensor name");
+    GgufTensorInfo info;
+    info.name = str("a tensor name");
+    const std::string& name = info.name;
     uint32_t dims = u32("the dimension count of \"" + name + "\"");
     if (dims < 1 || dims > 4)
       unsupported("GGUF tensor \"" + name + "\" with " + std::to_string(dims) +
@@ -203,18 +251,22 @@ class GgufHeaderCheck {
       if (n < 1 || n > static_cast<uint64_t>(std::numeric_limits<int>::max())) {
         unsupported("GGUF tensor \"" + name + "\" with a dimension of " + std::to_string(n));
       }
+      info.shape.insert(info.shape.begin(), static_cast<int64_t>(n));
     }
     uint32_t type = u32("the type of \"" + name + "\"");
     // gguflib's table of tensor types ends at 30 (BF16); 4 and 5 were removed from the format.
     if (type > 30 || type == 4 || type == 5)
       unsupported("GGUF tensor \"" + name + "\" of type " + std::to_string(type));
+    info.type = ggml_type_name(type);
     u64("the offset of \"" + name + "\"");
+    header_.tensors.push_back(std::move(info));
   }
 
   std::string path_;
   std::ifstream in_;
   uint64_t size_;
   uint64_t pos_ = 0;
+  GgufHeader header_;
 };
 
 int64_t require_int(const GgufModel& m, const std::string& key) {
@@ -286,11 +338,15 @@ std::optional<std::string> gguf_string(const GgufModel& m, const std::string& ke
   return std::nullopt;
 }
 
-GgufModel load_gguf_model(const std::string& path) {
+GgufHeader read_gguf_header(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) fail(codes::kModelLoad, path + ": file not found");
   if (!fs::is_regular_file(path, ec)) fail(codes::kModelLoad, path + ": not a regular file");
-  GgufHeaderCheck(path).run();
+  return GgufHeaderReader(path).run();
+}
+
+GgufModel load_gguf_model(const std::string& path) {
+  read_gguf_header(path);  // before gguflib, which trusts the header (see GgufHeaderReader)
 
   mx::GGUFLoad loaded;
   try {

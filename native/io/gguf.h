@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -17,6 +18,28 @@ namespace mlxlab {
 // and arrays (strings, integers, floats).
 using GgufValue = std::variant<std::monostate, int64_t, double, std::string,
                                std::vector<std::string>, std::vector<int64_t>, std::vector<double>>;
+
+// A scalar metadata value as the header stores it: 8- to 32-bit integers and floats as double
+// (exact), 64-bit integers as themselves, bools and strings.
+using GgufScalar = std::variant<bool, double, int64_t, uint64_t, std::string>;
+
+struct GgufTensorInfo {
+  std::string name;
+  std::vector<int64_t> shape;  // outermost dimension first (the file stores innermost first)
+  std::string type;            // ggml's name: "F32", "Q4_0", "Q6_K", ...
+};
+
+// What a GGUF header says, without the tensor data.
+struct GgufHeader {
+  uint32_t version = 0;
+  std::vector<std::pair<std::string, GgufScalar>> metadata;  // in file order; arrays skipped
+  std::vector<GgufTensorInfo> tensors;
+};
+
+// A bounded read of a GGUF file's header (v2/v3): every length and count is checked against the
+// file size before it is trusted. Throws Error(E_MODEL_LOAD) for a missing, non-GGUF or corrupt
+// file and Error(E_GGUF) for a version, value type, dimension or tensor type it does not take.
+GgufHeader read_gguf_header(const std::string& path);
 
 struct GgufModel {
   std::string path;

@@ -2,7 +2,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { convert } from '../convert/convert.js';
 import { MlxLabError } from '../core/errors.js';
-import { integer, progressPrinter, summary } from './fuse.js';
+import { progressPrinter, summary } from './fuse.js';
+import { integer } from './options.js';
 import { GRACE_MS, onInterrupt } from './signals.js';
 
 export function convertCommand(): Command {

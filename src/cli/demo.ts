@@ -1,31 +1,22 @@
 /** `mlx-lab demo`: the whole experiment on SmolLM2-135M with no arguments and no server. */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { runDemo } from '../demo/demo.js';
+import { number } from './options.js';
 import { GRACE_MS, onInterrupt } from './signals.js';
-
-function num(flag: string, opts: { int?: boolean; min?: number; max?: number } = {}) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || (opts.int && !Number.isInteger(n))) throw new InvalidArgumentError(`${flag} must be ${opts.int ? 'an integer' : 'a number'}`);
-    if (opts.min !== undefined && n < opts.min) throw new InvalidArgumentError(`${flag} must be >= ${opts.min}`);
-    if (opts.max !== undefined && n > opts.max) throw new InvalidArgumentError(`${flag} must be <= ${opts.max}`);
-    return n;
-  };
-}
 
 export function demoCommand(): Command {
   return new Command('demo')
     .description('fine-tune SmolLM2-135M to a tool-call format with live format evals, select, fuse to 5 bits, report')
     .option('--dir <path>', 'where to put the model, data, run and fused model', 'mlx-lab-demo')
-    .option('--train-examples <n>', 'generated training examples', num('--train-examples', { int: true, min: 10 }))
-    .option('--iters <n>', 'training iterations at most', num('--iters', { int: true, min: 1 }))
-    .option('--eval-every <n>', 'format eval every N iterations', num('--eval-every', { int: true, min: 1 }))
-    .option('--learning-rate <lr>', 'learning rate', num('--learning-rate', { min: 0 }))
-    .option('--num-layers <n>', 'LoRA layers (from the last)', num('--num-layers', { int: true, min: -1 }))
-    .option('--batch-size <n>', 'examples per batch', num('--batch-size', { int: true, min: 1 }))
-    .option('--grad-accumulation <n>', 'micro-batches per optimizer update', num('--grad-accumulation', { int: true, min: 1 }))
-    .option('--target <score>', 'stop once the format score reaches this', num('--target', { min: 0, max: 1 }))
-    .option('--seed <n>', 'seed', num('--seed', { int: true, min: 0 }))
+    .option('--train-examples <n>', 'generated training examples', number('--train-examples', { int: true, min: 10 }))
+    .option('--iters <n>', 'training iterations at most', number('--iters', { int: true, min: 1 }))
+    .option('--eval-every <n>', 'format eval every N iterations', number('--eval-every', { int: true, min: 1 }))
+    .option('--learning-rate <lr>', 'learning rate', number('--learning-rate', { min: 0 }))
+    .option('--num-layers <n>', 'LoRA layers (from the last)', number('--num-layers', { int: true, min: -1 }))
+    .option('--batch-size <n>', 'examples per batch', number('--batch-size', { int: true, min: 1 }))
+    .option('--grad-accumulation <n>', 'micro-batches per optimizer update', number('--grad-accumulation', { int: true, min: 1 }))
+    .option('--target <score>', 'stop once the format score reaches this', number('--target', { min: 0, max: 1 }))
+    .option('--seed <n>', 'seed', number('--seed', { int: true, min: 0 }))
     .option('--json', 'print the training events as JSON lines (stdout)')
     .action(async (opts) => {
       const controller = new AbortController();

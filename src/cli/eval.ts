@@ -1,18 +1,11 @@
 /** `mlx-lab eval`: a format-eval suite on a model (+ adapter), in this process: no server, no port. */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { loadModel } from '../model/model.js';
 import { attachAdapter } from '../model/adapters.js';
 import { loadSuite } from '../eval/index.js';
 import { runEval, type EvalResult } from '../eval/runner.js';
+import { positiveInteger } from './options.js';
 import { GRACE_MS, onInterrupt } from './signals.js';
-
-function positiveInt(flag: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be an integer >= 1`);
-    return n;
-  };
-}
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -42,9 +35,9 @@ export function evalCommand(): Command {
     .requiredOption('-m, --model <path>', 'model folder or .gguf file (a fused model is a model folder)')
     .requiredOption('-s, --suite <file>', 'eval suite (YAML or JSONL)')
     .option('-a, --adapter <path>', 'adapter folder or adapters.safetensors to attach')
-    .option('--max-tokens <n>', 'token budget per reply when the suite gives none (default 256)', positiveInt('--max-tokens'))
+    .option('--max-tokens <n>', 'token budget per reply when the suite gives none (default 256)', positiveInteger('--max-tokens'))
     .option('--stop <text>', 'extra stop string (repeatable); <think> is added when the template can think', (v: string, p: string[] = []) => [...p, v])
-    .option('--batch-size <n>', 'cases decoded together (default: all)', positiveInt('--batch-size'))
+    .option('--batch-size <n>', 'cases decoded together (default: all)', positiveInteger('--batch-size'))
     .option('--enable-thinking', 'let thinking models think (no <think> stop)')
     .addOption(new Option('--compute <mode>', 'weights for matmuls').choices(['auto', 'native', 'float32']).default('auto'))
     .option('-v, --verbose', 'print every case')

@@ -1,15 +1,8 @@
 /** `mlx-lab fuse`: merge an adapter into its base model and save a model folder, like mlx_lm.fuse. */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { fuse, type FuseProgress, type SavedModelFolder } from '../convert/fuse.js';
+import { integer } from './options.js';
 import { GRACE_MS, onInterrupt } from './signals.js';
-
-export function integer(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer`);
-    return n;
-  };
-}
 
 /** Progress on stderr: one updating line on a terminal, a line per finished stage otherwise. */
 export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): { onProgress: (p: FuseProgress) => void; end: () => void } {

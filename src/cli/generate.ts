@@ -1,20 +1,12 @@
 /** `mlx-lab generate`: one prompt or conversation through a model, like mlx_lm.generate. */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { MlxLabError } from '../core/errors.js';
 import { loadModel, type ChatMessage, type GenerateOptions } from '../model/model.js';
 import { describeBlas, runtime } from '../core/runtime.js';
+import { number } from './options.js';
 import { onInterrupt } from './signals.js';
 import { readRegularFile } from '../core/files.js';
-
-function number(name: string, opts: { int?: boolean; min?: number; max?: number } = {}) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || (opts.int && !Number.isInteger(n))) throw new InvalidArgumentError(`${name} must be ${opts.int ? 'an integer' : 'a number'}`);
-    if (opts.min !== undefined && n < opts.min) throw new InvalidArgumentError(`${name} must be >= ${opts.min}`);
-    if (opts.max !== undefined && n > opts.max) throw new InvalidArgumentError(`${name} must be <= ${opts.max}`);
-    return n;
-  };
-}
+import { parseJson } from '../core/json.js';
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -31,12 +23,7 @@ function readMessages(arg: string): ChatMessage[] {
       throw new MlxLabError('E_ARGUMENT', `--messages: "${arg}" is neither a JSON array nor a readable file`, { cause });
     }
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    throw new MlxLabError('E_ARGUMENT', `--messages: invalid JSON (${(cause as Error).message})`, { cause });
-  }
+  const value = parseJson(text, '--messages', { code: 'E_ARGUMENT' });
   if (!Array.isArray(value) || !value.every((m) => typeof m === 'object' && m && typeof m.role === 'string')) {
     throw new MlxLabError('E_ARGUMENT', '--messages must be a JSON array of {role, content} objects');
   }

@@ -3,30 +3,23 @@
  * the ranks of one MLX distributed group (src/distributed/launcher.ts). `train` and `sweep` take
  * the same --hosts / -n options themselves and then launch themselves.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { MlxLabError } from '../core/errors.js';
 import { requestedBackend } from '../distributed/group.js';
 import { localHosts, readHosts, type HostFile } from '../distributed/hosts.js';
 import { launch } from '../distributed/launcher.js';
+import { positiveInteger } from './options.js';
 
 /** The commands that join a distributed group. */
 const RANK_COMMANDS = ['train', 'sweep'];
-
-function positive(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || n < 1) throw new InvalidArgumentError(`${flag} must be a positive integer`);
-    return n;
-  };
-}
 
 /** The options of a launch, on `launch` itself and on `train` / `sweep`. */
 export function addLaunchOptions(cmd: Command): Command {
   return cmd
     .option('--hosts <file|list>', 'run as ranks of an MLX distributed group on these hosts: an mlx.launch host file (JSON) or a comma-separated list of IPs')
-    .option('-n, --ranks <n>', 'ranks to start (on this machine over loopback without --hosts)', positive('--ranks'))
-    .option('--port <port>', 'the first ring port, one per rank from here (default 32323)', positive('--port'))
-    .option('--join-timeout <seconds>', 'seconds every rank has to join the group (default 60)', positive('--join-timeout'));
+    .option('-n, --ranks <n>', 'ranks to start (on this machine over loopback without --hosts)', positiveInteger('--ranks'))
+    .option('--port <port>', 'the first ring port, one per rank from here (default 32323)', positiveInteger('--port'))
+    .option('--join-timeout <seconds>', 'seconds every rank has to join the group (default 60)', positiveInteger('--join-timeout'));
 }
 
 /** The hosts of a launch: --hosts, or -n local ranks; undefined when neither was given. */

@@ -3,15 +3,10 @@
  * metrics.jsonl) or of a sweep (the run folders below it), plus a terminal summary.
  */
 import { spawn } from 'node:child_process';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { DEFAULT_LOCK_THRESHOLD } from '../report/model.js';
 import { writeReport, type ReportOptions } from '../report/write.js';
-
-function fraction(v: string): number {
-  const n = Number(v);
-  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('--threshold must be a number in [0, 1] (e.g. 0.8)');
-  return n;
-}
+import { fraction } from './options.js';
 
 /** Open a file in the desktop's browser, without waiting; a failure is only a note. */
 function openInBrowser(file: string): void {
@@ -31,7 +26,7 @@ export function reportCommand(): Command {
     .argument('<run-or-sweep-dir>', 'a run folder (adapter_path, with run.json and/or metrics.jsonl) or a sweep folder (run folders below it)')
     .option('--out <file.html>', 'where to write the report (default: report.html in the folder)')
     .option('--open', 'open the report in the browser')
-    .option('--threshold <fraction>', 'sweeps: a run locked the format when its best score is at least this', fraction, DEFAULT_LOCK_THRESHOLD)
+    .option('--threshold <fraction>', 'sweeps: a run locked the format when its best score is at least this', fraction('--threshold'), DEFAULT_LOCK_THRESHOLD)
     .option('--suite <file>', 'the eval suite, for case categories (default: the one recorded in run.json)')
     .option('--no-runs', "sweeps: don't write each run's own report.html")
     .action((target: string, opts: ReportOptions & { open?: boolean }) => {

@@ -13,6 +13,7 @@ import { addTrainOptions, optionsToOverrides } from './train-options.js';
 import { formatEvent } from './train.js';
 import { onInterrupt } from './signals.js';
 import { addLaunchOptions, relaunchAsRanks } from './launch.js';
+import { fraction } from './options.js';
 import { joinGroup } from '../distributed/group.js';
 
 function parseSeeds(value: string): number[] {
@@ -35,12 +36,6 @@ function collectGrid(value: string, previous: Record<string, unknown[]> = {}): R
   if (eq <= 0 || eq === value.length - 1) throw new InvalidArgumentError('--grid takes key=value1,value2 (e.g. learning_rate=1e-4,3e-4 or lora_parameters.rank=4,8)');
   const key = value.slice(0, eq).trim();
   return { ...previous, [key]: value.slice(eq + 1).split(',').map(parseScalar) };
-}
-
-function parseThreshold(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError('--lock-threshold must be a number in [0, 1]');
-  return n;
 }
 
 /**
@@ -66,7 +61,7 @@ export function sweepCommand(): Command {
   addLaunchOptions(addTrainOptions(cmd))
     .option('--seeds <list>', 'seeds to run, comma-separated (overrides sweep.seeds of the config)', parseSeeds)
     .option('--grid <key=values>', 'vary a config key over values, e.g. learning_rate=1e-4,3e-4 or lora_parameters.rank=4,8 (repeatable; adds to sweep.grid)', collectGrid)
-    .option('--lock-threshold <score>', 'a run "locked the format" when its best format score is at least this (default 0.8)', parseThreshold)
+    .option('--lock-threshold <score>', 'a run "locked the format" when its best format score is at least this (default 0.8)', fraction('--lock-threshold'))
     .option('--no-lint', 'do not compare the eval suite with the training data before the first run')
     .option('--json', 'print one JSON object per event instead of text')
     .action(async (opts) => {

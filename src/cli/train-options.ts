@@ -7,33 +7,9 @@
  * file turns on. LoRA parameters, the schedule and the optimizer options are config-file only,
  * as in mlx-lm.
  */
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { FINE_TUNE_TYPES, OPTIMIZERS, validateTrainConfig, type TrainConfig } from '../config/config.js';
-
-function integer(flag: string) {
-  return (value: string): number => {
-    if (!/^[-+]?\d+$/.test(value.trim())) throw new InvalidArgumentError(`${flag} must be an integer`);
-    return Number(value);
-  };
-}
-
-function float(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} must be a number`);
-    return n;
-  };
-}
-
-/** mlx-lm's _parse_size: a byte count with an optional M, G, MB or GB suffix. */
-function size(flag: string) {
-  return (value: string): number => {
-    const m = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*(M|G|MB|GB)?\s*$/i.exec(value);
-    if (!m) throw new InvalidArgumentError(`${flag} must be a size such as 1000000, 512M or 2GB`);
-    const scale = m[2] ? (m[2].toUpperCase().startsWith('G') ? 1e9 : 1e6) : 1;
-    return Math.floor(Number(m[1]) * scale);
-  };
-}
+import { byteSize, integer, number } from './options.js';
 
 /** Commander attribute name → config key, for every flag added by addTrainOptions. */
 const FLAG_KEYS = {
@@ -83,7 +59,7 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--batch-size <n>', 'minibatch size (default 4)', integer('--batch-size'))
     .option('--iters <n>', 'iterations to train for (default 1000)', integer('--iters'))
     .option('--val-batches <n>', 'validation batches, -1 for the whole validation set (default 25)', integer('--val-batches'))
-    .option('--learning-rate <lr>', 'learning rate (default 1e-5)', float('--learning-rate'))
+    .option('--learning-rate <lr>', 'learning rate (default 1e-5)', number('--learning-rate'))
     .option('--steps-per-report <n>', 'training steps between loss reports (default 10)', integer('--steps-per-report'))
     .option('--steps-per-eval <n>', 'training steps between validations (default 200)', integer('--steps-per-eval'))
     .option('--grad-accumulation-steps <n>', 'micro-batches to accumulate before each optimizer update (default 1)', integer('--grad-accumulation-steps'))
@@ -96,7 +72,7 @@ export function addTrainOptions(cmd: Command): Command {
     .option('-c, --config <path>', 'a YAML config file (mlx-lm lora format)')
     .option('--grad-checkpoint', 'use gradient checkpointing to reduce memory use')
     .option('--no-grad-checkpoint', 'do not use gradient checkpointing (overrides the config file)')
-    .option('--clear-cache-threshold <size>', 'clear the allocator cache when it grows past this size (e.g. 2GB)', size('--clear-cache-threshold'))
+    .option('--clear-cache-threshold <size>', 'clear the allocator cache when it grows past this size (e.g. 2GB)', byteSize('--clear-cache-threshold'))
     .option('--report-to <services>', 'accepted for mlx-lm compatibility (wandb, swanlab); mlx-lab reports to neither')
     .option('--project-name <name>', 'project name for logging')
     .option('--seed <n>', 'the PRNG seed (default 0)', integer('--seed'))

@@ -24,6 +24,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } fro
 import { distance } from 'fastest-levenshtein';
 import { MlxLabError } from '../core/errors.js';
 import { readRegularFile } from '../core/files.js';
+import { parseByteSize } from '../core/byte-size.js';
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -626,11 +627,8 @@ const loraParameters: Check<LoraParameters> = section<LoraParameters>(
 const byteSize: Check<number> = (v, path, ctx) => {
   if (typeof v === 'number') return int({ min: 0 })(v, path, ctx);
   if (typeof v === 'string') {
-    const m = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*(M|G|MB|GB)?\s*$/i.exec(v);
-    if (m) {
-      const scale = m[2] ? (m[2].toUpperCase().startsWith('G') ? 1e9 : 1e6) : 1;
-      return Math.floor(Number(m[1]) * scale);
-    }
+    const bytes = parseByteSize(v);
+    if (bytes !== undefined) return bytes;
     return report(ctx, path, `must be a byte count or a size like 512M or 2GB (got ${describe(v)})`);
   }
   return report(ctx, path, `must be a byte count or a size like 512M or 2GB (got ${describe(v)})`);

@@ -13,7 +13,8 @@ import { MlxLabError } from '../core/errors.js';
 import { assertNotAnInput } from '../core/paths.js';
 import { tokenizerFromGguf } from '../model/gguf-tokenizer.js';
 import { copyFileAtomic, fsyncPath, removeStaleTemps, tempPath, writeFileAtomic } from '../core/atomic.js';
-import { readJsonFile, type ModelConfig } from '../model/config.js';
+import type { ModelConfig } from '../model/config.js';
+import { readJsonObject } from '../core/json.js';
 import { Model } from '../model/model.js';
 import { native, type GgufMetadata, type NativeControl, type NativeFuseProgress, type NativeModel, type NativeQuantSpec, type NativeSavedWeights } from '../core/native.js';
 
@@ -232,7 +233,7 @@ export async function openModel(model: Model | string): Promise<OpenedModel> {
     if (model.disposed) throw new MlxLabError('E_DISPOSED', `${model.path}: the model has been disposed`);
     const source: ModelSource = model.path.endsWith('.gguf')
       ? { kind: 'gguf', file: model.path, config: model.config, metadata: await native().ggufMetadata(model.path) }
-      : { kind: 'folder', dir: model.path, raw: readJsonFile(join(model.path, 'config.json')) };
+      : { kind: 'folder', dir: model.path, raw: readJsonObject(join(model.path, 'config.json'), { code: 'E_CONFIG' }) };
     return { handle: model.native, source, path: model.path, release: () => {} };
   }
   const path = resolve(model);
@@ -249,7 +250,7 @@ export async function openModel(model: Model | string): Promise<OpenedModel> {
   const m = await Model.load(path, { tokenizer: false, compute: 'native' });
   return {
     handle: m.native,
-    source: { kind: 'folder', dir: path, raw: readJsonFile(join(path, 'config.json')) },
+    source: { kind: 'folder', dir: path, raw: readJsonObject(join(path, 'config.json'), { code: 'E_CONFIG' }) },
     path,
     release: () => m.dispose(),
   };

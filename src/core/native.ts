@@ -55,6 +55,15 @@ export interface NativeControl {
 
 export type GgufMetadata = Record<string, string | number | string[] | number[]>;
 
+/** A GGUF file's header as native/io/gguf.cpp reads it (bounded by the file size; the tensor data is not read). */
+export interface GgufHeader {
+  version: number;
+  /** Scalar and string metadata in file order (arrays are skipped); 64-bit integers are BigInts. */
+  metadata: Record<string, string | number | boolean | bigint>;
+  /** Shapes outermost first; types by ggml's names ("F32", "Q4_0", "Q6_K", ...). */
+  tensors: { name: string; shape: number[]; type: string }[];
+}
+
 export type ComputeMode = 'auto' | 'native' | 'float32';
 
 /** What the compute policy applied to a loaded model. */
@@ -275,6 +284,8 @@ export interface NativeAddon {
   convertModel(model: NativeModel, options: NativeConvertOptions, onProgress?: (p: NativeFuseProgress) => void, control?: NativeControl): Promise<NativeSavedWeights>;
   /** The metadata of a llama GGUF file (reads the file through MLX's loader). */
   ggufMetadata(path: string): Promise<GgufMetadata>;
+  /** The header of a GGUF file (v2/v3), read synchronously: E_MODEL_LOAD for a missing, non-GGUF or corrupt file, E_GGUF for content it does not take. */
+  readGgufHeader(path: string): GgufHeader;
 }
 
 // ---- distributed (bindings/distributed.cpp, native/distributed.h)

@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { MlxLabError } from '../core/errors.js';
 import { readRegularFile } from '../core/files.js';
+import { parseJson } from '../core/json.js';
 
 export interface Host {
   /** Where to start the rank: "localhost" (or this machine's name) runs it here, else over ssh. */
@@ -46,12 +47,7 @@ function parseHost(h: unknown, i: number, source: string): Host {
 
 /** A host file as mlx.launch reads it. */
 export function parseHostFile(text: string, source: string): HostFile {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (cause) {
-    throw new MlxLabError('E_ARGUMENT', `${source}: invalid JSON (${(cause as Error).message})`, { cause });
-  }
+  const data = parseJson(text, source, { code: 'E_ARGUMENT' });
   const obj = (Array.isArray(data) ? { hosts: data } : data) as Partial<HostFile> | null;
   if (!obj || !Array.isArray(obj.hosts) || obj.hosts.length === 0) bad(source, 'expected a list of hosts or {"hosts": [...]}');
   const envs = obj.envs ?? [];

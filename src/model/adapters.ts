@@ -5,7 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { MlxLabError } from '../core/errors.js';
-import { readJsonFile } from './config.js';
+import { readJsonObject } from '../core/json.js';
 import type { Model } from './model.js';
 import { native, type NativeLoraConfig, type NativeTrainer } from '../core/native.js';
 
@@ -29,7 +29,7 @@ export function adapterFiles(path: string): { file: string; configFile: string }
 
 /** The LoRA layout an adapter_config.json describes (mlx-lm's keys). */
 export function loraConfigFrom(configFile: string): NativeLoraConfig {
-  const raw = readJsonFile(configFile);
+  const raw = readJsonObject(configFile, { code: 'E_CONFIG' });
   const lp = (raw.lora_parameters ?? {}) as Record<string, unknown>;
   const type = (raw.fine_tune_type ?? (raw.use_dora ? 'dora' : 'lora')) as string;
   if (!['lora', 'dora', 'full'].includes(type)) throw new MlxLabError('E_CONFIG', `${configFile}: "fine_tune_type" must be lora, dora or full, got "${type}"`);

@@ -18,11 +18,10 @@
  * Known difference: JS has one number type, so a float with no fraction in tool arguments or
  * schemas (Python `1.0`) renders through `tojson` as `1`.
  */
-import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Environment, Interpreter, Template } from '@huggingface/jinja';
 import { MlxLabError } from '../core/errors.js';
-import { readRegularFile } from '../core/files.js';
+import { readChatTemplateFiles } from './template-files.js';
 import type { Tokenizer, TokenizerConfig } from './tokenizer.js';
 
 /** A tool call in an assistant message (OpenAI style). `arguments` may be an object or a JSON string. */
@@ -98,7 +97,7 @@ export class ChatTemplate {
    */
   static fromFolder(dir: string, tokenizer: Tokenizer): ChatTemplate | undefined {
     const files = { ...tokenizer.chatTemplateFiles };
-    if (Object.keys(files).length === 0 && dir !== tokenizer.source) Object.assign(files, readTemplateFiles(dir));
+    if (Object.keys(files).length === 0 && dir !== tokenizer.source) Object.assign(files, readChatTemplateFiles(dir));
     if (Object.keys(files).length > 0) {
       // As transformers: template files replace tokenizer_config's chat_template.
       return new ChatTemplate(Object.keys(files).length === 1 && 'default' in files ? files.default : files, tokenizer, dir);
@@ -274,32 +273,6 @@ export function applyChatTemplate(tokenizer: Tokenizer, messages: readonly ChatM
 /** Prompt ids of messages with a tokenizer's chat template (see ChatTemplate.encode). */
 export function encodeChat(tokenizer: Tokenizer, messages: readonly ChatMessage[], options: ChatOptions = {}): number[] {
   return ChatTemplate.forTokenizer(tokenizer).encode(messages, options);
-}
-
-function readTemplateFiles(dir: string): TemplateSet {
-  const files: TemplateSet = {};
-  const read = (path: string) => {
-    try {
-      return readRegularFile(path, 'utf8');
-    } catch (err) {
-      if (err instanceof MlxLabError) throw err; // a FIFO, a device: refused, not skipped
-      return undefined;
-    }
-  };
-  const main = read(join(dir, 'chat_template.jinja'));
-  if (main !== undefined) files.default = main;
-  const extra = join(dir, 'additional_chat_templates');
-  try {
-    if (statSync(extra).isDirectory()) {
-      for (const f of readdirSync(extra).filter((n) => n.endsWith('.jinja')).sort()) {
-        const text = read(join(extra, f));
-        if (text !== undefined) files[f.slice(0, -'.jinja'.length)] = text;
-      }
-    }
-  } catch {
-    // no extra templates
-  }
-  return files;
 }
 
 /** The roles chat templates know (OpenAI's, plus Llama 3's ipython and the older function). */

@@ -5,35 +5,13 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { MlxLabError } from '../core/errors.js';
-import { readRegularFile } from '../core/files.js';
+import { readJsonObject } from '../core/json.js';
 import { isInside } from '../core/paths.js';
 
 export { SUPPORTED_MODEL_TYPES, type ModelType, type QuantSpec, type RopeScaling, type ModelConfig } from '../core/model-types.js';
 import { SUPPORTED_MODEL_TYPES, type ModelConfig, type ModelType, type QuantSpec, type RopeScaling } from '../core/model-types.js';
 
 type Json = Record<string, unknown>;
-
-/** Reads and parses a JSON file, naming it in every error. */
-export function readJsonFile(path: string, code: 'E_MODEL_LOAD' | 'E_CONFIG' | 'E_TOKENIZER' = 'E_CONFIG'): Json {
-  if (!existsSync(path)) throw new MlxLabError(code, `${path}: file not found`);
-  let text: string;
-  try {
-    text = readRegularFile(path, 'utf8');
-  } catch (cause) {
-    if (cause instanceof MlxLabError) throw cause;
-    throw new MlxLabError(code, `${path}: cannot read (${(cause as Error).message})`, { cause });
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    throw new MlxLabError(code, `${path}: invalid JSON (${(cause as Error).message})`, { cause });
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new MlxLabError(code, `${path}: expected a JSON object`);
-  }
-  return value as Json;
-}
 
 class Reader {
   constructor(
@@ -173,7 +151,7 @@ export function parseModelConfig(raw: Json, file: string): ModelConfig {
 export function weightFiles(dir: string): string[] {
   const index = join(dir, 'model.safetensors.index.json');
   if (existsSync(index)) {
-    const map = readJsonFile(index, 'E_MODEL_LOAD').weight_map;
+    const map = readJsonObject(index, { code: 'E_MODEL_LOAD' }).weight_map;
     if (typeof map !== 'object' || map === null) throw new MlxLabError('E_MODEL_LOAD', `${index}: "weight_map" is missing`);
     const files = [...new Set(Object.values(map as Record<string, unknown>))].sort() as string[];
     for (const f of files) {
@@ -196,6 +174,6 @@ export function readModelFolder(dir: string): { config: ModelConfig; raw: Json; 
   if (!statSync(dir).isDirectory()) throw new MlxLabError('E_MODEL_LOAD', `${dir}: not a folder (pass a model folder or a .gguf file)`);
   const file = join(dir, 'config.json');
   if (!existsSync(file)) throw new MlxLabError('E_MODEL_LOAD', `${dir}: config.json not found (is this a model folder?)`);
-  const raw = readJsonFile(file);
+  const raw = readJsonObject(file, { code: 'E_CONFIG' });
   return { config: parseModelConfig(raw, file), raw, files: weightFiles(dir) };
 }

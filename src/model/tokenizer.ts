@@ -13,11 +13,12 @@
  * pre-tokenizer matched only ASCII `\d`, while the Rust library splits on every Unicode number
  * (`char::is_numeric`: Nd, Nl, No). See `UnicodeDigits` below.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as hfTokenizers from '@huggingface/tokenizers';
 import { MlxLabError } from '../core/errors.js';
-import { readRegularFile } from '../core/files.js';
+import { readJsonFile } from '../core/json.js';
+import { readChatTemplateFiles } from './template-files.js';
 
 type HfTokenizer = hfTokenizers.Tokenizer;
 const HfTokenizer = hfTokenizers.Tokenizer;
@@ -145,33 +146,9 @@ function fixDigits(pre: PreTokenizerLike | null): PreTokenizerLike | null {
   return pre;
 }
 
-function readJsonFile(path: string, what: string, required: boolean): unknown {
-  let text: string;
-  try {
-    text = readRegularFile(path, 'utf8');
-  } catch (err) {
-    if (err instanceof MlxLabError) throw err;
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      if (!required) return undefined;
-      throw new MlxLabError('E_TOKENIZER', `${path}: ${what} not found`, { cause: err });
-    }
-    throw new MlxLabError('E_TOKENIZER', `${path}: cannot read ${what}: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new MlxLabError('E_TOKENIZER', `${path}: invalid JSON in ${what}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-function readTextFile(path: string): string | undefined {
-  try {
-    return readRegularFile(path, 'utf8');
-  } catch (err) {
-    if (err instanceof MlxLabError) throw err;
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new MlxLabError('E_TOKENIZER', `${path}: cannot read: ${(err as Error).message}`, { cause: err });
-  }
+/** A tokenizer JSON file of a folder, undefined when missing; E_TOKENIZER naming it otherwise. */
+function readOptionalJson(path: string, what: string): unknown {
+  return readJsonFile(path, { code: 'E_TOKENIZER', what, optional: true });
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -302,16 +279,16 @@ export class Tokenizer {
     }
     if (!isDir) throw new MlxLabError('E_TOKENIZER', `${dir}: tokenizer.json not found (no such folder)`);
     const tokenizerPath = join(dir, 'tokenizer.json');
-    const json = readJsonFile(tokenizerPath, 'tokenizer.json', false);
+    const json = readOptionalJson(tokenizerPath, 'tokenizer.json');
     if (json === undefined) {
       throw new MlxLabError('E_TOKENIZER', `${dir}: tokenizer.json not found (mlx-lab needs the Hugging Face tokenizer.json in the model folder)`);
     }
     if (!isObject(json)) throw new MlxLabError('E_TOKENIZER', `${tokenizerPath}: tokenizer.json must hold a JSON object`);
-    const rawConfig = readJsonFile(join(dir, 'tokenizer_config.json'), 'tokenizer_config.json', false) ?? {};
+    const rawConfig = readOptionalJson(join(dir, 'tokenizer_config.json'), 'tokenizer_config.json') ?? {};
     if (!isObject(rawConfig)) throw new MlxLabError('E_TOKENIZER', `${join(dir, 'tokenizer_config.json')}: tokenizer_config.json must hold a JSON object`);
     let config: Record<string, unknown> = rawConfig;
-    const generation = readJsonFile(join(dir, 'generation_config.json'), 'generation_config.json', false) ?? {};
-    const specialMap = readJsonFile(join(dir, 'special_tokens_map.json'), 'special_tokens_map.json', false);
+    const generation = readOptionalJson(join(dir, 'generation_config.json'), 'generation_config.json') ?? {};
+    const specialMap = readOptionalJson(join(dir, 'special_tokens_map.json'), 'special_tokens_map.json');
     // transformers reads special_tokens_map.json only for configs without added_tokens_decoder
     // (older saves), and then its named tokens win over tokenizer_config's.
     if (isObject(specialMap) && !('added_tokens_decoder' in config)) {
@@ -320,17 +297,9 @@ export class Tokenizer {
         if ((SPECIAL_TOKEN_NAMES as readonly string[]).includes(key) || key === 'additional_special_tokens') config[key] = value;
       }
     }
-    const chatTemplateFiles: Record<string, string> = {};
-    const main = readTextFile(join(dir, 'chat_template.jinja'));
-    if (main !== undefined) chatTemplateFiles.default = main;
-    const extraDir = join(dir, 'additional_chat_templates');
-    for (const file of readdirJinja(extraDir)) {
-      const text = readTextFile(join(extraDir, file));
-      if (text !== undefined) chatTemplateFiles[file.slice(0, -'.jinja'.length)] = text;
-    }
     return new Tokenizer(json as TokenizerJSON, config as TokenizerConfig, generation as GenerationConfig, {
       source: dir,
-      chatTemplateFiles,
+      chatTemplateFiles: readChatTemplateFiles(dir),
     });
   }
 
@@ -383,16 +352,6 @@ export class Tokenizer {
   /** A fresh incremental detokenizer for one sequence. */
   streamDecoder(options: DecodeOptions = {}): StreamDecoder {
     return new StreamDecoder(this, options);
-  }
-}
-
-function readdirJinja(dir: string): string[] {
-  try {
-    return readdirSync(dir)
-      .filter((f) => f.endsWith('.jinja'))
-      .sort();
-  } catch {
-    return [];
   }
 }
 

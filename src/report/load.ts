@@ -11,6 +11,7 @@ import { parseSuite } from '../eval/suite.js';
 import { readMetrics, type MetricsEvent } from '../run/metrics.js';
 import { sweepLabels, type SweepRunInput } from './model.js';
 import { readRegularFile } from '../core/files.js';
+import { readJsonFile } from '../core/json.js';
 import { manifestFromDisk } from '../run/run-paths.js';
 
 export const RUN_MANIFEST = 'run.json';
@@ -26,13 +27,9 @@ export interface LoadedRun {
   config?: Record<string, unknown>;
 }
 
+/** A JSON file of a run folder (E_ARGUMENT naming it when it is missing or not JSON). */
 function readJson<T>(file: string): T {
-  try {
-    return JSON.parse(readRegularFile(file, 'utf8')) as T;
-  } catch (cause) {
-    if (cause instanceof MlxLabError) throw cause;
-    throw new MlxLabError('E_ARGUMENT', `${file}: not readable JSON (${(cause as Error).message})`, { cause });
-  }
+  return readJsonFile(file, { code: 'E_ARGUMENT' }) as T;
 }
 
 const isDir = (p: string): boolean => {

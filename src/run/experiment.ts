@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ensureFolder } from '../core/files.js';
 import { lockRunFolder, withRunLock } from '../core/lock.js';
-import { readRegularFile } from '../core/files.js';
+import { readJsonFile } from '../core/json.js';
 import { sameFile } from '../core/paths.js';
 import { manifestFromDisk, manifestToDisk } from './run-paths.js';
 import type { TrainConfig } from '../config/config.js';
@@ -269,13 +269,7 @@ export function installAdapter(from: string, to: string): void {
 export function readManifest(runDir: string): RunManifest {
   const file = join(runDir, MANIFEST);
   if (!existsSync(file)) throw new MlxLabError('E_ARGUMENT', `${runDir}: no ${MANIFEST} (is this an mlx-lab run folder?)`);
-  let manifest: RunManifest;
-  try {
-    manifest = JSON.parse(readRegularFile(file, 'utf8')) as RunManifest;
-  } catch (cause) {
-    if (cause instanceof MlxLabError) throw cause;
-    throw new MlxLabError('E_ARGUMENT', `${file}: invalid JSON (${(cause as Error).message})`, { cause });
-  }
+  const manifest = readJsonFile(file, { code: 'E_ARGUMENT' }) as RunManifest;
   if (!manifest || typeof manifest !== 'object' || !Array.isArray(manifest.checkpoints)) {
     throw new MlxLabError('E_ARGUMENT', `${file}: not an mlx-lab run manifest (no "checkpoints" list)`);
   }
