@@ -120,17 +120,20 @@ export function section<Shape extends z.ZodRawShape>(shape: Shape, what = 'a map
 /** A key that may be left out or set to null, taking its default (as mlx-lm: `if args.get(k) is None`). */
 export type Defaulted<S extends z.ZodType> = z.ZodPipe<z.ZodOptional<z.ZodNullable<S>>, z.ZodTransform<z.output<S>, z.output<S> | null | undefined>>;
 
-/** `base`, or `def` when the key is missing or null. */
+const BASES = new WeakMap<z.ZodType, z.ZodType>();
+
+/** `base`, or `def` when the key is missing or null (the JSON Schema shows the default). */
 export function withDefault<S extends z.ZodType>(base: S, def: z.output<S>): Defaulted<S> {
-  return base.nullish().transform((v) => (v ?? structuredClone(def)) as z.output<S>);
+  // A base that takes null already is only made optional (no null twice in the JSON Schema).
+  const loose = (base instanceof z.ZodNullable ? base.optional() : base.nullish()) as z.ZodOptional<z.ZodNullable<S>>;
+  const schema = loose.meta({ default: def }).transform((v) => (v ?? structuredClone(def)) as z.output<S>);
+  BASES.set(schema, base);
+  return schema;
 }
 
 /** The schema of a key's value without its default (what a sweep grid's values must be). */
 export function baseOf(schema: z.ZodType): z.ZodType {
-  const def = schema._zod.def as { type: string; in?: z.ZodType };
-  if (def.type !== 'pipe' || def.in?._zod.def.type !== 'optional') return schema;
-  const optional = def.in as z.ZodOptional<z.ZodNullable<z.ZodType>>;
-  return optional.unwrap().unwrap();
+  return BASES.get(schema) ?? schema;
 }
 
 /** A key the mapping must give: missing or null is reported as "missing required key". */

@@ -4,6 +4,7 @@
  * the config accepts (no `keys: []` that the config would then refuse).
  */
 import { z } from 'zod';
+import { documentedAs } from '../core/schema-doc.js';
 import { suggest } from '../core/suggest.js';
 import { describe, int, listOf, num, says, section, withDefault } from './fields.js';
 
@@ -24,9 +25,6 @@ export function gridKeyProblem(key: string, gridKeys: readonly string[]): string
   return `not a config key a sweep can vary${s ? ` (did you mean ${s}?)` : ''}`;
 }
 
-/** The JSON Schema shape of a grid (what editors see), by the zod record that checks it. */
-export const GRID_DOCS = new WeakMap<z.ZodType, z.ZodType>();
-
 /** `sweep.grid`: config key → non-empty list of values, each checked by that key's schema. */
 function grid(fields: Record<string, z.ZodType>) {
   const keys = Object.keys(fields);
@@ -45,10 +43,10 @@ function grid(fields: Record<string, z.ZodType>) {
       }
     }
   });
-  const doc = z.strictObject(Object.fromEntries(keys.map((k) => [k, z.array(fields[k]).min(1).optional()])));
-  GRID_DOCS.set(record, doc);
   // Values as the keys' schemas output them (a size "512M" becomes a number), in the file's order.
-  return checked.transform((g) => Object.fromEntries(Object.entries(g).map(([k, values]) => [k, (values as unknown[]).map((v) => fields[k].parse(v))])));
+  const parsed = checked.transform((g) => Object.fromEntries(Object.entries(g).map(([k, values]) => [k, (values as unknown[]).map((v) => fields[k].parse(v))])));
+  // Editors see each key a grid can vary, with its values' schema.
+  return documentedAs(parsed, z.strictObject(Object.fromEntries(keys.map((k) => [k, z.array(fields[k]).min(1).optional()]))));
 }
 
 /** `sweep`: seeds and/or a grid; each run gets one seed and one point of the grid. */

@@ -41,3 +41,8 @@ export function toJsonSchema(schema: z.ZodType, meta: { $id?: string; title?: st
   const { $schema, ...rest } = convert(schema);
   return { $schema, ...meta, ...rest };
 }
+
+/** A JSON Schema as its committed file holds it (two-space indent, a final newline). */
+export function schemaFileText(schema: Record<string, unknown>): string {
+  return `${JSON.stringify(schema, null, 2)}\n`;
+}

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { ChatMessage, ToolSchema } from '../model/chat.js';
-import { wholeValue } from '../core/schema-doc.js';
+import { documentedAs, wholeValue } from '../core/schema-doc.js';
 import { describeValue, isPlainObject } from '../core/suggest.js';
 import { schemaProblem } from './json-schema.js';
 
@@ -52,6 +52,9 @@ const tool = z.unknown().transform((t, ctx): ToolSchema => {
   }
   return isPlainObject((t as Record<string, unknown>).function) ? (t as ToolSchema) : ({ type: 'function', function: fn } as ToolSchema);
 });
+
+const toolFunction = z.looseObject({ name: z.string().regex(/\S/), description: z.string().optional(), parameters: z.record(z.string(), z.unknown()).optional() });
+documentedAs(tool, z.union([z.looseObject({ type: z.literal('function').optional(), function: toolFunction }), toolFunction]));
 
 const tools = () => z.array(tool, says((v) => `must be a list of tool schemas (got ${kind(v)})`));
 
@@ -166,8 +169,11 @@ export const SUITE = {
 };
 
 /** The whole suite file, for the JSON Schema editors read. */
-export const suiteFileSchema = z.strictObject({
-  ...SUITE,
-  scorers: z.record(z.string().regex(/^[A-Za-z_][\w.-]*$/), z.string().regex(/\S/)),
-  cases: z.array(z.strictObject({ ...CASE, expect: z.strictObject(EXPECTATION).partial() }).partial().required({ id: true, expect: true })),
-});
+export const suiteFileSchema = z
+  .strictObject({
+    ...SUITE,
+    scorers: z.record(z.string().regex(/^[A-Za-z_][\w.-]*$/), z.string().regex(/\S/)),
+    cases: z.array(z.strictObject({ ...CASE, expect: z.strictObject(EXPECTATION).partial() }).partial().required({ id: true, expect: true })),
+  })
+  .partial()
+  .required({ cases: true });
