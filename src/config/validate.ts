@@ -64,7 +64,7 @@ function keysAt(path: IssuePath): string[] {
   return Object.keys(shapeOf(schema) ?? {});
 }
 
-/** The object shape under a schema's wrappers (defaults, nullable, refinements), if any. */
+/** The object shape under a schema's wrappers (defaults, nullable, pipes), read from zod's schema definitions (`_zod.def`). */
 function shapeOf(schema: unknown): Record<string, unknown> | undefined {
   let s = schema as { _zod?: { def: { type: string; shape?: Record<string, unknown>; in?: unknown; innerType?: unknown } } } | undefined;
   for (let i = 0; s?._zod && i < 8; i++) {
