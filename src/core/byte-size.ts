@@ -4,11 +4,11 @@
  * for the config file and the command line.
  */
 
-const SIZE = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*(M|G|MB|GB)?\s*$/i;
+export const BYTE_SIZE = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*(M|G|MB|GB)?\s*$/i;
 
 /** "1000000", "512M", "2GB", "1.5g" → whole bytes (rounded down); undefined when the text is not a size. */
 export function parseByteSize(text: string): number | undefined {
-  const m = SIZE.exec(text);
+  const m = BYTE_SIZE.exec(text);
   if (!m) return undefined;
   const scale = m[2] ? (m[2].toUpperCase().startsWith('G') ? 1e9 : 1e6) : 1;
   return Math.floor(Number(m[1]) * scale);

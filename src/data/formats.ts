@@ -26,6 +26,7 @@
  *   or text values; an empty text.
  */
 import { MlxLabError } from '../core/errors.js';
+import { typeName } from '../core/suggest.js';
 import { ChatTemplate, type ChatMessage, type ToolSchema } from '../model/chat.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 
@@ -96,12 +97,6 @@ export function vocabHasThinking(tokenizer: Tokenizer): boolean {
 function describeKeys(record: Record<string, unknown>): string {
   const keys = Object.keys(record);
   return keys.length === 0 ? 'no keys' : `keys ${keys.map((k) => JSON.stringify(k)).join(', ')}`;
-}
-
-function typeName(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  return typeof value === 'object' ? 'an object' : typeof value;
 }
 
 /** Tokenizes records of the mlx-lm formats with one tokenizer and one set of options. */

@@ -5,6 +5,7 @@
  */
 import { MlxLabError } from '../core/errors.js';
 import { readRegularFile } from '../core/files.js';
+import { isPlainObject, typeName } from '../core/suggest.js';
 
 /** One parsed line: its 1-based line number and its JSON object. */
 export interface JsonlRecord {
@@ -25,9 +26,8 @@ export function parseJsonl(text: string, source: string, code: 'E_DATA' | 'E_SUI
     } catch (err) {
       throw new MlxLabError(code, `${source}:${i + 1}: invalid JSON (${(err as Error).message})`, { cause: err });
     }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      const kind = value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value;
-      throw new MlxLabError(code, `${source}:${i + 1}: expected a JSON object per line, got ${kind}`);
+    if (!isPlainObject(value)) {
+      throw new MlxLabError(code, `${source}:${i + 1}: expected a JSON object per line, got ${typeName(value)}`);
     }
     records.push({ line: i + 1, value: value as Record<string, unknown> });
   }

@@ -38,6 +38,7 @@ import { DEFAULT_FEATURES, detectFormat, type FeatureKeys } from '../data/format
 import { MlxLabError } from '../core/errors.js';
 import { isNearDuplicate, normalizePrompt } from './prompts.js';
 import { parseReply, isPlainObject } from './parse.js';
+import { isLikelyTypo, nearest } from '../core/suggest.js';
 import { suiteMessages, type EvalCase, type EvalSuite } from './suite.js';
 
 export const LINT_CODES = ['unknown_tool', 'system_prompt_mismatch', 'tool_schema_mismatch', 'thinking_mismatch', 'template_mismatch', 'prompt_leak'] as const;
@@ -325,16 +326,9 @@ export function suggestToolName(name: string, candidates: Iterable<string>): str
     })
     .sort((a, b) => Math.abs(a.length - name.length) - Math.abs(b.length - name.length) || a.localeCompare(b));
   if (affix.length > 0) return affix[0];
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of list) {
-    const d = distance(n, canon(c));
-    if (d < bestD || (d === bestD && best !== undefined && c < best)) {
-      bestD = d;
-      best = c;
-    }
-  }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(Math.min(n.length, best.length) / 3)) ? best : undefined;
+  // Sorted, so that of equally near names the first in alphabetical order wins.
+  const best = nearest(name, [...list].sort(), canon);
+  return best !== undefined && isLikelyTypo(best.distance, n, best.name) ? best.name : undefined;
 }
 
 /** Where two texts first differ, with a little context from each. */

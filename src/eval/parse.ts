@@ -17,6 +17,8 @@
  * is harmless and is removed; anything else makes `think` "content" or "unterminated".
  */
 
+import { isPlainObject } from '../core/suggest.js';
+
 /** The syntax a call was written in. */
 export type CallFormat = 'hermes' | 'qwen3_xml';
 
@@ -255,9 +257,8 @@ function convertValue(value: string, schema: Record<string, unknown> | undefined
   return value;
 }
 
-export function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+// The eval files have imported it from here; it lives in core/suggest.ts.
+export { isPlainObject };
 
 function clip(s: string, n = 60): string {
   const one = s.replace(/\s+/g, ' ');

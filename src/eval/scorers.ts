@@ -40,11 +40,11 @@ import { MlxLabError } from '../core/errors.js';
 import { checkRegularFile } from '../core/files.js';
 import { ScorerSandbox, type SandboxLimits } from './sandbox.js';
 import type { EvalCase, Expectation } from './suite-types.js';
+import { isPlainObject } from '../core/suggest.js';
 import {
   argumentText,
   codeCallsTool,
   endsInPartialCallTag,
-  isPlainObject,
   parameterSchemasOf,
   parseReply,
   splitThinking,

@@ -1,22 +1,8 @@
 /** A validated eval suite and its cases, as eval/suite.ts builds them and the scorers read them. */
 import type { ChatMessage, ToolSchema } from '../model/chat.js';
-import type { CallFormat } from './parse.js';
+import type { Expectation } from './suite-schema.js';
 
-/** What a case expects of the reply; which fields matter depends on the scorer. */
-export interface Expectation {
-  tool?: string | string[];
-  keywords?: string[];
-  wrapper?: string;
-  format?: CallFormat;
-  arguments_schema?: Record<string, unknown>;
-  json_schema?: Record<string, unknown> | boolean;
-  regex?: string;
-  flags?: string;
-  exact?: string;
-  only_call?: boolean;
-  allow_think?: boolean;
-  data?: unknown;
-}
+export type { Expectation } from './suite-schema.js';
 
 export interface EvalCase {
   id: string;

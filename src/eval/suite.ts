@@ -52,37 +52,24 @@
  * and the field; all problems found are reported at once, one per line.
  */
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
-import { closest, distance } from 'fastest-levenshtein';
 import { LineCounter, parseDocument, isSeq } from 'yaml';
-import type { ChatMessage, ToolSchema } from '../model/chat.js';
+import type { ChatMessage } from '../model/chat.js';
 import { MlxLabError } from '../core/errors.js';
+import { parseFields, type IssuePath, type Problem } from '../core/issues.js';
+import { isPlainObject, suggest } from '../core/suggest.js';
 import { parseJsonl } from '../data/jsonl.js';
-import { isPlainObject } from './parse.js';
-import { schemaProblem } from './json-schema.js';
+import { CASE, EXPECTATION, EXPECT_FIELDS, kind, SUITE } from './suite-schema.js';
 import { BUILTIN_SCORERS, canonicalScorerName, hasScorer, loadScorerFile, scorerNames } from './scorers.js';
 import { readRegularFile } from '../core/files.js';
 
 export type { Expectation, EvalCase, EvalSuite, CasePrompt } from './suite-types.js';
 import type { EvalCase, EvalSuite, CasePrompt, Expectation } from './suite-types.js';
 
-
-const SUITE_FIELDS = ['name', 'description', 'system', 'tools', 'max_tokens', 'stop', 'scorer', 'scorers', 'cases'] as const;
-const CASE_FIELDS = ['id', 'category', 'prompt', 'messages', 'system', 'tools', 'expect', 'scorer', 'weight', 'max_tokens', 'stop', 'notes'] as const;
-export const EXPECT_FIELDS = [
-  'tool',
-  'keywords',
-  'wrapper',
-  'format',
-  'arguments_schema',
-  'json_schema',
-  'regex',
-  'flags',
-  'exact',
-  'only_call',
-  'allow_think',
-  'data',
-] as const;
+export { EXPECT_FIELDS } from './suite-schema.js';
 type ExpectField = (typeof EXPECT_FIELDS)[number];
+
+const SUITE_FIELDS = Object.keys(SUITE);
+const CASE_FIELDS = Object.keys(CASE);
 
 /** Which expectation fields each built-in scorer reads, and which it needs. */
 const BUILTIN_EXPECT: Record<string, { required: ExpectField[]; allowed: ExpectField[] }> = {
@@ -94,24 +81,15 @@ const BUILTIN_EXPECT: Record<string, { required: ExpectField[]; allowed: ExpectF
   exact: { required: ['exact'], allowed: ['exact', 'allow_think'] },
 };
 
-/** The closest candidate to a misspelt word, if it is close enough to be a plausible typo. */
-export function suggest(word: string, candidates: readonly string[]): string | undefined {
-  if (candidates.length === 0) return undefined;
-  const best = closest(word, candidates as string[]);
-  return distance(word, best) <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
-
 function didYouMean(word: string, candidates: readonly string[]): string {
   const s = suggest(word, candidates);
   return s ? ` (did you mean "${s}"?)` : '';
 }
 
-function kind(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
-  if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${String(v)}`;
+function formatPath(path: IssuePath): string {
+  let out = '';
+  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out ? `.${seg}` : seg;
+  return out;
 }
 
 /** Infer a scorer name from an expectation, or undefined when nothing tells. */
@@ -138,18 +116,23 @@ interface SuiteHeader {
   lines: Record<string, number>;
 }
 
-/** Collects problems; throws them together. */
-class Problems {
-  readonly list: string[] = [];
-  add(message: string): void {
-    this.list.push(message);
+/** Throw the problems found (at most 25 shown), one per line. */
+function throwIfAny(problems: string[]): void {
+  if (problems.length === 0) return;
+  const shown = problems.slice(0, 25);
+  if (problems.length > 25) shown.push(`… and ${problems.length - 25} more problems`);
+  throw new MlxLabError('E_SUITE', shown.join('\n'));
+}
+
+/** Schema problems as messages: `at(field)` is where the field is; unknown keys are listed one by one. */
+function messages(problems: Problem[], at: (field: string) => string, known: readonly string[], prefix = ''): string[] {
+  const out: string[] = [];
+  for (const p of problems) {
+    const field = `${prefix}${formatPath(p.path)}`;
+    if (p.kind === 'unknown-key') for (const key of p.keys ?? []) out.push(`${at(`${field}${key}`)}: unknown field${didYouMean(key, known)}`);
+    else out.push(`${at(field)}: ${p.message}`);
   }
-  throwIfAny(): void {
-    if (this.list.length === 0) return;
-    const shown = this.list.slice(0, 25);
-    if (this.list.length > 25) shown.push(`… and ${this.list.length - 25} more problems`);
-    throw new MlxLabError('E_SUITE', shown.join('\n'));
-  }
+  return out;
 }
 
 /**
@@ -159,87 +142,57 @@ class Problems {
 export function parseSuite(text: string, source: string, options: { format?: 'yaml' | 'jsonl' } = {}): EvalSuite {
   const format = options.format ?? (extname(source).toLowerCase() === '.jsonl' ? 'jsonl' : 'yaml');
   const header = format === 'jsonl' ? readJsonlSuite(text, source) : readYamlSuite(text, source);
-  const problems = new Problems();
-  const top = header.value;
+  const problems: string[] = [];
   const at = (field: string) => (header.lines[field] ? `${source}:${header.lines[field]}: ${field}` : `${source}: ${field}`);
-
-  for (const key of Object.keys(top)) {
-    if (format === 'jsonl' && key === 'cases') {
-      problems.add(`${source}: suite.cases: not allowed in a JSONL header (put one case per line)`);
-      continue;
-    }
-    if (!(SUITE_FIELDS as readonly string[]).includes(key)) {
-      problems.add(`${at(key)}: unknown field${didYouMean(key, SUITE_FIELDS)}`);
-    }
+  const top = { ...header.value };
+  if (format === 'jsonl' && 'cases' in top) {
+    problems.push(`${source}: suite.cases: not allowed in a JSONL header (put one case per line)`);
+    delete top.cases;
   }
+  const { value: fields, problems: found } = parseFields(SUITE, top);
+  problems.push(...messages(found, at, SUITE_FIELDS));
 
-  const defaultName = basename(source, extname(source));
-  const suite: EvalSuite = { name: defaultName, source, format, scorers: {}, cases: [] };
-  if (top.name !== undefined) {
-    if (typeof top.name === 'string' && top.name.trim() !== '') suite.name = top.name;
-    else problems.add(`${at('name')}: must be a non-empty string (got ${kind(top.name)})`);
-  }
-  if (top.description !== undefined) {
-    if (typeof top.description === 'string') suite.description = top.description;
-    else problems.add(`${at('description')}: must be a string (got ${kind(top.description)})`);
-  }
-  const report = (field: string) => (message: string) => problems.add(`${at(field)}: ${message}`);
-  suite.system = checkString(top.system, report('system'));
-  suite.tools = checkTools(top.tools, 'tools', (f, m) => problems.add(`${at(f)}: ${m}`));
-  suite.maxTokens = checkPositiveInt(top.max_tokens, report('max_tokens'));
-  suite.stop = checkStop(top.stop, report('stop'));
-
-  if (top.scorers !== undefined) {
-    if (!isPlainObject(top.scorers)) {
-      problems.add(`${at('scorers')}: must be a map of scorer name to file path (got ${kind(top.scorers)})`);
+  const suite: EvalSuite = { name: fields.name ?? basename(source, extname(source)), source, format, scorers: {}, cases: [] };
+  if (fields.description !== undefined) suite.description = fields.description;
+  suite.system = fields.system;
+  suite.tools = fields.tools;
+  suite.maxTokens = fields.max_tokens;
+  suite.stop = fields.stop;
+  for (const [name, file] of Object.entries(fields.scorers ?? {})) {
+    if (BUILTIN_SCORERS.includes(canonicalScorerName(name))) {
+      problems.push(`${at('scorers')}.${name}: "${name}" is a built-in scorer; give the file another name`);
+    } else if (!/^[A-Za-z_][\w.-]*$/.test(name)) {
+      problems.push(`${at('scorers')}.${name}: a scorer name must start with a letter or _ and hold only letters, digits, _ . -`);
+    } else if (typeof file !== 'string' || file.trim() === '') {
+      problems.push(`${at('scorers')}.${name}: must be a file path (got ${kind(file)})`);
     } else {
-      for (const [name, file] of Object.entries(top.scorers)) {
-        if (BUILTIN_SCORERS.includes(canonicalScorerName(name))) {
-          problems.add(`${at('scorers')}.${name}: "${name}" is a built-in scorer; give the file another name`);
-        } else if (!/^[A-Za-z_][\w.-]*$/.test(name)) {
-          problems.add(`${at('scorers')}.${name}: a scorer name must start with a letter or _ and hold only letters, digits, _ . -`);
-        } else if (typeof file !== 'string' || file.trim() === '') {
-          problems.add(`${at('scorers')}.${name}: must be a file path (got ${kind(file)})`);
-        } else {
-          suite.scorers[name] = isAbsolute(file) ? file : resolve(dirname(resolve(source)), file);
-        }
-      }
+      suite.scorers[name] = isAbsolute(file) ? file : resolve(dirname(resolve(source)), file);
     }
   }
-  const known = [...new Set([...scorerNames(), ...Object.keys(suite.scorers)])].sort();
-  const scorerKnown = (name: string) => hasScorer(name) || name in suite.scorers;
-  if (top.scorer !== undefined) {
-    if (typeof top.scorer !== 'string' || top.scorer.trim() === '') {
-      problems.add(`${at('scorer')}: must be a scorer name (got ${kind(top.scorer)})`);
-    } else if (!scorerKnown(top.scorer)) {
-      problems.add(`${at('scorer')}: unknown scorer "${top.scorer}"${didYouMean(top.scorer, known)} (known: ${known.join(', ')})`);
-    } else {
-      suite.scorer = canonicalScorerName(top.scorer);
-    }
+  const scorers = new SuiteScorers(suite);
+  if (fields.scorer !== undefined) {
+    const why = scorers.problem(fields.scorer);
+    if (why) problems.push(`${at('scorer')}: ${why}`);
+    else suite.scorer = canonicalScorerName(fields.scorer);
   }
 
-  if (format === 'yaml') {
-    if (top.cases === undefined) problems.add(`${source}: cases: missing (a list of cases)`);
-    else if (!Array.isArray(top.cases)) problems.add(`${at('cases')}: must be a list of cases (got ${kind(top.cases)})`);
-  }
-  if (header.cases.length === 0 && (format === 'jsonl' || Array.isArray(top.cases))) {
-    problems.add(`${source}: the suite has no cases`);
-  }
+  if (format === 'yaml' && top.cases === undefined) problems.push(`${source}: cases: missing (a list of cases)`);
+  if (header.cases.length === 0 && (format === 'jsonl' || Array.isArray(top.cases))) problems.push(`${source}: the suite has no cases`);
 
   const seen = new Map<string, { index: number; line?: number }>();
   header.cases.forEach((raw, index) => {
-    const c = parseCase(raw, index, suite, format, problems, scorerKnown, known);
+    const c = parseCase(raw, index, suite, scorers, problems);
     if (!c) return;
     const first = seen.get(c.id);
     if (first) {
       const firstAt = format === 'jsonl' ? `line ${first.line}` : `#${first.index + 1}${first.line ? `, line ${first.line}` : ''}`;
-      problems.add(`${caseLocation(source, format, c.id, index, raw.line)}: id: duplicate id "${c.id}" (first used by the case at ${firstAt})`);
+      problems.push(`${caseLocation(source, format, c.id, index, raw.line)}: id: duplicate id "${c.id}" (first used by the case at ${firstAt})`);
       return;
     }
     seen.set(c.id, { index, line: raw.line });
     suite.cases.push(c);
   });
-  problems.throwIfAny();
+  throwIfAny(problems);
   return suite;
 }
 
@@ -292,6 +245,20 @@ export function suiteMessages(c: EvalCase, suite?: EvalSuite): CasePrompt {
 
 // ---------------------------------------------------------------------------------------------
 
+/** The scorers a suite may name: the registered ones and the suite's own files. */
+class SuiteScorers {
+  readonly known: string[];
+  constructor(private readonly suite: EvalSuite) {
+    this.known = [...new Set([...scorerNames(), ...Object.keys(suite.scorers)])].sort();
+  }
+
+  /** Why `name` is not a scorer of the suite (undefined when it is). */
+  problem(name: string): string | undefined {
+    if (hasScorer(name) || name in this.suite.scorers) return undefined;
+    return `unknown scorer "${name}"${didYouMean(name, this.known)} (known: ${this.known.join(', ')})`;
+  }
+}
+
 function caseLocation(source: string, format: 'yaml' | 'jsonl', id: string | undefined, index: number, line?: number): string {
   const name = id !== undefined ? `case "${id}"` : `case #${index + 1}`;
   if (format === 'jsonl') return `${source}:${line}: ${name}`;
@@ -300,281 +267,126 @@ function caseLocation(source: string, format: 'yaml' | 'jsonl', id: string | und
   return parts.length > 0 ? `${source}: ${name} (${parts.join(', ')})` : `${source}: ${name}`;
 }
 
-function parseCase(
-  raw: RawCase,
-  index: number,
-  suite: EvalSuite,
-  format: 'yaml' | 'jsonl',
-  problems: Problems,
-  scorerKnown: (name: string) => boolean,
-  known: string[],
-): EvalCase | undefined {
+/** The order of a case's problems: unknown keys, then by the case's keys. */
+function byField(a: { field: string }, b: { field: string }): number {
+  const rank = (f: string) => (f === '' ? -1 : CASE_FIELDS.indexOf(f.split(/[.[]/)[0]));
+  return rank(a.field) - rank(b.field);
+}
+
+function parseCase(raw: RawCase, index: number, suite: EvalSuite, scorers: SuiteScorers, problems: string[]): EvalCase | undefined {
   const v = raw.value;
-  let id: string | undefined;
-  if (isPlainObject(v)) {
-    if (typeof v.id === 'string' && v.id.trim() !== '') id = v.id.trim();
-    else if (typeof v.id === 'number' && Number.isInteger(v.id)) id = String(v.id);
-  }
-  const loc = caseLocation(suite.source, format, id, index, raw.line);
-  const before = problems.list.length;
-  const bad = (field: string, message: string) => problems.add(`${loc}: ${field}: ${message}`);
+  const rawId = isPlainObject(v) ? CASE.id.safeParse(v.id) : undefined;
+  const id = rawId?.success ? rawId.data : undefined;
+  const loc = caseLocation(suite.source, suite.format, id, index, raw.line);
   if (!isPlainObject(v)) {
-    problems.add(`${loc}: a case must be an object (got ${kind(v)})`);
+    problems.push(`${loc}: a case must be an object (got ${kind(v)})`);
     return undefined;
   }
-  for (const key of Object.keys(v)) {
-    if (!(CASE_FIELDS as readonly string[]).includes(key)) {
-      problems.add(`${loc}: ${key}: unknown field${didYouMean(key, CASE_FIELDS)}`);
-    }
-  }
-  if (id === undefined) {
-    bad('id', v.id === undefined ? 'missing (every case needs a unique id)' : `must be a non-empty string (got ${kind(v.id)})`);
-  }
-  let category = 'default';
-  if (v.category !== undefined) {
-    if (typeof v.category === 'string' && v.category.trim() !== '') category = v.category.trim();
-    else bad('category', `must be a non-empty string (got ${kind(v.category)})`);
-  }
-
-  let prompt: string | undefined;
-  let messages: ChatMessage[] | undefined;
-  if (v.prompt !== undefined && v.messages !== undefined) {
+  const found: { field: string; message: string }[] = [];
+  const bad = (field: string, message: string) => found.push({ field, message });
+  const input = { ...v };
+  if (input.prompt !== undefined && input.messages !== undefined) {
     bad('prompt', 'give either "prompt" or "messages", not both');
-  } else if (v.prompt !== undefined) {
-    if (typeof v.prompt === 'string' && v.prompt.trim() !== '') prompt = v.prompt;
-    else bad('prompt', `must be a non-empty string (got ${kind(v.prompt)})`);
-  } else if (v.messages !== undefined) {
-    messages = checkMessages(v.messages, (f, m) => bad(f, m));
-  } else {
+    delete input.prompt;
+    delete input.messages;
+  } else if (input.prompt === undefined && input.messages === undefined) {
     bad('prompt', 'missing: give "prompt" (a string) or "messages" (a chat)');
   }
-
-  const system = v.system !== undefined ? checkString(v.system, (m) => bad('system', m)) : suite.system;
-  const tools = v.tools !== undefined ? checkTools(v.tools, 'tools', bad) : suite.tools;
-  const maxTokens = v.max_tokens !== undefined ? checkPositiveInt(v.max_tokens, (m) => bad('max_tokens', m)) : suite.maxTokens;
-  const stop = v.stop !== undefined ? checkStop(v.stop, (m) => bad('stop', m)) : suite.stop;
-  let weight = 1;
-  if (v.weight !== undefined) {
-    if (typeof v.weight === 'number' && Number.isFinite(v.weight) && v.weight > 0) weight = v.weight;
-    else bad('weight', `must be a number > 0 (got ${kind(v.weight)})`);
+  if (input.id === undefined) bad('id', 'missing (every case needs a unique id)');
+  if (input.expect === null) delete input.expect;
+  const { value: f, problems: fieldProblems } = parseFields(CASE, input);
+  for (const p of fieldProblems) {
+    if (p.kind === 'unknown-key') for (const key of p.keys ?? []) bad('', `${key}: unknown field${didYouMean(key, CASE_FIELDS)}`);
+    else bad(formatPath(p.path), p.message);
   }
-  let notes: string | undefined;
-  if (v.notes !== undefined) notes = checkString(v.notes, (m) => bad('notes', m));
-
   let caseScorer: string | undefined;
-  if (v.scorer !== undefined) {
-    if (typeof v.scorer !== 'string' || v.scorer.trim() === '') bad('scorer', `must be a scorer name (got ${kind(v.scorer)})`);
-    else if (!scorerKnown(v.scorer)) bad('scorer', `unknown scorer "${v.scorer}"${didYouMean(v.scorer, known)} (known: ${known.join(', ')})`);
-    else caseScorer = canonicalScorerName(v.scorer);
+  if (f.scorer !== undefined) {
+    const why = scorers.problem(f.scorer);
+    if (why) bad('scorer', why);
+    else caseScorer = canonicalScorerName(f.scorer);
   }
-
-  const expect = checkExpectation(v.expect, bad);
-  let scorer = caseScorer ?? suite.scorer;
-  if (expect && scorer === undefined) {
-    scorer = inferScorer(expect);
-    if (scorer === undefined) bad('scorer', 'cannot tell which scorer to use from the expectation: set "scorer" on the case or the suite');
-  }
-  if (expect && scorer !== undefined && scorer in BUILTIN_EXPECT) {
-    const spec = BUILTIN_EXPECT[scorer];
-    let unused = 0;
-    for (const key of Object.keys(expect) as ExpectField[]) {
-      if ((EXPECT_FIELDS as readonly string[]).includes(key) && !spec.allowed.includes(key)) {
-        const hint = inferScorer({ [key]: (expect as Record<string, unknown>)[key] } as Expectation);
-        bad(`expect.${key}`, `not used by the "${scorer}" scorer${hint && hint !== scorer ? ` (did you mean scorer: ${hint}?)` : ''}`);
-        unused++;
-      }
-    }
-    // A field for another scorer usually means the wrong scorer, not a missing field: say only that.
-    for (const key of unused > 0 ? [] : spec.required) {
-      if (expect[key] === undefined) bad(`expect.${key}`, `missing: the "${scorer}" scorer needs it`);
-    }
-    if ((scorer === 'hermes' || scorer === 'qwen3_xml') && expect.format !== undefined && expect.format !== scorer) {
-      bad('expect.format', `is "${expect.format}" but the scorer is "${scorer}"`);
-    }
-  }
-
-  if (problems.list.length > before || id === undefined || expect === undefined || scorer === undefined) return undefined;
-  const c: EvalCase = { id, category, index, expect, scorer, weight };
+  const expect = f.expect === undefined ? missingExpectation(input.expect, bad) : checkExpectation(f.expect, bad);
+  const scorer = checkScorer(expect, caseScorer ?? suite.scorer, bad);
+  found.sort(byField);
+  problems.push(...found.map(({ field, message }) => (field ? `${loc}: ${field}: ${message}` : `${loc}: ${message}`)));
+  if (found.length > 0 || id === undefined || expect === undefined || scorer === undefined) return undefined;
+  const c: EvalCase = { id, category: f.category ?? 'default', index, expect, scorer, weight: f.weight ?? 1 };
   if (raw.line !== undefined) c.line = raw.line;
-  if (prompt !== undefined) c.prompt = prompt;
-  if (messages !== undefined) c.messages = messages;
+  if (f.prompt !== undefined) c.prompt = f.prompt;
+  if (f.messages !== undefined) c.messages = f.messages as ChatMessage[];
+  const system = f.system ?? suite.system;
   if (system !== undefined) c.system = system;
+  const tools = f.tools ?? suite.tools;
   if (tools !== undefined) c.tools = tools;
+  const maxTokens = f.max_tokens ?? suite.maxTokens;
   if (maxTokens !== undefined) c.maxTokens = maxTokens;
+  const stop = f.stop ?? suite.stop;
   if (stop !== undefined) c.stop = stop;
-  if (notes !== undefined) c.notes = notes;
+  if (f.notes !== undefined) c.notes = f.notes;
   return c;
 }
 
-function checkExpectation(value: unknown, bad: (field: string, message: string) => void): Expectation | undefined {
-  if (value === undefined || value === null) {
-    bad('expect', 'missing: every case needs an expectation (e.g. {tool, keywords}, {regex}, {exact} or {json_schema})');
-    return undefined;
-  }
-  if (!isPlainObject(value)) {
-    bad('expect', `must be an object (got ${kind(value)})`);
-    return undefined;
-  }
+const NEED_EXPECTATION = 'every case needs an expectation (e.g. {tool, keywords}, {regex}, {exact} or {json_schema})';
+
+/** The problem of a case without a usable `expect` (missing, or not an object: reported by the schema). */
+function missingExpectation(value: unknown, bad: (field: string, message: string) => void): undefined {
+  if (value === undefined) bad('expect', `missing: ${NEED_EXPECTATION}`);
+  return undefined;
+}
+
+/** The expectation's fields, each by its schema, then the rules across them. */
+function checkExpectation(value: Record<string, unknown>, bad: (field: string, message: string) => void): Expectation | undefined {
   if (Object.keys(value).length === 0) {
-    bad('expect', 'empty: every case needs an expectation (e.g. {tool, keywords}, {regex}, {exact} or {json_schema})');
+    bad('expect', `empty: ${NEED_EXPECTATION}`);
     return undefined;
   }
-  let ok = true;
-  const fail = (field: string, message: string) => {
-    ok = false;
-    bad(`expect.${field}`, message);
-  };
-  const e: Expectation = {};
-  for (const [key, v] of Object.entries(value)) {
-    switch (key as ExpectField) {
-      case 'tool':
-        if (typeof v === 'string' && v.trim() !== '') e.tool = v.trim();
-        else if (Array.isArray(v) && v.length > 0 && v.every((t) => typeof t === 'string' && t.trim() !== '')) e.tool = v.map((t: string) => t.trim());
-        else fail(key, `must be a tool name or a non-empty list of tool names (got ${kind(v)})`);
-        break;
-      case 'keywords':
-        if (Array.isArray(v) && v.every((k) => typeof k === 'string' && k !== '')) e.keywords = [...v];
-        else if (Array.isArray(v) && v.every((k) => typeof k === 'string' || typeof k === 'number') && !v.includes('')) e.keywords = v.map(String);
-        else fail(key, `must be a list of non-empty strings (got ${kind(v)})`);
-        break;
-      case 'wrapper':
-        if (typeof v === 'string' && v.trim() !== '') e.wrapper = v.trim();
-        else fail(key, `must be a tool name (got ${kind(v)})`);
-        break;
-      case 'format':
-        if (v === 'hermes' || v === 'qwen3_xml') e.format = v;
-        else fail(key, `must be "hermes" or "qwen3_xml" (got ${kind(v)})`);
-        break;
-      case 'arguments_schema': {
-        const why = isPlainObject(v) ? schemaProblem(v) : 'must be a JSON schema (an object)';
-        if (why) fail(key, why);
-        else e.arguments_schema = v as Record<string, unknown>;
-        break;
-      }
-      case 'json_schema': {
-        const why = schemaProblem(v);
-        if (why) fail(key, why);
-        else e.json_schema = v as Record<string, unknown> | boolean;
-        break;
-      }
-      case 'regex':
-        if (typeof v === 'string') e.regex = v;
-        else fail(key, `must be a string (got ${kind(v)})`);
-        break;
-      case 'flags':
-        if (typeof v === 'string' && /^[dgimsuvy]*$/.test(v)) e.flags = v;
-        else fail(key, `must be RegExp flags such as "i" or "ms" (got ${kind(v)})`);
-        break;
-      case 'exact':
-        if (typeof v === 'string') e.exact = v;
-        else fail(key, `must be a string (got ${kind(v)})`);
-        break;
-      case 'only_call':
-      case 'allow_think':
-        if (typeof v === 'boolean') e[key as 'only_call' | 'allow_think'] = v;
-        else fail(key, `must be true or false (got ${kind(v)})`);
-        break;
-      case 'data':
-        e.data = v;
-        break;
-      default:
-        fail(key, `unknown field${didYouMean(key, EXPECT_FIELDS)}`);
-    }
+  const { value: e, problems } = parseFields(EXPECTATION, value, { inputOrder: true });
+  for (const p of problems) {
+    if (p.kind === 'unknown-key') for (const key of p.keys ?? []) bad(`expect.${key}`, `unknown field${didYouMean(key, EXPECT_FIELDS)}`);
+    else bad(`expect.${formatPath(p.path)}`, p.message);
   }
+  let ok = problems.length === 0;
   if (e.regex !== undefined) {
     try {
       new RegExp(e.regex, e.flags ?? '');
     } catch (err) {
-      fail('regex', `is not a valid regular expression: ${(err as Error).message}`);
+      ok = false;
+      bad('expect.regex', `is not a valid regular expression: ${(err as Error).message}`);
     }
   }
-  if (e.flags !== undefined && e.regex === undefined && ok) fail('flags', 'given without "regex"');
-  return ok ? e : undefined;
+  if (e.flags !== undefined && e.regex === undefined && ok) {
+    ok = false;
+    bad('expect.flags', 'given without "regex"');
+  }
+  return ok ? (e as Expectation) : undefined;
 }
 
-function checkString(v: unknown, bad: (message: string) => void): string | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v === 'string') return v;
-  bad(`must be a string (got ${kind(v)})`);
-  return undefined;
-}
-
-function checkPositiveInt(v: unknown, bad: (message: string) => void): number | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v === 'number' && Number.isInteger(v) && v > 0) return v;
-  bad(`must be a positive integer (got ${kind(v)})`);
-  return undefined;
-}
-
-function checkStop(v: unknown, bad: (message: string) => void): string[] | undefined {
-  if (v === undefined) return undefined;
-  if (Array.isArray(v) && v.every((s) => typeof s === 'string' && s !== '')) return [...v];
-  bad(`must be a list of non-empty strings (got ${kind(v)})`);
-  return undefined;
-}
-
-/** Tools: OpenAI style {type: "function", function: {name, description?, parameters?}}, or the short {name, description?, parameters?}. */
-function checkTools(v: unknown, field: string, bad: (field: string, message: string) => void): ToolSchema[] | undefined {
-  if (v === undefined) return undefined;
-  if (!Array.isArray(v)) {
-    bad(field, `must be a list of tool schemas (got ${kind(v)})`);
+/** The scorer in effect (given, else inferred from the expectation), and the expectation fields it reads. */
+function checkScorer(expect: Expectation | undefined, given: string | undefined, bad: (field: string, message: string) => void): string | undefined {
+  if (!expect) return given;
+  const scorer = given ?? inferScorer(expect);
+  if (scorer === undefined) {
+    bad('scorer', 'cannot tell which scorer to use from the expectation: set "scorer" on the case or the suite');
     return undefined;
   }
-  const out: ToolSchema[] = [];
-  let ok = true;
-  v.forEach((tool, i) => {
-    const f = `${field}[${i}]`;
-    const fn = isPlainObject(tool) ? (isPlainObject(tool.function) ? tool.function : tool) : undefined;
-    if (!fn || typeof fn.name !== 'string' || fn.name.trim() === '') {
-      ok = false;
-      bad(f, 'must be a tool schema {type: "function", function: {name, description, parameters}}');
-      return;
+  const spec = BUILTIN_EXPECT[scorer];
+  if (!spec) return scorer;
+  let unused = 0;
+  for (const key of Object.keys(expect) as ExpectField[]) {
+    if (!spec.allowed.includes(key)) {
+      const hint = inferScorer({ [key]: expect[key] } as Expectation);
+      bad(`expect.${key}`, `not used by the "${scorer}" scorer${hint && hint !== scorer ? ` (did you mean scorer: ${hint}?)` : ''}`);
+      unused++;
     }
-    if (fn.parameters !== undefined) {
-      const why = isPlainObject(fn.parameters) ? schemaProblem(fn.parameters) : 'must be a JSON schema (an object)';
-      if (why) {
-        ok = false;
-        bad(`${f}.function.parameters`, why);
-        return;
-      }
-    }
-    out.push(isPlainObject((tool as Record<string, unknown>).function) ? (tool as ToolSchema) : { type: 'function', function: fn });
-  });
-  return ok ? out : undefined;
-}
-
-const ROLES = ['system', 'user', 'assistant', 'tool'];
-
-function checkMessages(v: unknown, bad: (field: string, message: string) => void): ChatMessage[] | undefined {
-  if (!Array.isArray(v) || v.length === 0) {
-    bad('messages', `must be a non-empty list of chat messages (got ${kind(v)})`);
-    return undefined;
   }
-  let ok = true;
-  v.forEach((m, i) => {
-    const f = `messages[${i}]`;
-    if (!isPlainObject(m)) {
-      ok = false;
-      bad(f, `must be a message {role, content} (got ${kind(m)})`);
-      return;
-    }
-    if (typeof m.role !== 'string' || !ROLES.includes(m.role)) {
-      ok = false;
-      bad(`${f}.role`, `must be one of ${ROLES.join(', ')} (got ${kind(m.role)})`);
-    }
-    const hasCalls = Array.isArray(m.tool_calls) && m.tool_calls.length > 0;
-    if (typeof m.content !== 'string' && !(hasCalls && (m.content === undefined || m.content === null))) {
-      ok = false;
-      bad(`${f}.content`, `must be a string (got ${kind(m.content)})`);
-    }
-  });
-  if (!ok) return undefined;
-  const last = v[v.length - 1] as ChatMessage;
-  if (last.role !== 'user' && last.role !== 'tool') {
-    bad(`messages[${v.length - 1}].role`, `the last message must be from the user or a tool, so the model answers it (got "${last.role}")`);
-    return undefined;
+  // A field for another scorer usually means the wrong scorer, not a missing field: say only that.
+  for (const key of unused > 0 ? [] : spec.required) {
+    if (expect[key] === undefined) bad(`expect.${key}`, `missing: the "${scorer}" scorer needs it`);
   }
-  return v as ChatMessage[];
+  if ((scorer === 'hermes' || scorer === 'qwen3_xml') && expect.format !== undefined && expect.format !== scorer) {
+    bad('expect.format', `is "${expect.format}" but the scorer is "${scorer}"`);
+  }
+  return scorer;
 }
 
 function readYamlSuite(text: string, source: string): SuiteHeader {

@@ -19,6 +19,7 @@ import * as hfTokenizers from '@huggingface/tokenizers';
 import { MlxLabError } from '../core/errors.js';
 import { readJsonFile } from '../core/json.js';
 import { readChatTemplateFiles } from './template-files.js';
+import { isPlainObject } from '../core/suggest.js';
 
 type HfTokenizer = hfTokenizers.Tokenizer;
 const HfTokenizer = hfTokenizers.Tokenizer;
@@ -151,10 +152,6 @@ function readOptionalJson(path: string, what: string): unknown {
   return readJsonFile(path, { code: 'E_TOKENIZER', what, optional: true });
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 export class Tokenizer {
   /** The underlying @huggingface/tokenizers instance. */
   readonly hf: HfTokenizer;
@@ -196,15 +193,15 @@ export class Tokenizer {
     options: TokenizerSource = {},
   ) {
     this.source = options.source ?? '<tokenizer>';
-    if (!isObject(tokenizerJson) || !isObject(tokenizerJson.model)) {
+    if (!isPlainObject(tokenizerJson) || !isPlainObject(tokenizerJson.model)) {
       throw new MlxLabError('E_TOKENIZER', `${this.source}: tokenizer.json has no "model" object`);
     }
-    if (!isObject(tokenizerConfig)) {
+    if (!isPlainObject(tokenizerConfig)) {
       throw new MlxLabError('E_TOKENIZER', `${this.source}: tokenizer_config.json must hold a JSON object`);
     }
     this.tokenizerJson = tokenizerJson;
     this.config = tokenizerConfig;
-    this.generationConfig = isObject(generationConfig) ? generationConfig : {};
+    this.generationConfig = isPlainObject(generationConfig) ? generationConfig : {};
     this.chatTemplateFiles = options.chatTemplateFiles ?? {};
     // transformers >= 5 defaults clean_up_tokenization_spaces to false; the JS library to true.
     this.cleanUpSpaces = tokenizerConfig.clean_up_tokenization_spaces === true;
@@ -283,15 +280,15 @@ export class Tokenizer {
     if (json === undefined) {
       throw new MlxLabError('E_TOKENIZER', `${dir}: tokenizer.json not found (mlx-lab needs the Hugging Face tokenizer.json in the model folder)`);
     }
-    if (!isObject(json)) throw new MlxLabError('E_TOKENIZER', `${tokenizerPath}: tokenizer.json must hold a JSON object`);
+    if (!isPlainObject(json)) throw new MlxLabError('E_TOKENIZER', `${tokenizerPath}: tokenizer.json must hold a JSON object`);
     const rawConfig = readOptionalJson(join(dir, 'tokenizer_config.json'), 'tokenizer_config.json') ?? {};
-    if (!isObject(rawConfig)) throw new MlxLabError('E_TOKENIZER', `${join(dir, 'tokenizer_config.json')}: tokenizer_config.json must hold a JSON object`);
+    if (!isPlainObject(rawConfig)) throw new MlxLabError('E_TOKENIZER', `${join(dir, 'tokenizer_config.json')}: tokenizer_config.json must hold a JSON object`);
     let config: Record<string, unknown> = rawConfig;
     const generation = readOptionalJson(join(dir, 'generation_config.json'), 'generation_config.json') ?? {};
     const specialMap = readOptionalJson(join(dir, 'special_tokens_map.json'), 'special_tokens_map.json');
     // transformers reads special_tokens_map.json only for configs without added_tokens_decoder
     // (older saves), and then its named tokens win over tokenizer_config's.
-    if (isObject(specialMap) && !('added_tokens_decoder' in config)) {
+    if (isPlainObject(specialMap) && !('added_tokens_decoder' in config)) {
       config = { ...config };
       for (const [key, value] of Object.entries(specialMap)) {
         if ((SPECIAL_TOKEN_NAMES as readonly string[]).includes(key) || key === 'additional_special_tokens') config[key] = value;

@@ -8,7 +8,7 @@
  * applied with mergeConfig's semantics (a nested section is merged key by key) and validated.
  */
 import { basename, join, resolve } from 'node:path';
-import { mergeConfig, type TrainConfig } from '../config/config.js';
+import { GRID_KEYS, gridKeyProblem, mergeConfig, type TrainConfig } from '../config/config.js';
 import { MlxLabError } from '../core/errors.js';
 
 export interface SweepRunPlan {
@@ -38,9 +38,6 @@ const KEY_ABBREVIATIONS: Record<string, string> = {
   max_seq_length: 'maxlen',
   mask_prompt: 'mask',
 };
-
-/** Grid keys a sweep cannot vary (each run's adapter folder is the sweep's to choose; seeds go in `seeds`). */
-const FIXED_KEYS = new Set(['adapter_path', 'seed', 'sweep', 'config']);
 
 function keyLabel(key: string): string {
   return KEY_ABBREVIATIONS[key] ?? key.split('.').at(-1)!.replace(/_/g, '');
@@ -102,9 +99,9 @@ export function planSweep(config: TrainConfig, options: PlanOptions = {}): Sweep
   if (seeds && new Set(seeds).size !== seeds.length) throw new MlxLabError('E_CONFIG', `repeated seeds: ${seeds.join(', ')}`);
   const grid = sweep?.grid ?? {};
   for (const key of Object.keys(grid)) {
-    if (FIXED_KEYS.has(key)) {
-      throw new MlxLabError('E_CONFIG', `sweep.grid.${key}: a sweep cannot vary ${key}${key === 'seed' ? ' in the grid (list the seeds in sweep.seeds)' : ''}`);
-    }
+    // The config's rule (a config built in code has not been through it).
+    const why = gridKeyProblem(key, GRID_KEYS);
+    if (why) throw new MlxLabError('E_CONFIG', `sweep.grid.${key}: ${why}`);
   }
   const root = resolve(config.adapter_path);
   const runs: SweepRunPlan[] = [];
