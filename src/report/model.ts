@@ -5,7 +5,7 @@
  * A finished run has both; an unfinished (or killed) run has only the log, and the view is built
  * from its events (the selection then is provisional: what `mlx-lab select` would choose now).
  */
-import type { FormatRecord, RunManifest } from '../run/experiment.js';
+import type { FormatRecord, RunManifest } from '../run/manifest.js';
 import { FAILURE_CLASSES } from '../eval/scorers.js';
 import { selectCheckpoint, type CheckpointScores } from '../select/selection.js';
 import { eventsOf, type MetricsEvent } from '../run/metrics.js';

@@ -4,10 +4,11 @@
  * colors, so they read the same in a log file.
  */
 import { buildRunView, sweepStats, type RunInput, type RunView, type SweepOptions, type SweepRunInput } from './model.js';
+import { RUN_FILES } from '../run/run-dir.js';
 import { interval, lossText, pct } from './html.js';
 
 function stop(v: RunView): string {
-  if (!v.finished) return `unfinished (no run.json): the log ends at step ${v.iterations ?? '?'}`;
+  if (!v.finished) return `unfinished (no ${RUN_FILES.manifest}): the log ends at step ${v.iterations ?? '?'}`;
   if (v.stopReason === 'completed') return `completed ${v.iterations ?? '?'} iterations`;
   if (v.stopReason === 'callback') return v.stopMessage ?? 'stopped by a callback';
   return `${v.stopReason ?? 'unknown'}${v.stopMessage ? `: ${v.stopMessage}` : ''}`;

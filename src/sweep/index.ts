@@ -10,7 +10,7 @@
  * warnings are reported as a `lint` event and kept in sweep.json.
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { TrainConfig } from '../config/config.js';
 import { MlxLabError } from '../core/errors.js';
 import { dataOptionsFromConfig, loadData, vocabHasThinking, type DataSplits } from '../data/index.js';
@@ -24,7 +24,8 @@ import { loadModel as defaultLoadModel, type Model } from '../model/model.js';
 import type { TrainEvent } from '../train/loop.js';
 import { SINGLE, type Group } from '../distributed/group.js';
 import { planSweep, type SweepRunPlan } from './plan.js';
-import { DEFAULT_LOCK_THRESHOLD, SWEEP_REPORT, summarizeRun, summarizeRuns, type SweepReport, type SweepRunSummary } from './report.js';
+import { DEFAULT_LOCK_THRESHOLD, summarizeRun, summarizeRuns, type SweepReport, type SweepRunSummary } from './report.js';
+import { sweepFile } from '../run/run-dir.js';
 
 export { planSweep, runName, formatNumber, type SweepRunPlan, type PlanOptions } from './plan.js';
 export {
@@ -136,7 +137,7 @@ async function sweepLocked(config: TrainConfig, options: SweepOptions): Promise<
   const plan = planSweep(config, { seeds: options.seeds });
   const lockThreshold = lockThresholdOf(config, options.lockThreshold);
   const adapterPath = resolve(config.adapter_path);
-  const file = join(adapterPath, SWEEP_REPORT);
+  const file = sweepFile(adapterPath);
   const emit = (e: SweepEvent) => options.onEvent?.(e);
   const hasGrid = Object.keys(config.sweep?.grid ?? {}).length > 0;
   const group = options.group ?? SINGLE;

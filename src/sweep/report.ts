@@ -9,15 +9,18 @@
  * Distributions and lock counts are over the runs that finished (stopped by completion or by
  * early stopping); an interrupted or failed run is listed but not counted.
  */
-import type { FormatRecord, ExperimentResult } from '../run/experiment.js';
+import type { ExperimentResult } from '../run/experiment.js';
+import type { FormatRecord } from '../run/manifest.js';
 import type { LintWarning } from '../eval/lint.js';
 import { wilsonInterval } from '../eval/stats.js';
 import type { Metric, SelectionRule } from '../config/config.js';
 import type { StopReason } from '../train/loop.js';
 import { describeValues, type Distribution } from './stats.js';
 import type { SweepRunPlan } from './plan.js';
+import { RUN_FILES } from '../run/run-dir.js';
 
-export const SWEEP_REPORT = 'sweep.json';
+/** The sweep report's file name in the sweep folder. */
+export const SWEEP_REPORT = RUN_FILES.sweep;
 export const DEFAULT_LOCK_THRESHOLD = 0.8;
 
 /** One format eval of a run. */
