@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_LOCK_THRESHOLD } from '../report/model.js';
+import { DEFAULT_LOCK_THRESHOLD } from '../sweep/evals.js';
 import { RUN_FILES } from '../run/run-dir.js';
 import { writeReport, type ReportOptions } from '../report/write.js';
 

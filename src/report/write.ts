@@ -4,7 +4,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.js';
 import { MlxLabError } from '../core/errors.js';
 import { assertNotAnInput } from '../core/paths.js';
-import { DEFAULT_LOCK_THRESHOLD } from './model.js';
+import { DEFAULT_LOCK_THRESHOLD } from '../sweep/evals.js';
 import { renderRunReport, renderSweepReport } from './html.js';
 import { runSummary, sweepSummary } from './summary.js';
 import { detectReportKind, findRunDirs, loadCaseCategories, loadRun, loadSweep } from './load.js';

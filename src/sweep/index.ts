@@ -24,16 +24,16 @@ import { loadModel as defaultLoadModel, type Model } from '../model/model.js';
 import type { TrainEvent } from '../train/loop.js';
 import { SINGLE, type Group } from '../distributed/group.js';
 import { planSweep, type SweepRunPlan } from './plan.js';
-import { DEFAULT_LOCK_THRESHOLD, summarizeRun, summarizeRuns, type SweepReport, type SweepRunSummary } from './report.js';
+import { summarizeRun, summarizeRuns, type SweepReport, type SweepRunSummary } from './report.js';
+import { DEFAULT_LOCK_THRESHOLD } from './evals.js';
 import { sweepFile } from '../run/run-dir.js';
 
 export { planSweep, runName, formatNumber, type SweepRunPlan, type PlanOptions } from './plan.js';
+export { DEFAULT_LOCK_THRESHOLD, type EvalPoint } from './evals.js';
 export {
-  DEFAULT_LOCK_THRESHOLD,
   SWEEP_REPORT,
   summarizeRun,
   summarizeRuns,
-  type EvalPoint,
   type LockSummary,
   type RunStatus,
   type SweepDistributions,
@@ -42,7 +42,7 @@ export {
   type SweepRunSummary,
 } from './report.js';
 export { formatRunLine, formatSweepSummary } from './format.js';
-export { describeValues, mean, std, min, max, median, type Distribution } from './stats.js';
+export { describeValues, mean, std, min, max, median, type Distribution } from '../eval/stats.js';
 
 export type SweepEvent =
   | { event: 'sweep_start'; adapterPath: string; lockThreshold: number; runs: { name: string; seed: number; grid: Record<string, unknown> }[] }
