@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { loadModel } from '../model/model.js';
 import { attachAdapter } from '../model/adapters.js';
+import { RUN_FILES } from '../run/run-dir.js';
 import { loadSuite } from '../eval/index.js';
 import { runEval, type EvalResult } from '../eval/runner.js';
 import { positiveInteger } from './options.js';
@@ -34,7 +35,7 @@ export function evalCommand(): Command {
     .description('score a model (optionally with an adapter) on a format-eval suite, in process')
     .requiredOption('-m, --model <path>', 'model folder or .gguf file (a fused model is a model folder)')
     .requiredOption('-s, --suite <file>', 'eval suite (YAML or JSONL)')
-    .option('-a, --adapter <path>', 'adapter folder or adapters.safetensors to attach')
+    .option('-a, --adapter <path>', `adapter folder or ${RUN_FILES.adapter} to attach`)
     .option('--max-tokens <n>', 'token budget per reply when the suite gives none (default 256)', positiveInteger('--max-tokens'))
     .option('--stop <text>', 'extra stop string (repeatable); <think> is added when the template can think', (v: string, p: string[] = []) => [...p, v])
     .option('--batch-size <n>', 'cases decoded together (default: all)', positiveInteger('--batch-size'))

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { fuse, type FuseProgress, type SavedModelFolder } from '../convert/fuse.js';
 import { integer } from './options.js';
+import { RUN_FILES } from '../run/run-dir.js';
 import { GRACE_MS, onInterrupt } from './signals.js';
 
 /** Progress on stderr: one updating line on a terminal, a line per finished stage otherwise. */
@@ -53,7 +54,7 @@ export function fuseCommand(): Command {
   return new Command('fuse')
     .description('merge a LoRA / DoRA / full adapter into its base model and save a model folder mlx-lm loads (mlx_lm.fuse)')
     .option('--model <path>', 'base model folder (mlx-lm layout) or .gguf file', 'mlx_model')
-    .option('--adapter-path <path>', 'adapter folder with adapters.safetensors and adapter_config.json', 'adapters')
+    .option('--adapter-path <path>', `adapter folder with ${RUN_FILES.adapter} and ${RUN_FILES.adapterConfig}`, 'adapters')
     .option('--save-path <path>', 'the folder to write', 'fused_model')
     .option('--dequantize', 'save every layer in full precision')
     .option('--de-quantize', 'the same as --dequantize')

@@ -15,6 +15,7 @@ import { onInterrupt } from './signals.js';
 import { addLaunchOptions, relaunchAsRanks } from './launch.js';
 import { fraction } from './options.js';
 import { joinGroup } from '../distributed/group.js';
+import { RUN_FILES } from '../run/run-dir.js';
 
 function parseSeeds(value: string): number[] {
   const parts = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -56,7 +57,7 @@ export function resolveSweepConfig(opts: Record<string, unknown>): TrainConfig {
 
 export function sweepCommand(): Command {
   const cmd = new Command('sweep').description(
-    'train several seeds (and optionally a small grid of config values) in one process on one loaded base model; reports the distribution of format scores in <adapter-path>/sweep.json',
+    `train several seeds (and optionally a small grid of config values) in one process on one loaded base model; reports the distribution of format scores in <adapter-path>/${RUN_FILES.sweep}`,
   );
   addLaunchOptions(addTrainOptions(cmd))
     .option('--seeds <list>', 'seeds to run, comma-separated (overrides sweep.seeds of the config)', parseSeeds)

@@ -5,6 +5,7 @@ import { defaultTrainConfig, loadTrainConfig, mergeConfig, type TrainConfig } fr
 import { addTrainOptions, optionsToOverrides } from './train-options.js';
 import type { TrainEvent } from '../train/loop.js';
 import { runExperiment } from '../run/experiment.js';
+import { CHECKPOINT_STATE_FORM } from '../run/run-dir.js';
 import { onInterrupt } from './signals.js';
 import { addLaunchOptions, relaunchAsRanks } from './launch.js';
 import { joinGroup } from '../distributed/group.js';
@@ -73,7 +74,7 @@ function progressBar(iters: number) {
 export function trainCommand(): Command {
   const cmd = new Command('train').description('fine-tune with LoRA (QLoRA on quantized models), like mlx_lm.lora --train');
   addLaunchOptions(addTrainOptions(cmd))
-    .option('--resume [state]', 'continue exactly from the latest checkpoint in --adapter-path (or from a NNNNNNN_state.safetensors)')
+    .option('--resume [state]', `continue exactly from the latest checkpoint in --adapter-path (or from a ${CHECKPOINT_STATE_FORM})`)
     .option('--json', 'print one JSON object per event instead of a progress bar')
     .action(async (opts) => {
       const config = resolveTrainConfig(opts);

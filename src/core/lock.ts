@@ -12,8 +12,10 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { MlxLabError, ioError, warn } from './errors.js';
 import { isAlive, tempPath } from './atomic.js';
+import { RUN_FILES } from './run-files.js';
 
-export const LOCK_FILE = '.mlx-lab.lock';
+/** The lock file's name in a run folder. */
+export const LOCK_FILE = RUN_FILES.lock;
 
 export interface LockHolder {
   pid: number;

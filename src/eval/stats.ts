@@ -11,6 +11,11 @@
  *
  * With weights, the mean is the weighted mean and n is Kish's effective sample size
  * (Σw)² / Σw², which equals the case count when all weights are equal.
+ *
+ * Also the descriptive statistics over runs that sweeps and reports show (for example the best
+ * format score of each seed): count, mean, sample standard deviation, min, median and max. The
+ * standard deviation is the sample one (divides by n - 1): a sweep's seeds are a sample of the
+ * seeds one could have drawn. One value has a standard deviation of 0.
  */
 import type { FailureClass } from './scorers.js';
 import { FAILURE_CLASSES } from './scorers.js';
@@ -127,4 +132,64 @@ export function summarizeScores(results: readonly CaseScore[], z: number = Z95):
     else distribution.zero += 1;
   }
   return { ...overall, categories, failures, distribution };
+}
+
+/** The spread of some values (the field names are sweep.json's). */
+export interface Distribution {
+  n: number;
+  mean: number;
+  /** Sample standard deviation (n - 1 in the denominator); 0 for a single value. */
+  std: number;
+  min: number;
+  median: number;
+  max: number;
+}
+
+/** The arithmetic mean; NaN for no values. */
+export function mean(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  let s = 0;
+  for (const v of values) s += v;
+  return s / values.length;
+}
+
+/** Standard deviation; `sample` (default true) divides by n - 1, else by n. 0 for fewer than two values. */
+export function std(values: readonly number[], options: { sample?: boolean } = {}): number {
+  const n = values.length;
+  if (n === 0) return Number.NaN;
+  if (n === 1) return 0;
+  const m = mean(values);
+  let ss = 0;
+  for (const v of values) ss += (v - m) * (v - m);
+  return Math.sqrt(ss / (options.sample === false ? n : n - 1));
+}
+
+/** The smallest value; NaN for none. */
+export function min(values: readonly number[]): number {
+  return values.length === 0 ? Number.NaN : Math.min(...values);
+}
+
+/** The largest value; NaN for none. */
+export function max(values: readonly number[]): number {
+  return values.length === 0 ? Number.NaN : Math.max(...values);
+}
+
+/** The median (the mean of the middle two for an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** The distribution of some values; undefined for none (JSON has no NaN: sweep.json writes null). */
+export function describeValues(values: readonly number[]): Distribution | undefined {
+  if (values.length === 0) return undefined;
+  return { n: values.length, mean: mean(values), std: std(values), min: min(values), median: median(values), max: max(values) };
+}
+
+/** The distribution of the finite values among `values`; n 0 and NaNs when there are none (for display). */
+export function distribution(values: readonly number[]): Distribution {
+  const finite = values.filter((v) => typeof v === 'number' && Number.isFinite(v));
+  return describeValues(finite) ?? { n: 0, mean: Number.NaN, std: Number.NaN, min: Number.NaN, median: Number.NaN, max: Number.NaN };
 }

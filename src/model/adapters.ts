@@ -3,9 +3,10 @@
  * model, for evals and generation. The model then generates with it until detached.
  */
 import { existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { MlxLabError } from '../core/errors.js';
 import { readJsonObject } from '../core/json.js';
+import { RUN_FILES, RunFiles } from '../core/run-files.js';
 import type { Model } from './model.js';
 import { native, type NativeLoraConfig, type NativeTrainer } from '../core/native.js';
 
@@ -20,10 +21,10 @@ export interface AttachedAdapter {
 /** adapters.safetensors and adapter_config.json of a folder or a file path. */
 export function adapterFiles(path: string): { file: string; configFile: string } {
   if (!existsSync(path)) throw new MlxLabError('E_ARGUMENT', `${path}: adapter not found`);
-  const file = statSync(path).isDirectory() ? join(path, 'adapters.safetensors') : path;
-  if (!existsSync(file)) throw new MlxLabError('E_ARGUMENT', `${path}: no adapters.safetensors`);
-  const configFile = join(dirname(file), 'adapter_config.json');
-  if (!existsSync(configFile)) throw new MlxLabError('E_CONFIG', `${dirname(file)}: adapter_config.json not found (it says which layers the adapter covers)`);
+  const file = statSync(path).isDirectory() ? new RunFiles(path).adapter : path;
+  if (!existsSync(file)) throw new MlxLabError('E_ARGUMENT', `${path}: no ${RUN_FILES.adapter}`);
+  const configFile = new RunFiles(dirname(file)).adapterConfig;
+  if (!existsSync(configFile)) throw new MlxLabError('E_CONFIG', `${dirname(file)}: ${RUN_FILES.adapterConfig} not found (it says which layers the adapter covers)`);
   return { file, configFile };
 }
 

@@ -21,10 +21,10 @@ import {
   buildRunView,
   sweepStats,
   type CaseGroup,
-  type EvalPoint,
+  type RunEval,
   type RunInput,
   type RunView,
-  type SweepOptions,
+  type SweepStatsOptions,
   type SweepRunInput,
   type SweepStats,
 } from './model.js';
@@ -442,7 +442,7 @@ function failureTable(labels: readonly string[], classes: readonly string[], cou
   return `<div class="scroll"><table class="data">${head}${rows.join('')}</table></div>`;
 }
 
-function fullCount(e: EvalPoint | undefined): number {
+function fullCount(e: RunEval | undefined): number {
   return e ? Object.values(e.cases).filter((s) => s >= 1).length : 0;
 }
 
@@ -598,7 +598,7 @@ export function renderRunReport(input: RunInput | RunView, options: ReportOption
 // The sweep report
 // ---------------------------------------------------------------------------------------------
 
-export interface SweepReportOptions extends SweepOptions, ReportOptions {}
+export interface SweepReportOptions extends SweepStatsOptions, ReportOptions {}
 
 /** A strip plot of the runs' best scores on a 0–100% axis (inline SVG: no script needed). */
 function stripPlot(s: SweepStats): string {
@@ -632,8 +632,8 @@ function stripPlot(s: SweepStats): string {
     ? `<line x1="${x(s.best.mean)}" y1="${y0 - 34}" x2="${x(s.best.mean)}" y2="${y0 + 8}" stroke="#667085" stroke-dasharray="2 3"/><text x="${x(s.best.mean)}" y="${y0 - 38}" text-anchor="middle">mean ${pct(s.best.mean)}</text>`
     : '';
   const sdBand =
-    isNum(s.best.mean) && s.best.sd > 0
-      ? `<rect x="${x(Math.max(0, s.best.mean - s.best.sd))}" y="${y0 - 8}" width="${x(Math.min(1, s.best.mean + s.best.sd)) - x(Math.max(0, s.best.mean - s.best.sd))}" height="16" fill="#1f77b4" opacity="0.10"/>`
+    isNum(s.best.mean) && s.best.std > 0
+      ? `<rect x="${x(Math.max(0, s.best.mean - s.best.std))}" y="${y0 - 8}" width="${x(Math.min(1, s.best.mean + s.best.std)) - x(Math.max(0, s.best.mean - s.best.std))}" height="16" fill="#1f77b4" opacity="0.10"/>`
       : '';
   return `<svg viewBox="0 0 ${W} ${H}" width="100%" style="max-width:${W}px" role="img" aria-label="best format score of each run">
 <line x1="${L}" y1="${y0 + 8}" x2="${W - R}" y2="${y0 + 8}" stroke="#98a2b3"/>${ticks}${sdBand}
@@ -657,7 +657,7 @@ export function renderSweepReport(runs: readonly SweepRunInput[], options: Sweep
   const cards = [
     card('runs', String(s.runs.length), `${s.runs.filter((r) => r.best).length} with format evals`),
     card('locked the format', `${s.locked} of ${s.runs.length}`, `best score ≥ ${pct(s.threshold, 0)}`),
-    card('best score, mean ± sd', `${pct(d.mean)}`, `sd ${isNum(d.sd) ? (d.sd * 100).toFixed(1) : '–'} points · median ${pct(d.median)}`),
+    card('best score, mean ± sd', `${pct(d.mean)}`, `sd ${isNum(d.std) ? (d.std * 100).toFixed(1) : '–'} points · median ${pct(d.median)}`),
     card('best score, min – max', `${pct(d.min, 0)} – ${pct(d.max, 0)}`, `spread ${isNum(d.max - d.min) ? ((d.max - d.min) * 100).toFixed(1) : '–'} points`),
   ].join('');
 
@@ -673,7 +673,7 @@ export function renderSweepReport(runs: readonly SweepRunInput[], options: Sweep
 <p class="note">Best: each run's highest format score over its evals (ties: lower val loss, then earlier step), with the Wilson 95% interval over the suite's cases. A run locked the format when its best score is at least ${pct(s.threshold, 0)}. Hover a selected step for the selection's reason, a stop for its message.</p></section>`;
 
   const dist = `<section><h2>Best format score over seeds</h2>${stripPlot(s)}
-<p class="note">Each dot is a run's best score (green: locked the format); dashed red: the lock threshold; dotted: the mean; the band: mean ± sd. n = ${d.n}, mean ${pct(d.mean)}, sd ${isNum(d.sd) ? (d.sd * 100).toFixed(1) : '–'} points, min ${pct(d.min)}, max ${pct(d.max)}.</p>
+<p class="note">Each dot is a run's best score (green: locked the format); dashed red: the lock threshold; dotted: the mean; the band: mean ± sd. n = ${d.n}, mean ${pct(d.mean)}, sd ${isNum(d.std) ? (d.std * 100).toFixed(1) : '–'} points, min ${pct(d.min)}, max ${pct(d.max)}.</p>
 <div class="chart small"><canvas id="chart-best" role="img" aria-label="best format score per run with Wilson intervals"></canvas></div><p class="note">Best score per run with its Wilson 95% interval (error bars).</p></section>`;
 
   const curves = `<section><h2>Format score and val loss by step, every run</h2><div class="chart"><canvas id="chart-curves" role="img" aria-label="format score and val loss by step for every run"></canvas></div><p class="note">Solid: format score (left axis); dashed: val loss (right axis); one color per run.</p></section>`;

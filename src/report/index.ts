@@ -2,23 +2,21 @@
 export { parseMetrics, readMetrics, eventsOf, type MetricsEvent, type MetricsLog } from '../run/metrics.js';
 export {
   buildRunView,
-  bestEval,
   sweepStats,
   sweepLabels,
-  distribution,
   groupCases,
-  DEFAULT_LOCK_THRESHOLD,
   type RunInput,
   type RunView,
-  type EvalPoint,
+  type RunEval,
   type SelectedPoint,
   type CaseGroup,
   type SweepRunInput,
-  type SweepOptions,
+  type SweepStatsOptions,
   type SweepRunStats,
   type SweepStats,
-  type Distribution,
 } from './model.js';
+export { bestEval, DEFAULT_LOCK_THRESHOLD } from '../sweep/evals.js';
+export { distribution, type Distribution } from '../eval/stats.js';
 export { renderRunReport, renderSweepReport, runTitle, chartJsSource, escapeHtml, jsonForScript, heatColor, type ReportOptions, type SweepReportOptions } from './html.js';
 export { runSummary, sweepSummary } from './summary.js';
 export { loadRun, loadSweep, findRunDirs, findUnfinishedRunDirs, detectReportKind, loadCaseCategories, type LoadedRun, type LoadedSweep } from './load.js';

@@ -5,17 +5,14 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
-import type { RunManifest } from '../run/experiment.js';
+import type { RunManifest } from '../run/manifest.js';
 import { MlxLabError } from '../core/errors.js';
 import { parseSuite } from '../eval/suite.js';
-import { readMetrics, type MetricsEvent } from '../run/metrics.js';
+import type { MetricsEvent } from '../run/metrics.js';
 import { sweepLabels, type SweepRunInput } from './model.js';
 import { readRegularFile } from '../core/files.js';
 import { readJsonFile } from '../core/json.js';
-import { manifestFromDisk } from '../run/run-paths.js';
-
-export const RUN_MANIFEST = 'run.json';
-export const METRICS_LOG = 'metrics.jsonl';
+import { RUN_FILES, RunDir, sweepFile } from '../run/run-dir.js';
 
 export interface LoadedRun {
   dir: string;
@@ -42,21 +39,20 @@ const isDir = (p: string): boolean => {
 
 /** Read a run folder: run.json when the run finished, metrics.jsonl when it is there. */
 export function loadRun(dir: string): LoadedRun {
-  const manifestFile = join(dir, RUN_MANIFEST);
-  const metricsFile = join(dir, METRICS_LOG);
-  const hasManifest = existsSync(manifestFile);
-  const hasMetrics = existsSync(metricsFile);
-  if (!hasManifest && !hasMetrics) throw new MlxLabError('E_ARGUMENT', `${dir}: no ${RUN_MANIFEST} or ${METRICS_LOG} (is this an mlx-lab run folder?)`);
-  const log = hasMetrics ? readMetrics(metricsFile) : undefined;
+  const run = new RunDir(dir);
+  const hasManifest = run.hasManifest();
+  const hasMetrics = run.hasMetrics();
+  if (!hasManifest && !hasMetrics) throw new MlxLabError('E_ARGUMENT', `${dir}: no ${RUN_FILES.manifest} or ${RUN_FILES.metrics} (is this an mlx-lab run folder?)`);
+  const log = hasMetrics ? run.readMetrics() : undefined;
   let config: Record<string, unknown> | undefined;
-  if (!hasManifest && existsSync(join(dir, 'adapter_config.json'))) {
+  if (!hasManifest && run.hasAdapterConfig()) {
     try {
-      config = readJson<Record<string, unknown>>(join(dir, 'adapter_config.json'));
+      config = readJson<Record<string, unknown>>(run.adapterConfig);
     } catch {
       // only used for the title; the report goes on without it
     }
   }
-  return { dir, manifest: hasManifest ? manifestFromDisk(readJson<RunManifest>(manifestFile), resolve(dir)) : undefined, events: log?.events ?? [], torn: log?.torn, config };
+  return { dir, manifest: hasManifest ? run.manifestFromDisk(readJson<RunManifest>(run.manifest)) : undefined, events: log?.events ?? [], torn: log?.torn, config };
 }
 
 /** Run folders (holding run.json) below a folder, up to `depth` levels down, sorted by path. */
@@ -73,7 +69,7 @@ export function findRunDirs(dir: string, depth = 3): string[] {
       if (name.startsWith('.') || name === 'node_modules') continue;
       const p = join(d, name);
       if (!isDir(p)) continue;
-      if (existsSync(join(p, RUN_MANIFEST))) found.push(p);
+      if (new RunDir(p).hasManifest()) found.push(p);
       else if (level < depth) walk(p, level + 1);
     }
   };
@@ -93,8 +89,8 @@ export function findUnfinishedRunDirs(dir: string, depth = 3): string[] {
     }
     for (const name of entries.sort((a, b) => a.localeCompare(b, undefined, { numeric: true }))) {
       const p = join(d, name);
-      if (name.startsWith('.') || !isDir(p) || existsSync(join(p, RUN_MANIFEST))) continue;
-      if (existsSync(join(p, METRICS_LOG))) found.push(p);
+      if (name.startsWith('.') || !isDir(p) || new RunDir(p).hasManifest()) continue;
+      if (new RunDir(p).hasMetrics()) found.push(p);
       else if (level < depth) walk(p, level + 1);
     }
   };
@@ -105,9 +101,10 @@ export function findUnfinishedRunDirs(dir: string, depth = 3): string[] {
 /** "run" when the folder is a run (run.json or metrics.jsonl), "sweep" when run folders lie below it. */
 export function detectReportKind(dir: string): 'run' | 'sweep' {
   if (!isDir(dir)) throw new MlxLabError('E_ARGUMENT', `${dir}: not a folder`);
-  if (existsSync(join(dir, RUN_MANIFEST)) || existsSync(join(dir, METRICS_LOG))) return 'run';
-  if (existsSync(join(dir, 'sweep.json')) || findRunDirs(dir).length > 0 || findUnfinishedRunDirs(dir).length > 0) return 'sweep';
-  throw new MlxLabError('E_ARGUMENT', `${dir}: neither a run folder (${RUN_MANIFEST}, ${METRICS_LOG}) nor a sweep folder (run folders with ${RUN_MANIFEST} below it)`);
+  const run = new RunDir(dir);
+  if (run.hasManifest() || run.hasMetrics()) return 'run';
+  if (existsSync(sweepFile(dir)) || findRunDirs(dir).length > 0 || findUnfinishedRunDirs(dir).length > 0) return 'sweep';
+  throw new MlxLabError('E_ARGUMENT', `${dir}: neither a run folder (${RUN_FILES.manifest}, ${RUN_FILES.metrics}) nor a sweep folder (run folders with ${RUN_FILES.manifest} below it)`);
 }
 
 /**
@@ -147,7 +144,7 @@ export function loadSweep(dir: string): LoadedSweep {
   );
   return {
     dir,
-    runs: loaded.map((r, i) => ({ dir: r.dir, label: labels[i], manifest: r.manifest!, events: r.events, href: `${relative(dir, r.dir).split(/[\\/]/).map(encodeURIComponent).join('/')}/report.html` })),
+    runs: loaded.map((r, i) => ({ dir: r.dir, label: labels[i], manifest: r.manifest!, events: r.events, href: new RunDir(r.dir).reportLink(dir) })),
     unfinished: findUnfinishedRunDirs(dir),
   };
 }

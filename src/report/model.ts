@@ -5,13 +5,15 @@
  * A finished run has both; an unfinished (or killed) run has only the log, and the view is built
  * from its events (the selection then is provisional: what `mlx-lab select` would choose now).
  */
-import type { FormatRecord, RunManifest } from '../run/experiment.js';
+import type { FormatRecord, RunManifest } from '../run/manifest.js';
 import { FAILURE_CLASSES } from '../eval/scorers.js';
 import { selectCheckpoint, type CheckpointScores } from '../select/selection.js';
 import { eventsOf, type MetricsEvent } from '../run/metrics.js';
+import { distribution, type Distribution } from '../eval/stats.js';
+import { DEFAULT_LOCK_THRESHOLD, bestEval, lockedFormat } from '../sweep/evals.js';
 
-/** One format eval: the score, its Wilson 95% interval, per-case scores and failure counts. */
-export interface EvalPoint extends FormatRecord {
+/** One format eval of a run as the reports show it: the record, plus its category means when logged. */
+export interface RunEval extends FormatRecord {
   /** category → mean (from the log; absent when read from run.json alone). */
   categories?: Record<string, number>;
 }
@@ -45,11 +47,11 @@ export interface RunView {
   stopReason: string | null;
   stopMessage?: string;
   /** Format evals by step (one per step, the last logged wins). */
-  evals: EvalPoint[];
+  evals: RunEval[];
   /** The eval before training (step 0). */
-  baseline?: EvalPoint;
+  baseline?: RunEval;
   /** The best eval: highest score, then lower val loss, then the earlier step. */
-  best?: EvalPoint;
+  best?: RunEval;
   /** Val losses by step (from validations and from format evals). */
   valLosses: { iteration: number; loss: number }[];
   lowestValLoss?: { iteration: number; loss: number };
@@ -87,15 +89,8 @@ function byIteration<T extends { iteration: number }>(items: Iterable<T>): T[] {
   return [...map.values()].sort((a, b) => a.iteration - b.iteration);
 }
 
-function fromRecord(r: FormatRecord): EvalPoint {
+function fromRecord(r: FormatRecord): RunEval {
   return { iteration: r.iteration, score: r.score, low: r.low, high: r.high, valLoss: finite(r.valLoss) ? r.valLoss : undefined, cases: r.cases ?? {}, failures: r.failures ?? {} };
-}
-
-/** The best eval: highest score, ties by lower val loss, then earlier step (selection's order). */
-export function bestEval(evals: readonly EvalPoint[]): EvalPoint | undefined {
-  return [...evals]
-    .filter((e) => finite(e.score))
-    .sort((a, b) => b.score - a.score || (a.valLoss ?? Infinity) - (b.valLoss ?? Infinity) || a.iteration - b.iteration)[0];
 }
 
 /** Order failure classes: the scorers' known order first, then others alphabetically. */
@@ -120,7 +115,7 @@ export function groupCases(caseIds: readonly string[], caseCategories?: Record<s
 }
 
 /** The ids of all evals' cases, in the suite's order as far as the records keep it. */
-function caseOrder(evals: readonly EvalPoint[], caseCategories?: Record<string, string>): string[] {
+function caseOrder(evals: readonly RunEval[], caseCategories?: Record<string, string>): string[] {
   const seen = new Set<string>();
   if (caseCategories) for (const id of Object.keys(caseCategories)) if (evals.some((e) => id in e.cases)) seen.add(id);
   for (const e of evals) for (const id of Object.keys(e.cases)) seen.add(id);
@@ -139,7 +134,7 @@ export function buildRunView(input: RunInput): RunView {
   const startEvents = eventsOf(events, 'start');
 
   const categoriesAt = new Map(formatEvents.map((e) => [e.iteration, e.categories]));
-  let evals: EvalPoint[];
+  let evals: RunEval[];
   if (m && Array.isArray(m.evals) && m.evals.length > 0) {
     evals = byIteration(m.evals.map(fromRecord)).map((e) => ({ ...e, categories: categoriesAt.get(e.iteration) }));
   } else {
@@ -242,8 +237,9 @@ export interface SweepRunInput {
   href?: string;
 }
 
-export interface SweepOptions {
-  /** A run "locked the format" when its best score is at least this (default 0.8). */
+/** What sweepStats (and the sweep's page and summary) are computed with. */
+export interface SweepStatsOptions {
+  /** A run "locked the format" when its best score is at least this (default DEFAULT_LOCK_THRESHOLD). */
   threshold?: number;
   caseCategories?: Record<string, string>;
 }
@@ -254,22 +250,12 @@ export interface SweepRunStats {
   href?: string;
   view: RunView;
   /** The run's best format eval (see bestEval). */
-  best?: EvalPoint;
+  best?: RunEval;
   /** The selected checkpoint's eval, when it has one. */
-  selectedEval?: EvalPoint;
+  selectedEval?: RunEval;
   locked: boolean;
   /** Failure counts at the best eval. */
   failureMix: Record<string, number>;
-}
-
-export interface Distribution {
-  n: number;
-  mean: number;
-  /** Sample standard deviation (n − 1); 0 for one run. */
-  sd: number;
-  min: number;
-  max: number;
-  median: number;
 }
 
 export interface SweepStats {
@@ -286,25 +272,12 @@ export interface SweepStats {
   common: { model: string | null; data: string | null; suite: string | null };
 }
 
-export const DEFAULT_LOCK_THRESHOLD = 0.8;
-
-/** Mean, sample sd, min, max and median of some numbers (NaNs when there are none). */
-export function distribution(values: readonly number[]): Distribution {
-  const xs = values.filter(finite).sort((a, b) => a - b);
-  const n = xs.length;
-  if (n === 0) return { n, mean: NaN, sd: NaN, min: NaN, max: NaN, median: NaN };
-  const mean = xs.reduce((a, b) => a + b, 0) / n;
-  const sd = n > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1)) : 0;
-  const median = n % 2 ? xs[(n - 1) / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
-  return { n, mean, sd, min: xs[0], max: xs[n - 1], median };
-}
-
 function shared<T>(values: T[]): T | null {
   return values.length > 0 && values.every((v) => v === values[0]) ? values[0] : null;
 }
 
 /** Per-run best scores, their spread over seeds, and which runs locked the format. */
-export function sweepStats(runs: readonly SweepRunInput[], options: SweepOptions = {}): SweepStats {
+export function sweepStats(runs: readonly SweepRunInput[], options: SweepStatsOptions = {}): SweepStats {
   const threshold = options.threshold ?? DEFAULT_LOCK_THRESHOLD;
   const stats: SweepRunStats[] = runs.map((r) => {
     const view = buildRunView({ manifest: r.manifest, events: r.events, label: r.label, caseCategories: options.caseCategories });
@@ -317,7 +290,7 @@ export function sweepStats(runs: readonly SweepRunInput[], options: SweepOptions
       view,
       best,
       selectedEval,
-      locked: best !== undefined && best.score >= threshold,
+      locked: lockedFormat(best, threshold),
       failureMix: Object.fromEntries(Object.entries(best?.failures ?? {}).filter(([, n]) => n > 0)),
     };
   });

@@ -3,11 +3,13 @@
  * val loss at the selection, the stop reason) and a table by seed for a sweep. Plain text, no
  * colors, so they read the same in a log file.
  */
-import { buildRunView, sweepStats, type RunInput, type RunView, type SweepOptions, type SweepRunInput } from './model.js';
+import { buildRunView, sweepStats, type RunInput, type RunView, type SweepStatsOptions, type SweepRunInput } from './model.js';
+import { RUN_FILES } from '../run/run-dir.js';
+import { table } from '../core/table.js';
 import { interval, lossText, pct } from './html.js';
 
 function stop(v: RunView): string {
-  if (!v.finished) return `unfinished (no run.json): the log ends at step ${v.iterations ?? '?'}`;
+  if (!v.finished) return `unfinished (no ${RUN_FILES.manifest}): the log ends at step ${v.iterations ?? '?'}`;
   if (v.stopReason === 'completed') return `completed ${v.iterations ?? '?'} iterations`;
   if (v.stopReason === 'callback') return v.stopMessage ?? 'stopped by a callback';
   return `${v.stopReason ?? 'unknown'}${v.stopMessage ? `: ${v.stopMessage}` : ''}`;
@@ -43,13 +45,8 @@ export function runSummary(input: RunInput | RunView, source?: string): string {
   return lines.join('\n') + '\n';
 }
 
-function table(rows: string[][], right: ReadonlySet<number>): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => (right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
-}
-
 /** A sweep as a table by run (seed), then the spread of the best scores and the lock count. */
-export function sweepSummary(runs: readonly SweepRunInput[], options: SweepOptions = {}, source?: string): string {
+export function sweepSummary(runs: readonly SweepRunInput[], options: SweepStatsOptions = {}, source?: string): string {
   const s = sweepStats(runs, options);
   const rows: string[][] = [['run', 'seed', 'baseline', 'best', '95% interval', 'step', 'selected', 'val loss', 'locked', 'stop']];
   for (const r of s.runs) {
@@ -74,7 +71,7 @@ export function sweepSummary(runs: readonly SweepRunInput[], options: SweepOptio
     `sweep  ${source ?? ''}${source ? '  ' : ''}(${s.runs.length} run${s.runs.length === 1 ? '' : 's'}, lock threshold ${pct(s.threshold, 0)})`,
     table(rows, new Set([1, 2, 3, 5, 6, 7])),
     d.n > 0
-      ? `best score over ${d.n} run${d.n === 1 ? '' : 's'}: mean ${pct(d.mean)}, sd ${(d.sd * 100).toFixed(1)} points, min ${pct(d.min)}, max ${pct(d.max)}`
+      ? `best score over ${d.n} run${d.n === 1 ? '' : 's'}: mean ${pct(d.mean)}, sd ${(d.std * 100).toFixed(1)} points, min ${pct(d.min)}, max ${pct(d.max)}`
       : 'no run has a format eval',
     `${s.locked} of ${s.runs.length} run${s.runs.length === 1 ? '' : 's'} locked the format (best ≥ ${pct(s.threshold, 0)})`,
   ];

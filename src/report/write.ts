@@ -4,10 +4,11 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.js';
 import { MlxLabError } from '../core/errors.js';
 import { assertNotAnInput } from '../core/paths.js';
-import { DEFAULT_LOCK_THRESHOLD } from './model.js';
+import { DEFAULT_LOCK_THRESHOLD } from '../sweep/evals.js';
 import { renderRunReport, renderSweepReport } from './html.js';
 import { runSummary, sweepSummary } from './summary.js';
 import { detectReportKind, findRunDirs, loadCaseCategories, loadRun, loadSweep } from './load.js';
+import { RUN_FILES, RunDir } from '../run/run-dir.js';
 
 /** What a report is written with (the CLI's options). */
 export interface ReportOptions {
@@ -23,7 +24,7 @@ export interface ReportOptions {
  * the adapters, the log...: anything in the folders read except earlier reports, *.html).
  */
 function checkReportOut(out: string, runDirs: string[]): void {
-  if (isFolder(out)) throw new MlxLabError('E_IS_FOLDER', `${out}: --out is a folder; give a file name such as ${join(out, 'report.html')}`);
+  if (isFolder(out)) throw new MlxLabError('E_IS_FOLDER', `${out}: --out is a folder; give a file name such as ${join(out, RUN_FILES.report)}`);
   const runFiles = runDirs.flatMap((d) => readdirSync(d).filter((n) => !n.endsWith('.html')).map((n) => join(d, n)));
   assertNotAnInput(out, runFiles, 'the report');
 }
@@ -40,7 +41,7 @@ function isFolder(p: string): boolean {
 export function writeReport(target: string, opts: Partial<ReportOptions> = {}, log: (text: string) => void = (t) => process.stdout.write(t)): string {
   const dir = resolve(target);
   const kind = detectReportKind(dir);
-  const out = resolve(opts.out ?? join(dir, 'report.html'));
+  const out = resolve(opts.out ?? new RunDir(dir).report);
   checkReportOut(out, kind === 'run' ? [dir] : [dir, ...findRunDirs(dir)]);
   const threshold = opts.threshold ?? DEFAULT_LOCK_THRESHOLD;
   if (kind === 'run') {
@@ -50,7 +51,7 @@ export function writeReport(target: string, opts: Partial<ReportOptions> = {}, l
     const input = { manifest: run.manifest, events: run.events, caseCategories, config: run.config };
     writeFileAtomic(out, renderRunReport(input, { source: target }));
     if (!opts.quiet) {
-      if (run.torn) log(`note: ${join(dir, 'metrics.jsonl')}:${run.torn}: a torn last line was skipped\n`);
+      if (run.torn) log(`note: ${new RunDir(dir).metrics}:${run.torn}: a torn last line was skipped\n`);
       log(runSummary(input, target));
       log(`report    ${out}\n`);
     }
@@ -58,17 +59,17 @@ export function writeReport(target: string, opts: Partial<ReportOptions> = {}, l
   }
   const sweep = loadSweep(dir);
   const caseCategories = loadCaseCategories(opts.suite ?? sweep.runs.find((r) => r.manifest.suite)?.manifest.suite, sweep.runs[0]?.dir);
-  const runs = sweep.runs.map((r) => ({ ...r, href: opts.runs === false ? undefined : relative(dirname(out), join(r.dir, 'report.html')).split(/[\\/]/).map(encodeURIComponent).join('/') }));
+  const runs = sweep.runs.map((r) => ({ ...r, href: opts.runs === false ? undefined : new RunDir(r.dir).reportLink(dirname(out)) }));
   if (opts.runs !== false) {
     for (const r of sweep.runs) {
-      writeFileAtomic(join(r.dir, 'report.html'), renderRunReport({ manifest: r.manifest, events: r.events, label: r.label, caseCategories }, { source: relative(process.cwd(), r.dir) || r.dir }));
+      writeFileAtomic(new RunDir(r.dir).report, renderRunReport({ manifest: r.manifest, events: r.events, label: r.label, caseCategories }, { source: relative(process.cwd(), r.dir) || r.dir }));
     }
   }
   writeFileAtomic(out, renderSweepReport(runs, { threshold, caseCategories, source: target }));
   if (!opts.quiet) {
     log(sweepSummary(runs, { threshold, caseCategories }, target));
-    if (sweep.unfinished.length) log(`not included (no run.json yet): ${sweep.unfinished.map((d) => relative(dir, d)).join(', ')}\n`);
-    if (opts.runs !== false && sweep.runs.length) log(`run reports: report.html in each of the ${sweep.runs.length} run folders\n`);
+    if (sweep.unfinished.length) log(`not included (no ${RUN_FILES.manifest} yet): ${sweep.unfinished.map((d) => relative(dir, d)).join(', ')}\n`);
+    if (opts.runs !== false && sweep.runs.length) log(`run reports: ${RUN_FILES.report} in each of the ${sweep.runs.length} run folders\n`);
     log(`report  ${out}\n`);
   }
   return out;

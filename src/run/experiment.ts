@@ -5,53 +5,24 @@
  * earlier step), write it as adapters.safetensors and explain the choice in run.json.
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { ensureFolder } from '../core/files.js';
 import { lockRunFolder, withRunLock } from '../core/lock.js';
-import { readJsonFile } from '../core/json.js';
 import { sameFile } from '../core/paths.js';
-import { manifestFromDisk, manifestToDisk } from './run-paths.js';
+import { RunDir } from './run-dir.js';
+import type { FormatRecord, RunManifest } from './manifest.js';
 import type { TrainConfig } from '../config/config.js';
 import { MlxLabError } from '../core/errors.js';
 import { loadSuite, type EvalSuite } from '../eval/index.js';
 import { runEval, type EvalResult } from '../eval/runner.js';
-import { copyFileAtomic, writeJsonAtomic } from '../core/atomic.js';
+import { copyFileAtomic } from '../core/atomic.js';
 import { memory } from '../core/runtime.js';
 import { EarlyStopper } from '../select/early-stopping.js';
 import { selectCheckpoint, type CheckpointScores, type Selection } from '../select/selection.js';
-import { checkpointFiles } from '../train/checkpoints.js';
-import { readMetrics, eventsOf } from './metrics.js';
+import { eventsOf } from './metrics.js';
 import { train, type StopRequest, type TrainContext, type TrainEvent, type TrainOptions, type TrainResult } from '../train/loop.js';
 
-export interface FormatRecord {
-  iteration: number;
-  score: number;
-  low: number;
-  high: number;
-  valLoss?: number;
-  /** Per case: id → score. */
-  cases: Record<string, number>;
-  failures: Record<string, number>;
-}
-
-export interface RunManifest {
-  version: 1;
-  model: string | null;
-  data: string | null;
-  suite: string | null;
-  seed: number;
-  startedAt: string;
-  finishedAt: string;
-  stopReason: TrainResult['stopReason'];
-  stopMessage?: string;
-  iterations: number;
-  baseline?: FormatRecord;
-  evals: FormatRecord[];
-  valLosses: { iteration: number; loss: number }[];
-  checkpoints: CheckpointScores[];
-  selected?: Selection & { adapterFile: string };
-  config: TrainConfig;
-}
+export type { FormatRecord, RunManifest } from './manifest.js';
 
 export interface ExperimentOptions extends TrainOptions {
   /** The suite already loaded (sweeps reuse it); else config.eval.suite is read. */
@@ -93,8 +64,6 @@ function formatEvent(iteration: number, r: EvalResult, valLoss: number | undefin
   };
 }
 
-export const MANIFEST = 'run.json';
-
 /** What earlier sessions of a resumed run measured, read back from its metrics log. */
 interface History {
   baseline?: FormatRecord;
@@ -109,8 +78,8 @@ function lastPerIteration<T extends { iteration: number }>(items: T[]): T[] {
 }
 
 /** The evals (the baseline is the one at 0), checkpoint scores and val losses logged before `startIteration`. */
-function readHistory(metricsFile: string, startIteration: number): History {
-  const events = existsSync(metricsFile) ? readMetrics(metricsFile).events.filter((e) => 'iteration' in e && e.iteration < startIteration) : [];
+function readHistory(run: RunDir, startIteration: number): History {
+  const events = run.hasMetrics() ? run.readMetrics().events.filter((e) => 'iteration' in e && e.iteration < startIteration) : [];
   const evals = lastPerIteration(
     eventsOf(events, 'format').map(({ iteration, score, low, high, valLoss, cases, failures }) => ({ iteration, score, low, high, valLoss, cases, failures })),
   );
@@ -194,10 +163,11 @@ async function experimentLocked(config: TrainConfig, options: ExperimentOptions)
     checkpointAtEnd: true,
     onStart: async (info, ctx) => {
       if (info.startIteration > 1) {
-        let stop = resumeFrom(readHistory(join(info.adapterPath, 'metrics.jsonl'), info.startIteration), ctx);
+        const run = new RunDir(info.adapterPath);
+        let stop = resumeFrom(readHistory(run, info.startIteration), ctx);
         if (!checkpoints.some((c) => c.iteration === ctx.iteration)) {
           // Killed after saving the checkpoint we resume from but before scoring it: score it now.
-          const { adapterFile } = checkpointFiles(join(info.adapterPath, `${String(ctx.iteration).padStart(7, '0')}_state.safetensors`));
+          const { adapterFile } = run.checkpoint(ctx.iteration);
           const replayed = evals.has(ctx.iteration);
           const rec = await scoreCheckpoint(adapterFile, ctx);
           if (!replayed && stopping?.metric === 'format_score' && ctx.iteration % every !== 0) stop = decide(ctx, rec?.score) ?? stop;
@@ -254,8 +224,9 @@ async function experimentLocked(config: TrainConfig, options: ExperimentOptions)
     selected: selection ? { ...selection, adapterFile: selection.checkpoint.adapterFile } : undefined,
     config,
   };
-  const manifestFile = join(result.adapterPath, MANIFEST);
-  if (options.group?.leader !== false) writeJsonAtomic(manifestFile, manifestToDisk(manifest, result.adapterPath)); // rank 0 of a data-parallel run
+  const run = new RunDir(result.adapterPath);
+  const manifestFile = run.manifest;
+  if (options.group?.leader !== false) run.writeManifest(manifest); // rank 0 of a data-parallel run
   return { ...result, baseline, evals: manifest.evals, selection, manifestFile, manifest };
 }
 
@@ -267,27 +238,21 @@ export function installAdapter(from: string, to: string): void {
 
 /** Read a run's manifest; its run files resolve inside `runDir` (wherever the folder was written). */
 export function readManifest(runDir: string): RunManifest {
-  const file = join(runDir, MANIFEST);
-  if (!existsSync(file)) throw new MlxLabError('E_ARGUMENT', `${runDir}: no ${MANIFEST} (is this an mlx-lab run folder?)`);
-  const manifest = readJsonFile(file, { code: 'E_ARGUMENT' }) as RunManifest;
-  if (!manifest || typeof manifest !== 'object' || !Array.isArray(manifest.checkpoints)) {
-    throw new MlxLabError('E_ARGUMENT', `${file}: not an mlx-lab run manifest (no "checkpoints" list)`);
-  }
-  return manifestFromDisk(manifest, resolve(runDir));
+  return new RunDir(runDir).readManifest();
 }
 
 /** Re-select a finished run's checkpoint with another metric or rule; rewrites run.json (holding the run's lock). */
 export function reselect(runDir: string, metric: Selection['metric'], rule: Selection['rule']): Selection {
   const lock = lockRunFolder(runDir, 'select');
   try {
-    const manifest = readManifest(runDir);
+    const run = new RunDir(runDir);
+    const manifest = run.readManifest();
     const selection = selectCheckpoint(manifest.checkpoints, metric, rule);
     if (!existsSync(selection.checkpoint.adapterFile)) {
       throw new MlxLabError('E_ARGUMENT', `${selection.checkpoint.adapterFile}: the selected checkpoint's adapter file is missing`);
     }
-    installAdapter(selection.checkpoint.adapterFile, join(runDir, 'adapters.safetensors'));
-    const updated = { ...manifest, selected: { ...selection, adapterFile: selection.checkpoint.adapterFile } };
-    writeJsonAtomic(join(runDir, MANIFEST), manifestToDisk(updated, resolve(runDir)));
+    installAdapter(selection.checkpoint.adapterFile, run.adapter);
+    run.writeManifest({ ...manifest, selected: { ...selection, adapterFile: selection.checkpoint.adapterFile } });
     return selection;
   } finally {
     lock.release();

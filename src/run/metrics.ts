@@ -10,6 +10,7 @@
 import { MlxLabError } from '../core/errors.js';
 import type { TrainEvent } from '../train/loop.js';
 import { readRegularFile } from '../core/files.js';
+import { RUN_FILES } from '../core/run-files.js';
 
 /** One event of the log: a TrainEvent with the time it was written (ms since the epoch). */
 export type MetricsEvent = TrainEvent & { time?: number };
@@ -23,7 +24,7 @@ export interface MetricsLog {
 }
 
 /** Parse the text of a metrics log; `file` names it in errors. */
-export function parseMetrics(text: string, file = 'metrics.jsonl'): MetricsLog {
+export function parseMetrics(text: string, file: string = RUN_FILES.metrics): MetricsLog {
   const lines = text.split('\n');
   let last = lines.length - 1;
   while (last >= 0 && lines[last].trim() === '') last--;

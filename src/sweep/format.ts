@@ -1,5 +1,6 @@
 /** Terminal text for sweeps: a line per finished run and the summary table. */
-import type { Distribution } from './stats.js';
+import type { Distribution } from '../eval/stats.js';
+import { table } from '../core/table.js';
 import type { SweepDistributions, SweepReport, SweepRunSummary } from './report.js';
 
 const pct = (x: number | null | undefined, digits = 1) => (x === null || x === undefined || Number.isNaN(x) ? '-' : `${(100 * x).toFixed(digits)}%`);
@@ -33,11 +34,6 @@ export function formatRunLine(r: SweepRunSummary, index: number, total: number):
   parts.push(`stop: ${r.status === 'interrupted' ? 'interrupted' : (r.stopMessage ?? r.stopReason ?? '-')}`);
   if (r.failuresStep !== null) parts.push(`failures: ${failureText(r.failures)}`);
   return `${head}: ${parts.join('; ')}${r.locked ? ' — LOCKED' : ''} (${r.seconds.toFixed(1)}s)`;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ').trimEnd()).join('\n');
 }
 
 function distText(label: string, d: Distribution | null, asPct: boolean): string | undefined {

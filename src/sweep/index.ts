@@ -10,7 +10,7 @@
  * warnings are reported as a `lint` event and kept in sweep.json.
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { TrainConfig } from '../config/config.js';
 import { MlxLabError } from '../core/errors.js';
 import { dataOptionsFromConfig, loadData, vocabHasThinking, type DataSplits } from '../data/index.js';
@@ -24,15 +24,16 @@ import { loadModel as defaultLoadModel, type Model } from '../model/model.js';
 import type { TrainEvent } from '../train/loop.js';
 import { SINGLE, type Group } from '../distributed/group.js';
 import { planSweep, type SweepRunPlan } from './plan.js';
-import { DEFAULT_LOCK_THRESHOLD, SWEEP_REPORT, summarizeRun, summarizeRuns, type SweepReport, type SweepRunSummary } from './report.js';
+import { summarizeRun, summarizeRuns, type SweepReport, type SweepRunSummary } from './report.js';
+import { DEFAULT_LOCK_THRESHOLD } from './evals.js';
+import { sweepFile } from '../run/run-dir.js';
 
 export { planSweep, runName, formatNumber, type SweepRunPlan, type PlanOptions } from './plan.js';
+export { DEFAULT_LOCK_THRESHOLD, type EvalPoint } from './evals.js';
 export {
-  DEFAULT_LOCK_THRESHOLD,
   SWEEP_REPORT,
   summarizeRun,
   summarizeRuns,
-  type EvalPoint,
   type LockSummary,
   type RunStatus,
   type SweepDistributions,
@@ -41,7 +42,7 @@ export {
   type SweepRunSummary,
 } from './report.js';
 export { formatRunLine, formatSweepSummary } from './format.js';
-export { describeValues, mean, std, min, max, median, type Distribution } from './stats.js';
+export { describeValues, mean, std, min, max, median, type Distribution } from '../eval/stats.js';
 
 export type SweepEvent =
   | { event: 'sweep_start'; adapterPath: string; lockThreshold: number; runs: { name: string; seed: number; grid: Record<string, unknown> }[] }
@@ -136,7 +137,7 @@ async function sweepLocked(config: TrainConfig, options: SweepOptions): Promise<
   const plan = planSweep(config, { seeds: options.seeds });
   const lockThreshold = lockThresholdOf(config, options.lockThreshold);
   const adapterPath = resolve(config.adapter_path);
-  const file = join(adapterPath, SWEEP_REPORT);
+  const file = sweepFile(adapterPath);
   const emit = (e: SweepEvent) => options.onEvent?.(e);
   const hasGrid = Object.keys(config.sweep?.grid ?? {}).length > 0;
   const group = options.group ?? SINGLE;

@@ -9,26 +9,17 @@
  * Distributions and lock counts are over the runs that finished (stopped by completion or by
  * early stopping); an interrupted or failed run is listed but not counted.
  */
-import type { FormatRecord, ExperimentResult } from '../run/experiment.js';
+import type { ExperimentResult } from '../run/experiment.js';
 import type { LintWarning } from '../eval/lint.js';
-import { wilsonInterval } from '../eval/stats.js';
+import { describeValues, wilsonInterval, type Distribution } from '../eval/stats.js';
 import type { Metric, SelectionRule } from '../config/config.js';
 import type { StopReason } from '../train/loop.js';
-import { describeValues, type Distribution } from './stats.js';
 import type { SweepRunPlan } from './plan.js';
+import { RUN_FILES } from '../run/run-dir.js';
+import { bestEval, evalPoint, lockedFormat, type EvalPoint } from './evals.js';
 
-export const SWEEP_REPORT = 'sweep.json';
-export const DEFAULT_LOCK_THRESHOLD = 0.8;
-
-/** One format eval of a run. */
-export interface EvalPoint {
-  step: number;
-  score: number;
-  /** Wilson 95% interval of the score. */
-  low: number;
-  high: number;
-  valLoss: number | null;
-}
+/** The sweep report's file name in the sweep folder. */
+export const SWEEP_REPORT = RUN_FILES.sweep;
 
 export type RunStatus = 'completed' | 'interrupted' | 'failed';
 
@@ -123,14 +114,6 @@ export interface SweepReport {
   distributed?: { ranks: number; backend: string };
 }
 
-function rankEvals(evals: readonly FormatRecord[]): FormatRecord[] {
-  return [...evals].sort((a, b) => b.score - a.score || (a.valLoss ?? Infinity) - (b.valLoss ?? Infinity) || a.iteration - b.iteration);
-}
-
-function point(r: FormatRecord): EvalPoint {
-  return { step: r.iteration, score: r.score, low: r.low, high: r.high, valLoss: r.valLoss ?? null };
-}
-
 /** A run's summary from its experiment result (or the error that ended it). */
 export function summarizeRun(
   plan: SweepRunPlan,
@@ -159,12 +142,12 @@ export function summarizeRun(
   }
   const r = outcome.result;
   const evals = r.manifest.evals;
-  const bestRecord = rankEvals(evals)[0];
+  const bestRecord = bestEval(evals);
   const sel = r.selection;
   const selStep = sel?.checkpoint.iteration;
   const selRecord = selStep === undefined ? undefined : evals.find((e) => e.iteration === selStep);
   const failuresFrom = selRecord ?? bestRecord;
-  const best = bestRecord ? point(bestRecord) : null;
+  const best = bestRecord ? evalPoint(bestRecord) : null;
   return {
     ...base,
     runDir: r.adapterPath,
@@ -176,7 +159,7 @@ export function summarizeRun(
     best,
     selected: sel
       ? {
-          ...(selRecord ? point(selRecord) : {}),
+          ...(selRecord ? evalPoint(selRecord) : {}),
           step: sel.checkpoint.iteration,
           metric: sel.metric,
           rule: sel.rule,
@@ -186,7 +169,7 @@ export function summarizeRun(
     valLossAtSelection: sel?.checkpoint.valLoss ?? selRecord?.valLoss ?? null,
     failures: { ...(failuresFrom?.failures ?? {}) },
     failuresStep: failuresFrom?.iteration ?? null,
-    locked: best !== null && best.score >= lockThreshold,
+    locked: lockedFormat(best, lockThreshold),
     finalTrainLoss: r.losses.at(-1) ?? null,
     seconds: outcome.seconds,
   };

@@ -8,7 +8,7 @@
 import { rmSync } from 'node:fs';
 import { ensureFolder } from '../core/files.js';
 import { lockRunFolder } from '../core/lock.js';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { MlxLabError } from '../core/errors.js';
 import type { TrainConfig } from '../config/config.js';
 import { BatchIterator, evalBatches, loadData, dataOptionsFromConfig, type Batch, type BatchIteratorState, type DataSplits } from '../data/index.js';
@@ -17,6 +17,7 @@ import { native, type NativeTrainer, type NativeTrainerOptions } from '../core/n
 import { memory } from '../core/runtime.js';
 import { writeJsonAtomic, appendJsonLine, removeStaleTemps } from '../core/atomic.js';
 import { checkpointFiles, findLatestCheckpoint, listCheckpoints, type Checkpoint } from './checkpoints.js';
+import { CHECKPOINT_STATE_FORM, RunFiles } from '../core/run-files.js';
 import { SINGLE, anyRank, checkBatchSize, firstDefined, type Group } from '../distributed/group.js';
 import { shardBatch } from '../distributed/shard.js';
 
@@ -203,8 +204,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       throw new MlxLabError('E_DATA', `${trainSet.source}: ${trainSet.length} training examples, fewer than batch_size ${config.batch_size}`);
     }
     removeStaleTemps(adapterPath); // half-written files of a killed run
-    const adapterFile = join(adapterPath, 'adapters.safetensors');
-    const metricsFile = join(adapterPath, 'metrics.jsonl');
+    const runFiles = new RunFiles(adapterPath);
+    const adapterFile = runFiles.adapter;
+    const metricsFile = runFiles.metrics;
 
     trainer = await native().NativeTrainer.create(model.native, {
       ...trainerOptions(config),
@@ -216,7 +218,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     let iteratorState: BatchIteratorState | undefined;
     const checkpoints: Checkpoint[] = [];
     const resumeFrom = options.resume ? (typeof options.resume === 'string' ? options.resume : findLatestCheckpoint(adapterPath)) : undefined;
-    if (options.resume && !resumeFrom) throw new MlxLabError('E_ARGUMENT', `${adapterPath}: no checkpoint to resume from (no NNNNNNN_state.safetensors)`);
+    if (options.resume && !resumeFrom) throw new MlxLabError('E_ARGUMENT', `${adapterPath}: no checkpoint to resume from (no ${CHECKPOINT_STATE_FORM})`);
     if (resumeFrom) {
       const files = checkpointFiles(resumeFrom);
       await trainer.loadAdapter(files.adapterFile);
@@ -227,7 +229,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     } else if (config.resume_adapter_file) {
       await trainer.loadAdapter(resolve(config.resume_adapter_file));
     }
-    if (leader) writeJsonAtomic(join(adapterPath, 'adapter_config.json'), adapterConfig(config));
+    if (leader) writeJsonAtomic(runFiles.adapterConfig, adapterConfig(config));
 
     const batches = iteratorState
       ? BatchIterator.restore(trainSet, iteratorState)
@@ -266,7 +268,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
 
     const saveCheckpoint = async (it: number): Promise<void> => {
       if (!leader) return;
-      const { adapterFile: ckptAdapter, stateFile } = checkpointFiles(join(adapterPath, `${String(it).padStart(7, '0')}_state.safetensors`));
+      const { adapterFile: ckptAdapter, stateFile } = runFiles.checkpoint(it);
       // The state file goes last: a checkpoint rewritten (resumed from an older one) is incomplete until then.
       rmSync(stateFile, { force: true });
       await trainer!.saveAdapter(ckptAdapter);

@@ -215,11 +215,11 @@ describe('sweep', () => {
     expect(s.best.mean).toBeCloseTo((0.9583 + 0.7083 + 0.875) / 3, 6);
     expect(s.best.min).toBe(0.7083);
     expect(s.best.max).toBe(0.9583);
-    expect(s.best.sd).toBeCloseTo(0.12729, 4);
+    expect(s.best.std).toBeCloseTo(0.12729, 4);
     expect(s.runs[1].failureMix).toEqual({ no_wrapper: 7 });
     expect(sweepStats(sweepRuns(), { threshold: 0.9 }).locked).toBe(1);
     expect(distribution([])).toMatchObject({ n: 0 });
-    expect(distribution([0.5])).toMatchObject({ n: 1, mean: 0.5, sd: 0, median: 0.5 });
+    expect(distribution([0.5])).toMatchObject({ n: 1, mean: 0.5, std: 0, median: 0.5 });
   });
 
   it('labels grid runs by what differs, and breaks ties with folder names', () => {
