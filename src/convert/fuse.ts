@@ -14,7 +14,7 @@ import { assertNotAnInput } from '../core/paths.js';
 import { tokenizerFromGguf } from '../model/gguf-tokenizer.js';
 import { copyFileAtomic, fsyncPath, removeStaleTemps, tempPath, writeFileAtomic } from '../core/atomic.js';
 import { readJsonFile, type ModelConfig } from '../model/config.js';
-import { Model } from '../model/model.js';
+import { Model, nativeHandle } from '../model/model.js';
 import { native, type GgufMetadata, type NativeControl, type NativeFuseProgress, type NativeModel, type NativeQuantSpec, type NativeSavedWeights } from '../core/native.js';
 
 /** The bits and group sizes fuse and convert accept (mlx-lm's affine quantization). */
@@ -233,7 +233,7 @@ export async function openModel(model: Model | string): Promise<OpenedModel> {
     const source: ModelSource = model.path.endsWith('.gguf')
       ? { kind: 'gguf', file: model.path, config: model.config, metadata: await native().ggufMetadata(model.path) }
       : { kind: 'folder', dir: model.path, raw: readJsonFile(join(model.path, 'config.json')) };
-    return { handle: model.native, source, path: model.path, release: () => {} };
+    return { handle: nativeHandle(model), source, path: model.path, release: () => {} };
   }
   const path = resolve(model);
   if (path.endsWith('.gguf')) {
@@ -248,7 +248,7 @@ export async function openModel(model: Model | string): Promise<OpenedModel> {
   }
   const m = await Model.load(path, { tokenizer: false, compute: 'native' });
   return {
-    handle: m.native,
+    handle: nativeHandle(m),
     source: { kind: 'folder', dir: path, raw: readJsonFile(join(path, 'config.json')) },
     path,
     release: () => m.dispose(),
