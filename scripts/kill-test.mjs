@@ -104,7 +104,7 @@ async function loadLatest(lib, model, config, adapterPath) {
   const state = lib.findLatestCheckpoint(adapterPath);
   if (!state) return 0;
   const files = lib.checkpointFiles(state);
-  const trainer = await lib.native().NativeTrainer.create(model.native, lib.trainerOptions({ ...lib.defaultTrainConfig(), ...config }));
+  const trainer = await lib.native().NativeTrainer.create(lib.nativeHandle(model), lib.trainerOptions({ ...lib.defaultTrainConfig(), ...config }));
   try {
     await trainer.loadAdapter(files.adapterFile);
     const s = await trainer.loadState(files.stateFile);
@@ -120,11 +120,11 @@ async function importLib() {
   const dist = (p) => import(join(ROOT, 'dist', p));
   const [checkpoints, metrics, model, native, loop, config] = await Promise.all([
     dist('train/checkpoints.js'),
-    dist('report/metrics.js'),
-    dist('model.js'),
-    dist('native.js'),
+    dist('run/metrics.js'),
+    dist('model/model.js'),
+    dist('core/native.js'),
     dist('train/loop.js'),
-    dist('config.js'),
+    dist('config/config.js'),
   ]);
   return { ...checkpoints, ...metrics, ...model, ...native, ...loop, ...config };
 }
