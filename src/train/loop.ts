@@ -114,9 +114,10 @@ class Run {
     if (it % config.save_every === 0) await this.checkpoint(it);
   }
 
-  /** Save a checkpoint (leader only), make the log durable up to it, and run onCheckpoint. */
+  /** Save a checkpoint (leader only), with the log durable up to it, and run onCheckpoint. */
   async checkpoint(it: number): Promise<void> {
     if (!this.leader) return;
+    await this.log?.flush(); // every event of the steps before it is on disk before the checkpoint exists
     const saved = await saveCheckpoint(this.session.trainer, this.session.batches, this.session.adapterPath, this.session.adapterFile, it);
     this.checkpoints.push(saved);
     const event = { event: 'checkpoint' as const, ...saved };
