@@ -63,6 +63,7 @@ async function main() {
   const before = await copyBandwidth(copyMb, copyReps, copyThreads);
 
   const { loadModel, runtime } = await import('../dist/index.js');
+  const { nativeHandle } = await import('../dist/model/model.js');
   const hasTokenizer = existsSync(join(dir, 'tokenizer.json'));
   const model = await loadModel(dir, { compute: values.compute, tokenizer: hasTokenizer });
   const ids = prompt(model, promptTokens, hasTokenizer);
@@ -72,7 +73,7 @@ async function main() {
     if (i >= warmup) runs.push({ decode_tps: g.generationTps, generated: g.generationTokens, peak_memory: g.peakMemory });
   }
   const compute = model.compute;
-  const parameterBytes = model.native.info().parameterBytes;
+  const parameterBytes = nativeHandle(model).info().parameterBytes;
   model.dispose();
   const after = await copyBandwidth(copyMb, copyReps, copyThreads);
   const single = [...before.single, ...after.single];

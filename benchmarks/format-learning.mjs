@@ -180,7 +180,7 @@ async function main() {
     const after = evalSummary(await runEvalOf(model, suite));
     log(`score ${after.score.toFixed(3)} (${after.seconds.toFixed(1)} s)`);
     loads.push(loadavg()[0]);
-    result.trainer?.dispose();
+    result.adapter?.dispose();
     model.dispose();
 
     const losses = result.losses;

@@ -51,6 +51,7 @@ function randomPrompts(batch, length, vocab, seed) {
 async function worker(jobText) {
   const job = JSON.parse(jobText);
   const { loadModel } = await import('../dist/index.js');
+  const { nativeHandle } = await import('../dist/model/model.js');
   const model = await loadModel(job.dir, { tokenizer: false });
   const vocab = model.config.vocabSize;
   const results = [];
@@ -64,7 +65,7 @@ async function worker(jobText) {
     }
     results.push({ prompt_tokens, batch, runs });
   }
-  const out = { compute: model.compute, parameter_bytes: model.native.info().parameterBytes, results };
+  const out = { compute: model.compute, parameter_bytes: nativeHandle(model).info().parameterBytes, results };
   model.dispose();
   console.log(JSON.stringify(out));
 }

@@ -96,6 +96,7 @@ TrainConfig to_train_config(const Napi::Object& o) {
   }
   c.data_parallel = get_bool(o, "dataParallel", false);
   c.local_shards = get_int(o, "localShards", 1);
+  c.inference = get_bool(o, "inference", false);
   return c;
 }
 
@@ -221,6 +222,7 @@ Napi::Value NativeTrainer::Create(const Napi::CallbackInfo& info) {
           self->parameter_shapes_.emplace_back(s.name, shape);
           self->parameter_count_ += s.value->size();
         }
+        self->optimizer_state_arrays_ = trainer->optimizer_state_arrays();
         return obj;
       });
 }
@@ -446,6 +448,7 @@ Napi::Value NativeTrainer::Info(const Napi::CallbackInfo& info) {
   }
   o.Set("parameters", params);
   o.Set("trainableParameters", static_cast<double>(parameter_count_));
+  o.Set("optimizerStateArrays", static_cast<double>(optimizer_state_arrays_));
   return o;
 }
 

@@ -42,6 +42,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
   // Fixed at creation (read synchronously by info()).
   std::vector<std::pair<std::string, std::vector<int>>> parameter_shapes_;
   size_t parameter_count_ = 0;
+  size_t optimizer_state_arrays_ = 0;  // 0 for an inference attachment
 };
 
 }  // namespace mlxlab::js

@@ -114,15 +114,17 @@ Trainer::Trainer(std::shared_ptr<Model> model, const TrainConfig& config)
     fail(codes::kConfig, "grad_accumulation_steps must be at least 1, got " +
                              std::to_string(config_.grad_accumulation_steps));
   }
-  optimizer_ = std::make_unique<Optimizer>(config_.optimizer);
+  if (!config_.inference) optimizer_ = std::make_unique<Optimizer>(config_.optimizer);
   // As mlx-lm: mx.random.seed(seed), then the adapter's draws, then (here) dropout keys.
   auto key = mx::random::key(config_.seed);
   adapter_ = std::make_unique<Adapter>(model_, config_.lora, key);
   key_ = key;
   mx::eval(key_);
   params_ = adapter_->values();
-  state_ = optimizer_->init(params_);
-  mx::eval(state_);
+  if (optimizer_) {
+    state_ = optimizer_->init(params_);
+    mx::eval(state_);
+  }
   layer_slots_.resize(decoder_->layers().size());
   const auto& slots = adapter_->slots();
   for (size_t i = 0; i < slots.size(); ++i) {
@@ -164,6 +166,13 @@ void Trainer::detach() {
 
 void Trainer::check_attached() const {
   if (!attached()) fail(codes::kDisposed, "the adapter has been detached from the model");
+}
+
+void Trainer::check_optimizer(const char* what) const {
+  if (!optimizer_) {
+    fail(codes::kArgument, std::string("the adapter was attached for inference (no optimizer): ") +
+                               what + " needs a trainer");
+  }
 }
 
 void Trainer::check_batch(const Batch& b, bool allow_no_targets) const {
@@ -394,6 +403,7 @@ std::vector<mx::array> Trainer::run_update(const std::vector<mx::array>& inputs)
 
 StepResult Trainer::step(const Batch& batch) {
   check_attached();
+  check_optimizer("step");
   // A rank's shard may lack targets; the whole batch (over the ranks) must not (non-finite loss).
   check_batch(batch, config_.data_parallel && distributed::active());
   try {
@@ -535,11 +545,12 @@ EvalResult Trainer::evaluate(const std::vector<Batch>& batches) {
   return r;
 }
 
-uint64_t Trainer::optimizer_step() const { return state_[0].item<uint64_t>(); }
+uint64_t Trainer::optimizer_step() const { return state_.empty() ? 0 : state_[0].item<uint64_t>(); }
 
-double Trainer::learning_rate() const { return state_[1].item<float>(); }
+double Trainer::learning_rate() const { return state_.empty() ? 0 : state_[1].item<float>(); }
 
 void Trainer::set_learning_rate(double lr) {
+  check_optimizer("setLearningRate");
   optimizer_->set_learning_rate(lr);
   config_.optimizer = optimizer_->config();
   state_[1] = optimizer_->learning_rate_array();
@@ -550,6 +561,7 @@ void Trainer::set_learning_rate(double lr) {
 void Trainer::save_state(const std::string& path,
                          const std::unordered_map<std::string, std::string>& metadata) const {
   check_attached();
+  check_optimizer("saveState");
   std::vector<std::string> names;
   for (const auto& s : adapter_->slots()) names.push_back(s.name);
   Weights w = optimizer_->state_weights(state_, names);
@@ -577,6 +589,7 @@ void Trainer::save_state(const std::string& path,
 
 std::unordered_map<std::string, std::string> Trainer::load_state(const std::string& path) {
   check_attached();
+  check_optimizer("loadState");
   auto [w, meta] = load_safetensors_file(path);
   auto it = meta.find("mlx_lab.format");
   if (it == meta.end() || it->second != kStateFormat) {

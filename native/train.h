@@ -33,6 +33,9 @@ struct TrainConfig {
   // In one process, split each batch into this many row shards and combine their gradients
   // exactly as data_parallel ranks do (the reference the distributed run must equal bit for bit).
   int local_shards = 1;
+  // Attach for inference only: no optimizer and no optimizer state (step, the state file and
+  // the learning rate then fail with E_ARGUMENT); evaluate and the adapter file work.
+  bool inference = false;
 };
 
 // One micro-batch as mlx-lm's iterate_batches makes it: tokens [B, L] int32 (zero padded) and
@@ -117,11 +120,14 @@ class Trainer {
   // Remove the adapter from the model; the trainer cannot train afterwards.
   void detach();
   bool attached() const { return adapter_ && adapter_->attached(); }
+  // Arrays of optimizer state held (0 for an inference attachment).
+  size_t optimizer_state_arrays() const { return state_.size(); }
 
  private:
   StepResult step_impl(const Batch& batch);
   std::vector<mx::array> shard_gradients(const Batch& batch, const mx::array& key);
   void check_attached() const;
+  void check_optimizer(const char* what) const;
   void check_batch(const Batch& batch, bool allow_no_targets = false) const;
   mx::array hidden(const mx::array& inputs);
   bool starts_with_prefix(const mx::array& tokens) const;

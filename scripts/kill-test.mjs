@@ -104,7 +104,7 @@ async function loadLatest(lib, model, config, adapterPath) {
   const state = lib.findLatestCheckpoint(adapterPath);
   if (!state) return 0;
   const files = lib.checkpointFiles(state);
-  const trainer = await lib.native().NativeTrainer.create(model.native, lib.trainerOptions({ ...lib.defaultTrainConfig(), ...config }));
+  const trainer = await lib.native().NativeTrainer.create(lib.nativeHandle(model), lib.trainerOptions({ ...lib.defaultTrainConfig(), ...config }));
   try {
     await trainer.loadAdapter(files.adapterFile);
     const s = await trainer.loadState(files.stateFile);

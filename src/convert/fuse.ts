@@ -15,7 +15,7 @@ import { tokenizerFromGguf } from '../model/gguf-tokenizer.js';
 import { copyFileAtomic, fsyncPath, removeStaleTemps, tempPath, writeFileAtomic } from '../core/atomic.js';
 import type { ModelConfig } from '../model/config.js';
 import { readJsonObject } from '../core/json.js';
-import { Model } from '../model/model.js';
+import { Model, nativeHandle } from '../model/model.js';
 import { native, type GgufMetadata, type NativeControl, type NativeFuseProgress, type NativeModel, type NativeQuantSpec, type NativeSavedWeights } from '../core/native.js';
 
 /** The bits and group sizes fuse and convert accept (mlx-lm's affine quantization). */
@@ -234,7 +234,7 @@ export async function openModel(model: Model | string): Promise<OpenedModel> {
     const source: ModelSource = model.path.endsWith('.gguf')
       ? { kind: 'gguf', file: model.path, config: model.config, metadata: await native().ggufMetadata(model.path) }
       : { kind: 'folder', dir: model.path, raw: readJsonObject(join(model.path, 'config.json'), { code: 'E_CONFIG' }) };
-    return { handle: model.native, source, path: model.path, release: () => {} };
+    return { handle: nativeHandle(model), source, path: model.path, release: () => {} };
   }
   const path = resolve(model);
   if (path.endsWith('.gguf')) {
@@ -249,7 +249,7 @@ export async function openModel(model: Model | string): Promise<OpenedModel> {
   }
   const m = await Model.load(path, { tokenizer: false, compute: 'native' });
   return {
-    handle: m.native,
+    handle: nativeHandle(m),
     source: { kind: 'folder', dir: path, raw: readJsonObject(join(path, 'config.json'), { code: 'E_CONFIG' }) },
     path,
     release: () => m.dispose(),

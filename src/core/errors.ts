@@ -2,45 +2,58 @@
  * The one error class of mlx-lab. Native failures arrive as instances of it too (the addon is
  * given this class at load time), so callers can switch on `code` wherever an error came from.
  */
-export type ErrorCode =
-  | 'E_MODEL_LOAD' // model files missing or unreadable
-  | 'E_CONFIG' // bad or unsupported configuration
-  | 'E_DATA' // bad or missing training data (JSONL files, formats, batching)
-  | 'E_WEIGHTS' // missing or mis-shaped weight
-  | 'E_GGUF' // unsupported GGUF content
-  | 'E_TOKENIZER' // missing or invalid tokenizer files
-  | 'E_TEMPLATE' // chat template errors
-  | 'E_ARGUMENT' // bad call arguments
-  | 'E_DISPOSED' // handle used after dispose()
-  | 'E_ABORTED' // cancelled through an AbortSignal
-  | 'E_NATIVE_LOAD' // the addon could not be loaded
-  | 'E_MLX' // an error raised inside MLX
-  | 'E_TRAIN' // a training step failed (non-finite loss, MLX failure during a step)
-  | 'E_DISTRIBUTED' // a distributed run failed (group init, a peer lost, a rank died)
-  | 'E_SUITE' // an eval suite file is missing, malformed or invalid
-  | 'E_SCORER' // an eval scorer is unknown, cannot be loaded or is misused
-  | 'E_SCORER_TIMEOUT' // a user scorer ran past its time budget (or never settled)
-  | 'E_SCORER_MEMORY' // a user scorer ran past its memory budget
-  | 'E_LOCKED' // a run folder is held by another writer (train, sweep, select, resume)
-  | 'E_UNFINISHED' // the command ended with work still pending (a promise that never settled)
-  | 'E_NOT_A_FILE' // a path that must be a regular file is a FIFO, socket, device or folder
-  | 'E_NO_SPACE' // ENOSPC: the disk is full
-  | 'E_FILE_TOO_LARGE' // EFBIG: a file exceeds the file system's or the process's size limit
-  | 'E_READ_ONLY' // EROFS: the file system is read-only
-  | 'E_PERMISSION' // EACCES / EPERM: not allowed to read or write the path
-  | 'E_EXISTS' // EEXIST: the path exists already
-  | 'E_IS_FOLDER' // EISDIR: a folder where a file was expected
-  | 'E_IO' // any other I/O failure (the errno code is in the message)
-  | 'E_INTERNAL'; // anything else
+/** Every error code, in one list (switch on `err.code`; `ErrorCode` is derived from it). */
+export const ERROR_CODES = [
+  'E_MODEL_LOAD', // model files missing or unreadable
+  'E_CONFIG', // bad or unsupported configuration
+  'E_DATA', // bad or missing training data (JSONL files, formats, batching)
+  'E_WEIGHTS', // missing or mis-shaped weight
+  'E_GGUF', // unsupported GGUF content
+  'E_TOKENIZER', // missing or invalid tokenizer files
+  'E_TEMPLATE', // chat template errors
+  'E_ARGUMENT', // bad call arguments
+  'E_DISPOSED', // handle used after dispose()
+  'E_ABORTED', // cancelled through an AbortSignal
+  'E_NATIVE_LOAD', // the addon could not be loaded
+  'E_MLX', // an error raised inside MLX
+  'E_TRAIN', // a training step failed (non-finite loss, MLX failure during a step)
+  'E_DISTRIBUTED', // a distributed run failed (group init, a peer lost, a rank died)
+  'E_SUITE', // an eval suite file is missing, malformed or invalid
+  'E_SCORER', // an eval scorer is unknown, cannot be loaded or is misused
+  'E_SCORER_TIMEOUT', // a user scorer ran past its time budget (or never settled)
+  'E_SCORER_MEMORY', // a user scorer ran past its memory budget
+  'E_LOCKED', // a run folder is held by another writer (train, sweep, select, resume)
+  'E_UNFINISHED', // the command ended with work still pending (a promise that never settled)
+  'E_NOT_A_FILE', // a path that must be a regular file is a FIFO, socket, device or folder
+  'E_NO_SPACE', // ENOSPC: the disk is full
+  'E_FILE_TOO_LARGE', // EFBIG: a file exceeds the file system's or the process's size limit
+  'E_READ_ONLY', // EROFS: the file system is read-only
+  'E_PERMISSION', // EACCES / EPERM: not allowed to read or write the path
+  'E_EXISTS', // EEXIST: the path exists already
+  'E_IS_FOLDER', // EISDIR: a folder where a file was expected
+  'E_IO', // any other I/O failure (the errno code is in the message)
+  'E_INTERNAL', // anything else
+] as const;
+
+/** One of ERROR_CODES. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+
+/** Whether `code` is one of ERROR_CODES. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && KNOWN_CODES.has(code);
+}
 
 export class MlxLabError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
 
-  constructor(code: ErrorCode | string, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'MlxLabError';
-    // Native I/O failures arrive as E_IO with the errno name at the end of the message.
-    this.code = code === 'E_IO' ? ioCodeOf(message) : code;
+    // Native I/O failures arrive as E_IO with the errno name at the end of the message; a code
+    // outside the list (a newer addon) is E_INTERNAL, so the union stays true at run time.
+    this.code = code === 'E_IO' ? ioCodeOf(message) : isErrorCode(code) ? code : 'E_INTERNAL';
   }
 }
 

@@ -142,6 +142,8 @@ export interface NativeTrainerOptions {
   dataParallel?: boolean;
   /** In one process, split each batch into this many row shards combined as data-parallel ranks combine them (the bit-exact reference of a distributed run). Default 1. */
   localShards?: number;
+  /** Attach for inference only: no optimizer, no optimizer state (step and the state file then fail with E_ARGUMENT). Default false. */
+  inference?: boolean;
 }
 
 /**
@@ -192,7 +194,7 @@ export interface NativeTrainer {
   /** A constant learning rate from now on (replaces the schedule). */
   setLearningRate(lr: number): Promise<void>;
   state(): Promise<{ iteration: number; step: number; lr: number; attached: boolean }>;
-  info(): { parameters: { name: string; shape: number[] }[]; trainableParameters: number };
+  info(): { parameters: { name: string; shape: number[] }[]; trainableParameters: number; optimizerStateArrays: number };
   /** Remove the adapter from the model (the base model again); the trainer cannot train afterwards. */
   detach(): Promise<void>;
   /** Detach and free (on the engine thread, after queued work). */
@@ -212,7 +214,7 @@ export interface NativeAddon {
   };
   NativeControl: new (sequences?: number) => NativeControl;
   NativeTrainer: {
-    /** Attach an adapter to the model (which then generates with it) and make its optimizer. */
+    /** Attach an adapter to the model (which then generates with it) and make its optimizer (none with `inference`). */
     create(model: NativeModel, options?: NativeTrainerOptions): Promise<NativeTrainer>;
   };
 }

@@ -7,10 +7,13 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MlxLabError, warn } from '../core/errors.js';
 import { readModelFolder, type ModelConfig } from './config.js';
-import { native, type ComputeMode, type ComputeReport, type FinishReason, type NativeModel } from '../core/native.js';
+import { native, type ComputeMode, type ComputeReport, type NativeModel } from '../core/native.js';
+import type { Generation, GenerationFinish, StreamChunk } from './generation-types.js';
+import { generationStream, type GenerationStream } from './stream.js';
 import { Tokenizer, StreamDecoder, StopMatcher } from './tokenizer.js';
 import { ChatTemplate, type ChatMessage, type ChatOptions } from './chat.js';
 import { tokenizerFromGguf } from './gguf-tokenizer.js';
+import { attachToNative, type AttachedAdapter } from './adapters.js';
 
 export type { ChatMessage } from './chat.js';
 
@@ -46,30 +49,8 @@ export interface GenerateOptions extends SamplingOptions, ChatOptions {
   sharePrefix?: boolean;
 }
 
-export type GenerationFinish = Exclude<FinishReason, 'cancelled'>;
-
-export interface Generation {
-  text: string;
-  tokens: number[];
-  finishReason: GenerationFinish;
-  /** The stop string that ended the text, when finishReason is "stop". */
-  stopString?: string;
-  promptTokens: number;
-  /** Leading prompt tokens shared by the whole batch and prefilled once for it (0 when none). */
-  sharedPrefixTokens: number;
-  generationTokens: number;
-  /** Prompt (prefill) tokens per second and generation tokens per second, for the whole batch. */
-  promptTps: number;
-  generationTps: number;
-  /** Peak MLX memory in bytes during the call. */
-  peakMemory: number;
-}
-
-export interface StreamChunk {
-  /** New text (may be empty while a possible stop string is held back). */
-  text: string;
-  token: number;
-}
+export type { Generation, GenerationFinish, StreamChunk } from './generation-types.js';
+export type { GenerationStream } from './stream.js';
 
 export interface LoadOptions {
   /** Folder with tokenizer.json etc. when it is not the model folder. */
@@ -102,6 +83,16 @@ export function checkVocabulary(tokenizer: Tokenizer, rows: number, where: strin
   );
 }
 
+/** Each model's native handle, kept off the public class (see nativeHandle). */
+const handles = new WeakMap<Model, NativeModel>();
+
+/** The native handle of a model, for the training, adapter and fusing code of this package (not public API). */
+export function nativeHandle(model: Model): NativeModel {
+  const handle = handles.get(model);
+  if (!handle) throw new MlxLabError('E_ARGUMENT', 'not a Model made by loadModel()');
+  return handle;
+}
+
 export class Model {
   private constructor(
     private handle: NativeModel,
@@ -109,7 +100,9 @@ export class Model {
     private readonly tok: Tokenizer | undefined,
     readonly template: ChatTemplate | undefined,
     readonly path: string,
-  ) {}
+  ) {
+    handles.set(this, handle);
+  }
 
   /** The tokenizer (E_TOKENIZER when the model was loaded with tokenizer: false). */
   get tokenizer(): Tokenizer {
@@ -167,9 +160,12 @@ export class Model {
     return this.handle.setCompute(mode);
   }
 
-  /** The native handle, for training and fusing code in this package. */
-  get native(): NativeModel {
-    return this.handle;
+  /**
+   * Attach a saved adapter (an mlx-lm adapter folder or its adapters.safetensors) for inference:
+   * the model generates with it until the handle's detach() or dispose(). No optimizer is made.
+   */
+  async attachAdapter(path: string): Promise<AttachedAdapter> {
+    return attachToNative(this.handle, path);
   }
 
   /** Token ids of a prompt: chat template applied to messages (and to text when asked). */
@@ -194,26 +190,16 @@ export class Model {
     return one;
   }
 
-  /** Stream the text of one generation; the iterator's return value is the Generation. */
-  async *stream(input: PromptInput, options: GenerateOptions = {}): AsyncGenerator<StreamChunk, Generation, void> {
-    const queue: StreamChunk[] = [];
-    let wake: (() => void) | undefined;
-    let done = false;
-    const run = this.runBatch([input], options, (_seq, chunk) => {
-      queue.push(chunk);
-      wake?.();
-    }).finally(() => {
-      done = true;
-      wake?.();
-    });
-    run.catch(() => {}); // the error surfaces through `await run` below
-    while (true) {
-      while (queue.length > 0) yield queue.shift()!;
-      if (done) break;
-      await new Promise<void>((r) => (wake = r));
-      wake = undefined;
-    }
-    return (await run)[0];
+  /**
+   * Stream the text of one generation: `for await` the chunks, then `await stream.result` for
+   * the Generation (also the iterator's return value). Leaving the loop early (break, throw)
+   * cancels the native generation; `result` then rejects with E_ABORTED.
+   */
+  stream(input: PromptInput, options: GenerateOptions = {}): GenerationStream {
+    return generationStream(
+      async (onChunk, signal) => (await this.runBatch([input], { ...options, signal }, (_seq, chunk) => onChunk(chunk)))[0],
+      options.signal,
+    );
   }
 
   /** Generate for several prompts at once (one left-padded batch). */

@@ -11,7 +11,8 @@
  * uPlot is smaller but has no stacked bars; D3 would mean writing every chart by hand.
  *
  * Everything from the run (case ids, paths, messages, config) is user data: it goes into the
- * page escaped (escapeHtml for HTML, jsonForScript for the data block the charts read).
+ * page escaped (escapeHtml for HTML, jsonForScript for the data block the charts read). The
+ * page's CSS is in page-style.ts, its chart script in page-script.ts.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -28,6 +29,8 @@ import {
   type SweepRunInput,
   type SweepStats,
 } from './model.js';
+import { FULL_COLOR, STYLE } from './page-style.js';
+import { SCRIPT } from './page-script.js';
 
 // ---------------------------------------------------------------------------------------------
 // Escaping and formatting
@@ -100,7 +103,6 @@ const FAILURE_COLORS: Record<string, string> = {
   mismatch: '#bdbdbd',
   scorer_error: '#252525',
 };
-const FULL_COLOR = '#a1d99b';
 const EXTRA = ['#17becf', '#bcbd22', '#7f7f7f', '#8c564b', '#e377c2'];
 const RUN_COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
@@ -133,236 +135,6 @@ function cellText(score: number): string {
 // ---------------------------------------------------------------------------------------------
 // Page pieces
 // ---------------------------------------------------------------------------------------------
-
-const STYLE = `
-:root { --fg: #1d2330; --muted: #667085; --line: #e4e7ec; --bg: #f7f8fa; --accent: #1f77b4; --star: #d97706; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 14px/1.45 -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: var(--fg); background: var(--bg); }
-main { max-width: 1360px; margin: 0 auto; padding: 24px 28px 48px; }
-h1 { font-size: 22px; margin: 0 0 4px; }
-h2 { font-size: 17px; margin: 0 0 10px; }
-.sub { color: var(--muted); margin: 0 0 18px; word-break: break-all; }
-section { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 16px 18px; margin: 0 0 18px; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); gap: 12px; margin: 0 0 18px; }
-.card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
-.card .k { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
-.card .v { font-size: 22px; font-weight: 600; margin: 2px 0; }
-.card .d { color: var(--muted); font-size: 12.5px; }
-.chart { position: relative; height: 380px; }
-.chart.small { height: 300px; }
-.note { color: var(--muted); font-size: 12.5px; margin: 8px 0 0; }
-table { border-collapse: collapse; }
-table.data { width: 100%; }
-table.data th, table.data td { border-bottom: 1px solid var(--line); padding: 6px 8px; text-align: left; vertical-align: top; }
-table.data th { font-size: 12px; color: var(--muted); font-weight: 600; text-transform: uppercase; letter-spacing: .03em; }
-table.data td.num, table.data th.num { text-align: right; font-variant-numeric: tabular-nums; }
-tr.sel td { background: #fff7e6; }
-.star { color: var(--star); font-weight: 700; }
-.tag { display: inline-block; font-size: 11.5px; padding: 1px 6px; border-radius: 10px; background: #eef2f6; color: #344054; margin: 0 4px 2px 0; white-space: nowrap; }
-.tag.ok { background: #dcfce7; color: #166534; }
-.tag.no { background: #fee2e2; color: #991b1b; }
-.scroll { overflow-x: auto; }
-table.heat { font-size: 12px; }
-table.heat th, table.heat td { padding: 0; }
-table.heat thead th { font-weight: 600; color: var(--muted); padding: 2px 3px 4px; text-align: center; white-space: nowrap; font-variant-numeric: tabular-nums; }
-table.heat thead th.selcol { color: var(--star); }
-table.heat th.case { text-align: left; font-weight: normal; padding: 1px 10px 1px 14px; white-space: nowrap; max-width: 320px; overflow: hidden; text-overflow: ellipsis; }
-table.heat tr.cat th { text-align: left; padding: 8px 10px 2px 0; font-weight: 600; }
-table.heat tr.cat td { font-size: 11px; color: var(--muted); text-align: center; padding: 8px 0 2px; }
-table.heat tr.overall th { text-align: left; padding: 2px 10px 4px 0; font-weight: 600; }
-table.heat tr.overall td { font-size: 11px; text-align: center; font-weight: 600; padding: 2px 0 4px; }
-table.heat td.c { min-width: 30px; height: 20px; text-align: center; border: 1px solid #fff; font-variant-numeric: tabular-nums; }
-table.heat td.c.none { background: #f1f3f5; color: #adb5bd; }
-table.heat td.selcol { box-shadow: inset 2px 0 0 var(--star), inset -2px 0 0 var(--star); }
-.legend { display: flex; gap: 14px; flex-wrap: wrap; font-size: 12px; color: var(--muted); margin: 10px 0 0; }
-.legend i { display: inline-block; width: 14px; height: 12px; vertical-align: -2px; margin-right: 4px; border-radius: 2px; }
-.mixbar { display: flex; height: 12px; width: 160px; border-radius: 3px; overflow: hidden; background: #f1f3f5; margin-top: 3px; }
-.mixbar span { display: block; height: 100%; }
-pre { background: #f6f8fa; padding: 10px; border-radius: 6px; overflow-x: auto; font-size: 12px; }
-details summary { cursor: pointer; font-weight: 600; }
-dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 0; }
-dl.meta dt { color: var(--muted); }
-dl.meta dd { margin: 0; word-break: break-all; }
-footer { color: var(--muted); font-size: 12px; text-align: center; }
-svg text { font: 12px sans-serif; fill: #475467; }
-`;
-
-/**
- * The page script: draws the charts from the JSON data block. Plain ES2017, no modules. The
- * "guides" plugin draws what Chart.js has no built-in for: vertical markers (the selected
- * checkpoint, the lowest val loss), horizontal lines (the lock threshold, the mean), checkpoint
- * ticks on the step axis and error bars (Wilson intervals) on a dataset's points.
- */
-const SCRIPT = `
-(function () {
-  'use strict';
-  var D = JSON.parse(document.getElementById('report-data').textContent);
-  if (typeof Chart === 'undefined') { return; }
-  Chart.defaults.animation = false;
-  Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
-  Chart.defaults.color = '#475467';
-  var pctTick = function (v) { return Math.round(v * 100) + '%'; };
-  var pct = function (v) { return v == null ? '–' : (v * 100).toFixed(1) + '%'; };
-
-  var guides = {
-    id: 'guides',
-    afterDatasetsDraw: function (chart, args, opts) {
-      var ctx = chart.ctx, area = chart.chartArea, xs = chart.scales.x;
-      ctx.save();
-      (opts.bars || []).forEach(function (b) {
-        var meta = chart.getDatasetMeta(b.dataset), ys = chart.scales[meta.yAxisID];
-        (b.points || []).forEach(function (p, i) {
-          var el = meta.data[i];
-          if (!el || p == null) { return; }
-          var y1 = ys.getPixelForValue(p.low), y2 = ys.getPixelForValue(p.high);
-          ctx.strokeStyle = b.color || '#444'; ctx.lineWidth = 1.5; ctx.setLineDash([]);
-          ctx.beginPath(); ctx.moveTo(el.x, y1); ctx.lineTo(el.x, y2);
-          ctx.moveTo(el.x - 5, y1); ctx.lineTo(el.x + 5, y1); ctx.moveTo(el.x - 5, y2); ctx.lineTo(el.x + 5, y2); ctx.stroke();
-        });
-      });
-      (opts.hlines || []).forEach(function (h) {
-        var ys = chart.scales[h.axis || 'y'];
-        if (!ys) { return; }
-        var y = ys.getPixelForValue(h.y);
-        if (y < area.top - 1 || y > area.bottom + 1) { return; }
-        ctx.strokeStyle = h.color; ctx.lineWidth = h.width || 1.5; ctx.setLineDash(h.dash || [6, 4]);
-        ctx.beginPath(); ctx.moveTo(area.left, y); ctx.lineTo(area.right, y); ctx.stroke();
-        ctx.setLineDash([]); ctx.fillStyle = h.color; ctx.font = 'bold 11px sans-serif';
-        ctx.textAlign = h.align === 'left' ? 'left' : 'right';
-        ctx.fillText(h.label, h.align === 'left' ? area.left + 4 : area.right - 4, y - 4);
-      });
-      (opts.ticks || []).forEach(function (t) {
-        var x = xs.getPixelForValue(t);
-        if (x < area.left - 1 || x > area.right + 1) { return; }
-        ctx.fillStyle = '#98a2b3'; ctx.beginPath();
-        ctx.moveTo(x, area.bottom - 7); ctx.lineTo(x - 4, area.bottom); ctx.lineTo(x + 4, area.bottom); ctx.closePath(); ctx.fill();
-      });
-      (opts.vlines || []).forEach(function (v, i) {
-        var x = xs.getPixelForValue(v.x);
-        if (x < area.left - 1 || x > area.right + 1) { return; }
-        ctx.strokeStyle = v.color; ctx.lineWidth = v.width || 2; ctx.setLineDash(v.dash || [6, 4]);
-        ctx.beginPath(); ctx.moveTo(x, area.top); ctx.lineTo(x, area.bottom); ctx.stroke();
-        ctx.setLineDash([]); ctx.fillStyle = v.color; ctx.font = 'bold 12px sans-serif';
-        var right = x > (area.left + area.right) / 2;
-        ctx.textAlign = right ? 'right' : 'left';
-        ctx.fillText(v.label, x + (right ? -5 : 5), area.top - 10 - i * 15);
-      });
-      ctx.restore();
-    }
-  };
-
-  var legendFilter = function (item, data) { return !data.datasets[item.datasetIndex].hideInLegend; };
-
-  function runCharts() {
-    var datasets = [];
-    var hasScore = D.evals.length > 0, hasLoss = D.valLosses.length > 0;
-    if (hasLoss) {
-      datasets.push({ label: 'val loss', data: D.valLosses, yAxisID: 'loss', borderColor: '#d62728', backgroundColor: '#d62728', borderWidth: 2, pointRadius: 2.5, order: 1 });
-    }
-    if (D.trainLosses.length > 0) {
-      datasets.push({ label: 'train loss', data: D.trainLosses, yAxisID: 'loss', borderColor: 'rgba(214,39,40,0.35)', backgroundColor: 'rgba(214,39,40,0.35)', borderWidth: 1, pointRadius: 0, order: 3 });
-    }
-    if (hasScore) {
-      datasets.push({ label: 'Wilson 95% interval', data: D.evals.map(function (e) { return { x: e.x, y: e.high }; }), yAxisID: 'score', borderColor: 'rgba(31,119,180,0)', backgroundColor: 'rgba(31,119,180,0.15)', pointRadius: 0, fill: false, order: 5 });
-      datasets.push({ label: 'low', hideInLegend: true, data: D.evals.map(function (e) { return { x: e.x, y: e.low }; }), yAxisID: 'score', borderColor: 'rgba(31,119,180,0)', backgroundColor: 'rgba(31,119,180,0.15)', pointRadius: 0, fill: '-1', order: 5 });
-      datasets.push({ label: 'format score', data: D.evals.map(function (e) { return { x: e.x, y: e.score }; }), yAxisID: 'score', borderColor: '#1f77b4', backgroundColor: '#1f77b4', borderWidth: 2.5, pointRadius: 4, order: 0, clip: false });
-      if (D.baseline) {
-        datasets.push({ label: 'baseline (step ' + D.baseline.x + ')', data: [D.baseline], yAxisID: 'score', showLine: false, pointStyle: 'rectRot', pointRadius: 8, borderColor: '#111', backgroundColor: '#fff', borderWidth: 2, order: -1, clip: false });
-      }
-    }
-    var vlines = [];
-    if (D.selected) { vlines.push({ x: D.selected.x, label: D.selected.label, color: '#d97706', width: 2.5, dash: [7, 4] }); }
-    if (D.lowestLoss) { vlines.push({ x: D.lowestLoss.x, label: D.lowestLoss.label, color: '#98a2b3', width: 1.5, dash: [2, 3] }); }
-    new Chart(document.getElementById('chart-main'), {
-      type: 'line',
-      data: { datasets: datasets },
-      plugins: [guides],
-      options: {
-        maintainAspectRatio: false,
-        layout: { padding: { top: 12 + 15 * vlines.length } },
-        interaction: { mode: 'nearest', axis: 'x', intersect: false },
-        scales: {
-          x: { type: 'linear', min: D.xmin, max: D.xmax, title: { display: true, text: 'step' } },
-          loss: { type: 'linear', position: 'left', display: hasLoss, title: { display: true, text: 'loss' } },
-          score: { type: 'linear', position: 'right', display: hasScore, min: 0, max: 1, ticks: { callback: pctTick }, grid: { drawOnChartArea: !hasLoss }, title: { display: true, text: 'format score' } }
-        },
-        plugins: {
-          legend: { position: 'bottom', labels: { filter: legendFilter, usePointStyle: true } },
-          tooltip: { filter: function (item) { return !item.dataset.hideInLegend; }, callbacks: { label: function (c) { return c.dataset.yAxisID === 'score' ? c.dataset.label + ': ' + pct(c.parsed.y) : c.dataset.label + ': ' + c.parsed.y.toFixed(3); } } },
-          guides: { vlines: vlines, ticks: D.checkpointSteps }
-        }
-      }
-    });
-    if (D.failures && document.getElementById('chart-failures')) { failureChart('chart-failures', D.failures, 'eval step', false); }
-  }
-
-  function failureChart(id, f, axisTitle, horizontal) {
-    var datasets = f.classes.map(function (c) { return { label: c.name, data: c.counts, backgroundColor: c.color, stack: 's' }; });
-    datasets.push({ label: 'scored 1.0', data: f.full, backgroundColor: '${FULL_COLOR}', stack: 's' });
-    var cat = { stacked: true, title: { display: true, text: axisTitle } };
-    var val = { stacked: true, beginAtZero: true, title: { display: true, text: 'cases' }, ticks: { precision: 0 } };
-    new Chart(document.getElementById(id), {
-      type: 'bar',
-      data: { labels: f.labels, datasets: datasets },
-      options: {
-        maintainAspectRatio: false,
-        indexAxis: horizontal ? 'y' : 'x',
-        scales: horizontal ? { y: cat, x: val } : { x: cat, y: val },
-        plugins: { legend: { position: 'right' }, tooltip: { mode: 'index' } }
-      }
-    });
-  }
-
-  function sweepCharts() {
-    var runs = D.runs.filter(function (r) { return r.best != null; });
-    new Chart(document.getElementById('chart-best'), {
-      type: 'line',
-      data: {
-        labels: runs.map(function (r) { return r.label; }),
-        datasets: [{ label: 'best format score', data: runs.map(function (r) { return r.best; }), showLine: false, pointRadius: 7, pointHoverRadius: 8,
-          pointBackgroundColor: runs.map(function (r) { return r.locked ? '#2e9e4f' : '#98a2b3'; }), pointBorderColor: '#333', yAxisID: 'y' }]
-      },
-      plugins: [guides],
-      options: {
-        maintainAspectRatio: false,
-        scales: { y: { min: 0, max: 1, ticks: { callback: pctTick }, title: { display: true, text: 'best format score' } }, x: { offset: true, title: { display: true, text: 'run' } } },
-        plugins: {
-          legend: { display: false },
-          tooltip: { callbacks: { label: function (c) { var r = runs[c.dataIndex]; return pct(r.best) + ' [' + pct(r.low) + ', ' + pct(r.high) + '] at step ' + r.step; } } },
-          guides: {
-            bars: [{ dataset: 0, color: '#333', points: runs.map(function (r) { return { low: r.low, high: r.high }; }) }],
-            hlines: [{ y: D.threshold, label: 'lock threshold ' + pct(D.threshold), color: '#d62728', align: 'left' }, { y: D.mean, label: 'mean ' + pct(D.mean), color: '#667085', dash: [2, 3], width: 1.2 }]
-          }
-        }
-      }
-    });
-    var datasets = [];
-    D.curves.forEach(function (c) {
-      datasets.push({ label: c.label, data: c.score, yAxisID: 'score', borderColor: c.color, backgroundColor: c.color, borderWidth: 2, pointRadius: 3 });
-      if (c.val.length) { datasets.push({ label: c.label + ' (val loss)', hideInLegend: true, data: c.val, yAxisID: 'loss', borderColor: c.color, backgroundColor: c.color, borderWidth: 1.2, borderDash: [5, 4], pointRadius: 0 }); }
-    });
-    var hasLoss = D.curves.some(function (c) { return c.val.length > 0; });
-    new Chart(document.getElementById('chart-curves'), {
-      type: 'line',
-      data: { datasets: datasets },
-      plugins: [guides],
-      options: {
-        maintainAspectRatio: false,
-        interaction: { mode: 'nearest', intersect: false },
-        scales: {
-          x: { type: 'linear', title: { display: true, text: 'step' } },
-          score: { position: 'left', min: 0, max: 1, ticks: { callback: pctTick }, title: { display: true, text: 'format score (solid)' } },
-          loss: { position: 'right', display: hasLoss, grid: { drawOnChartArea: false }, title: { display: true, text: 'val loss (dashed)' } }
-        },
-        plugins: { legend: { labels: { filter: legendFilter } }, guides: { hlines: [{ y: D.threshold, axis: 'score', label: 'lock threshold', color: '#d62728' }] } }
-      }
-    });
-    if (D.failures && document.getElementById('chart-failures')) { failureChart('chart-failures', D.failures, 'run', true); }
-  }
-
-  if (D.kind === 'run') { runCharts(); } else { sweepCharts(); }
-})();
-`;
 
 function page(title: string, body: string, data: unknown): string {
   return `<!DOCTYPE html>

@@ -9,7 +9,7 @@ import { MlxLabError } from '../../src/core/errors.js';
 import { loadTrainConfig } from '../../src/config/config.js';
 import { loadData } from '../../src/data/index.js';
 import { loadSuite } from '../../src/eval/suite.js';
-import { loadModel, type Model } from '../../src/model/model.js';
+import { loadModel, nativeHandle, type Model } from '../../src/model/model.js';
 import { attachAdapter } from '../../src/model/adapters.js';
 import { Tokenizer } from '../../src/model/tokenizer.js';
 import { ChatTemplate } from '../../src/model/chat.js';
@@ -61,7 +61,7 @@ function inputOf(c: BadCase): string {
 async function scenario(name: string): Promise<unknown> {
   const addon = native();
   const m = await loadModel(modelDir('llama-f32'), { tokenizer: false });
-  const h = m.native;
+  const h = nativeHandle(m);
   const control = () => new addon.NativeControl(1);
   try {
     switch (name) {

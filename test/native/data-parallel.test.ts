@@ -3,7 +3,7 @@
 // the whole batch's step, also with a shard whose every target is masked and with gradient
 // accumulation. (The 2-rank runs over MLX's ring are in test/cli/distributed.test.ts.)
 import { describe, expect, it } from 'vitest';
-import { loadModel } from '../../src/model/model.js';
+import { loadModel, nativeHandle } from '../../src/model/model.js';
 import { MlxLabError } from '../../src/core/errors.js';
 import { native, type NativeTrainBatch, type NativeTrainerOptions } from '../../src/core/native.js';
 import { modelDir } from '../helpers/paths.js';
@@ -34,7 +34,7 @@ const OPTIONS: NativeTrainerOptions = { seed: 2, lora: { numLayers: -1, rank: 4,
 /** Losses of `steps` batches, and the adapter after them, with `localShards` shards. */
 async function run(batches: NativeTrainBatch[], localShards: number, extra: NativeTrainerOptions = {}) {
   using model = await loadModel(modelDir('llama-f32'), { tokenizer: false });
-  const t = await native().NativeTrainer.create(model.native, { ...OPTIONS, ...extra, localShards });
+  const t = await native().NativeTrainer.create(nativeHandle(model), { ...OPTIONS, ...extra, localShards });
   try {
     const losses: number[] = [];
     const tokens: number[] = [];

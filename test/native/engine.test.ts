@@ -2,7 +2,7 @@
 // order, and an AbortSignal cancels a generation between tokens.
 import { describe, expect, it } from 'vitest';
 import { native } from '../../src/core/native.js';
-import { loadModel } from '../../src/model/model.js';
+import { loadModel, nativeHandle } from '../../src/model/model.js';
 import { modelDir } from '../helpers/paths.js';
 
 /** Count timer ticks (every 5 ms) while `work` runs. */
@@ -47,17 +47,17 @@ describe('engine', () => {
   it('streams tokens as they are made', async () => {
     using model = await loadModel(modelDir('llama-f32'), { tokenizer: false });
     const seen: number[] = [];
-    const result = await model.native.generate({ prompts: [[1, 2, 3]], maxTokens: 10 }, new (native().NativeControl)(1), (_s, t) => seen.push(t));
+    const result = await nativeHandle(model).generate({ prompts: [[1, 2, 3]], maxTokens: 10 }, new (native().NativeControl)(1), (_s, t) => seen.push(t));
     expect(seen).toEqual(Array.from(result.sequences[0].tokens));
   });
 
   it('turns bad arguments into MlxLabError, not a crash', async () => {
     using model = await loadModel(modelDir('llama-f32'), { tokenizer: false });
-    expect(() => model.native.generate({ prompts: [] }, new (native().NativeControl)(1))).toThrow(/prompts must not be empty/);
-    expect(() => model.native.generate({ prompts: [[1]], topP: 2 }, new (native().NativeControl)(1))).toThrow(/topP/);
-    expect(() => model.native.generate({ prompts: [[1]] }, {} as never)).toThrow(/NativeControl/);
+    expect(() => nativeHandle(model).generate({ prompts: [] }, new (native().NativeControl)(1))).toThrow(/prompts must not be empty/);
+    expect(() => nativeHandle(model).generate({ prompts: [[1]], topP: 2 }, new (native().NativeControl)(1))).toThrow(/topP/);
+    expect(() => nativeHandle(model).generate({ prompts: [[1]] }, {} as never)).toThrow(/NativeControl/);
     try {
-      model.native.generate({ prompts: [[1]] }, {} as never);
+      nativeHandle(model).generate({ prompts: [[1]] }, {} as never);
     } catch (e) {
       expect((e as { code: string }).code).toBe('E_ARGUMENT');
     }

@@ -31,7 +31,7 @@ import { join } from 'node:path';
 import { attachAdapter, loraConfigFrom } from '../../src/model/adapters.js';
 import { MlxLabError } from '../../src/core/errors.js';
 import { fuse, temporaryFolders, type FuseProgress } from '../../src/convert/fuse.js';
-import { loadModel } from '../../src/model/model.js';
+import { loadModel, nativeHandle } from '../../src/model/model.js';
 import { native } from '../../src/core/native.js';
 import { fuseCommand } from '../../src/cli/fuse.js';
 import { FIXTURES, modelDir } from '../helpers/paths.js';
@@ -540,10 +540,10 @@ describe('fuse: bad input', () => {
     // The native layer checks too.
     const m = await loadModel(modelDir('llama-q4'), { tokenizer: false, compute: 'native' });
     try {
-      expect(() => native().fuseModel(m.native, { adapterFile: join(adapter, 'adapters.safetensors'), lora: {}, outDir: tmp, bits: 1 })).toThrow(
+      expect(() => native().fuseModel(nativeHandle(m), { adapterFile: join(adapter, 'adapters.safetensors'), lora: {}, outDir: tmp, bits: 1 })).toThrow(
         /bits 1 is not supported \(choose one of 2, 3, 4, 5, 6, 8\)/,
       );
-      expect(() => native().fuseModel(m.native, { adapterFile: join(adapter, 'adapters.safetensors'), lora: {}, outDir: tmp, groupSize: 48 })).toThrow(
+      expect(() => native().fuseModel(nativeHandle(m), { adapterFile: join(adapter, 'adapters.safetensors'), lora: {}, outDir: tmp, groupSize: 48 })).toThrow(
         /group size 48 is not supported \(choose one of 32, 64, 128\)/,
       );
     } finally {
@@ -579,7 +579,7 @@ describe('fuse: bad input', () => {
       mkdirSync(dir);
       const lora = loraConfigFrom(join(adapter, 'adapter_config.json'));
       await expectRejects(
-        native().fuseModel(m.native, { adapterFile: join(adapter, 'adapters.safetensors'), lora, outDir: dir }, (p) => progress.push(p.stage), control),
+        native().fuseModel(nativeHandle(m), { adapterFile: join(adapter, 'adapters.safetensors'), lora, outDir: dir }, (p) => progress.push(p.stage), control),
         'E_ABORTED',
         'cancelled',
       );
@@ -629,7 +629,7 @@ describeOrSkip(SMOLLM2_MISSING, 'fuse: SmolLM2 GGUF to 5 bits', () => {
     const adapter = join(tmp, 'smollm2-adapter');
     mkdirSync(adapter, { recursive: true });
     // A fresh LoRA adapter (lora_b = 0): the fused model is the base re-quantized to 5 bits.
-    const trainer = await native().NativeTrainer.create(m.native, { lora: { rank: 8, scale: 20, numLayers: 8 }, seed: 42 });
+    const trainer = await native().NativeTrainer.create(nativeHandle(m), { lora: { rank: 8, scale: 20, numLayers: 8 }, seed: 42 });
     await trainer.saveAdapter(join(adapter, 'adapters.safetensors'));
     await trainer.detach();
     trainer.dispose();

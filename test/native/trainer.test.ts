@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModel, type Model } from '../../src/model/model.js';
+import { loadModel, nativeHandle, type Model } from '../../src/model/model.js';
 import { MlxLabError } from '../../src/core/errors.js';
 import { native, type NativeTrainBatch, type NativeTrainer, type NativeTrainerOptions } from '../../src/core/native.js';
 import { maxAbsDiff, readSafetensors } from '../helpers/safetensors.js';
@@ -28,7 +28,7 @@ function batch(rows: number[][], offsets?: number[]): NativeTrainBatch {
 const TRAIN = batch(IDS, [3, 2]);
 
 async function create(model: Model, options: NativeTrainerOptions = {}): Promise<NativeTrainer> {
-  return native().NativeTrainer.create(model.native, { seed: 1, ...options, lora: { numLayers: -1, ...options.lora } });
+  return native().NativeTrainer.create(nativeHandle(model), { seed: 1, ...options, lora: { numLayers: -1, ...options.lora } });
 }
 
 async function rejects(promise: Promise<unknown>): Promise<MlxLabError> {
@@ -299,7 +299,7 @@ describe('NativeTrainer', () => {
     e = await bad({ gradAccumulationSteps: 0 });
     expect(e.message).toContain('grad_accumulation_steps must be at least 1');
     expect(throws(() => native().NativeTrainer.create({} as never, {})).code).toBe('E_ARGUMENT');
-    expect(throws(() => native().NativeTrainer.create(model.native, { seed: -1 })).code).toBe('E_ARGUMENT');
+    expect(throws(() => native().NativeTrainer.create(nativeHandle(model), { seed: -1 })).code).toBe('E_ARGUMENT');
 
     // DoRA on the dense layers only works (keys leave the experts out).
     const dora = await create(model, { lora: { fineTuneType: 'dora', keys: ['self_attn.q_proj', 'mlp.gate'] } });

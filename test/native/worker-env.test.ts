@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
-import { loadModel } from '../../src/model/model.js';
+import { loadModel, nativeHandle } from '../../src/model/model.js';
 import { MlxLabError } from '../../src/core/errors.js';
 import { native } from '../../src/core/native.js';
 import { ROOT, modelDir } from '../helpers/paths.js';
@@ -43,7 +43,7 @@ describe('per-environment references', () => {
     // After the worker's environment is torn down, the main thread's references are intact.
     expect(() => addon.fuseModel({} as never, {} as never)).toThrow(MlxLabError);
     const model = await loadModel(modelDir('llama-f32'), { tokenizer: false });
-    const trainer = await addon.NativeTrainer.create(model.native, { seed: 1, lora: { numLayers: -1 } });
+    const trainer = await addon.NativeTrainer.create(nativeHandle(model), { seed: 1, lora: { numLayers: -1 } });
     expect(trainer.info().trainableParameters).toBeGreaterThan(0);
     trainer.dispose();
     model.dispose();

@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModel, type Model } from '../../src/model/model.js';
+import { loadModel, nativeHandle, type Model } from '../../src/model/model.js';
 import { native, type NativeOptimizerConfig, type NativeTrainBatch, type NativeTrainer, type NativeTrainerOptions } from '../../src/core/native.js';
 import { maxAbsDiff, readSafetensors, transpose, writeSafetensors, type Tensor } from '../helpers/safetensors.js';
 import { expectBreaks, expectClose } from '../helpers/close.js';
@@ -97,7 +97,7 @@ function fixtureGrads(expected: Record<string, Tensor>, grads: Arrays): { got: A
 }
 
 async function trainer(model: Model, options: NativeTrainerOptions = {}): Promise<NativeTrainer> {
-  return native().NativeTrainer.create(model.native, {
+  return native().NativeTrainer.create(nativeHandle(model), {
     seed: 0,
     gradAccumulationSteps: RUNS.grad_accumulation_steps,
     ...options,
@@ -120,7 +120,7 @@ async function run(t: NativeTrainer, iters = RUNS.iters): Promise<{ losses: numb
 }
 
 async function logits(model: Model, ids: Tensor): Promise<Float32Array> {
-  return (await model.native.forward(ids.data as Int32Array, ids.shape[0])).data as Float32Array;
+  return (await nativeHandle(model).forward(ids.data as Int32Array, ids.shape[0])).data as Float32Array;
 }
 
 describe.each(MODELS)('LoRA on %s matches mlx-lm', (name) => {

@@ -1,0 +1,130 @@
+/**
+ * Setting up a training run: the native trainer's options from the config, the model and data,
+ * the trainer with its adapter, and the position to start from (a checkpoint when resuming).
+ */
+import { CHECKPOINT_STATE_FORM, RunFiles } from '../core/run-files.js';
+import { resolve } from 'node:path';
+import { MlxLabError } from '../core/errors.js';
+import type { TrainConfig } from '../config/config.js';
+import { BatchIterator, evalBatches, loadData, dataOptionsFromConfig, type Batch, type BatchIteratorState, type DataSplits, type Dataset } from '../data/index.js';
+import { loadModel, nativeHandle, type Model } from '../model/model.js';
+import { native, type NativeTrainer, type NativeTrainerOptions } from '../core/native.js';
+import { writeJsonAtomic, removeStaleTemps } from '../core/atomic.js';
+import { checkpointFiles, findLatestCheckpoint } from './checkpoints.js';
+import type { Group } from '../distributed/group.js';
+import type { TrainOptions } from './types.js';
+
+/** The native trainer's options from mlx-lm's config keys. */
+export function trainerOptions(config: TrainConfig): NativeTrainerOptions {
+  const name = config.optimizer;
+  if (name !== 'adam' && name !== 'adamw' && name !== 'sgd') {
+    throw new MlxLabError('E_CONFIG', `optimizer "${name}" is not supported yet (adam, adamw, sgd)`);
+  }
+  const o = config.optimizer_config[name] ?? {};
+  const schedule = config.lr_schedule;
+  return {
+    lora: {
+      rank: config.lora_parameters.rank,
+      scale: config.lora_parameters.scale,
+      dropout: config.lora_parameters.dropout,
+      keys: config.lora_parameters.keys,
+      numLayers: config.num_layers,
+      fineTuneType: config.fine_tune_type,
+    },
+    optimizer: {
+      name,
+      learningRate: config.learning_rate,
+      schedule: schedule ? { name: schedule.name, arguments: schedule.arguments, warmup: schedule.warmup, warmupInit: schedule.warmup_init } : null,
+      betas: o.betas,
+      eps: typeof o.eps === 'number' ? o.eps : undefined,
+      biasCorrection: o.bias_correction,
+      weightDecay: o.weight_decay,
+      momentum: o.momentum,
+      dampening: o.dampening,
+      nesterov: o.nesterov,
+    },
+    seed: config.seed,
+    gradAccumulationSteps: config.grad_accumulation_steps,
+    gradCheckpoint: config.grad_checkpoint,
+  };
+}
+
+/** adapter_config.json as mlx-lm writes it: the run's arguments (mlx-lm reads fine_tune_type, num_layers, lora_parameters). */
+export function adapterConfig(config: TrainConfig): Record<string, unknown> {
+  return { ...config, adapter_file: undefined };
+}
+
+function requireString(value: string | null, key: string): string {
+  if (!value) throw new MlxLabError('E_CONFIG', `"${key}" is required (a ${key === 'model' ? 'model folder or .gguf file' : 'data folder or .jsonl file'})`);
+  return value;
+}
+
+/** What a run holds that must be freed at its end, filled in as setUp makes it. */
+export interface Held {
+  model?: Model;
+  trainer?: NativeTrainer;
+}
+
+/** A run ready to train: model, data, trainer and the batches from its start position. */
+export interface Session {
+  config: TrainConfig;
+  model: Model;
+  trainer: NativeTrainer;
+  data: DataSplits;
+  trainSet: Dataset;
+  adapterPath: string;
+  adapterFile: string;
+  startIteration: number;
+  /** The state file resumed from, if any. */
+  resumeFrom?: string;
+  batches: BatchIterator;
+  valBatches: Batch[];
+}
+
+/** The training data, checked to fill at least one batch. */
+function trainingSet(data: DataSplits, config: TrainConfig): Dataset {
+  const trainSet = data.train;
+  if (!trainSet) throw new MlxLabError('E_DATA', `${data.path}: no training data (train.jsonl)`);
+  if (trainSet.length < config.batch_size) {
+    throw new MlxLabError('E_DATA', `${trainSet.source}: ${trainSet.length} training examples, fewer than batch_size ${config.batch_size}`);
+  }
+  return trainSet;
+}
+
+/** Load the adapter and state of a checkpoint (or a starting adapter); returns the first iteration and the batch position. */
+async function restore(trainer: NativeTrainer, config: TrainConfig, resumeFrom: string | undefined): Promise<{ startIteration: number; iteratorState?: BatchIteratorState }> {
+  if (resumeFrom) {
+    const files = checkpointFiles(resumeFrom);
+    await trainer.loadAdapter(files.adapterFile);
+    const state = await trainer.loadState(files.stateFile);
+    const iteratorState: BatchIteratorState | undefined = JSON.parse(state.metadata.batches ?? 'null') ?? undefined;
+    if (!iteratorState) throw new MlxLabError('E_ARGUMENT', `${files.stateFile}: no batch position stored`);
+    return { startIteration: state.iteration + 1, iteratorState };
+  }
+  if (config.resume_adapter_file) await trainer.loadAdapter(resolve(config.resume_adapter_file));
+  return { startIteration: 1 };
+}
+
+/** Load what the run needs and make its trainer (recorded in `held` as soon as made, for the caller to free). */
+export async function setUp(config: TrainConfig, options: TrainOptions, adapterPath: string, group: Group, held: Held): Promise<Session> {
+  const model = options.model ?? (await loadModel(requireString(config.model, 'model')));
+  held.model = model;
+  const data = options.data ?? loadData(requireString(config.data, 'data'), model.tokenizer, { ...dataOptionsFromConfig(config), requireTest: config.test });
+  const trainSet = trainingSet(data, config);
+  removeStaleTemps(adapterPath); // half-written files of a killed run
+  const trainer = await native().NativeTrainer.create(nativeHandle(model), {
+    ...trainerOptions(config),
+    sharedPrefix: trainSet.sharedPrefix(),
+    dataParallel: group.size > 1,
+    localShards: options.localShards,
+  });
+  held.trainer = trainer;
+  const resumeFrom = options.resume ? (typeof options.resume === 'string' ? options.resume : findLatestCheckpoint(adapterPath)) : undefined;
+  if (options.resume && !resumeFrom) throw new MlxLabError('E_ARGUMENT', `${adapterPath}: no checkpoint to resume from (no ${CHECKPOINT_STATE_FORM})`);
+  const { startIteration, iteratorState } = await restore(trainer, config, resumeFrom);
+  if (group.leader) writeJsonAtomic(new RunFiles(adapterPath).adapterConfig, adapterConfig(config));
+  const shape = { batchSize: config.batch_size, maxSeqLength: config.max_seq_length };
+  const batches = iteratorState ? BatchIterator.restore(trainSet, iteratorState) : new BatchIterator(trainSet, { ...shape, seed: config.seed });
+  const valBatches = data.valid ? evalBatches(data.valid, { ...shape, numBatches: config.val_batches, seed: config.seed }) : [];
+  return { config, model, trainer, data, trainSet, adapterPath, adapterFile: new RunFiles(adapterPath).adapter, startIteration, resumeFrom, batches, valBatches };
+}
