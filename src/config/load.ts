@@ -7,7 +7,7 @@
 import { dirname } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { MlxLabError } from '../core/errors.js';
-import { readRegularFile } from '../core/files.js';
+import { readUserTextFile } from '../core/files.js';
 import type { TrainConfig } from './schema.js';
 import { validateTrainConfig, type ConfigLocator } from './validate.js';
 
@@ -64,15 +64,7 @@ export function parseTrainConfig(text: string, source: string): TrainConfig {
 
 /** Read and validate an mlx-lm `lora` YAML config file. Sets `config` to the path. */
 export function loadTrainConfig(path: string): TrainConfig {
-  let text: string;
-  try {
-    text = readRegularFile(path, 'utf8');
-  } catch (err) {
-    if (err instanceof MlxLabError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'config file not found' : code === 'EISDIR' ? 'is a folder, not a config file' : `cannot read: ${(err as Error).message}`;
-    throw new MlxLabError('E_CONFIG', `${path}: ${why}`, { cause: err });
-  }
+  const text = readUserTextFile(path, 'E_CONFIG', 'config file');
   const config = parseTrainConfig(text.replace(/^\uFEFF/, ''), path);
   return { ...config, config: path };
 }

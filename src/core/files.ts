@@ -7,7 +7,7 @@
  * (EACCES...) become their coded errors (ioError).
  */
 import { mkdirSync, readFileSync, statSync, type Stats } from 'node:fs';
-import { MlxLabError, ioError } from './errors.js';
+import { MlxLabError, ioError, type ErrorCode } from './errors.js';
 
 /** What a non-regular file is, in words. */
 function kindOf(st: Stats): string {
@@ -43,6 +43,21 @@ export function readRegularFile(path: string, encoding?: 'utf8'): Buffer | strin
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'EISDIR') throw err;
     throw ioError(err, path, 'cannot read');
+  }
+}
+
+/**
+ * A text file the user named, as UTF-8: `<path>: <what> not found`, `is a folder, not a <what>`
+ * or `cannot read: ...` as `code` when it cannot be read.
+ */
+export function readUserTextFile(path: string, code: ErrorCode, what: string): string {
+  try {
+    return readRegularFile(path, 'utf8');
+  } catch (err) {
+    if (err instanceof MlxLabError) throw err;
+    const errno = (err as NodeJS.ErrnoException).code;
+    const why = errno === 'ENOENT' ? `${what} not found` : errno === 'EISDIR' ? `is a folder, not a ${what}` : `cannot read: ${(err as Error).message}`;
+    throw new MlxLabError(code, `${path}: ${why}`, { cause: err });
   }
 }
 

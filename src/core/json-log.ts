@@ -1,8 +1,8 @@
 /**
  * An append-only JSON-lines log written off the event loop (the run's metrics.jsonl).
  * `append()` only queues the line; one queue writes the lines in the order they were appended,
- * each batch of queued lines in one write, so the file only ever ends in whole lines or (after
- * a kill) one torn line. `flush()` waits for the queue and fsyncs (the training loop calls it at
+ * each batch of queued lines in one write followed by an fdatasync (durable without blocking the
+ * loop), so the file only ever ends in whole lines or (after a kill) one torn line. `flush()` waits for the queue and fsyncs (the training loop calls it at
  * each checkpoint), `close()` flushes and closes. A torn last line left by a killed writer is cut
  * off when the log opens, as appendJsonLine does. A write error is kept and thrown by the next
  * append, flush or close, as an MlxLabError naming the file (ioError).
@@ -112,5 +112,6 @@ export class JsonLineLog {
     const data = Buffer.from(text, 'utf8');
     let off = 0;
     while (off < data.length) off += (await fh.write(data, off, data.length - off)).bytesWritten;
+    await fh.datasync(); // each batch durable, as the synchronous log's fsync per line was
   }
 }

@@ -14,9 +14,9 @@ export interface NativeArray {
   shape: number[];
 }
 
-export interface NativeGenerateRequest {
-  prompts: Int32Array[] | number[][];
-  maxTokens?: number;
+/** How the next token is drawn (mlx-lm's sampler settings). */
+export interface SamplingOptions {
+  /** 0 (default) is greedy. */
   temperature?: number;
   topP?: number;
   topK?: number;
@@ -24,6 +24,11 @@ export interface NativeGenerateRequest {
   repetitionPenalty?: number;
   repetitionContext?: number;
   seed?: number;
+}
+
+export interface NativeGenerateRequest extends SamplingOptions {
+  prompts: Int32Array[] | number[][];
+  maxTokens?: number;
   eosIds?: number[];
   prefillStep?: number;
   /** Prefill the prompts' common leading tokens once when there are at least this many (0: off). Default 32. */

@@ -60,7 +60,7 @@ import { isPlainObject, suggest } from '../core/suggest.js';
 import { parseJsonl } from '../data/jsonl.js';
 import { CASE, EXPECTATION, EXPECT_FIELDS, kind, SUITE } from './suite-schema.js';
 import { BUILTIN_SCORERS, canonicalScorerName, hasScorer, loadScorerFile, scorerNames } from './scorers.js';
-import { readRegularFile } from '../core/files.js';
+import { readUserTextFile } from '../core/files.js';
 
 export type { Expectation, EvalCase, EvalSuite, CasePrompt } from './suite-types.js';
 import type { EvalCase, EvalSuite, CasePrompt, Expectation } from './suite-types.js';
@@ -198,15 +198,7 @@ export function parseSuite(text: string, source: string, options: { format?: 'ya
 
 /** Read, parse and validate a suite file, then load the user scorer files it names. */
 export async function loadSuite(path: string): Promise<EvalSuite> {
-  let text: string;
-  try {
-    text = readRegularFile(path, 'utf8');
-  } catch (err) {
-    if (err instanceof MlxLabError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'suite file not found' : code === 'EISDIR' ? 'is a folder, not a suite file' : `cannot read: ${(err as Error).message}`;
-    throw new MlxLabError('E_SUITE', `${path}: ${why}`, { cause: err });
-  }
+  const text = readUserTextFile(path, 'E_SUITE', 'suite file');
   const suite = parseSuite(text, path);
   await loadSuiteScorers(suite);
   return suite;

@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MlxLabError, warn } from '../core/errors.js';
 import { readModelFolder, type ModelConfig } from './config.js';
-import { native, type ComputeMode, type ComputeReport, type NativeModel } from '../core/native.js';
+import { native, type ComputeMode, type ComputeReport, type NativeModel, type SamplingOptions } from '../core/native.js';
 import type { Generation, GenerationFinish, StreamChunk } from './generation-types.js';
 import { generationStream, type GenerationStream } from './stream.js';
 import { Tokenizer, StreamDecoder, StopMatcher } from './tokenizer.js';
@@ -20,16 +20,7 @@ export type { ChatMessage } from './chat.js';
 /** A prompt: plain text, chat messages, or token ids as they are. */
 export type PromptInput = string | ChatMessage[] | { tokens: number[] };
 
-export interface SamplingOptions {
-  /** 0 (default) is greedy. */
-  temperature?: number;
-  topP?: number;
-  topK?: number;
-  minP?: number;
-  repetitionPenalty?: number;
-  repetitionContext?: number;
-  seed?: number;
-}
+export type { SamplingOptions } from '../core/native.js';
 
 export interface GenerateOptions extends SamplingOptions, ChatOptions {
   /** Tokens to generate at most (default 256). */

@@ -55,8 +55,11 @@ export function loadRun(dir: string): LoadedRun {
   return { dir, manifest: hasManifest ? run.manifestFromDisk(readJson<RunManifest>(run.manifest)) : undefined, events: log?.events ?? [], torn: log?.torn, config };
 }
 
-/** Run folders (holding run.json) below a folder, up to `depth` levels down, sorted by path. */
-export function findRunDirs(dir: string, depth = 3): string[] {
+/**
+ * Folders below `dir`, up to `depth` levels down, sorted by path (no hidden folders, no
+ * node_modules): those `take` accepts; a taken folder, or one `skip` rejects, is not entered.
+ */
+function findFolders(dir: string, depth: number, take: (run: RunDir) => boolean, skip: (run: RunDir) => boolean = () => false): string[] {
   const found: string[] = [];
   const walk = (d: string, level: number) => {
     let entries: string[];
@@ -69,7 +72,9 @@ export function findRunDirs(dir: string, depth = 3): string[] {
       if (name.startsWith('.') || name === 'node_modules') continue;
       const p = join(d, name);
       if (!isDir(p)) continue;
-      if (new RunDir(p).hasManifest()) found.push(p);
+      const run = new RunDir(p);
+      if (skip(run)) continue;
+      if (take(run)) found.push(p);
       else if (level < depth) walk(p, level + 1);
     }
   };
@@ -77,25 +82,19 @@ export function findRunDirs(dir: string, depth = 3): string[] {
   return found;
 }
 
+/** Run folders (holding run.json) below a folder, up to `depth` levels down, sorted by path. */
+export function findRunDirs(dir: string, depth = 3): string[] {
+  return findFolders(dir, depth, (run) => run.hasManifest());
+}
+
 /** Folders below `dir` with a metrics log but no run.json yet (runs still going, or killed). */
 export function findUnfinishedRunDirs(dir: string, depth = 3): string[] {
-  const found: string[] = [];
-  const walk = (d: string, level: number) => {
-    let entries: string[];
-    try {
-      entries = readdirSync(d);
-    } catch {
-      return;
-    }
-    for (const name of entries.sort((a, b) => a.localeCompare(b, undefined, { numeric: true }))) {
-      const p = join(d, name);
-      if (name.startsWith('.') || !isDir(p) || new RunDir(p).hasManifest()) continue;
-      if (new RunDir(p).hasMetrics()) found.push(p);
-      else if (level < depth) walk(p, level + 1);
-    }
-  };
-  walk(dir, 1);
-  return found;
+  return findFolders(
+    dir,
+    depth,
+    (run) => run.hasMetrics(),
+    (run) => run.hasManifest(),
+  );
 }
 
 /** "run" when the folder is a run (run.json or metrics.jsonl), "sweep" when run folders lie below it. */

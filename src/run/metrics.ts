@@ -9,7 +9,7 @@
  */
 import { MlxLabError } from '../core/errors.js';
 import type { TrainEvent } from '../train/loop.js';
-import { readRegularFile } from '../core/files.js';
+import { readUserTextFile } from '../core/files.js';
 import { RUN_FILES } from '../core/run-files.js';
 
 /** One event of the log: a TrainEvent with the time it was written (ms since the epoch). */
@@ -53,15 +53,7 @@ export function parseMetrics(text: string, file: string = RUN_FILES.metrics): Me
 
 /** Read a metrics log from disk (see parseMetrics). */
 export function readMetrics(file: string): MetricsLog {
-  let text: string;
-  try {
-    text = readRegularFile(file, 'utf8');
-  } catch (cause) {
-    if (cause instanceof MlxLabError) throw cause;
-    const code = (cause as NodeJS.ErrnoException).code;
-    throw new MlxLabError('E_ARGUMENT', `${file}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${(cause as Error).message})`}`, { cause });
-  }
-  return parseMetrics(text, file);
+  return parseMetrics(readUserTextFile(file, 'E_ARGUMENT', 'metrics log'), file);
 }
 
 /** The events of one kind, typed. */
