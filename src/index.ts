@@ -73,3 +73,5 @@ export { convert, type ConvertOptions } from './convert/convert.js';
 export { joinGroup, SINGLE, type Group } from './distributed/group.js';
 export { launch, type LaunchOptions, type LaunchResult } from './distributed/launcher.js';
 export { readHosts, parseHostFile, localHosts, type Host, type HostFile } from './distributed/hosts.js';
+export type { KernelChoice } from './core/blas-kernel.js';
+export type { Mt19937State } from './data/random.js';
