@@ -10,10 +10,13 @@
 //
 // Usage: node benchmarks/run.mjs [--quick] [--only generate,train,...] [--skip-mlx-lm]
 //          [--reps 3] [--args "eval=--cases 9"]... [--models-dir DIR] [--out-dir DIR]
+//        node benchmarks/run.mjs --render results/A.json,results/B.json   (RESULTS.md and
+//          results.html again from committed results, runs nothing; each benchmark from the last
+//          file that has it, every source run listed with its date, commit and command)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT, VENVS, benchPython, blasText, ensureFloat32Folder, ensureSmolLM2, gitState, load1, ourVersions, pythonVersions } from './lib/env.mjs';
 import { ensureNodeLlamaCpp, installedVersion } from './lib/llama-cpp.mjs';
@@ -72,6 +75,7 @@ const { values } = parseArgs({
     args: { type: 'string', multiple: true, default: [] },
     'models-dir': { type: 'string' },
     'out-dir': { type: 'string' },
+    render: { type: 'string' },
   },
 });
 
@@ -153,7 +157,54 @@ export function timedCounts(reports) {
   return out;
 }
 
+/** One result from several committed ones (--render): each benchmark's report from the last file that has it. */
+function combine(files) {
+  const sources = files.map((file) => ({ file, run: JSON.parse(readFileSync(file, 'utf8')) }));
+  const cpus = new Set(sources.map((s) => s.run.machine.cpu));
+  if (cpus.size > 1) throw new Error(`--render: the results come from different CPUs (${[...cpus].join('; ')}); render them separately`);
+  const reports = {};
+  const rows = new Map();
+  const versions = { ours: {}, mlx_lm: {}, llama_cpp: null };
+  for (const { file, run } of sources) {
+    for (const row of run.runs) {
+      if (!run.reports[row.name]) continue;
+      reports[row.name] = run.reports[row.name];
+      rows.set(row.name, { ...row, source: basename(file) });
+    }
+    Object.assign(versions.ours, run.versions.ours);
+    Object.assign(versions.mlx_lm, run.versions.mlx_lm);
+    versions.llama_cpp = run.versions.llama_cpp ?? versions.llama_cpp;
+  }
+  const last = sources.at(-1).run;
+  return {
+    date: last.date,
+    quick: sources.some((s) => s.run.quick),
+    command: `node benchmarks/run.mjs --render ${files.map((f) => relative(ROOT, f)).join(',')}`,
+    seconds: sources.reduce((t, s) => t + s.run.seconds, 0),
+    git: last.git,
+    sources: sources.map(({ file, run }) => ({ file: basename(file), date: run.date, command: run.command, seconds: run.seconds, git: run.git, benchmarks: run.runs.map((r) => r.name) })),
+    machine: last.machine,
+    versions,
+    goals: evaluateGoals(reports),
+    timed: timedCounts(reports),
+    runs: BENCHMARKS.map((b) => rows.get(b.name)).filter(Boolean),
+    reports,
+  };
+}
+
+/** --render: write RESULTS.md and results.html from committed results. */
+function render(list) {
+  const files = list.split(',').map((f) => resolve(f.trim())).filter(Boolean);
+  const result = combine(files);
+  const outDir = resolve(values['out-dir'] ?? HERE);
+  writeFileSync(join(outDir, 'RESULTS.md'), resultsMarkdown(result));
+  writeFileSync(join(outDir, 'results.html'), resultsHtml(result));
+  console.log(table(goalRows(result.goals)));
+  for (const f of ['RESULTS.md', 'results.html']) console.log(`wrote ${relative(process.cwd(), join(outDir, f))}`);
+}
+
 async function main() {
+  if (values.render) return render(values.render);
   const quick = values.quick;
   const reps = Number(values.reps ?? (quick ? 2 : 3)); // quick: 2 rounds, so that the interleaving runs too
   if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps: a positive integer, got "${values.reps}"`);

@@ -111,7 +111,11 @@ export function resultsMarkdown(run) {
   const v = run.versions;
   const out = ['# Benchmark results', ''];
   if (run.quick) out.push('> **QUICK SMOKE RUN** (`--quick`: small sizes, 2 rounds). It checks that the harness works; its numbers are not measurements.', '');
-  out.push(`Run ${run.date} with \`${run.command}\` (${(run.seconds / 60).toFixed(1)} min).`, '');
+  if (!run.sources) out.push(`Run ${run.date} with \`${run.command}\` (${(run.seconds / 60).toFixed(1)} min).`, '');
+  else {
+    out.push(`Rendered with \`${run.command}\` from ${run.sources.length} committed runs (${(run.seconds / 60).toFixed(1)} min of benchmarks in all); each benchmark comes from the last run that has it:`, '');
+    out.push(mdTable([['file', 'date', 'commit', 'benchmarks', 'minutes', 'command'], ...run.sources.map((s) => [s.file, s.date, s.git?.sha ? `${s.git.sha.slice(0, 12)}${s.git.dirty ? ' (dirty)' : ''}` : 'unknown', s.benchmarks.join(', '), (s.seconds / 60).toFixed(1), `\`${s.command}\``])]), '');
+  }
   out.push('## Machine and versions', '');
   out.push(mdTable([
     ['', ''],
@@ -119,7 +123,7 @@ export function resultsMarkdown(run) {
     ['memory', `${m.memoryGB} GB`],
     ['OS', m.os],
     ['node', m.node],
-    ['commit', run.git?.sha ? `${run.git.sha}${run.git.dirty ? ' (dirty: the tree had changes not in this commit)' : ' (clean tree)'}` : 'unknown'],
+    ['commit', run.sources ? 'per run, in the table above' : run.git?.sha ? `${run.git.sha}${run.git.dirty ? ' (dirty: the tree had changes not in this commit)' : ' (clean tree)'}` : 'unknown'],
     ['MLX (ours)', `${v.ours.mlx} (${v.ours.sdk ?? 'own build'}, ${v.ours.device})`],
     ['BLAS (ours)', typeof v.ours.blas === 'string' ? v.ours.blas : blasText(v.ours.blas)],
     ...Object.entries(v.mlx_lm).map(([k, x]) => [`mlx-lm ${k} venv`, x.mlx_lm ? `mlx-lm ${x.mlx_lm}, mlx ${x.mlx}, BLAS ${blasText(x.blas)}${k === 'same-blas' ? ' (the same files as ours)' : ' (the wheel as shipped)'}` : 'not available']),
@@ -131,7 +135,8 @@ export function resultsMarkdown(run) {
   out.push('## Runs', '', 'Each benchmark runs in its own process; every side inside it in a fresh process too. Load average (1 min) before → after: on a shared machine compare only runs made under similar load.', '');
   // The 1-min load before a benchmark still holds the previous one (up to ~the core count): more is other work.
   const busy = (r) => r.loadavg[0] > m.cores * 1.5;
-  out.push(mdTable([['benchmark', 'status', 'minutes', 'load before → after', 'arguments'], ...run.runs.map((r) => [r.name, r.status, (r.seconds / 60).toFixed(1), `${loadText(r.loadavg)}${busy(r) ? ' (busy)' : ''}`, `\`${r.args.join(' ')}\``])]), '');
+  const from = (r) => (run.sources ? [r.source ?? '—'] : []);
+  out.push(mdTable([['benchmark', 'status', 'minutes', 'load before → after', 'arguments', ...(run.sources ? ['from'] : [])], ...run.runs.map((r) => [r.name, r.status, (r.seconds / 60).toFixed(1), `${loadText(r.loadavg)}${busy(r) ? ' (busy)' : ''}`, `\`${r.args.join(' ')}\``, ...from(r)])]), '');
   if (run.runs.some(busy)) out.push(`**Busy machine:** a load average above ${m.cores * 1.5} (1.5 × the ${m.cores} cores; the previous benchmark accounts for up to ~${m.cores}) before a benchmark means other work shared the CPU during the ones marked (busy): their numbers are not representative.`, '');
   for (const r of run.runs) {
     const report = run.reports[r.name];

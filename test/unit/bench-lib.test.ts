@@ -2,7 +2,8 @@
 // model folders, the goals read out of reports, medians with their spread, interleaved rounds,
 // the provenance of a run (commit, BLAS kernel), the training data kinds and the Markdown
 // tables. No native code, no Python, no node-llama-cpp.
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -283,5 +284,26 @@ describe('RESULTS.md and results.html', () => {
     ]);
     expect(specs[9].datasets[1].data).toEqual([100, 400]);
     expect(html.length).toBeGreaterThan(100_000); // Chart.js inlined: no network needed
+  });
+
+  it('render RESULTS.md again from several committed runs (--render), each benchmark from the last one that has it', () => {
+    const older = { ...run, runs: run.runs.filter((r) => r.name !== 'train'), reports: { ...run.reports, train: undefined } };
+    const newer = { ...run, date: '2026-12-06T21:00:00.000Z', git: { sha: 'b'.repeat(40), dirty: false }, command: 'node benchmarks/run.mjs --only train,eval', runs: run.runs.filter((r) => r.name === 'train' || r.name === 'eval'), reports: { train: run.reports.train, eval: { ...run.reports.eval, cases: 9 } } };
+    const dir = mkdtempSync(join(tmp, 'render-'));
+    writeFileSync(join(dir, 'old.json'), JSON.stringify(older));
+    writeFileSync(join(dir, 'new.json'), JSON.stringify(newer));
+    const r = spawnSync(process.execPath, [resolve(__dirname, '..', '..', 'benchmarks', 'run.mjs'), '--render', `${join(dir, 'old.json')},${join(dir, 'new.json')}`, '--out-dir', dir], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const md = readFileSync(join(dir, 'RESULTS.md'), 'utf8');
+    expect(md).toMatch(/from 2 committed runs/);
+    expect(md).toContain(`| old.json | 2026-11-26T09:00:00.000Z | ${'a'.repeat(12)} (dirty) | generate, eval, bandwidth, scaling |`);
+    expect(md).toContain(`| new.json | 2026-12-06T21:00:00.000Z | ${'b'.repeat(12)} | train, eval |`);
+    expect(md).toMatch(/\| eval \| ok \|.*\| new\.json \|/); // the newer run's eval wins
+    expect(md).toMatch(/\| generate \| ok \|.*\| old\.json \|/);
+    expect(readFileSync(join(dir, 'results.html'), 'utf8')).toContain('<html');
+    writeFileSync(join(dir, 'other.json'), JSON.stringify({ ...newer, machine: { ...run.machine, cpu: 'Another CPU' } }));
+    const mixed = spawnSync(process.execPath, [resolve(__dirname, '..', '..', 'benchmarks', 'run.mjs'), '--render', `${join(dir, 'old.json')},${join(dir, 'other.json')}`, '--out-dir', dir], { encoding: 'utf8' });
+    expect(mixed.status).not.toBe(0);
+    expect(mixed.stderr).toMatch(/different CPUs/);
   });
 });
