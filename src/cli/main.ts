@@ -15,6 +15,8 @@ import { demoCommand } from './demo.js';
 import { launchCommand } from './launch.js';
 import { benchCommand } from './bench.js';
 import { guardDrain } from './drain.js';
+import { setDefaultHubProgress } from '../hub/progress.js';
+import { hubProgressBar } from './hub-progress.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -69,6 +71,7 @@ process.on('uncaughtException', (err) => {
   process.exit(reportError(err));
 });
 
+setDefaultHubProgress(hubProgressBar());
 const work = buildProgram()
   .parseAsync(process.argv)
   .catch((err: unknown) => {

@@ -10,7 +10,7 @@
  * The folder is written atomically (see writeModelFolder in fuse.ts).
  */
 import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { resolveModelPath } from '../hub/resolve.js';
 import { MlxLabError } from '../core/errors.js';
 import { checkQuantChoice, checkTarget, openModel, writeModelFolder, type FuseProgress, type SavedModelFolder } from './fuse.js';
 import { native, type GgufHeader, type NativeFuseProgress } from '../core/native.js';
@@ -83,7 +83,7 @@ export async function convert(options: ConvertOptions): Promise<SavedModelFolder
   if (options.dtype !== undefined && !(DTYPES as readonly string[]).includes(options.dtype)) {
     throw new MlxLabError('E_ARGUMENT', `dtype must be one of ${DTYPES.join(', ')}, got "${options.dtype}"`);
   }
-  const input = resolve(options.input);
+  const input = await resolveModelPath(options.input);
   if (!existsSync(input)) throw new MlxLabError('E_MODEL_LOAD', `${input}: not found (give a .gguf file or a model folder)`);
   const isGguf = statSync(input).isFile();
   if (isGguf && !input.endsWith('.gguf')) throw new MlxLabError('E_ARGUMENT', `${input}: give a .gguf file or a model folder`);

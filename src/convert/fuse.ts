@@ -16,6 +16,7 @@ import { copyFileAtomic, fsyncPath, removeStaleTemps, tempPath, writeFileAtomic 
 import type { ModelConfig } from '../model/config.js';
 import { readJsonObject } from '../core/json.js';
 import { Model, nativeHandle } from '../model/model.js';
+import { resolveModelPath } from '../hub/resolve.js';
 import { native, type GgufMetadata, type NativeControl, type NativeFuseProgress, type NativeModel, type NativeQuantSpec, type NativeSavedWeights } from '../core/native.js';
 
 /** The bits and group sizes fuse and convert accept (mlx-lm's affine quantization). */
@@ -236,7 +237,7 @@ export async function openModel(model: Model | string): Promise<OpenedModel> {
       : { kind: 'folder', dir: model.path, raw: readJsonObject(join(model.path, 'config.json'), { code: 'E_CONFIG' }) };
     return { handle: nativeHandle(model), source, path: model.path, release: () => {} };
   }
-  const path = resolve(model);
+  const path = await resolveModelPath(model);
   if (path.endsWith('.gguf')) {
     if (!existsSync(path) || !statSync(path).isFile()) throw new MlxLabError('E_MODEL_LOAD', `${path}: GGUF file not found`);
     const loaded = await native().NativeModel.loadGguf(path, { compute: 'native' });
@@ -409,13 +410,13 @@ export async function fuse(options: FuseOptions): Promise<SavedModelFolder> {
   if (dequantize && (bits !== undefined || groupSize !== undefined)) {
     throw new MlxLabError('E_ARGUMENT', 'dequantize keeps full precision: give either dequantize or bits / group size');
   }
-  const { file, configFile } = adapterFiles(options.adapter);
+  const { file, configFile } = adapterFiles(await resolveModelPath(options.adapter));
   const lora = loraConfigFrom(configFile);
-  const modelPath = typeof options.model === 'string' ? options.model : options.model.path;
+  const modelPath = typeof options.model === 'string' ? await resolveModelPath(options.model) : options.model.path;
   const target = checkTarget(options.out, options.force, [modelPath, dirname(file)]);
 
   onProgress?.({ stage: 'load', done: 0, total: 1, name: modelPath });
-  const opened = await openModel(options.model);
+  const opened = await openModel(typeof options.model === 'string' ? modelPath : options.model);
   try {
     onProgress?.({ stage: 'load', done: 1, total: 1, name: modelPath });
     return await writeModelFolder(

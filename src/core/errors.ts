@@ -9,6 +9,7 @@ export const ERROR_CODES = [
   'E_DATA', // bad or missing training data (JSONL files, formats, batching)
   'E_WEIGHTS', // missing or mis-shaped weight
   'E_GGUF', // unsupported GGUF content
+  'E_HUB', // a Hugging Face Hub id could not be resolved or downloaded (access, network, offline, listing)
   'E_TOKENIZER', // missing or invalid tokenizer files
   'E_TEMPLATE', // chat template errors
   'E_ARGUMENT', // bad call arguments

@@ -14,6 +14,7 @@ import { Tokenizer, StreamDecoder, StopMatcher } from './tokenizer.js';
 import { ChatTemplate, type ChatMessage, type ChatOptions } from './chat.js';
 import { tokenizerFromGguf } from './gguf-tokenizer.js';
 import { attachToNative, type AttachedAdapter } from './adapters.js';
+import { resolveModelPath, type HubOptions } from '../hub/resolve.js';
 
 export type { ChatMessage } from './chat.js';
 
@@ -55,9 +56,11 @@ export interface LoadOptions {
    * "float32": always float32 copies.
    */
   compute?: ComputeMode;
+  /** How a Hugging Face id (`org/name[@revision]`) is fetched: progress listener, env, fetch. */
+  hub?: HubOptions;
 }
 
-/** Load a model folder (mlx-lm layout) or a .gguf file. */
+/** Load a model folder (mlx-lm layout), a .gguf file, or a Hugging Face id `org/name[@revision]` (an existing path wins). */
 export async function loadModel(path: string, options: LoadOptions = {}): Promise<Model> {
   return Model.load(path, options);
 }
@@ -102,7 +105,7 @@ export class Model {
   }
 
   static async load(path: string, options: LoadOptions = {}): Promise<Model> {
-    const full = resolve(path);
+    const full = await resolveModelPath(path, options.hub);
     if (full.endsWith('.gguf')) return Model.loadGguf(full, options);
     const { config, files } = readModelFolder(full);
     const tokenizerDir = options.tokenizerPath ? resolve(options.tokenizerPath) : full;
@@ -153,10 +156,10 @@ export class Model {
 
   /**
    * Attach a saved adapter (an mlx-lm adapter folder or its adapters.safetensors) for inference:
-   * the model generates with it until the handle's detach() or dispose(). No optimizer is made.
+   * a Hugging Face id of an adapter repo works too; the model generates with it until the handle's detach() or dispose(). No optimizer is made.
    */
-  async attachAdapter(path: string): Promise<AttachedAdapter> {
-    return attachToNative(this.handle, path);
+  async attachAdapter(path: string, hub?: HubOptions): Promise<AttachedAdapter> {
+    return attachToNative(this.handle, await resolveModelPath(path, hub));
   }
 
   /** Token ids of a prompt: chat template applied to messages (and to text when asked). */
