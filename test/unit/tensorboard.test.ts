@@ -9,27 +9,11 @@ import { join } from 'node:path';
 import { crc32c } from '@aws-crypto/crc32c';
 import { fileVersionEvent, maskedCrc32c, scalarRecords, tfRecord } from '../../src/run/tracking/tfrecord.js';
 import { eventFileName, TensorBoardSink } from '../../src/run/tracking/tensorboard.js';
+import { decodeEvent, readRecords, scalarsOf } from '../helpers/tfevents.js';
 
 const root = mkdtempSync(join(tmpdir(), 'mlx-lab-tb-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const fixture = join(import.meta.dirname, '../fixtures/tensorboard/known.tfevents');
-
-/** The records of an event file, each CRC checked (throws naming the offset on a mismatch or a torn record). */
-function readRecords(buf: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let off = 0;
-  while (off < buf.length) {
-    if (off + 12 > buf.length) throw new Error(`torn header at ${off}`);
-    const len = Number(buf.readBigUInt64LE(off));
-    if (buf.readUInt32LE(off + 8) !== maskedCrc32c(buf.subarray(off, off + 8))) throw new Error(`bad length CRC at ${off}`);
-    if (off + 16 + len > buf.length) throw new Error(`torn record at ${off}`);
-    const data = buf.subarray(off + 12, off + 12 + len);
-    if (buf.readUInt32LE(off + 12 + len) !== maskedCrc32c(data)) throw new Error(`bad data CRC at ${off}`);
-    out.push(data);
-    off += 16 + len;
-  }
-  return out;
-}
 
 describe('TFRecord framing', () => {
   it('computes CRC32C (Castagnoli) and the TFRecord mask on known vectors', () => {
@@ -63,6 +47,8 @@ describe('TFRecord framing', () => {
     const theirs = readFileSync(fixture);
     expect(readRecords(theirs)).toHaveLength(4);
     expect(ours.toString('hex')).toBe(theirs.toString('hex'));
+    expect(decodeEvent(readRecords(theirs)[0])).toEqual({ wallTime: 1700000000, step: 0, fileVersion: 'brain.Event:2', values: [] });
+    expect(scalarsOf(theirs)['val/loss']).toEqual([[300000, 1.875]]);
   });
 
   it('detects a flipped byte with the reader the other tests use (the check can fail)', () => {
@@ -85,8 +71,11 @@ describe('TensorBoardSink', () => {
     expect(name).toMatch(/^events\.out\.tfevents\.\d{10}\.[A-Za-z0-9._-]+\.\d+$/);
     const records = readRecords(readFileSync(join(run, 'tb', name)));
     expect(records).toHaveLength(3);
-    expect(records[0].includes(Buffer.from('brain.Event:2'))).toBe(true);
-    expect(records[1].includes(Buffer.from('train/loss'))).toBe(true);
+    expect(decodeEvent(records[0]).fileVersion).toBe('brain.Event:2');
+    expect(records.slice(1).map(decodeEvent)).toEqual([
+      { wallTime: 1700000000, step: 1, values: [{ tag: 'train/loss', value: 1.5 }] },
+      { wallTime: 1700000000.1, step: 2, values: [{ tag: 'val/loss', value: 1.25 }] },
+    ]);
   });
 
   it('keeps odd host names out of the file name', () => {

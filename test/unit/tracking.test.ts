@@ -3,8 +3,7 @@
 // failing service (HTTP 500, an answer that is not MLflow's, nothing listening, a disk error)
 // warns once, gets nothing more, and never throws into training.
 import { afterAll, describe, expect, it } from 'vitest';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,51 +14,13 @@ import { flattenParams } from '../../src/run/tracking/scalars.js';
 import { GuardedSink, type Sink } from '../../src/run/tracking/sink.js';
 import type { TrainEvent } from '../../src/train/loop.js';
 import { expectError } from '../helpers/errors.js';
+import { calls, closeMockServers, mockMlflow, servers } from '../helpers/mlflow-mock.js';
 
 const root = mkdtempSync(join(tmpdir(), 'mlx-lab-tracking-'));
-const servers: Server[] = [];
 afterAll(async () => {
-  for (const s of servers) await new Promise((r) => s.close(r));
+  await closeMockServers();
   rmSync(root, { recursive: true, force: true });
 });
-
-interface Seen {
-  method: string;
-  url: string;
-  body: string;
-  json?: Record<string, unknown>;
-}
-
-type Answer = (req: Seen) => { status: number; body: string } | undefined;
-
-/** A mock MLflow server: records every request; `answer` may override the default answers. */
-async function mockMlflow(answer: Answer = () => undefined, artifactUri = 'mlflow-artifacts:/7/r1/artifacts') {
-  const seen: Seen[] = [];
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const s: Seen = { method: req.method ?? '', url: req.url ?? '', body };
-      try {
-        s.json = JSON.parse(body);
-      } catch {}
-      seen.push(s);
-      const a = answer(s) ?? defaultAnswer(s, artifactUri);
-      res.writeHead(a.status, { 'content-type': 'application/json' }).end(a.body);
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { uri: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
-}
-
-function defaultAnswer(s: Seen, artifactUri: string): { status: number; body: string } {
-  if (s.url.startsWith('/api/2.0/mlflow/experiments/get-by-name')) return { status: 404, body: JSON.stringify({ error_code: 'RESOURCE_DOES_NOT_EXIST', message: 'no such experiment' }) };
-  if (s.url === '/api/2.0/mlflow/experiments/create') return { status: 200, body: JSON.stringify({ experiment_id: '7' }) };
-  if (s.url === '/api/2.0/mlflow/runs/create') return { status: 200, body: JSON.stringify({ run: { info: { run_id: 'r1', artifact_uri: artifactUri } } }) };
-  return { status: 200, body: '{}' };
-}
 
 const config = (reportTo: string) => parseTrainConfig(`model: m\ndata: d\nreport_to: ${reportTo}\nlora_parameters: {rank: 4}\n`, 'run.yaml');
 
@@ -73,7 +34,6 @@ const EVENTS: TrainEvent[] = [
   { event: 'test', testLoss: 1.25, testPpl: Math.exp(1.25), tokens: 10 },
 ];
 
-const calls = (seen: Seen[]) => seen.map((s) => `${s.method} ${s.url.replace(/\?.*/, '')}`);
 
 describe('MLflow over REST (a local mock)', () => {
   it('creates the experiment and run, logs params and metrics in batches, uploads artifacts, ends the run', async () => {
