@@ -73,7 +73,7 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--grad-checkpoint', 'use gradient checkpointing to reduce memory use')
     .option('--no-grad-checkpoint', 'do not use gradient checkpointing (overrides the config file)')
     .option('--clear-cache-threshold <size>', 'clear the allocator cache when it grows past this size (e.g. 2GB)', byteSize('--clear-cache-threshold'))
-    .option('--report-to <services>', 'accepted for mlx-lm compatibility (wandb, swanlab); mlx-lab reports to neither')
+    .option('--report-to <services>', 'report the run to tensorboard (event files in <adapter-path>/tb) and/or mlflow (MLFLOW_TRACKING_URI), comma-separated; wandb and swanlab are accepted and not reported to')
     .option('--project-name <name>', 'project name for logging')
     .option('--seed <n>', 'the PRNG seed (default 0)', integer('--seed'))
     .option('--trust-remote-code', 'accepted for mlx-lm compatibility (mlx-lab runs no model code)');

@@ -23,6 +23,7 @@ export {
   METRICS,
   OPTIMIZERS,
   REPORT_TARGETS,
+  type ReportTarget,
   SELECTION_RULES,
   TRAINER_OPTIMIZERS,
   type EarlyStoppingConfig,

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { suggest } from '../core/suggest.js';
+import { documentedAs } from '../core/schema-doc.js';
 import { BYTE_SIZE, parseByteSize } from '../core/byte-size.js';
 import { baseOf, bool, describe, int, listOf, num, oneOf, required, says, section, str, withDefault } from './fields.js';
 import { lrSchedule, optimizer, optimizerConfig, type OptimizerName } from './optimizers.js';
@@ -17,7 +18,8 @@ export { OPTIMIZERS, TRAINER_OPTIMIZERS, LR_SCHEDULES, type OptimizerName, type 
 export const FINE_TUNE_TYPES = ['lora', 'dora', 'full'] as const;
 export type FineTuneType = (typeof FINE_TUNE_TYPES)[number];
 
-export const REPORT_TARGETS = ['wandb', 'swanlab'] as const;
+export const REPORT_TARGETS = ['tensorboard', 'mlflow', 'wandb', 'swanlab'] as const;
+export type ReportTarget = (typeof REPORT_TARGETS)[number];
 
 /** Metrics the early-stopping and selection sections can use. */
 export const METRICS = ['format_score', 'val_loss'] as const;
@@ -57,15 +59,31 @@ const byteSize = (() => {
   return z.union([count, size], says((v) => (typeof v === 'number' ? (count.safeParse(v).error?.issues[0].message ?? '') : message(v))));
 })();
 
-/** "wandb", "swanlab" or both comma-separated. */
-const reportTo = str().superRefine((v, ctx) => {
-  for (const part of v.split(',').map((s) => s.trim())) {
-    if ((REPORT_TARGETS as readonly string[]).includes(part)) continue;
-    const s = suggest(part, REPORT_TARGETS);
-    ctx.addIssue({ code: 'custom', input: v, message: `unknown service ${JSON.stringify(part)}: use ${REPORT_TARGETS.join(', ')} or both comma-separated${s ? ` (did you mean ${s}?)` : ''}` });
-    return;
-  }
-});
+function reportToMessage(v: unknown): string {
+  const i = Array.isArray(v) ? v.findIndex((x) => typeof x !== 'string') : -1;
+  if (i >= 0) return `must be a list of service names (item ${i + 1} is ${describe((v as unknown[])[i])})`;
+  return `must be a list of services or a comma-separated string (got ${describe(v)})`;
+}
+
+/**
+ * Where to report the run: a list (`[tensorboard, mlflow]`) or mlx-lm's comma-separated string
+ * ("wandb,swanlab"); read as a list without repeats. tensorboard and mlflow are written by
+ * mlx-lab (src/run/tracking); wandb and swanlab are accepted for mlx-lm configs and not reported to.
+ */
+const reportTo = z
+  .union([str(), listOf(str())], says(reportToMessage))
+  .superRefine((v, ctx) => {
+    const parts = typeof v === 'string' ? v.split(',').map((s) => s.trim()) : v;
+    for (const [i, part] of parts.entries()) {
+      if ((REPORT_TARGETS as readonly string[]).includes(part)) continue;
+      const s = suggest(part, REPORT_TARGETS);
+      const path = typeof v === 'string' ? [] : [i];
+      ctx.addIssue({ code: 'custom', input: part, path, message: `unknown service ${JSON.stringify(part)}: use ${REPORT_TARGETS.join(', ')}${s ? ` (did you mean ${s}?)` : ''}` });
+      return;
+    }
+  })
+  .transform((v) => [...new Set(typeof v === 'string' ? v.split(',').map((s) => s.trim()) : v)] as ReportTarget[]);
+const reportToShape = z.union([z.string().describe('comma-separated services, as mlx-lm writes them'), z.array(z.enum(REPORT_TARGETS))]);
 
 /** The format eval run during training. */
 const evalSection = section({
@@ -137,8 +155,8 @@ const SETTINGS = {
   lr_schedule: withDefault(lrSchedule.nullable(), null),
   lora_parameters: defaultedSection(loraParameters),
   seed: withDefault(seed(), 0),
-  /** "wandb", "swanlab" or "wandb,swanlab"; mlx-lab accepts it but reports to neither. */
-  report_to: withDefault(reportTo.nullable(), null),
+  /** Services to report to: tensorboard, mlflow (written by mlx-lab); wandb, swanlab (accepted, not reported to). */
+  report_to: withDefault(documentedAs(reportTo, reportToShape).nullable(), null),
   project_name: withDefault(str().nullable(), null),
   /** Accepted for compatibility; mlx-lab never runs model code from a repo. */
   trust_remote_code: withDefault(bool(), false),

@@ -9,6 +9,7 @@
  *   metrics.jsonl                  the run's event log
  *   run.json                       the manifest of a finished run (evals, checkpoints, selection)
  *   report.html                    the run's report (`mlx-lab report`)
+ *   tb/                            TensorBoard event files (report_to: tensorboard)
  *   .mlx-lab.lock                  the writer's lock (src/core/lock.ts)
  *
  * A sweep folder holds run folders and `sweep.json`. This module sits in core/ so that every
@@ -24,6 +25,7 @@ export const RUN_FILES = {
   metrics: 'metrics.jsonl',
   manifest: 'run.json',
   report: 'report.html',
+  tensorboard: 'tb',
   lock: '.mlx-lab.lock',
   sweep: 'sweep.json',
 } as const;
@@ -74,6 +76,11 @@ export class RunFiles {
 
   get report(): string {
     return this.file(RUN_FILES.report);
+  }
+
+  /** The folder of TensorBoard event files. */
+  get tensorboard(): string {
+    return this.file(RUN_FILES.tensorboard);
   }
 
   get lock(): string {

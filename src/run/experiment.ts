@@ -5,7 +5,7 @@
  * earlier step), write it as adapters.safetensors and explain the choice in run.json.
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { ensureFolder } from '../core/files.js';
 import { lockRunFolder, withRunLock } from '../core/lock.js';
 import { sameFile } from '../core/paths.js';
@@ -20,6 +20,7 @@ import { memory } from '../core/runtime.js';
 import { EarlyStopper } from '../select/early-stopping.js';
 import { selectCheckpoint, type CheckpointScores, type Selection } from '../select/selection.js';
 import { eventsOf } from './metrics.js';
+import { openTracking, type RunEnd } from './tracking/index.js';
 import { train, type StopRequest, type TrainContext, type TrainEvent, type TrainOptions, type TrainResult } from '../train/loop.js';
 
 export type { FormatRecord, RunManifest } from './manifest.js';
@@ -98,6 +99,31 @@ export async function runExperiment(config: TrainConfig, options: ExperimentOpti
 }
 
 async function experimentLocked(config: TrainConfig, options: ExperimentOptions): Promise<ExperimentResult> {
+  // report_to: rank 0 reports; settings errors (mlflow without MLFLOW_TRACKING_URI) stop the run before it starts.
+  const tracking = options.group?.leader === false ? undefined : openTracking(config, resolve(config.adapter_path));
+  if (!tracking || tracking.sinks.length === 0) return experimentTracked(config, options);
+  let end: RunEnd = { status: 'failed', artifacts: [] };
+  try {
+    const onEvent = (e: TrainEvent) => {
+      tracking.event(e);
+      options.onEvent?.(e);
+    };
+    const result = await experimentTracked(config, { ...options, onEvent });
+    end = { status: result.stopReason === 'aborted' ? 'killed' : 'finished', artifacts: runArtifacts(result) };
+    return result;
+  } finally {
+    await tracking.close(end);
+  }
+}
+
+/** The files a tracking sink keeps with the run: the manifest, the report when written, the selected adapter and its config. */
+function runArtifacts(result: ExperimentResult): RunEnd['artifacts'] {
+  const run = new RunDir(result.adapterPath);
+  const files = [run.manifest, run.report, result.adapterFile, run.adapterConfig];
+  return files.filter((f) => existsSync(f)).map((path) => ({ name: basename(path), path }));
+}
+
+async function experimentTracked(config: TrainConfig, options: ExperimentOptions): Promise<ExperimentResult> {
   const startedAt = new Date().toISOString();
   const evalConfig = config.eval;
   const suite = options.suite ?? (evalConfig ? await loadSuite(evalConfig.suite) : undefined);

@@ -51,7 +51,8 @@ export function trainerOptions(config: TrainConfig): NativeTrainerOptions {
 
 /** adapter_config.json as mlx-lm writes it: the run's arguments (mlx-lm reads fine_tune_type, num_layers, lora_parameters). */
 export function adapterConfig(config: TrainConfig): Record<string, unknown> {
-  return { ...config, adapter_file: undefined };
+  // report_to as mlx-lm writes it: one comma-separated string (or null), not our parsed list.
+  return { ...config, adapter_file: undefined, report_to: config.report_to?.join(',') ?? null };
 }
 
 function requireString(value: string | null, key: string): string {

@@ -174,7 +174,11 @@ describe('loading YAML', () => {
       ['lr_schedule: {name: linear_schedule, arguments: [0, 1e-5, 2.5]}', 'lr_schedule.arguments[2]: must be an integer (got 2.5)'],
       ['lr_schedule: {name: cosine_decay}', 'lr_schedule: missing required key arguments'],
       ['optimizer_config: {adam: {betas: [0.9]}}', 'optimizer_config.adam.betas: must be a list of two numbers'],
-      ['report_to: tensorboard', 'report_to: unknown service "tensorboard"'],
+      ['report_to: tensorbord', 'run.yaml:1:12: report_to: unknown service "tensorbord": use tensorboard, mlflow, wandb, swanlab (did you mean tensorboard?)'],
+      ['report_to: [tensorboard, mlfow]', 'run.yaml:1:26: report_to[1]: unknown service "mlfow": use tensorboard, mlflow, wandb, swanlab (did you mean mlflow?)'],
+      ['report_to: "tensorboard, "', 'report_to: unknown service ""'],
+      ['report_to: [tensorboard, 3]', 'run.yaml:1:12: report_to: must be a list of service names (item 2 is number 3)'],
+      ['report_to: {tensorboard: true}', 'report_to: must be a list of services or a comma-separated string (got a mapping)'],
       ['clear_cache_threshold: lots', 'clear_cache_threshold: must be a byte count or a size like 512M or 2GB'],
     ];
     for (const [text, message] of cases) expectError(() => yaml(`${text}\n`), 'E_CONFIG', message);
@@ -248,6 +252,17 @@ describe('command-line flags', () => {
     const file = yaml('mask_prompt: true\ngrad_checkpoint: true\n');
     const merged = mergeConfig(file, optionsToOverrides(parse(['--no-mask-prompt'])));
     expect([merged.mask_prompt, merged.grad_checkpoint]).toEqual([false, true]);
+  });
+
+  it('report_to: a list, or mlx-lm\'s comma-separated string (YAML and --report-to), read as a list without repeats', () => {
+    expect(yaml('report_to: [tensorboard, mlflow]\n').report_to).toEqual(['tensorboard', 'mlflow']);
+    expect(yaml('report_to: wandb,swanlab\n').report_to).toEqual(['wandb', 'swanlab']);
+    expect(yaml('report_to: [mlflow, mlflow]\n').report_to).toEqual(['mlflow']);
+    expect(yaml('report_to: []\n').report_to).toEqual([]);
+    const merged = mergeConfig(yaml('report_to: [mlflow]\n'), optionsToOverrides(parse(['--report-to', 'tensorboard, mlflow'])));
+    expect(merged.report_to).toEqual(['tensorboard', 'mlflow']);
+    expect(mergeConfig(merged, {}).report_to).toEqual(['tensorboard', 'mlflow']); // a parsed config parses again to itself
+    expectError(() => optionsToOverrides(parse(['--report-to', 'tensorbaord'])), 'E_CONFIG', 'command line: report_to: unknown service "tensorbaord"', 'did you mean tensorboard?');
   });
 
   it('bad flag values', () => {

@@ -28,6 +28,7 @@ describe('run folder names', () => {
       metrics: 'metrics.jsonl',
       manifest: 'run.json',
       report: 'report.html',
+      tensorboard: 'tb',
       lock: '.mlx-lab.lock',
       sweep: 'sweep.json',
     });
