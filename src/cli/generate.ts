@@ -7,6 +7,9 @@ import { number } from './options.js';
 import { onInterrupt } from './signals.js';
 import { readRegularFile } from '../core/files.js';
 import { parseJson } from '../core/json.js';
+import { isPlainObject } from '../core/suggest.js';
+import type { ToolSchema } from '../model/chat.js';
+import { checkToolFormat, type ParsedCall } from '../model/tool-calls/index.js';
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -28,6 +31,35 @@ function readMessages(arg: string): ChatMessage[] {
     throw new MlxLabError('E_ARGUMENT', '--messages must be a JSON array of {role, content} objects');
   }
   return value as ChatMessage[];
+}
+
+/** --tools takes a JSON array of tool schemas or a path to a JSON file holding one; errors name the file and entry. */
+export function readTools(arg: string): ToolSchema[] {
+  const inline = arg.trim().startsWith('[');
+  let text = arg;
+  if (!inline) {
+    try {
+      text = readRegularFile(arg, 'utf8');
+    } catch (cause) {
+      if (cause instanceof MlxLabError) throw new MlxLabError('E_ARGUMENT', `--tools: ${cause.message}`, { cause });
+      throw new MlxLabError('E_ARGUMENT', `--tools: "${arg}" is neither a JSON array nor a readable file`, { cause });
+    }
+  }
+  const where = inline ? '--tools' : `--tools ${arg}`;
+  const value = parseJson(text, where, { code: 'E_ARGUMENT' });
+  if (!Array.isArray(value)) throw new MlxLabError('E_ARGUMENT', `${where}: expected a JSON array of tool schemas ({type: "function", function: {name, parameters}})`);
+  value.forEach((tool, i) => {
+    const fn = isPlainObject(tool) && isPlainObject(tool.function) ? tool.function : tool;
+    if (!isPlainObject(fn) || typeof fn.name !== 'string' || fn.name === '') {
+      throw new MlxLabError('E_ARGUMENT', `${where}: entry ${i} is not a tool schema with a function name`);
+    }
+  });
+  return value as ToolSchema[];
+}
+
+/** The parsed calls, one line each, after the streamed text. */
+function callLines(calls: readonly ParsedCall[]): string {
+  return calls.map((c) => `Tool call: ${c.name} ${JSON.stringify(c.arguments)}\n`).join('');
 }
 
 const GiB = 1024 ** 3;
@@ -59,11 +91,14 @@ export function generateCommand(): Command {
     .option('--stop <text>', 'stop string (repeatable)', collect)
     .option('--no-chat', 'use the prompt as plain text, without the chat template')
     .option('--enable-thinking', 'let thinking models think (templates with enable_thinking)')
-    .option('--json', 'print one JSON object instead of streaming text')
+    .option('--tools <json|file>', 'tool schemas for the chat template, as a JSON array or a file holding one')
+    .option('--tool-format <format>', 'how tool calls are parsed: auto (from the chat template), hermes, qwen3_xml, llama3_json, mistral, pythonic, none', (v: string) => checkToolFormat(v, '--tool-format'), 'auto')
+    .option('--json', 'print one JSON object (text, toolCalls, stats) instead of streaming text')
     .option('-v, --verbose', 'say what runs: MLX, the device, the BLAS and its kernel, the compute policy (on stderr)')
     .action(async (opts) => {
       if (!opts.prompt && !opts.messages) throw new MlxLabError('E_ARGUMENT', 'give --prompt or --messages');
       const input = opts.messages ? readMessages(opts.messages) : (opts.prompt as string);
+      const tools = opts.tools ? readTools(opts.tools) : undefined;
       const controller = new AbortController();
       const interrupt = onInterrupt(controller, 'generation stops after the current token');
       const model = await loadModel(opts.model);
@@ -81,6 +116,8 @@ export function generateCommand(): Command {
           system: opts.system,
           chat: opts.chat,
           enableThinking: opts.enableThinking,
+          tools,
+          toolFormat: opts.toolFormat,
           signal: controller.signal,
         };
         if (opts.json) {
@@ -97,6 +134,7 @@ export function generateCommand(): Command {
         }
         const g = step.value;
         process.stdout.write('\n==========\n');
+        process.stdout.write(callLines(g.toolCalls));
         process.stdout.write(`Prompt: ${g.promptTokens} tokens, ${g.promptTps.toFixed(3)} tokens-per-sec\n`);
         process.stdout.write(`Generation: ${g.generationTokens} tokens, ${g.generationTps.toFixed(3)} tokens-per-sec\n`);
         process.stdout.write(`Peak memory: ${(g.peakMemory / GiB).toFixed(3)} GB\n`);

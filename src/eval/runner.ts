@@ -93,15 +93,16 @@ export async function runEval(model: Model, suite: EvalSuite, options: EvalOptio
     for (let i = 0; i < group.length; i += size) {
       const chunk = group.slice(i, i + size);
       const t0 = performance.now();
+      // toolFormat none: the scorers parse the reply as generated, with their own rules.
       const gens = await model.generateBatch(
         chunk.map((p) => ({ tokens: p.tokens })),
-        { maxTokens: chunk[0].maxTokens, stop: chunk[0].stop, temperature: options.temperature, seed: options.seed, signal: options.signal },
+        { maxTokens: chunk[0].maxTokens, stop: chunk[0].stop, temperature: options.temperature, seed: options.seed, signal: options.signal, toolFormat: 'none' },
       );
       generateSeconds += (performance.now() - t0) / 1000;
       for (let k = 0; k < chunk.length; k++) {
         const { c } = chunk[k];
         const g = gens[k];
-        const s = await scoreCase(c, g.text, g.finishReason, { stopString: g.stopString });
+        const s = await scoreCase(c, g.rawText, g.finishReason, { stopString: g.stopString });
         const r: CaseResult = {
           id: c.id,
           category: c.category,
@@ -109,7 +110,7 @@ export async function runEval(model: Model, suite: EvalSuite, options: EvalOptio
           failure: s.failure,
           detail: s.detail,
           parsed: s.parsed,
-          text: g.text,
+          text: g.rawText,
           finishReason: g.finishReason,
           stopString: g.stopString,
           promptTokens: g.promptTokens,

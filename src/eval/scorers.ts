@@ -234,7 +234,7 @@ function normalizeResult(out: unknown): ScoreResult {
 // ---------------------------------------------------------------------------------------------
 // Built-ins
 
-const FORMAT_LABEL: Record<CallFormat, string> = { hermes: 'Hermes JSON', qwen3_xml: 'Qwen3 XML' };
+const FORMAT_LABEL: Record<CallFormat, string> = { hermes: 'Hermes JSON', qwen3_xml: 'Qwen3 XML', llama3_json: 'Llama 3 JSON', mistral: 'Mistral', pythonic: 'pythonic' };
 
 function result(score: number, failure: FailureClass | null, parsed: ParsedCall[] | null, detail: string): ScoreResult {
   return { score, failure, parsed, detail };
@@ -312,7 +312,8 @@ function callErrorClass(e: CallError, finishReason: string | undefined, expected
     return (e.format ?? expected) === 'qwen3_xml' ? 'invalid_xml' : 'invalid_json';
   }
   if (e.kind === 'unknown') return expected === 'qwen3_xml' ? 'invalid_xml' : 'invalid_json';
-  return e.kind;
+  // The scorers read only <tool_call> blocks (JSON or XML); a Python error cannot come from them.
+  return e.kind === 'invalid_python' ? 'invalid_json' : e.kind;
 }
 
 function callErrorDetail(e: CallError, finishReason: string | undefined): string {

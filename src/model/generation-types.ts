@@ -1,10 +1,18 @@
 /** The result types of a generation (shared by Model and its streams). */
 import type { FinishReason } from '../core/native.js';
+import type { CallError, ParsedCall } from './tool-calls/types.js';
 
 export type GenerationFinish = Exclude<FinishReason, 'cancelled'>;
 
 export interface Generation {
+  /** The reply without its tool-call markup, trimmed (rawText as is when it holds no call markup). */
   text: string;
+  /** The reply as decoded (stop string excluded), call markup included. */
+  rawText: string;
+  /** The tool calls of the reply, in the syntax of GenerateOptions.toolFormat. */
+  toolCalls: ParsedCall[];
+  /** Call markup that did not parse (broken JSON, unclosed tags): no call is made of it. */
+  toolCallErrors: CallError[];
   tokens: number[];
   finishReason: GenerationFinish;
   /** The stop string that ended the text, when finishReason is "stop". */

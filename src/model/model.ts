@@ -15,6 +15,7 @@ import { ChatTemplate, type ChatMessage, type ChatOptions } from './chat.js';
 import { tokenizerFromGguf } from './gguf-tokenizer.js';
 import { attachToNative, type AttachedAdapter } from './adapters.js';
 import { resolveModelPath, type HubOptions } from '../hub/resolve.js';
+import { checkToolFormat, parameterSchemasOf, parseToolCalls, resolveToolFormat, type CallFormat, type ToolFormat } from './tool-calls/index.js';
 
 export type { ChatMessage } from './chat.js';
 
@@ -39,6 +40,11 @@ export interface GenerateOptions extends SamplingOptions, ChatOptions {
    * that cache to every row. Default true; the tokens generated are the same either way.
    */
   sharePrefix?: boolean;
+  /**
+   * How tool calls are read from the reply into `toolCalls`: `auto` (default) the syntax the
+   * chat template teaches (`<tool_call>` blocks when it shows none), a named syntax, or `none`.
+   */
+  toolFormat?: ToolFormat;
 }
 
 export type { Generation, GenerationFinish, StreamChunk } from './generation-types.js';
@@ -179,6 +185,18 @@ export class Model {
     return stops.filter((s) => s.length > 0);
   }
 
+  /** The call syntax a generation with these options parses (see GenerateOptions.toolFormat). */
+  toolCallFormat(options: Pick<GenerateOptions, 'toolFormat' | 'tools' | 'templateName'> = {}): CallFormat | 'none' {
+    const requested = options.toolFormat === undefined ? 'auto' : checkToolFormat(options.toolFormat);
+    let text: string | undefined;
+    try {
+      text = this.template?.templateText(options);
+    } catch {
+      text = undefined; // several templates and none picked: no markers to go by
+    }
+    return resolveToolFormat(requested, text);
+  }
+
   async generate(input: PromptInput, options: GenerateOptions = {}): Promise<Generation> {
     const [one] = await this.generateBatch([input], options);
     return one;
@@ -234,6 +252,8 @@ export class Model {
     if (inputs.length === 0) return [];
     const signal = options.signal;
     if (signal?.aborted) throw abortError(signal);
+    const toolFormat = this.toolCallFormat(options);
+    const schemas = parameterSchemasOf(options.tools);
     const prompts = inputs.map((input) => Int32Array.from(this.encodePrompt(input, options)));
     this.checkContext(prompts, options.maxTokens ?? 256);
     const stops = this.stopStrings(options);
@@ -289,8 +309,12 @@ export class Model {
           if (tail && onChunk) onChunk(i, { text: tail, token: s.tokens.at(-1) ?? -1 });
         }
         const finish: GenerationFinish = s.stopped !== undefined ? 'stop' : (result.sequences[i].finish as GenerationFinish);
+        const tools = parseToolCalls(s.text, toolFormat, { schemas });
         return {
-          text: s.text,
+          text: tools.text,
+          rawText: s.text,
+          toolCalls: tools.calls,
+          toolCallErrors: tools.errors,
           tokens: s.tokens,
           finishReason: finish,
           stopString: s.stopped,
