@@ -3,6 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { SMOLLM2_GGUF, SMOLLM2_MISSING } from '../helpers/smollm2.js';
 import { modelDir } from '../helpers/paths.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseToolCalls } from '../../src/model/tool-calls/index.js';
 
 describe('mlx-lab generate', () => {
   it('answers a factual question and prints speeds like mlx_lm.generate', async (ctx) => {
@@ -23,6 +27,27 @@ describe('mlx-lab generate', () => {
     const out = JSON.parse(r.stdout);
     expect(out.finishReason).toBe('stop');
     expect(out.text).toBe('The capital of France is ');
+  });
+
+  it('--tools with --json prints the parsed calls (toolCalls, toolCallErrors) and the raw text', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlx-lab-gen-tools-'));
+    const tools = join(dir, 'tools.json');
+    writeFileSync(tools, JSON.stringify([{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }]));
+    const r = await runCli(['generate', '-m', modelDir('tiny-chat'), '-p', 'weather?', '--max-tokens', '8', '--tools', tools, '--json']);
+    rmSync(dir, { recursive: true, force: true });
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout);
+    expect(out.toolCalls).toEqual(parseToolCalls(out.rawText, 'hermes').calls);
+    expect(Array.isArray(out.toolCallErrors)).toBe(true);
+  });
+
+  it('rejects an unknown --tool-format and a --tools file that is not JSON', async () => {
+    const bad = await runCli(['generate', '-m', modelDir('tiny-chat'), '-p', 'hi', '--tool-format', 'xml']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--tool-format: "xml" is not a tool-call format; use one of auto, none, hermes/);
+    const missing = await runCli(['generate', '-m', modelDir('tiny-chat'), '-p', 'hi', '--tools', '/nonexistent/tools.json']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/--tools: .*\/nonexistent\/tools\.json/);
   });
 
   it('names the missing model folder', async () => {
