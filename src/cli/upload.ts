@@ -1,6 +1,7 @@
 /** `mlx-lab upload`: a fused model or an adapter folder to the Hugging Face Hub, with a model card; a dry run unless --yes. */
 import { Command } from 'commander';
 import { uploadToHub, type UploadResult } from '../convert/upload.js';
+import { GRACE_MS, onInterrupt } from './signals.js';
 
 const KB = 1024;
 
@@ -44,15 +45,24 @@ export function uploadCommand(): Command {
     .option('--include-secrets', 'also upload files that look like secrets (.env, keys, *token*)')
     .option('-m, --message <text>', 'the commit title')
     .action(async (opts) => {
-      const r = await uploadToHub({
-        path: opts.path,
-        repo: opts.repo,
-        run: opts.run,
-        yes: Boolean(opts.yes),
-        private: Boolean(opts.private),
-        includeSecrets: Boolean(opts.includeSecrets),
-        message: opts.message,
-      });
-      process.stdout.write(describeUpload(r));
+      const controller = new AbortController();
+      const interrupt = onInterrupt(controller, 'the upload stops; no commit is made', { graceMs: GRACE_MS });
+      try {
+        const r = await uploadToHub({
+          path: opts.path,
+          repo: opts.repo,
+          run: opts.run,
+          yes: Boolean(opts.yes),
+          private: Boolean(opts.private),
+          includeSecrets: Boolean(opts.includeSecrets),
+          message: opts.message,
+          signal: controller.signal,
+        });
+        process.stdout.write(describeUpload(r));
+      } catch (err) {
+        interrupt.settle(err, `upload interrupted; nothing was committed to ${opts.repo}`);
+      } finally {
+        interrupt.dispose();
+      }
     });
 }

@@ -51,7 +51,9 @@ export function baseModelOf(model: string, env: NodeJS.ProcessEnv = process.env)
   const id = parseHubId(model);
   if (id) {
     if (id.revision !== undefined && COMMIT.test(id.revision)) return { repo: id.repo, revision: id.revision };
-    const commit = cachedCommit(repoFolder(hubEnv(env).cacheDir, id.repo), id.revision ?? 'main');
+    // Only the cache folder is needed: read as offline so that no token is looked at.
+    const cacheDir = hubEnv({ ...env, HF_HUB_OFFLINE: '1' }).cacheDir;
+    const commit = cachedCommit(repoFolder(cacheDir, id.repo), id.revision ?? 'main');
     return { repo: id.repo, revision: commit ?? id.revision };
   }
   const m = SNAPSHOT.exec(model);

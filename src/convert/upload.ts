@@ -37,6 +37,8 @@ export interface UploadOptions {
   env?: NodeJS.ProcessEnv;
   /** The fetch to use (default globalThis.fetch). */
   fetch?: typeof fetch;
+  /** Stops the upload (E_ABORTED); the commit is one request, so the repo gets all of it or none. */
+  signal?: AbortSignal;
 }
 
 /** What would be (or was) uploaded. */
@@ -121,6 +123,7 @@ export async function uploadToHub(options: UploadOptions): Promise<UploadResult>
   }
   const common = { repo: { type: 'model' as const, name: plan.repo }, hubUrl: env.endpoint, accessToken: env.token, fetch: options.fetch };
   try {
+    options.signal?.throwIfAborted();
     const exists = await repoExists(common);
     if (!exists) await createRepo({ ...common, visibility: options.private ? 'private' : undefined });
     const files = [
@@ -128,9 +131,11 @@ export async function uploadToHub(options: UploadOptions): Promise<UploadResult>
       ...(await Promise.all(plan.files.map(async (f) => ({ path: f.path, content: await openAsBlob(f.source) })))),
     ];
     const title = options.message ?? `Upload ${plan.kind === 'fused' ? 'fused model' : 'adapter'} with mlx-lab`;
-    const out = await uploadFiles({ ...common, files, commitTitle: title });
+    options.signal?.throwIfAborted();
+    const out = await uploadFiles({ ...common, files, commitTitle: title, abortSignal: options.signal });
     return { ...plan, uploaded: true, created: !exists, commit: out?.commit };
   } catch (err) {
+    if (options.signal?.aborted) throw new MlxLabError('E_ABORTED', `${plan.repo}: upload interrupted; no commit was made`, { cause: err });
     throw writeError(err, plan.repo, env.endpoint);
   }
 }

@@ -195,6 +195,14 @@ describe('uploadToHub against the mock Hub', () => {
     expect(hub.writes.commits[0].files.has('.mlx-lab.lock')).toBe(false);
   });
 
+  it('an aborted upload makes no commit (E_ABORTED)', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('stop'));
+    const e = await failure({ path: fusedFolder(), repo: 'me/tuned', yes: true, env, signal: controller.signal });
+    expect(e.code).toBe('E_ABORTED');
+    expect(hub.requests).toEqual([]);
+  });
+
   it('without a token: E_HUB naming HF_TOKEN, and nothing sent', async () => {
     const e = await failure({ path: fusedFolder(), repo: 'me/tuned', yes: true, env: { ...env, HF_TOKEN: '' } });
     expect(e.code).toBe('E_HUB');
@@ -264,6 +272,18 @@ describe('hostile inputs are refused before any request', () => {
     expect(hub.requests).toEqual([]);
   });
 
+  it('a damaged run.json is an error naming it; a malformed HF_TOKEN does not stop a dry run', async () => {
+    const run = runFolder();
+    writeFileSync(join(run, 'run.json'), '{"version": 1, "checkpoints": [');
+    const e = await failure({ path: run, repo: 'me/x', yes: true, env });
+    expect(e.code).toBe('E_ARGUMENT');
+    expect(e.message).toContain(join(run, 'run.json'));
+    writeFileSync(join(run, 'run.json'), JSON.stringify(manifest({ model: 'org/base' })));
+    const plan = planUpload({ path: run, repo: 'me/x', env: { ...env, HF_TOKEN: 'not-a-token' } });
+    expect(plan.facts?.base).toEqual({ repo: 'org/base', revision: undefined });
+    expect(hub.requests).toEqual([]);
+  });
+
   it('a symlink that stays inside --path is uploaded as the file it points to; subfolders keep their paths', () => {
     const fused = fusedFolder();
     symlinkSync('tokenizer.json', join(fused, 'tokenizer-copy.json'));
@@ -277,22 +297,36 @@ describe('hostile inputs are refused before any request', () => {
   });
 });
 
+/** Run `mlx-lab upload` in process with the test's environment; its stdout. */
+async function cli(args: string[]): Promise<string> {
+  for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
+  const out: string[] = [];
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
+  try {
+    await uploadCommand().exitOverride().parseAsync(args, { from: 'user' });
+  } finally {
+    spy.mockRestore();
+  }
+  return out.join('');
+}
+
 describe('mlx-lab upload', () => {
   it('prints the dry run (files, sizes, left out, the card) and sends nothing', async () => {
-    for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
-    const out: string[] = [];
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
-    try {
-      await uploadCommand().parseAsync(['--path', fusedFolder(), '--repo', 'me/tuned', '--run', runFolder()], { from: 'user' });
-    } finally {
-      spy.mockRestore();
-    }
-    const text = out.join('');
+    const text = await cli(['--path', fusedFolder(), '--repo', 'me/tuned', '--run', runFolder()]);
     expect(text).toMatch(/^dry run: nothing was sent/);
     expect(text).toMatch(/ {2}model\.safetensors {2}1\.4 KB\n/);
     expect(text).toContain('  .env: its name looks like a secret (pass --include-secrets to upload it)');
     expect(text).toContain('--- README.md ---\n---\nlibrary_name: mlx\n');
     expect(text).toContain('pass --yes to upload');
     expect(hub.requests).toEqual([]);
+  });
+
+  it('--yes uploads and prints the commit; without HF_TOKEN it rejects with E_HUB', async () => {
+    const text = await cli(['--path', runFolder(), '--repo', 'me/adapter', '--yes', '--private', '-m', 'first']);
+    expect(text).toMatch(/^uploaded the adapter .* to me\/adapter \(a new repo\): http:\/\/127\.0\.0\.1:\d+\/me\/adapter\/commit\/[0-9a-f]{40}\n/);
+    expect(hub.writes.created[0].body.visibility).toBe('private');
+    expect(hub.writes.commits[0].title).toBe('first');
+    env.HF_TOKEN = '';
+    await expect(cli(['--path', join(dir, 'run'), '--repo', 'me/adapter', '--yes'])).rejects.toMatchObject({ code: 'E_HUB', message: expect.stringContaining('HF_TOKEN') });
   });
 });
