@@ -69,6 +69,8 @@ export {
 } from './sweep/index.js';
 export { lintSuiteAgainstData, readTrainingRecords, formatLintWarnings, type LintWarning, type LintCode, type LintOptions, type TrainingRecords } from './eval/lint.js';
 export { fuse, type FuseOptions, type FuseProgress, type SavedModelFolder } from './convert/fuse.js';
+export { planUpload, uploadToHub, type UploadOptions, type UploadPlan, type UploadResult, type LocalFile, type SkippedFile } from './convert/upload.js';
+export { modelCard, type RunFacts, type BaseModel, type ScoreFacts, type UploadKind } from './convert/model-card.js';
 export { convert, type ConvertOptions } from './convert/convert.js';
 export { joinGroup, SINGLE, type Group } from './distributed/group.js';
 export { launch, type LaunchOptions, type LaunchResult } from './distributed/launcher.js';

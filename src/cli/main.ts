@@ -11,6 +11,7 @@ import { reportCommand } from './report.js';
 import { sweepCommand } from './sweep.js';
 import { fuseCommand } from './fuse.js';
 import { convertCommand } from './convert.js';
+import { uploadCommand } from './upload.js';
 import { demoCommand } from './demo.js';
 import { launchCommand } from './launch.js';
 import { benchCommand } from './bench.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   program.addCommand(reportCommand());
   program.addCommand(fuseCommand());
   program.addCommand(convertCommand());
+  program.addCommand(uploadCommand());
   program.addCommand(launchCommand());
   usageErrorsAsArgumentErrors(program);
   program.addCommand(benchCommand());

@@ -2,13 +2,15 @@
  * A local stand-in for the Hugging Face Hub (node:http on 127.0.0.1, a random port), serving the
  * endpoints the client uses: model info at a revision, the file tree, and resolve with a redirect,
  * ETag / X-Linked-ETag and range requests. Faults can be injected per file (a cut connection, a
- * corrupted body) and every request is logged.
+ * corrupted body) and every request is logged. The write endpoints (repo creation, preupload,
+ * LFS, commit) are in mock-hub-write.ts.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { emptyWrites, handleWrite, type MockHubWrites } from './mock-hub-write.js';
 
 export interface MockRepo {
   /** commit id → files */
@@ -39,6 +41,8 @@ export interface MockHub {
   requests: LoggedRequest[];
   repos: Map<string, MockRepo>;
   faults: Map<string, Fault>;
+  /** The write side: created repos, commits, LFS objects (mock-hub-write.ts). */
+  writes: MockHubWrites;
   close(): Promise<void>;
 }
 
@@ -118,6 +122,7 @@ function handle(hub: MockHub, req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? '/', 'http://x');
   hub.requests.push({ method: req.method ?? '', url: url.pathname + url.search, range: req.headers.range });
   const parts = url.pathname.split('/').filter(Boolean);
+  if (handleWrite(hub, req, res, parts)) return;
   const api = parts[0] === 'api' && parts[1] === 'models';
   const cdn = parts[0] === 'cdn';
   const [org, name] = api ? parts.slice(2, 4) : cdn ? parts.slice(1, 3) : parts.slice(0, 2);
@@ -127,6 +132,7 @@ function handle(hub: MockHub, req: IncomingMessage, res: ServerResponse): void {
   if (repo.token !== undefined && req.headers.authorization !== `Bearer ${repo.token}`) {
     return json(res, 401, { error: `Access to model ${repoId} is restricted. You must have access to it and be authenticated to access it.` }, { 'X-Error-Code': 'GatedRepo' });
   }
+  if (api && parts.length === 4) return json(res, 200, { _id: 'x', id: repoId, private: false, likes: 0 });
   if (api && parts[4] === 'revision') {
     const sha = commitOf(repo, parts[5] ?? 'main');
     if (!sha) return json(res, 404, { error: 'Invalid rev id' }, { 'X-Error-Code': 'RevisionNotFound' });
@@ -171,6 +177,7 @@ export async function startMockHub(): Promise<MockHub> {
     requests: [],
     repos: new Map(),
     faults: new Map(),
+    writes: emptyWrites(),
     close: () =>
       new Promise((r) => {
         server?.closeAllConnections();
