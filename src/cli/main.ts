@@ -15,6 +15,7 @@ import { uploadCommand } from './upload.js';
 import { demoCommand } from './demo.js';
 import { launchCommand } from './launch.js';
 import { benchCommand } from './bench.js';
+import { uiCommand } from './ui.js';
 import { guardDrain } from './drain.js';
 import { setDefaultHubProgress } from '../hub/progress.js';
 import { hubProgressBar } from './hub-progress.js';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   program.addCommand(selectCommand());
   program.addCommand(sweepCommand());
   program.addCommand(reportCommand());
+  program.addCommand(uiCommand());
   program.addCommand(fuseCommand());
   program.addCommand(convertCommand());
   program.addCommand(uploadCommand());

@@ -155,7 +155,7 @@ ${body}
 <script>/* Chart.js, MIT License, https://www.chartjs.org — inlined so the page needs no network */
 ${chartJsSource()}
 </script>
-<script>${SCRIPT}</script>
+<script id="report-script">${SCRIPT}</script>
 </body>
 </html>
 `;

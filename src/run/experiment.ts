@@ -45,6 +45,14 @@ function toRecord(iteration: number, r: EvalResult, valLoss?: number): FormatRec
   return { iteration, score: r.score, low: r.low, high: r.high, valLoss, cases: Object.fromEntries(r.cases.map((c) => [c.id, c.score])), failures };
 }
 
+/** The longest reply kept in a format event (the live page shows it; the log stays small). */
+export const MAX_LOGGED_REPLY = 2000;
+
+/** A reply as logged: cut to MAX_LOGGED_REPLY characters, the cut marked. */
+export function clipReply(text: string): string {
+  return text.length > MAX_LOGGED_REPLY ? `${text.slice(0, MAX_LOGGED_REPLY)}… [${text.length - MAX_LOGGED_REPLY} more characters]` : text;
+}
+
 function formatEvent(iteration: number, r: EvalResult, valLoss: number | undefined): TrainEvent {
   const rec = toRecord(iteration, r);
   return {
@@ -58,6 +66,7 @@ function formatEvent(iteration: number, r: EvalResult, valLoss: number | undefin
     failures: rec.failures,
     categories: Object.fromEntries(r.categories.map((c) => [c.category, c.mean])),
     caseCategories: Object.fromEntries(r.cases.map((c) => [c.id, c.category])),
+    replies: Object.fromEntries(r.cases.map((c) => [c.id, clipReply(c.text)])),
     valLoss,
     seconds: r.seconds,
     tokensPerSec: r.tokensPerSec,

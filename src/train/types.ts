@@ -15,7 +15,7 @@ export type TrainEvent =
   | { event: 'checkpoint'; iteration: number; adapterFile: string; stateFile: string }
   | { event: 'test'; testLoss: number; testPpl: number; tokens: number }
   | { event: 'stop'; iteration: number; reason: StopReason; message: string }
-  | { event: 'format'; iteration: number; score: number; low: number; high: number; n: number; cases: Record<string, number>; failures: Record<string, number>; categories: Record<string, number>; caseCategories: Record<string, string>; valLoss?: number; seconds: number; tokensPerSec: number; peakMemory: number }
+  | { event: 'format'; iteration: number; score: number; low: number; high: number; n: number; cases: Record<string, number>; failures: Record<string, number>; categories: Record<string, number>; caseCategories: Record<string, string>; replies?: Record<string, string>; valLoss?: number; seconds: number; tokensPerSec: number; peakMemory: number }
   | { event: 'scores'; iteration: number; adapterFile: string; formatScore?: number; formatLow?: number; formatHigh?: number; valLoss?: number }
   | { event: 'done'; iteration: number; adapterFile: string; seconds: number; distributed?: { ranks: number; backend: string; bytesSent: number } };
 
