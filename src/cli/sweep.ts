@@ -10,10 +10,13 @@ import { MlxLabError } from '../core/errors.js';
 import { formatLintWarnings } from '../eval/lint.js';
 import { formatRunLine, formatSweepSummary, runSweep, type SweepEvent } from '../sweep/index.js';
 import { addTrainOptions, optionsToOverrides } from './train-options.js';
-import { formatEvent } from './train.js';
+import { formatEvent, keepOpenUntilInterrupt } from './train.js';
 import { onInterrupt } from './signals.js';
 import { addLaunchOptions, relaunchAsRanks } from './launch.js';
-import { fraction } from './options.js';
+import { fraction, number } from './options.js';
+import { mkdirSync } from 'node:fs';
+import { openUi } from './ui.js';
+import type { UiServer } from '../ui/server.js';
 import { joinGroup } from '../distributed/group.js';
 import { RUN_FILES } from '../run/run-dir.js';
 
@@ -65,10 +68,19 @@ export function sweepCommand(): Command {
     .option('--lock-threshold <score>', 'a run "locked the format" when its best format score is at least this (default 0.8)', fraction('--lock-threshold'))
     .option('--no-lint', 'do not compare the eval suite with the training data before the first run')
     .option('--json', 'print one JSON object per event instead of text')
+    .option('--ui', 'serve the live sweep page on this machine while it runs (the URL, with its token, is printed)')
+    .option('--ui-host <address>', 'where the --ui page listens (default 127.0.0.1; another address exposes it, the URL token the only protection)')
+    .option('--ui-port <n>', 'the --ui page port (default: a free one)', number('--ui-port', { int: true, min: 0, max: 65535 }))
     .action(async (opts) => {
       const config = resolveSweepConfig(opts);
       if (await relaunchAsRanks(opts)) return;
       const group = await joinGroup();
+      // The page follows the sweep folder as the runs write their logs (the leader serves it).
+      let ui: UiServer | undefined;
+      if (opts.ui && group.leader) {
+        mkdirSync(config.adapter_path, { recursive: true });
+        ui = await openUi({ target: config.adapter_path, kind: 'sweep', live: true, host: opts.uiHost, port: opts.uiPort });
+      }
       const controller = new AbortController();
       const interrupt = onInterrupt(controller, 'the current run stops after this step and saves a checkpoint; the sweep report is written');
       // Every rank trains its runs and reports them as they go (the launcher prefixes the other
@@ -117,8 +129,10 @@ export function sweepCommand(): Command {
         } else if (result.report.runs.some((r) => r.status === 'failed')) {
           process.exitCode = 1;
         }
+        if (ui && !result.interrupted) await keepOpenUntilInterrupt(ui);
       } finally {
         interrupt.dispose();
+        await ui?.close();
       }
     });
   return cmd;

@@ -77,7 +77,7 @@ function progressBar(iters: number) {
 }
 
 /** After the run the page stays up, read-only, until Ctrl-C. */
-async function keepOpenUntilInterrupt(ui: UiServer): Promise<void> {
+export async function keepOpenUntilInterrupt(ui: UiServer): Promise<void> {
   ui.finish();
   process.stderr.write(`the run ended; the page stays open read-only at ${ui.url} until Ctrl-C\n`);
   await new Promise<void>((done) => process.once('SIGINT', () => done()));
@@ -106,6 +106,7 @@ export function trainCommand(): Command {
         mkdirSync(config.adapter_path, { recursive: true });
         ui = await openUi({ target: config.adapter_path, kind: 'run', live: true, feed, host: opts.uiHost, port: opts.uiPort });
       }
+      let keepPage = false;
       try {
         const result = await runExperiment(config, {
           signal: controller.signal,
@@ -128,11 +129,13 @@ export function trainCommand(): Command {
         if (result.stopReason === 'aborted') {
           if (group.leader) process.stderr.write(`mlx-lab: interrupted at iteration ${result.iteration}; checkpoint saved in ${result.adapterPath}. Resume with --resume.\n`);
           process.exitCode = interrupt.exitCode();
-        }
+        } else keepPage = true;
       } finally {
         bar?.stop();
         interrupt.dispose();
-        if (ui) await keepOpenUntilInterrupt(ui);
+        // A finished run keeps its page up (read-only) until Ctrl-C; an interrupted or failed one closes it.
+        if (ui && keepPage) await keepOpenUntilInterrupt(ui);
+        else await ui?.close();
       }
     });
   return cmd;
