@@ -33,8 +33,8 @@ export type {
   SelectionRule,
   SweepConfig,
 } from './config/config.js';
-export { loadData, Dataset, BatchIterator, evalBatches, type Batch, type DataSplits } from './data/index.js';
-export type { BatchIteratorOptions, BatchIteratorState, BatchOptions, DataFormat, DataOptions, EvalBatchOptions, Example, FeatureKeys, JsonlRecord, LoadDataOptions, SortBy } from './data/index.js';
+export { loadData, loadDataArg, loadConfiguredData, loadHfDatasets, Dataset, BatchIterator, evalBatches, type Batch, type DataSplits } from './data/index.js';
+export type { BatchIteratorOptions, BatchIteratorState, BatchOptions, DataFormat, DataOptions, EvalBatchOptions, Example, FeatureKeys, HfDatasetEntry, HubDataOptions, JsonlRecord, LoadDataOptions, SortBy } from './data/index.js';
 export { runExperiment, reselect, readManifest, type ExperimentOptions, type ExperimentResult, type RunManifest, type FormatRecord } from './run/experiment.js';
 export { runEval, type EvalOptions, type EvalResult, type CaseResult } from './eval/runner.js';
 export { loadSuite, parseSuite, scoreCase, registerScorer, loadScorerFile, summarizeScores, wilsonInterval, type EvalSuite, type EvalCase, type ScoreResult, type FailureClass } from './eval/index.js';

@@ -50,7 +50,7 @@ export function addTrainOptions(cmd: Command): Command {
   return cmd
     .option('--model <path>', 'model folder (mlx-lm layout) or .gguf file')
     .option('--train', 'do training')
-    .option('--data <path>', 'folder with {train,valid,test}.jsonl, or one .jsonl file (the training set)')
+    .option('--data <path>', 'folder with {train,valid,test}.jsonl, one .jsonl file (the training set), or a Hub dataset id org/name[@rev]')
     .addOption(new Option('--fine-tune-type <type>', 'type of fine-tuning').choices([...FINE_TUNE_TYPES]))
     .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZERS]))
     .option('--mask-prompt', 'mask the prompt in the loss (chat and completions data)')

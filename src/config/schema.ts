@@ -119,13 +119,41 @@ const selection = section({
 
 const nonEmpty = () => str({ nonEmpty: true });
 
+/** One entry of mlx-lm's `hf_dataset`: a Hub dataset, its splits (sliceable: train[:80%]) and its feature keys. */
+const hfDatasetEntry = section({
+  /** The dataset id, org/name or org/name@revision. */
+  path: required(nonEmpty()),
+  /** Default train[:80%] (mlx-lm's). */
+  train_split: withDefault(nonEmpty().nullable(), null),
+  /** Default train[-10%:] (mlx-lm's). */
+  valid_split: withDefault(nonEmpty().nullable(), null),
+  /** Needed with test: true. */
+  test_split: withDefault(nonEmpty().nullable(), null),
+  prompt_feature: withDefault(nonEmpty().nullable(), null),
+  completion_feature: withDefault(nonEmpty().nullable(), null),
+  chat_feature: withDefault(nonEmpty().nullable(), null),
+  text_feature: withDefault(nonEmpty().nullable(), null),
+  /** mlx-lm overrides it with the top-level mask_prompt; accepted when equal to it. */
+  mask_prompt: withDefault(bool().nullable(), null),
+  /** datasets.load_dataset arguments: name (the subset). */
+  config: withDefault(section({ name: withDefault(nonEmpty().nullable(), null) }).nullable(), null),
+});
+
+/** hf_dataset: one entry or a list of them, read as a list (so each entry's errors name its keys). */
+const hfDatasets = documentedAs(
+  z.preprocess((v) => (Array.isArray(v) ? v : [v]), listOf(hfDatasetEntry, { nonEmpty: true })),
+  z.union([hfDatasetEntry, z.array(hfDatasetEntry)]),
+);
+
 /** The keys of the config in mlx-lm's order, then ours; all but sweep (which varies the others). */
 const SETTINGS = {
   /** Model folder (or GGUF). mlx-lm's default is a Hugging Face repo; we have none (null). */
   model: withDefault(nonEmpty().nullable(), null),
   train: withDefault(bool(), false),
-  /** Folder with {train,valid,test}.jsonl, or one JSONL file (the training set). */
+  /** Folder with {train,valid,test}.jsonl, one JSONL file (the training set), or a Hub dataset id org/name[@revision]. */
   data: withDefault(nonEmpty().nullable(), null),
+  /** mlx-lm's Hugging Face datasets: one entry or a list (concatenated); used instead of data when set. */
+  hf_dataset: withDefault(hfDatasets.nullable(), null),
   fine_tune_type: withDefault(oneOf(FINE_TUNE_TYPES), 'lora'),
   optimizer: withDefault(optimizer, 'adam'),
   optimizer_config: defaultedSection(optimizerConfig),

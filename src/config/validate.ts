@@ -34,10 +34,7 @@ const HINTS: Record<string, Record<string, string>> = {
 };
 
 /** Keys of mlx-lm that we recognise but cannot honour, with why. */
-const UNSUPPORTED: Record<string, string> = {
-  hf_dataset:
-    'Hugging Face datasets are not supported (mlx-lab reads local JSONL only): save the splits as train.jsonl/valid.jsonl/test.jsonl and set data: to their folder',
-};
+const UNSUPPORTED: Record<string, string> = {};
 
 /** Keys of the nested sections, for "did you mean lora_parameters.rank?" on a top-level key. */
 const NESTED_KEYS: Record<string, readonly string[]> = {

@@ -96,10 +96,10 @@ export function datasetFromRecords(records: readonly JsonlRecord[], source: stri
   if (records.length === 0) throw new MlxLabError('E_DATA', `${source}: no examples`);
   const encoder = new ExampleEncoder(tokenizer, options);
   const first = records[0];
-  const format = encoder.detect(first.value, `${source}:${first.line}`);
+  const format = encoder.detect(first.value, `${first.source ?? source}:${first.line}`);
   const examples: Example[] = [];
-  for (const { line, value } of records) {
-    const where = `${source}:${line}`;
+  for (const { line, value, source: file } of records) {
+    const where = `${file ?? source}:${line}`;
     encoder.checkKeys(value, format, where, first.line);
     const { tokens, offset } = encoder.encode(value, format, where);
     examples.push({ tokens: Int32Array.from(tokens), offset, line, keys: Object.keys(value).length });
@@ -146,7 +146,7 @@ function kindOf(path: string): 'file' | 'dir' | undefined {
 
 /**
  * Load a data folder ({train,valid,test}.jsonl; the missing ones are null) or one JSONL file
- * (the training set). Hugging Face dataset names are not supported (no network).
+ * (the training set). Hub dataset ids are read by loadDataArg / loadHubDataset (src/data/load.ts).
  */
 export function loadData(path: string, tokenizer: Tokenizer, options: LoadDataOptions = {}): DataSplits {
   const kind = kindOf(path);
@@ -154,7 +154,7 @@ export function loadData(path: string, tokenizer: Tokenizer, options: LoadDataOp
   if (kind === undefined) {
     throw new MlxLabError(
       'E_DATA',
-      `${path}: data not found (expected a folder with train.jsonl, valid.jsonl, test.jsonl, or a .jsonl file; Hugging Face dataset names are not supported)`,
+      `${path}: data not found (expected a folder with train.jsonl, valid.jsonl, test.jsonl, a .jsonl file, or a Hub dataset id org/name[@revision])`,
     );
   }
   if (kind === 'file') {

@@ -41,4 +41,7 @@ export {
   type EvalBatchOptions,
   type SortBy,
 } from './batches.js';
+export { loadHfDatasets, loadHubDataset, type HfDatasetEntry, type HubDataOptions } from './hub-data.js';
+export { loadConfiguredData, loadDataArg, type DataConfig } from './load.js';
+export { readParquet } from './parquet.js';
 export { Mt19937, type Mt19937State } from './random.js';

@@ -11,6 +11,8 @@ import { isPlainObject, typeName } from '../core/suggest.js';
 export interface JsonlRecord {
   line: number;
   value: Record<string, unknown>;
+  /** The file it came from, when records of several files are tokenized together (else the dataset's source). */
+  source?: string;
 }
 
 /** Parse JSONL text; `source` names it in errors (with `code`). Every line must hold a JSON object. */

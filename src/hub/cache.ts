@@ -10,9 +10,12 @@ import { writeFileAtomic } from '../core/atomic.js';
 import { readJsonObject } from '../core/json.js';
 import { COMMIT } from './id.js';
 
-/** The folder of one model repo in the cache. */
-export function repoFolder(cacheDir: string, repo: string): string {
-  return join(cacheDir, `models--${repo.split('/').join('--')}`);
+/** The kinds of Hub repos mlx-lab reads. */
+export type RepoType = 'model' | 'dataset';
+
+/** The folder of one repo in the cache (`models--org--name`, `datasets--org--name`). */
+export function repoFolder(cacheDir: string, repo: string, type: RepoType = 'model'): string {
+  return join(cacheDir, `${type}s--${repo.split('/').join('--')}`);
 }
 
 /** The commit a revision names in the cache: the revision itself when it is a commit, else refs/<revision>. */
@@ -59,12 +62,12 @@ export function snapshotComplete(dir: string): boolean {
   }
 }
 
-/** The complete snapshot folder a revision names in the cache, or undefined. */
-export function cachedSnapshot(folder: string, revision: string): string | undefined {
+/** The complete snapshot folder a revision names in the cache (by `complete`, default a model's check), or undefined. */
+export function cachedSnapshot(folder: string, revision: string, complete: (dir: string) => boolean = snapshotComplete): string | undefined {
   const commit = cachedCommit(folder, revision);
   if (!commit) return undefined;
   const dir = join(folder, 'snapshots', commit);
-  return snapshotComplete(dir) ? dir : undefined;
+  return complete(dir) ? dir : undefined;
 }
 
 /** The blob path of an etag. */

@@ -53,8 +53,8 @@ async function fetchRest(req: HubRequest, file: RemoteFile, partial: string, has
     onBytes(offset);
   }
   if (offset === file.size) return;
-  const blob = await downloadFile({ repo: { type: 'model', name: req.repo }, path: file.path, revision: req.commit, hubUrl: req.endpoint, accessToken: req.token, fetch: req.fetch, xet: false });
-  if (!blob) throw new MlxLabError('E_HUB', `${req.endpoint}/${req.repo}/resolve/${req.commit}/${file.path}: not found although the listing names it`);
+  const blob = await downloadFile({ repo: { type: req.type ?? 'model', name: req.repo }, path: file.path, revision: req.commit, hubUrl: req.endpoint, accessToken: req.token, fetch: req.fetch, xet: false });
+  if (!blob) throw new MlxLabError('E_HUB', `${req.endpoint}/${req.type === 'dataset' ? 'datasets/' : ''}${req.repo}/resolve/${req.commit}/${file.path}: not found although the listing names it`);
   if (blob.size !== file.size) throw new MismatchError(`the server reports ${blob.size} bytes, the listing ${file.size}`);
   const out = createWriteStream(partial, { flags: offset > 0 ? 'a' : 'w' });
   let written = offset;

@@ -5,6 +5,8 @@ import { MlxLabError } from '../core/errors.js';
 /** What every request of one resolution needs. */
 export interface HubRequest {
   repo: string;
+  /** The kind of repo (default a model). */
+  type?: 'model' | 'dataset';
   /** The revision asked for, then the commit it resolved to. */
   commit: string;
   endpoint: string;

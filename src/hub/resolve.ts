@@ -5,14 +5,15 @@
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { listFiles, modelInfo } from '@huggingface/hub';
+import { datasetInfo, listFiles, modelInfo } from '@huggingface/hub';
 import { MlxLabError } from '../core/errors.js';
 import { blobPath, blobSize, cachedSnapshot, linkSnapshotFile, repoFolder, writeRef } from './cache.js';
 import { downloadBlob, type RemoteFile } from './download.js';
 import { hubEnv, type HubEnv } from './env.js';
 import { hubError, type HubRequest } from './errors.js';
-import { assertSafeRepoPath, isWanted } from './files.js';
+import { assertSafeRepoPath } from './files.js';
 import { COMMIT, formatHubId, parseHubId, type HubId } from './id.js';
+import { DATASET_KIND, MODEL_KIND, type RepoKind } from './kinds.js';
 import { progressListener, type HubProgressListener } from './progress.js';
 
 /** Options of resolveModelPath. */
@@ -31,19 +32,27 @@ export async function resolveModelPath(arg: string, options: HubOptions = {}): P
   if (existsSync(local)) return local;
   const id = parseHubId(arg);
   if (!id) return local;
-  return resolveHubId(id, hubEnv(options.env), options);
+  return resolveHubId(id, MODEL_KIND, hubEnv(options.env), options);
+}
+
+/**
+ * The snapshot folder of a dataset id (`org/name[@revision]`, already parsed) in the cache
+ * (`datasets--org--name`), with every JSONL, JSON and Parquet file of the repo downloaded.
+ */
+export async function resolveDatasetPath(id: HubId, options: HubOptions = {}): Promise<string> {
+  return resolveHubId(id, DATASET_KIND, hubEnv(options.env), options);
 }
 
 /** The snapshot folder of a Hub id, downloading what is missing unless offline. */
-async function resolveHubId(id: HubId, env: HubEnv, options: HubOptions): Promise<string> {
+async function resolveHubId(id: HubId, kind: RepoKind, env: HubEnv, options: HubOptions): Promise<string> {
   const revision = id.revision ?? 'main';
-  const folder = repoFolder(env.cacheDir, id.repo);
-  const cached = cachedSnapshot(folder, revision);
+  const folder = repoFolder(env.cacheDir, id.repo, kind.type);
+  const cached = cachedSnapshot(folder, revision, kind.complete);
   if (cached && (env.offline || COMMIT.test(revision))) return cached;
   if (env.offline) {
     throw new MlxLabError('E_HUB', `${formatHubId(id)}: not in the Hugging Face cache (${folder}) and HF_HUB_OFFLINE is set, so nothing is downloaded: unset HF_HUB_OFFLINE to fetch it, or give a local path`);
   }
-  const req: HubRequest = { repo: id.repo, commit: revision, endpoint: env.endpoint, token: env.token, fetch: options.fetch ?? fetch };
+  const req: HubRequest = { repo: id.repo, type: kind.type, commit: revision, endpoint: env.endpoint, token: env.token, fetch: options.fetch ?? fetch };
   let commit: string;
   try {
     commit = await resolveCommit(req);
@@ -55,30 +64,37 @@ async function resolveHubId(id: HubId, env: HubEnv, options: HubOptions): Promis
     }
     throw e;
   }
-  const files = await listWanted({ ...req, commit });
+  const files = await listWanted({ ...req, commit }, kind);
   await fetchMissing({ ...req, commit }, folder, files, progressListener(options.onProgress));
   writeRef(folder, revision, commit);
   return join(folder, 'snapshots', commit);
 }
 
+/** The API path of a repo (`models/org/name`, `datasets/org/name`). */
+function apiPath(req: HubRequest): string {
+  return `${req.type ?? 'model'}s/${req.repo}`;
+}
+
 /** The commit a revision names on the Hub. */
 async function resolveCommit(req: HubRequest): Promise<string> {
-  const info = await modelInfo({ name: req.repo, revision: req.commit, hubUrl: req.endpoint, accessToken: req.token, fetch: req.fetch, additionalFields: ['sha'] });
+  const params = { name: req.repo, revision: req.commit, hubUrl: req.endpoint, accessToken: req.token, fetch: req.fetch, additionalFields: ['sha' as const] };
+  const info = req.type === 'dataset' ? await datasetInfo(params) : await modelInfo(params);
   const sha = info.sha;
   if (typeof sha !== 'string' || !COMMIT.test(sha)) {
-    throw new MlxLabError('E_HUB', `${req.endpoint}/api/models/${req.repo}/revision/${req.commit}: no commit id (sha) in the answer`);
+    throw new MlxLabError('E_HUB', `${req.endpoint}/api/${apiPath(req)}/revision/${req.commit}: no commit id (sha) in the answer`);
   }
   return sha;
 }
 
-/** The files of the commit that a model needs, every listed name checked first. */
-async function listWanted(req: HubRequest): Promise<RemoteFile[]> {
-  const where = `${req.endpoint}/api/models/${req.repo}/tree/${req.commit}`;
+/** The files of the commit that the kind wants, every listed name checked first. */
+async function listWanted(req: HubRequest, kind: RepoKind): Promise<RemoteFile[]> {
+  const where = `${req.endpoint}/api/${apiPath(req)}/tree/${req.commit}`;
   const out: RemoteFile[] = [];
+  const recursive = kind.type === 'dataset'; // dataset files sit in folders (data/, a subset's folder)
   try {
-    for await (const entry of listFiles({ repo: { type: 'model', name: req.repo }, revision: req.commit, hubUrl: req.endpoint, accessToken: req.token, fetch: req.fetch })) {
+    for await (const entry of listFiles({ repo: { type: kind.type, name: req.repo }, recursive, revision: req.commit, hubUrl: req.endpoint, accessToken: req.token, fetch: req.fetch })) {
       assertSafeRepoPath(entry.path, where);
-      if (entry.type !== 'file' || !isWanted(entry.path)) continue;
+      if (entry.type !== 'file' || !kind.wanted(entry.path)) continue;
       const etag = entry.lfs?.oid ?? entry.oid;
       if (typeof etag !== 'string' || !/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(etag)) {
         throw new MlxLabError('E_HUB', `${where}: ${entry.path} has no usable oid (${JSON.stringify(etag)})`);
@@ -90,9 +106,8 @@ async function listWanted(req: HubRequest): Promise<RemoteFile[]> {
   } catch (err) {
     throw hubError(err, req, 'listing files');
   }
-  if (!out.some((f) => f.path === 'config.json' || f.path === 'adapter_config.json')) {
-    throw new MlxLabError('E_HUB', `${where}: no config.json or adapter_config.json: not an MLX / safetensors model or adapter repo`);
-  }
+  const refused = kind.refuse(out.map((f) => f.path));
+  if (refused) throw new MlxLabError('E_HUB', `${where}: ${refused}`);
   return out;
 }
 

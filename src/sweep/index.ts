@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { TrainConfig } from '../config/config.js';
 import { MlxLabError } from '../core/errors.js';
-import { dataOptionsFromConfig, loadData, vocabHasThinking, type DataSplits } from '../data/index.js';
+import { dataOptionsFromConfig, loadConfiguredData, vocabHasThinking, type DataSplits } from '../data/index.js';
 import { loadSuite, type EvalSuite } from '../eval/index.js';
 import { lintSuiteAgainstData, readTrainingRecords, type LintWarning } from '../eval/lint.js';
 import { runExperiment, type ExperimentResult } from '../run/experiment.js';
@@ -100,7 +100,7 @@ export function lockThresholdOf(config: TrainConfig, option?: number): number {
 }
 
 function requirePath(value: string | null, key: 'model' | 'data'): string {
-  if (!value) throw new MlxLabError('E_CONFIG', `"${key}" is required (a ${key === 'model' ? 'model folder or .gguf file' : 'data folder or .jsonl file'})`);
+  if (!value) throw new MlxLabError('E_CONFIG', `"${key}" is required (a ${key === 'model' ? 'model folder or .gguf file' : 'data folder, .jsonl file or Hub dataset id (or set hf_dataset)'})`);
   return value;
 }
 
@@ -173,14 +173,14 @@ async function sweepLocked(config: TrainConfig, options: SweepOptions): Promise<
   // Data, loaded once per distinct way of reading it (the grid may vary mask_prompt, the feature keys or data).
   const dataCache = new Map<string, DataSplits>();
   let dataLoads = 0;
-  const dataFor = (runConfig: TrainConfig, model: Model): DataSplits => {
+  const dataFor = async (runConfig: TrainConfig, model: Model): Promise<DataSplits> => {
     if (options.data) return options.data;
-    const path = requirePath(runConfig.data, 'data');
+    if (!runConfig.hf_dataset) requirePath(runConfig.data, 'data');
     const opts = { ...dataOptionsFromConfig(runConfig), requireTest: runConfig.test };
-    const key = JSON.stringify([path, opts, model.path]);
+    const key = JSON.stringify([runConfig.data, runConfig.hf_dataset, opts, model.path]);
     let d = dataCache.get(key);
     if (!d) {
-      d = loadData(path, model.tokenizer, opts);
+      d = await loadConfiguredData(runConfig, model.tokenizer, { requireTest: runConfig.test });
       dataLoads++;
       dataCache.set(key, d);
     }
@@ -230,7 +230,7 @@ async function sweepLocked(config: TrainConfig, options: SweepOptions): Promise<
       const t0 = performance.now();
       let summary: SweepRunSummary;
       try {
-        const data = dataFor(p.config, model);
+        const data = await dataFor(p.config, model);
         const result = await runExperiment(p.config, {
           model,
           data,

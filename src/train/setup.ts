@@ -6,7 +6,7 @@ import { CHECKPOINT_STATE_FORM, RunFiles } from '../core/run-files.js';
 import { resolve } from 'node:path';
 import { MlxLabError } from '../core/errors.js';
 import type { TrainConfig } from '../config/config.js';
-import { BatchIterator, evalBatches, loadData, dataOptionsFromConfig, type Batch, type BatchIteratorState, type DataSplits, type Dataset } from '../data/index.js';
+import { BatchIterator, evalBatches, loadConfiguredData, type Batch, type BatchIteratorState, type DataSplits, type Dataset } from '../data/index.js';
 import { loadModel, nativeHandle, type Model } from '../model/model.js';
 import { native, type NativeTrainer, type NativeTrainerOptions } from '../core/native.js';
 import { writeJsonAtomic, removeStaleTemps } from '../core/atomic.js';
@@ -110,7 +110,7 @@ async function restore(trainer: NativeTrainer, config: TrainConfig, resumeFrom: 
 export async function setUp(config: TrainConfig, options: TrainOptions, adapterPath: string, group: Group, held: Held): Promise<Session> {
   const model = options.model ?? (await loadModel(requireString(config.model, 'model')));
   held.model = model;
-  const data = options.data ?? loadData(requireString(config.data, 'data'), model.tokenizer, { ...dataOptionsFromConfig(config), requireTest: config.test });
+  const data = options.data ?? (await loadConfiguredData(config, model.tokenizer, { requireTest: config.test }));
   const trainSet = trainingSet(data, config);
   removeStaleTemps(adapterPath); // half-written files of a killed run
   const trainer = await native().NativeTrainer.create(nativeHandle(model), {

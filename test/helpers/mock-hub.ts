@@ -2,7 +2,9 @@
  * A local stand-in for the Hugging Face Hub (node:http on 127.0.0.1, a random port), serving the
  * endpoints the client uses: model info at a revision, the file tree, and resolve with a redirect,
  * ETag / X-Linked-ETag and range requests. Faults can be injected per file (a cut connection, a
- * corrupted body) and every request is logged. The write endpoints (repo creation, preupload,
+ * corrupted body) and every request is logged. Dataset repos are kept under the key
+ * `datasets/org/name` and served on the dataset routes (/api/datasets/..., /datasets/.../resolve).
+ * The write endpoints (repo creation, preupload,
  * LFS, commit) are in mock-hub-write.ts.
  */
 import { createHash } from 'node:crypto';
@@ -68,7 +70,7 @@ export function filesOf(dir: string, skip: string[] = []): Map<string, Buffer> {
   return out;
 }
 
-const isLfs = (path: string) => path.endsWith('.safetensors');
+const isLfs = (path: string) => path.endsWith('.safetensors') || path.endsWith('.parquet');
 
 function entry(path: string, data: Buffer) {
   return isLfs(path)
@@ -123,10 +125,14 @@ function handle(hub: MockHub, req: IncomingMessage, res: ServerResponse): void {
   hub.requests.push({ method: req.method ?? '', url: url.pathname + url.search, range: req.headers.range });
   const parts = url.pathname.split('/').filter(Boolean);
   if (handleWrite(hub, req, res, parts)) return;
+  // A dataset route is a model route with "datasets" before the org (after api/ and cdn/): drop it and key the repo with it.
+  const datasetAt = parts[0] === 'api' || parts[0] === 'cdn' ? 1 : 0;
+  const dataset = parts[datasetAt] === 'datasets' && !(parts[0] === 'api' && parts[1] === 'models');
+  if (dataset) parts.splice(datasetAt, 1, ...(parts[0] === 'api' ? ['models'] : []));
   const api = parts[0] === 'api' && parts[1] === 'models';
   const cdn = parts[0] === 'cdn';
   const [org, name] = api ? parts.slice(2, 4) : cdn ? parts.slice(1, 3) : parts.slice(0, 2);
-  const repoId = `${org}/${name}`;
+  const repoId = `${dataset ? 'datasets/' : ''}${org}/${name}`;
   const repo = hub.repos.get(repoId);
   if (!repo) return json(res, 401, { error: 'Repository not found' }, { 'X-Error-Code': 'RepoNotFound' });
   if (repo.token !== undefined && req.headers.authorization !== `Bearer ${repo.token}`) {

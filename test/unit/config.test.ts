@@ -124,7 +124,7 @@ describe('loading YAML', () => {
     expectError(() => yaml('zzzzzz: 1\n'), 'E_CONFIG', /^run\.yaml:1:1: unknown key "zzzzzz"$/);
     expectError(() => yaml('optimizer_config:\n  adamw:\n    weight_decy: 0.1\n'), 'E_CONFIG', 'run.yaml:3:5: optimizer_config.adamw.weight_decy: unknown option of adamw (did you mean weight_decay?)');
     expectError(() => yaml('optimizer_config:\n  adamx: {}\n'), 'E_CONFIG', /optimizer_config\.adamx: unknown optimizer \(did you mean adam/);
-    expectError(() => yaml('hf_dataset:\n  path: billsum\n'), 'E_CONFIG', /hf_dataset: Hugging Face datasets are not supported/);
+    expect(yaml('hf_dataset:\n  path: billsum\n').hf_dataset?.[0]).toMatchObject({ path: 'billsum' }); // mlx-lm's key, read by loadConfiguredData
     expectError(() => yaml('constructor: 1\n'), 'E_CONFIG', /unknown key "constructor"/);
     expect(suggestKey('learning-rate', ['learning_rate', 'seed'])).toBe('learning_rate');
     expect(suggestKey('qqq', ['learning_rate', 'seed'])).toBeUndefined();
