@@ -32,6 +32,7 @@
 // quantized kernels, so its BLAS barely matters: same replies and speed on 9 cases).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { createConnection, createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -165,21 +166,33 @@ async function freePort(wanted) {
   return port;
 }
 
-async function http(port, path, { body, timeoutMs }) {
-  const res = await fetch(`http://${HOST}:${port}${path}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(timeoutMs),
+/**
+ * One HTTP request to the server. node:http rather than fetch: fetch (undici) gives up when the
+ * response headers take more than 300 s, and mlx_lm.server answers a batch of concurrent
+ * requests only when their generations end, which on 2 cores takes longer than that.
+ */
+function http(port, path, { body, timeoutMs }) {
+  const data = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((done, fail) => {
+    const headers = data === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) };
+    const req = request({ host: HOST, port, path, method: data === undefined ? 'GET' : 'POST', headers, agent: false, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('error', fail);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        done({ status: res.statusCode, json, text });
+      });
+    });
+    req.on('error', fail);
+    req.end(data);
   });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
