@@ -15,7 +15,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { JsonlRecord } from '../../src/data/index.js';
+import { datasetFromRecords, type DataSplits, type JsonlRecord } from '../../src/data/index.js';
+import type { Tokenizer } from '../../src/model/tokenizer.js';
 import { ROOT } from './paths.js';
 import { rng } from './train.js';
 
@@ -126,4 +127,14 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     process.stderr.write(`${err?.stack ?? err}\n`);
     process.exit(1);
   });
+}
+
+/** Tool-call training and validation splits for the tiny chat model (prompts of the suite held out). */
+export function tinyToolSplits(tokenizer: Tokenizer, heldOut: readonly string[], trainCount: number, validCount: number): DataSplits {
+  return {
+    path: 'tiny-tools',
+    train: datasetFromRecords(toolRecords(trainCount, 1, heldOut), 'tiny-tools-train', tokenizer, { maskPrompt: true }),
+    valid: datasetFromRecords(toolRecords(validCount, 2, heldOut), 'tiny-tools-valid', tokenizer, { maskPrompt: true }),
+    test: null,
+  };
 }

@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { loadModel, type Model } from '../../src/model/model.js';
 import { runExperiment, readManifest, type ExperimentResult } from '../../src/run/experiment.js';
 import { loadSuite, type EvalSuite } from '../../src/eval/index.js';
-import { datasetFromRecords, type DataSplits } from '../../src/data/index.js';
+import type { DataSplits } from '../../src/data/index.js';
 import type { TrainConfig } from '../../src/config/config.js';
-import { evalFromDisk, toolRecords, wrappedCall, SYSTEM, TINY_CHAT, TINY_SUITE } from '../helpers/experiment.js';
+import { evalFromDisk, tinyToolSplits, toolRecords, wrappedCall, SYSTEM, TINY_CHAT, TINY_SUITE } from '../helpers/experiment.js';
 import { tinyConfig, tmpDir } from '../helpers/train.js';
 import { manifestFromDisk } from '../../src/run/run-paths.js';
 
@@ -77,13 +77,7 @@ describe('experiment on the tiny chat model', () => {
   beforeAll(async () => {
     model = await loadModel(TINY_CHAT);
     suite = await loadSuite(TINY_SUITE);
-    const prompts = suite.cases.map((c) => c.prompt!);
-    data = {
-      path: 'tiny-tools',
-      train: datasetFromRecords(toolRecords(120, 1, prompts), 'tiny-tools-train', model.tokenizer, { maskPrompt: true }),
-      valid: datasetFromRecords(toolRecords(16, 2, prompts), 'tiny-tools-valid', model.tokenizer, { maskPrompt: true }),
-      test: null,
-    };
+    data = tinyToolSplits(model.tokenizer, suite.cases.map((c) => c.prompt!), 120, 16);
   });
   afterAll(() => {
     model?.dispose();

@@ -9,9 +9,9 @@ import type { Server } from 'node:http';
 import { loadModel, type Model } from '../../src/model/model.js';
 import { runExperiment } from '../../src/run/experiment.js';
 import { loadSuite, type EvalSuite } from '../../src/eval/index.js';
-import { datasetFromRecords, type DataSplits } from '../../src/data/index.js';
+import type { DataSplits } from '../../src/data/index.js';
 import type { TrainConfig } from '../../src/config/config.js';
-import { toolRecords, TINY_CHAT, TINY_SUITE } from '../helpers/experiment.js';
+import { tinyToolSplits, TINY_CHAT, TINY_SUITE } from '../helpers/experiment.js';
 import { tinyConfig, tmpDir } from '../helpers/train.js';
 import { calls, closeMockServers, mockMlflow, servers } from '../helpers/mlflow-mock.js';
 import { scalarsOf } from '../helpers/tfevents.js';
@@ -39,13 +39,7 @@ describe('report_to on a short run', () => {
   beforeAll(async () => {
     model = await loadModel(TINY_CHAT);
     suite = await loadSuite(TINY_SUITE);
-    const prompts = suite.cases.map((c) => c.prompt!);
-    data = {
-      path: 'tiny-tools',
-      train: datasetFromRecords(toolRecords(40, 1, prompts), 'tiny-tools-train', model.tokenizer, { maskPrompt: true }),
-      valid: datasetFromRecords(toolRecords(8, 2, prompts), 'tiny-tools-valid', model.tokenizer, { maskPrompt: true }),
-      test: null,
-    };
+    data = tinyToolSplits(model.tokenizer, suite.cases.map((c) => c.prompt!), 40, 8);
   });
   afterAll(async () => {
     model?.dispose();
