@@ -10,13 +10,11 @@ import { MlxLabError } from '../core/errors.js';
 import { formatLintWarnings } from '../eval/lint.js';
 import { formatRunLine, formatSweepSummary, runSweep, type SweepEvent } from '../sweep/index.js';
 import { addTrainOptions, optionsToOverrides } from './train-options.js';
-import { formatEvent, keepOpenUntilInterrupt } from './train.js';
+import { formatEvent } from './train.js';
 import { onInterrupt } from './signals.js';
 import { addLaunchOptions, relaunchAsRanks } from './launch.js';
-import { fraction, number } from './options.js';
-import { mkdirSync } from 'node:fs';
-import { openUi } from './ui.js';
-import type { UiServer } from '../ui/server.js';
+import { fraction } from './options.js';
+import { addLiveUiOptions, keepOpenUntilInterrupt, openLivePage } from './ui.js';
 import { joinGroup } from '../distributed/group.js';
 import { RUN_FILES } from '../run/run-dir.js';
 
@@ -62,25 +60,18 @@ export function sweepCommand(): Command {
   const cmd = new Command('sweep').description(
     `train several seeds (and optionally a small grid of config values) in one process on one loaded base model; reports the distribution of format scores in <adapter-path>/${RUN_FILES.sweep}`,
   );
-  addLaunchOptions(addTrainOptions(cmd))
+  addLiveUiOptions(addLaunchOptions(addTrainOptions(cmd)), 'sweep')
     .option('--seeds <list>', 'seeds to run, comma-separated (overrides sweep.seeds of the config)', parseSeeds)
     .option('--grid <key=values>', 'vary a config key over values, e.g. learning_rate=1e-4,3e-4 or lora_parameters.rank=4,8 (repeatable; adds to sweep.grid)', collectGrid)
     .option('--lock-threshold <score>', 'a run "locked the format" when its best format score is at least this (default 0.8)', fraction('--lock-threshold'))
     .option('--no-lint', 'do not compare the eval suite with the training data before the first run')
     .option('--json', 'print one JSON object per event instead of text')
-    .option('--ui', 'serve the live sweep page on this machine while it runs (the URL, with its token, is printed)')
-    .option('--ui-host <address>', 'where the --ui page listens (default 127.0.0.1; another address exposes it, the URL token the only protection)')
-    .option('--ui-port <n>', 'the --ui page port (default: a free one)', number('--ui-port', { int: true, min: 0, max: 65535 }))
     .action(async (opts) => {
       const config = resolveSweepConfig(opts);
       if (await relaunchAsRanks(opts)) return;
       const group = await joinGroup();
       // The page follows the sweep folder as the runs write their logs (the leader serves it).
-      let ui: UiServer | undefined;
-      if (opts.ui && group.leader) {
-        mkdirSync(config.adapter_path, { recursive: true });
-        ui = await openUi({ target: config.adapter_path, kind: 'sweep', live: true, host: opts.uiHost, port: opts.uiPort });
-      }
+      const ui = opts.ui && group.leader ? await openLivePage(config.adapter_path, 'sweep', opts) : undefined;
       const controller = new AbortController();
       const interrupt = onInterrupt(controller, 'the current run stops after this step and saves a checkpoint; the sweep report is written');
       // Every rank trains its runs and reports them as they go (the launcher prefixes the other

@@ -9,11 +9,8 @@ import { CHECKPOINT_STATE_FORM } from '../run/run-dir.js';
 import { onInterrupt } from './signals.js';
 import { addLaunchOptions, relaunchAsRanks } from './launch.js';
 import { joinGroup } from '../distributed/group.js';
-import { mkdirSync } from 'node:fs';
-import { number } from './options.js';
-import { openUi } from './ui.js';
+import { addLiveUiOptions, keepOpenUntilInterrupt, openLivePage } from './ui.js';
 import { pushFeed } from '../ui/feed.js';
-import type { UiServer } from '../ui/server.js';
 
 const GB = 1e9;
 
@@ -76,22 +73,11 @@ function progressBar(iters: number) {
   };
 }
 
-/** After the run the page stays up, read-only, until Ctrl-C. */
-export async function keepOpenUntilInterrupt(ui: UiServer): Promise<void> {
-  ui.finish();
-  process.stderr.write(`the run ended; the page stays open read-only at ${ui.url} until Ctrl-C\n`);
-  await new Promise<void>((done) => process.once('SIGINT', () => done()));
-  await ui.close();
-}
-
 export function trainCommand(): Command {
   const cmd = new Command('train').description('fine-tune with LoRA (QLoRA on quantized models), like mlx_lm.lora --train');
-  addLaunchOptions(addTrainOptions(cmd))
+  addLiveUiOptions(addLaunchOptions(addTrainOptions(cmd)), 'run')
     .option('--resume [state]', `continue exactly from the latest checkpoint in --adapter-path (or from a ${CHECKPOINT_STATE_FORM})`)
     .option('--json', 'print one JSON object per event instead of a progress bar')
-    .option('--ui', 'serve the live report page of the run on this machine while it trains (the URL, with its token, is printed)')
-    .option('--ui-host <address>', 'where the --ui page listens (default 127.0.0.1; another address exposes it, the URL token the only protection)')
-    .option('--ui-port <n>', 'the --ui page port (default: a free one)', number('--ui-port', { int: true, min: 0, max: 65535 }))
     .action(async (opts) => {
       const config = resolveTrainConfig(opts);
       if (await relaunchAsRanks(opts)) return;
@@ -101,11 +87,7 @@ export function trainCommand(): Command {
       const tty = process.stderr.isTTY && !opts.json && group.size === 1;
       const bar = tty ? progressBar(config.iters) : undefined;
       const feed = opts.ui && group.leader ? pushFeed() : undefined;
-      let ui: UiServer | undefined;
-      if (feed) {
-        mkdirSync(config.adapter_path, { recursive: true });
-        ui = await openUi({ target: config.adapter_path, kind: 'run', live: true, feed, host: opts.uiHost, port: opts.uiPort });
-      }
+      const ui = feed ? await openLivePage(config.adapter_path, 'run', opts, feed) : undefined;
       let keepPage = false;
       try {
         const result = await runExperiment(config, {

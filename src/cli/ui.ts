@@ -1,6 +1,8 @@
 /** `mlx-lab ui [folder]`, and the `--ui` of train: the live page of a run or sweep folder. */
+import { mkdirSync } from 'node:fs';
 import { Command } from 'commander';
 import { number } from './options.js';
+import type { Feed } from '../ui/feed.js';
 import { DEFAULT_HOST, exposureWarning, startUiServer, type UiOptions, type UiServer } from '../ui/server.js';
 
 /** Start the page and print its address (and the warning when it is exposed beyond this machine). */
@@ -12,7 +14,29 @@ export async function openUi(options: UiOptions, log: (text: string) => void = (
   return server;
 }
 
-/** The page's host and port options, shared by ui, train and sweep. */
+/** --ui, --ui-host and --ui-port of train and sweep (`what`: the page's subject, for the help). */
+export function addLiveUiOptions(cmd: Command, what: string): Command {
+  return cmd
+    .option('--ui', `serve the live ${what} page on this machine while it runs (the URL, with its token, is printed)`)
+    .option('--ui-host <address>', 'where the --ui page listens (default 127.0.0.1; another address exposes it, the URL token the only protection)')
+    .option('--ui-port <n>', 'the --ui page port (default: a free one)', number('--ui-port', { int: true, min: 0, max: 65535 }));
+}
+
+/** The live page of a run or sweep folder about to be written (created first), from the --ui options. */
+export function openLivePage(folder: string, kind: 'run' | 'sweep', opts: { uiHost?: string; uiPort?: number }, feed?: Feed): Promise<UiServer> {
+  mkdirSync(folder, { recursive: true });
+  return openUi({ target: folder, kind, live: true, feed, host: opts.uiHost, port: opts.uiPort });
+}
+
+/** After a finished run or sweep the page stays up, read-only, until Ctrl-C. */
+export async function keepOpenUntilInterrupt(ui: UiServer): Promise<void> {
+  ui.finish();
+  process.stderr.write(`the run ended; the page stays open read-only at ${ui.url} until Ctrl-C\n`);
+  await new Promise<void>((done) => process.once('SIGINT', () => done()));
+  await ui.close();
+}
+
+/** The page's host and port options of `mlx-lab ui`. */
 export function addUiServerOptions(cmd: Command): Command {
   return cmd
     .option('--host <address>', `where the page listens (default ${DEFAULT_HOST}; another address exposes it, with the URL token as the only protection)`)
