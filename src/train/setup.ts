@@ -123,9 +123,10 @@ export async function setUp(config: TrainConfig, options: TrainOptions, adapterP
   const resumeFrom = options.resume ? (typeof options.resume === 'string' ? options.resume : findLatestCheckpoint(adapterPath)) : undefined;
   if (options.resume && !resumeFrom) throw new MlxLabError('E_ARGUMENT', `${adapterPath}: no checkpoint to resume from (no ${CHECKPOINT_STATE_FORM})`);
   const { startIteration, iteratorState } = await restore(trainer, config, resumeFrom);
-  if (group.leader) writeJsonAtomic(new RunFiles(adapterPath).adapterConfig, adapterConfig(config));
+  const files = new RunFiles(adapterPath);
+  if (group.leader) writeJsonAtomic(files.adapterConfig, adapterConfig(config));
   const shape = { batchSize: config.batch_size, maxSeqLength: config.max_seq_length };
   const batches = iteratorState ? BatchIterator.restore(trainSet, iteratorState) : new BatchIterator(trainSet, { ...shape, seed: config.seed });
   const valBatches = data.valid ? evalBatches(data.valid, { ...shape, numBatches: config.val_batches, seed: config.seed }) : [];
-  return { config, model, trainer, data, trainSet, adapterPath, adapterFile: new RunFiles(adapterPath).adapter, startIteration, resumeFrom, batches, valBatches };
+  return { config, model, trainer, data, trainSet, adapterPath, adapterFile: files.adapter, startIteration, resumeFrom, batches, valBatches };
 }
