@@ -5,7 +5,9 @@
 //   - ours: a fresh Node process per --compute mode: loadModel (timed on its own), then runEval
 //     of the suite (cases decoded together in batches, scored in process);
 //   - mlx_lm.server, per --baselines venv (stock: the project venv, the wheel's reference BLAS;
-//     same-blas: the same libmlx on the same BLAS files as ours; see benchmarks/README.md) and
+//     same-blas: the same libmlx on the same BLAS files as ours; see benchmarks/README.md; a
+//     -f32 suffix serves the float32-dequantized copy of the folder instead of the stored 4-bit
+//     weights: the same float32 math as our `auto` policy, the like-for-like comparison) and
 //     per --server-modes: a fresh server each, start-up (spawn → /health answers → it serves our
 //     model folder → a 1-token request has come back, i.e. the model is loaded) timed on its own,
 //     then the suite's cases as POST /v1/chat/completions requests: "sequential" one after
@@ -22,7 +24,8 @@
 // process group is ended when the run ends (also on failure or Ctrl-C).
 //
 // Usage: node benchmarks/eval.mjs [--model DIR] [--suite FILE] [--cases 9|N|all] [--max-tokens N]
-//          [--batch-size N] [--compute auto[,native]|none] [--baselines stock,same-blas|none]
+//          [--batch-size N] [--compute auto[,native]|none]
+//          [--baselines stock,same-blas,stock-f32,same-blas-f32|none]
 //          [--server-modes sequential,concurrent] [--rounds 1] [--port P] [--request-timeout 300]
 //          [--start-timeout 300] [--json] [--out FILE]
 // Defaults keep a run under ~10 minutes on 2 cores: 9 of the 27 cases, spread over the suite
@@ -38,7 +41,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchPython, blasText, ourBlas, pythonVersions, runJson as runSide } from './lib/env.mjs';
+import { benchPython, blasText, ensureFloat32Folder, ourBlas, pythonVersions, runJson as runSide } from './lib/env.mjs';
 import { fmt, interleaved, machine, median, pairedRatio, spread, spreadText, table } from './lib/stats.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -48,6 +51,7 @@ const HOST = '127.0.0.1';
 // the whole 27-case suite takes ~15 minutes per baseline; 9 cases keep a default run near 6.
 // `--cases all` runs every case.
 const DEFAULT_CASES = 9;
+const BASELINES = ['stock', 'same-blas', 'stock-f32', 'same-blas-f32'];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -251,7 +255,7 @@ function requestBody(prompt, maxTokens) {
 /** Start mlx_lm.server with `python`, time it until it serves the model, run the suite's requests sequentially. */
 async function serverSide(python, job, prompts, label, hubCache, mode) {
   const port = await freePort(job.port);
-  const args = ['-m', 'mlx_lm', 'server', '--model', job.model, '--host', HOST, '--port', String(port), '--log-level', 'WARNING'];
+  const args = ['-m', 'mlx_lm', 'server', '--model', job.serverModel, '--host', HOST, '--port', String(port), '--log-level', 'WARNING'];
   log(`${label}: ${[python, ...args].join(' ')}`);
   const stderr = [];
   const t0 = performance.now();
@@ -286,7 +290,7 @@ async function serverSide(python, job, prompts, label, hubCache, mode) {
     if (exited !== null) throw new Error(`${label}: the server exited (${exited}); whatever answers on port ${port} is not ours`);
     const models = await http(port, '/v1/models', { timeoutMs: 30_000 });
     const ids = models.json?.data?.map((m) => m.id) ?? [];
-    if (!ids.includes(job.model)) throw new Error(`${label}: the server on port ${port} does not list ${job.model} (it lists: ${ids.join(', ') || 'nothing'})`);
+    if (!ids.includes(job.serverModel)) throw new Error(`${label}: the server on port ${port} does not list ${job.serverModel} (it lists: ${ids.join(', ') || 'nothing'})`);
     // 3. The model is loaded: a 1-token request comes back (mlx_lm.server loads it in its generation thread).
     const ping = await http(port, '/v1/chat/completions', {
       body: { messages: [{ role: 'user', content: 'Hi' }], max_tokens: 1, temperature: 0 },
@@ -338,13 +342,25 @@ function describeOurs(compute) {
   };
 }
 
-/** What a server side runs: the stored weights on MLX's quantized kernels, batched when the requests come at once. */
-function describeServer(mode) {
+/** What a server side runs: the stored 4-bit or the float32 folder, batched when the requests come at once. */
+function describeServer(mode, f32) {
   return {
-    weights: 'stored 4-bit',
-    kernels: 'MLX quantized matmul (CPU)',
+    weights: f32 ? 'float32 folder (the 4-bit weights dequantized)' : 'stored 4-bit',
+    kernels: f32 ? 'MLX f32 matmul on BLAS' : 'MLX quantized matmul (CPU)',
     batching: mode === 'concurrent' ? 'HTTP, every case at once: the server batches them (BatchGenerator), prompt cache' : 'HTTP, one case after another, prompt cache',
   };
+}
+
+/**
+ * What a ratio compares. Like for like only when both sides batch the cases (the server gets them
+ * at once) and run the same math: our float32 copies against the float32 folder, or our stored
+ * 4-bit weights against the stored 4-bit weights. Anything else mixes a policy with the engine.
+ */
+function ratioKind(ours, server) {
+  const sameMath = (ours.policy === 'auto') === server.f32;
+  if (server.mode !== 'concurrent') return `${sameMath ? 'same math' : 'policy + engine'}, the server one request at a time`;
+  if (!sameMath) return 'policy + engine: both batch';
+  return ours.policy === 'auto' ? 'like-for-like: same float32 math, both batch' : 'like-for-like: same stored 4-bit weights, both batch';
 }
 
 /** One side's rounds: the first round's replies, the suite time's median and spread, cases timed. */
@@ -377,7 +393,7 @@ async function main() {
   const suitePath = resolve(values.suite);
   const computes = values.compute === 'none' ? [] : list(values.compute);
   const baselines = values.baselines === 'none' ? [] : list(values.baselines);
-  for (const b of baselines) if (!['stock', 'same-blas'].includes(b)) throw new Error(`--baselines: unknown "${b}" (stock, same-blas or none)`);
+  for (const b of baselines) if (!BASELINES.includes(b)) throw new Error(`--baselines: unknown "${b}" (${BASELINES.join(', ')} or none)`);
   const serverModes = list(values['server-modes']);
   for (const m of serverModes) if (!['sequential', 'concurrent'].includes(m)) throw new Error(`--server-modes: unknown "${m}" (sequential, concurrent)`);
   const num = (name, v) => {
@@ -414,18 +430,20 @@ async function main() {
   mkdirSync(hubCache);
   const runners = [];
   for (const c of computes) {
-    runners.push({ name: `ours ${c}`, kind: 'ours', compute: c, ...describeOurs(c), run: () => {
+    runners.push({ name: `ours ${c}`, kind: 'ours', compute: c, policy: c, ...describeOurs(c), run: () => {
       const raw = runJson(process.execPath, [fileURLToPath(import.meta.url), '--worker', '--compute', c, jobFile], `ours (compute ${c})`);
       log(`ours (compute ${c}): load ${raw.load_seconds.toFixed(2)} s, suite ${raw.suite_seconds.toFixed(2)} s`);
       return { ...raw, setup_seconds: raw.load_seconds };
     } });
   }
   for (const b of baselines) {
-    const py = benchPython(b);
+    const f32 = b.endsWith('-f32');
+    const py = benchPython(b.replace(/-f32$/, ''));
     const info = pythonVersions(py);
+    const serverJob = { ...job, serverModel: f32 ? realpathSync(await ensureFloat32Folder(modelDir, log)) : modelDir };
     for (const mode of serverModes) {
-      runners.push({ name: `mlx_lm.server ${b} ${mode}`, kind: 'server', baseline: b, mode, ...describeServer(mode), info, run: async () => {
-        const raw = await serverSide(py, job, prompts, `mlx_lm.server ${b} (${mode})`, hubCache, mode);
+      runners.push({ name: `mlx_lm.server ${b} ${mode}`, kind: 'server', baseline: b, f32, mode, ...describeServer(mode, f32), info, run: async () => {
+        const raw = await serverSide(py, serverJob, prompts, `mlx_lm.server ${b} (${mode})`, hubCache, mode);
         return { ...info, ...raw, setup_seconds: raw.start_seconds };
       } });
     }
@@ -486,12 +504,13 @@ async function main() {
   for (const o of sides.filter((s) => s.kind === 'ours')) {
     for (const t of sides.filter((s) => s.kind === 'server')) {
       const suite = pairedRatio(t.rounds_suite_seconds, o.rounds_suite_seconds);
+      const kind = ratioKind(o, t);
       ratios.push({
         ours: o.name,
         server: t.name,
         mode: t.mode,
-        // Both batch the cases only when the server gets them at once: the headline.
-        like: t.mode === 'concurrent',
+        kind,
+        like: kind.startsWith('like-for-like'),
         suite: suite.median,
         suite_spread: suite,
         with_setup: (t.suite_seconds + t.setup_seconds) / (o.suite_seconds + o.setup_seconds),
@@ -552,7 +571,7 @@ async function main() {
   console.log('\n' + table(rows));
   if (ratios.length) {
     const rr = [['speed-up (server time / ours)', 'suite only [min–max]', 'incl. load / start-up']];
-    for (const r of ratios) rr.push([`${r.ours} vs ${r.server}${r.like ? ' (both batch)' : ''}`, spreadText(r.suite_spread, fmt.ratio), fmt.ratio(r.with_setup)]);
+    for (const r of ratios) rr.push([`${r.ours} vs ${r.server} (${r.kind})`, spreadText(r.suite_spread, fmt.ratio), fmt.ratio(r.with_setup)]);
     console.log('\n' + table(rr));
   }
   if (comparisons.length) {

@@ -55,8 +55,8 @@ const BENCHMARKS = [
   },
   {
     name: 'eval',
-    full: ['--cases', 'all', '--baselines', 'same-blas', '--server-modes', 'sequential,concurrent'],
-    quick: ['--cases', '2', '--max-tokens', '8', '--baselines', 'same-blas', '--server-modes', 'sequential,concurrent'],
+    full: ['--cases', 'all', '--baselines', 'same-blas-f32', '--server-modes', 'sequential,concurrent'],
+    quick: ['--cases', '2', '--max-tokens', '8', '--baselines', 'same-blas-f32', '--server-modes', 'sequential,concurrent'],
     noMlxLm: ['--baselines', 'none'],
     reps: '--rounds',
     smollm2: true,

@@ -42,7 +42,7 @@ function comparisons(goal, reports) {
   if (goal.id === 'eval') {
     return r.ratios.filter((x) => x.ours === OURS).map((x) => ({
       comparison: `${x.server} / ${x.ours}, ${r.cases} of ${r.cases_in_suite} cases`,
-      kind: x.mode === 'concurrent' ? 'both batch, same libmlx' : x.mode === 'sequential' ? 'server one request at a time' : null,
+      kind: x.kind ?? (x.mode === 'concurrent' ? 'both batch, same libmlx' : x.mode === 'sequential' ? 'server one request at a time' : null),
       value: x.suite,
       range: range(x.suite_spread),
       like: x.like ?? false,

@@ -74,7 +74,7 @@ function evalSection(r) {
   const rows = [['side', 'cases timed', 'load / start-up s', 'suite s median [min–max]', 'format score']];
   for (const s of r.sides) rows.push([s.name, s.timed_cases ?? r.cases, s.setup_seconds.toFixed(1), spreadText(s.suite_seconds_spread ?? { n: 1, median: s.suite_seconds }, (x) => x.toFixed(1)), s.score.toFixed(3)]);
   const ratios = [['speed-up (server / ours)', 'suite only [min–max]', 'with load / start-up']];
-  for (const x of r.ratios) ratios.push([`${x.ours} vs ${x.server}${x.like ? ' (both batch)' : ''}`, spreadText(x.suite_spread ?? { n: 1, median: x.suite }, fmt.ratio), fmt.ratio(x.with_setup)]);
+  for (const x of r.ratios) ratios.push([`${x.ours} vs ${x.server} (${x.kind ?? (x.like ? 'both batch' : 'one request at a time')})`, spreadText(x.suite_spread ?? { n: 1, median: x.suite }, fmt.ratio), fmt.ratio(x.with_setup)]);
   return [`${short(r.suite)}: ${r.cases} of ${r.cases_in_suite} cases, ${short(r.model)}; ${r.rounds ?? 1} round(s), sides interleaved.`, sidesTable(r.sides), mdTable(rows), r.ratios.length ? mdTable(ratios) : ''];
 }
 
