@@ -7,7 +7,7 @@ import { delimiter, join } from 'node:path';
 
 /** How to get a browser, for the messages of a missing one. */
 export const INSTALL_HINT =
-  'install one: `apt-get install -y chromium` (Debian/Ubuntu), `npx playwright install chromium` where the Playwright CDN is reachable, or set CHROMIUM=/path/to/chrome';
+  'install one: `apt-get install -y chromium` (Debian), `npx playwright install chromium` where the Playwright CDN is reachable, or set CHROMIUM=/path/to/chrome';
 
 /** The system browsers looked for on PATH, in this order. */
 export const SYSTEM_BROWSERS = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];
