@@ -194,12 +194,12 @@ function trainOnce(side, config, adapterPath, openClient) {
 async function main() {
   const reps = int('reps');
   if (!['auto', 'browser', 'http'].includes(values.client)) throw new Error(`--client: expected auto, browser or http, got "${values.client}"`);
-  const tmp = mkdtempSync(join(tmpdir(), 'mlx-lab-bench-ui-'));
   const found = values.client === 'http' ? { missing: '--client http' } : await findBrowser();
   if (values.client === 'browser' && found.missing) throw new Error(`--client browser: ${found.missing}`);
   const browser = found.missing ? undefined : await launchBrowser(found.path);
   const client = browser ? 'headless Chromium' : 'http (the page script\'s requests)';
   log(`client: ${client}${found.missing ? ` (${found.missing})` : ''}`);
+  const tmp = mkdtempSync(join(tmpdir(), 'mlx-lab-bench-ui-'));
   try {
     const config = await prepare(tmp);
     const openClient = (url) => (browser ? browserClient(browser, url) : httpClient(url));
