@@ -61,6 +61,8 @@ const BENCHMARKS = [
     reps: '--rounds',
     smollm2: true,
   },
+  // Steps/s of `mlx-lab train` without and with --ui (a client following the page); ours only.
+  { name: 'ui', full: [], quick: ['--examples', '20', '--iters', '6', '--eval-every', '3', '--max-tokens', '8', '--num-layers', '2'], reps: '--reps', smollm2: true },
   // Scaling: no warm-up runs (the largest shapes take minutes a run on 2 cores); the median of
   // --reps absorbs the first run's allocations.
   { name: 'scaling', full: ['--warmup', '0'], quick: ['--sizes', 'tiny', '--prompt-tokens', '16,64', '--batch', '1,4', '--max-tokens', '8', '--warmup', '0'], reps: '--reps', models: true },
@@ -152,6 +154,7 @@ export function timedCounts(reports) {
     if (r.sides && r.benchmark === 'generate') out[name] = Object.fromEntries(r.sides.map((s) => [s.name, s.results.map((x) => x.timed_runs)]));
     else if (r.sides && r.benchmark === 'train') out[name] = Object.fromEntries(r.sides.map((s) => [s.name, s.result.timed_iterations_total]));
     else if (r.sides && r.benchmark === 'eval') out[name] = Object.fromEntries(r.sides.map((s) => [s.name, s.timed_cases]));
+    else if (r.sides && r.benchmark === 'ui') out[name] = Object.fromEntries(r.sides.map((s) => [s.name, s.timed_steps]));
     else if (r.decode_tps?.runs) out[name] = r.decode_tps.runs.length;
   }
   return out;

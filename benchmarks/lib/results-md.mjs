@@ -103,7 +103,21 @@ function matmulSection(r) {
   return [`BLAS: ${typeof r.blas === 'object' ? blasText(r.blas) : r.blas ?? 'unknown'}.`, mdTable([['dtype', `GFLOP/s (${r.n}³)`], ...r.results.map((x) => [x.dtype, x.gflops.toFixed(1)])])];
 }
 
-const SECTIONS = { matmul: matmulSection, generate: generateSection, bandwidth: bandwidthSection, train: trainSection, eval: evalSection, scaling: scalingSection };
+/** benchmarks/ui.mjs: training steps/s without and with the live page open, and how fast the training process answered meanwhile. */
+export function uiSection(r) {
+  const f2 = (x) => x.toFixed(2);
+  const s = r.settings;
+  const rows = [['side', 'steps/s', 'with / without', 'page ms, median [max]', 'page redraws per round']];
+  for (const x of r.sides) {
+    rows.push([x.name, spreadText(x.steps_per_sec, f2), x.page_ms ? `${fmt.ratio(r.ratio.median)} [${f2(r.ratio.min)}–${f2(r.ratio.max)}]` : '—', x.page_ms ? `${x.page_ms.median.toFixed(1)} [${x.page_ms.max.toFixed(1)}]` : '—', x.page_redraws ? x.page_redraws.join(' / ') : '—']);
+  }
+  return [
+    `\`mlx-lab train\` on ${short(r.model)}, ${s.iters} iterations (the first ${s.warmup} not timed), batch ${s.batch}, LoRA on ${s.num_layers === -1 ? "all" : s.num_layers} layers, a format eval of ${short(r.suite)} (${s.max_tokens} tokens) every ${s.eval_every} steps; ${r.rounds} interleaved rounds, client: ${r.client}. Steps/s: the training steps' own time (evals excluded), median [min–max]; with / without: the median of the per-round ratios. Page ms: the training process answering a small request every ${s.probe_ms} ms while it trained.`,
+    mdTable(rows),
+  ];
+}
+
+const SECTIONS = { matmul: matmulSection, generate: generateSection, bandwidth: bandwidthSection, train: trainSection, eval: evalSection, ui: uiSection, scaling: scalingSection };
 
 /** The whole RESULTS.md text. */
 export function resultsMarkdown(run) {

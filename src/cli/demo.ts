@@ -1,11 +1,13 @@
 /** `mlx-lab demo`: the whole experiment on SmolLM2-135M with no arguments and no server. */
 import { Command } from 'commander';
-import { runDemo } from '../demo/demo.js';
+import { demoRunDir, runDemo } from '../demo/demo.js';
+import { pushFeed } from '../ui/feed.js';
 import { number } from './options.js';
 import { GRACE_MS, onInterrupt } from './signals.js';
+import { addLiveUiOptions, keepOpenUntilInterrupt, openLivePage, pushTrainEvent } from './ui.js';
 
 export function demoCommand(): Command {
-  return new Command('demo')
+  const cmd = new Command('demo')
     .description('fine-tune SmolLM2-135M to a tool-call format with live format evals, select, fuse to 5 bits, report')
     .option('--dir <path>', 'where to put the model, data, run and fused model', 'mlx-lab-demo')
     .option('--train-examples <n>', 'generated training examples', number('--train-examples', { int: true, min: 10 }))
@@ -17,29 +19,41 @@ export function demoCommand(): Command {
     .option('--grad-accumulation <n>', 'micro-batches per optimizer update', number('--grad-accumulation', { int: true, min: 1 }))
     .option('--target <score>', 'stop once the format score reaches this', number('--target', { min: 0, max: 1 }))
     .option('--seed <n>', 'seed', number('--seed', { int: true, min: 0 }))
-    .option('--json', 'print the training events as JSON lines (stdout)')
-    .action(async (opts) => {
-      const controller = new AbortController();
-      const interrupt = onInterrupt(controller, 'the demo stops after the current step', { graceMs: GRACE_MS });
-      try {
-        await runDemo({
-          dir: opts.dir,
-          trainExamples: opts.trainExamples,
-          iters: opts.iters,
-          evalEvery: opts.evalEvery,
-          learningRate: opts.learningRate,
-          numLayers: opts.numLayers,
-          batchSize: opts.batchSize,
-          gradAccumulation: opts.gradAccumulation,
-          target: opts.target,
-          seed: opts.seed,
-          signal: controller.signal,
-          onEvent: opts.json ? (e) => process.stdout.write(JSON.stringify(e) + '\n') : undefined,
-        });
-      } catch (err) {
-        interrupt.settle(err, `demo interrupted${err instanceof Error ? ` (${err.message})` : ''}`);
-      } finally {
-        interrupt.dispose();
-      }
-    });
+    .option('--json', 'print the training events as JSON lines (stdout)');
+  return addLiveUiOptions(cmd, 'demo').action(async (opts) => {
+    // The page opens first, on the run folder the demo's training (stage 4) writes: empty until
+    // then, live while it trains, read-only once the demo is done.
+    const feed = opts.ui ? pushFeed() : undefined;
+    const ui = feed ? await openLivePage(demoRunDir(opts.dir), 'run', opts, feed) : undefined;
+    const controller = new AbortController();
+    const interrupt = onInterrupt(controller, 'the demo stops after the current step', { graceMs: GRACE_MS });
+    let finished = false;
+    try {
+      await runDemo({
+        dir: opts.dir,
+        trainExamples: opts.trainExamples,
+        iters: opts.iters,
+        evalEvery: opts.evalEvery,
+        learningRate: opts.learningRate,
+        numLayers: opts.numLayers,
+        batchSize: opts.batchSize,
+        gradAccumulation: opts.gradAccumulation,
+        target: opts.target,
+        seed: opts.seed,
+        signal: controller.signal,
+        onEvent: (e) => {
+          pushTrainEvent(feed, e);
+          if (opts.json) process.stdout.write(JSON.stringify(e) + '\n');
+        },
+      });
+      finished = true;
+    } catch (err) {
+      interrupt.settle(err, `demo interrupted${err instanceof Error ? ` (${err.message})` : ''}`);
+    } finally {
+      interrupt.dispose();
+      // As after train --ui: a finished demo keeps its page up (read-only) until Ctrl-C; an interrupted or failed one closes it.
+      if (ui && finished) await keepOpenUntilInterrupt(ui);
+      else await ui?.close();
+    }
+  });
 }

@@ -9,7 +9,7 @@ import { CHECKPOINT_STATE_FORM } from '../run/run-dir.js';
 import { onInterrupt } from './signals.js';
 import { addLaunchOptions, relaunchAsRanks } from './launch.js';
 import { joinGroup } from '../distributed/group.js';
-import { addLiveUiOptions, keepOpenUntilInterrupt, openLivePage } from './ui.js';
+import { addLiveUiOptions, keepOpenUntilInterrupt, openLivePage, pushTrainEvent } from './ui.js';
 import { pushFeed } from '../ui/feed.js';
 
 const GB = 1e9;
@@ -95,7 +95,7 @@ export function trainCommand(): Command {
           resume: opts.resume,
           group,
           onEvent: (e) => {
-            if (feed && e.event !== 'step') feed.push({ run: '', event: { ...e, time: Date.now() } });
+            pushTrainEvent(feed, e);
             if (opts.json) process.stdout.write(JSON.stringify(e) + '\n');
             else if (bar) bar.event(e);
             else if (e.event !== 'step') {

@@ -1,8 +1,9 @@
 /** `mlx-lab ui [folder]`, and the `--ui` of train: the live page of a run or sweep folder. */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { Command } from 'commander';
 import { number } from './options.js';
-import type { Feed } from '../ui/feed.js';
+import type { TrainEvent } from '../train/loop.js';
+import type { Feed, PushFeed } from '../ui/feed.js';
 import { DEFAULT_HOST, exposureWarning, startUiServer, type UiOptions, type UiServer } from '../ui/server.js';
 
 /** Start the page and print its address (and the warning when it is exposed beyond this machine). */
@@ -22,10 +23,20 @@ export function addLiveUiOptions(cmd: Command, what: string): Command {
     .option('--ui-port <n>', 'the --ui page port (default: a free one)', number('--ui-port', { int: true, min: 0, max: 65535 }));
 }
 
-/** The live page of a run or sweep folder about to be written (created first), from the --ui options. */
-export function openLivePage(folder: string, kind: 'run' | 'sweep', opts: { uiHost?: string; uiPort?: number }, feed?: Feed): Promise<UiServer> {
-  mkdirSync(folder, { recursive: true });
-  return openUi({ target: folder, kind, live: true, feed, host: opts.uiHost, port: opts.uiPort });
+/** The live page of a run or sweep folder about to be written (created first, and removed again when the page cannot start), from the --ui options. */
+export async function openLivePage(folder: string, kind: 'run' | 'sweep', opts: { uiHost?: string; uiPort?: number }, feed?: Feed): Promise<UiServer> {
+  const created = mkdirSync(folder, { recursive: true });
+  try {
+    return await openUi({ target: folder, kind, live: true, feed, host: opts.uiHost, port: opts.uiPort });
+  } catch (err) {
+    if (created) rmSync(created, { recursive: true, force: true }); // only folders made just now, still empty
+    throw err;
+  }
+}
+
+/** Pass a training event of the run in this process to its live page (every event of metrics.jsonl; not the per-step ones, which the log does not keep either). */
+export function pushTrainEvent(feed: PushFeed | undefined, e: TrainEvent): void {
+  if (feed && e.event !== 'step') feed.push({ run: '', event: { ...e, time: Date.now() } });
 }
 
 /** After a finished run or sweep the page stays up, read-only, until Ctrl-C. */

@@ -62,6 +62,11 @@ export interface DemoResult {
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const interval = (r: EvalResult) => `${pct(r.score)} [${pct(r.low)}, ${pct(r.high)}]`;
 
+/** The demo's run folder (the LoRA run of stage 4) below its folder `dir`. */
+export function demoRunDir(dir: string): string {
+  return join(resolve(dir), 'run');
+}
+
 /** The demo's training config: the reference pipeline's settings where they fit a 135M model on a CPU. */
 export function demoConfig(dir: string, o: DemoOptions): TrainConfig {
   const every = o.evalEvery ?? 50;
@@ -69,7 +74,7 @@ export function demoConfig(dir: string, o: DemoOptions): TrainConfig {
     ...defaultTrainConfig(),
     model: join(dir, 'model'),
     data: join(dir, 'data'),
-    adapter_path: join(dir, 'run'),
+    adapter_path: demoRunDir(dir),
     fine_tune_type: 'lora',
     optimizer: 'adam',
     num_layers: o.numLayers ?? 8,

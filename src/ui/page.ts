@@ -3,8 +3,9 @@
  * now, plus a status line, the page's settings (token, live or not) and the live script.
  */
 import { escapeHtml, jsonForScript, renderRunReport, renderSweepReport } from '../report/html.js';
-import { loadCaseCategories, loadRun, loadSweep } from '../report/load.js';
+import { loadCaseCategories, loadRun, loadSweep, type LoadedRun } from '../report/load.js';
 import { DEFAULT_LOCK_THRESHOLD } from '../sweep/evals.js';
+import { RunDir } from '../run/run-dir.js';
 import { LIVE_SCRIPT } from './live-script.js';
 
 export interface PageOptions {
@@ -23,9 +24,10 @@ export function uiLink(path: string, token: string, params: Record<string, strin
   return `${path}?${new URLSearchParams({ token, ...params }).toString()}`;
 }
 
-/** The report page of a run folder, with the live parts. */
+/** The report page of a run folder, with the live parts (a live run with nothing written yet: an empty report that fills in as events arrive). */
 export function renderRunPage(dir: string, options: PageOptions): string {
-  const run = loadRun(dir);
+  const folder = new RunDir(dir);
+  const run: LoadedRun = options.live && !folder.hasManifest() && !folder.hasMetrics() ? { dir, events: [] } : loadRun(dir);
   const suite = run.manifest?.suite ?? (run.config?.eval as { suite?: string } | null | undefined)?.suite;
   const html = renderRunReport({ manifest: run.manifest, events: run.events, caseCategories: loadCaseCategories(suite, dir), config: run.config }, { source: options.source });
   return addLiveParts(html, options);

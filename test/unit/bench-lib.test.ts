@@ -307,3 +307,39 @@ describe('RESULTS.md and results.html', () => {
     expect(mixed.stderr).toMatch(/different CPUs/);
   });
 });
+
+describe('benchmarks/ui.mjs', () => {
+  const script = resolve(__dirname, '..', '..', 'benchmarks', 'ui.mjs');
+  const spreadOf = (xs: number[]) => spread(xs);
+
+  it('its RESULTS.md section: steps/s per side, the paired ratio, page ms and redraws', async () => {
+    const { uiSection } = await import('../../benchmarks/lib/results-md.mjs');
+    const report = {
+      benchmark: 'ui', model: '/x/models/smollm2-mlx-ref', suite: '/x/tool-format/suite.yaml', client: 'headless Chromium', rounds: 3,
+      settings: { examples: 60, iters: 30, warmup: 2, batch: 1, num_layers: 8, eval_every: 10, max_tokens: 24, probe_ms: 250 },
+      sides: [
+        { name: 'without --ui', steps_per_sec: spreadOf([1.9, 2, 2.1]), timed_steps: [28, 28, 28], evals: [4, 4, 4] },
+        { name: 'with --ui', steps_per_sec: spreadOf([1.8, 2, 2.05]), timed_steps: [28, 28, 28], evals: [4, 4, 4], page_ms: spreadOf([1, 2, 40]), page_redraws: [9, 10, 9] },
+      ],
+      ratio: { median: 0.98, min: 0.95, max: 1.01, n: 3 },
+    };
+    const [text, rows] = uiSection(report);
+    expect(text).toContain('3 interleaved rounds, client: headless Chromium');
+    expect(text).toContain('every 10 steps');
+    expect(rows).toContain('| without --ui | 2.00 [1.90–2.10] | — | — | — |');
+    expect(rows).toContain('| with --ui | 2.00 [1.80–2.05] | 0.98× [0.95–1.01] | 2.0 [40.0] | 9 / 10 / 9 |');
+  });
+
+  it('names a bad option before training anything', () => {
+    for (const [args, message] of [
+      [['--client', 'firefox'], /--client: expected auto, browser or http, got "firefox"/],
+      [['--reps', '0'], /--reps: expected an integer ≥ 1, got "0"/],
+      [['--client', 'browser', '--reps', '1'], /--client browser: CHROMIUM=\/nonexistent is not an executable file/],
+    ] as const) {
+      const r = spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', env: { ...process.env, CHROMIUM: '/nonexistent' }, timeout: 60_000 });
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/round 1/); // nothing trained
+    }
+  });
+});

@@ -1,7 +1,7 @@
 // The live page's server (src/ui): token, read-only, no path outside the folder shown, the
 // event stream from a tailed metrics.jsonl and from in-process pushes, replies per case. Runs
-// on copies of the synthetic run folders of test/fixtures/report; no browser (that is a later step).
-import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+// on copies of the synthetic run folders of test/fixtures/report; the page in a real browser: test/browser.
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { get, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -194,6 +194,20 @@ describe('ui server: live', () => {
     expect(got.map((e) => e.event)).toEqual(['metrics', 'metrics', 'finished']);
     expect(got.slice(0, 2).map((e) => (JSON.parse(e.data) as { event: { iteration: number } }).event.iteration)).toEqual([1, 2]);
     expect(s.live).toBe(false);
+  });
+
+  it('train --ui before the first event: an empty live page (no 404) that the events fill; a finished empty folder is still not a run', async () => {
+    const dir = join(tmp, 'runs', 'new-run');
+    mkdirSync(dir, { recursive: true });
+    server = await startUiServer({ target: dir, live: true, feed: pushFeed(), kind: 'run' });
+    const page = await raw(server, `/?token=${server.token}`);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('live · following the run');
+    expect(page.body).toContain('id="ui-script"');
+    server.finish(); // the run ended without writing anything: the page now reads the folder as it is
+    const after = await raw(server, `/?token=${server.token}`);
+    expect(after.status).toBe(404);
+    expect(after.body).toMatch(/no run\.json or metrics\.jsonl/);
   });
 
   it('serves the raw replies of a case at each eval', async () => {
