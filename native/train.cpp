@@ -6,6 +6,7 @@
 #include "distributed.h"
 #include "errors.h"
 #include "io/safetensors.h"
+#include "models/registry.h"
 
 namespace mlxlab {
 
@@ -108,7 +109,8 @@ std::pair<mx::array, mx::array> target_cross_entropy(const mx::array& logits,
 Trainer::Trainer(std::shared_ptr<Model> model, const TrainConfig& config)
     : model_(std::move(model)), config_(config) {
   decoder_ = as_decoder(*model_);
-  if (!decoder_) fail(codes::kConfig, "training needs a decoder model (llama, qwen3, qwen3_moe)");
+  if (!decoder_)
+    fail(codes::kConfig, "training needs a decoder model (" + supported_architectures() + ")");
   if (config_.local_shards < 1) fail(codes::kConfig, "local_shards must be at least 1");
   if (config_.grad_accumulation_steps < 1) {
     fail(codes::kConfig, "grad_accumulation_steps must be at least 1, got " +

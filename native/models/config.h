@@ -39,7 +39,7 @@ struct RopeScaling {
 };
 
 struct ModelConfig {
-  std::string model_type;  // llama | qwen3 | qwen3_moe
+  std::string model_type;  // an architecture of models/registry.cpp
   int hidden_size = 0;
   int num_hidden_layers = 0;
   int intermediate_size = 0;

@@ -168,10 +168,9 @@ Weights DecoderModel::parameters() const {
 std::vector<nn::Linear*> DecoderModel::linears() {
   std::vector<nn::Linear*> out;
   for (auto& b : layers_) {
-    auto& a = b.self_attn;
-    for (auto* l : {&a.q_proj, &a.k_proj, &a.v_proj, &a.o_proj}) out.push_back(l);
+    for (auto* l : b.self_attn.projections()) out.push_back(l);
     if (b.mlp) {
-      for (auto* l : {&b.mlp->gate_proj, &b.mlp->up_proj, &b.mlp->down_proj}) out.push_back(l);
+      for (auto* l : b.mlp->projections()) out.push_back(l);
     }
     if (b.moe) out.push_back(&b.moe->gate);
   }

@@ -21,10 +21,11 @@ struct BlockSource {
   std::string prefix;  // "model.layers.N"
   std::string why;     // context for error messages
 
-  // `prefix`.self_attn shaped by the config, with q/k/v/o biases and per-head q/k norms or not.
-  nn::Attention attention(bool bias, bool qk_norm) const;
-  // `prefix`.mlp: hidden_size -> intermediate_size -> hidden_size.
-  nn::Mlp mlp(bool bias) const;
+  // `prefix`.self_attn shaped by the config, with q/k/v and o_proj biases and per-head q/k norms
+  // or not, q/k/v as one fused qkv_proj or not.
+  nn::Attention attention(bool qkv_bias, bool o_bias, bool qk_norm, bool fused_qkv = false) const;
+  // `prefix`.mlp: hidden_size -> intermediate_size -> hidden_size, gate and up fused or not.
+  nn::Mlp mlp(bool bias, bool fused = false) const;
 };
 
 // What one architecture adds to the shared decoder stack.
@@ -43,6 +44,9 @@ struct Architecture {
 
 // The architecture of a model_type; throws Error(E_CONFIG) listing the supported ones.
 const Architecture& architecture(const std::string& model_type);
+
+// The supported model_types, in registry order: "llama, qwen3, ...".
+std::string supported_architectures();
 
 // The architecture of a model_type, or nullptr.
 const Architecture* find_architecture(const std::string& model_type);

@@ -10,10 +10,15 @@ Attention Attention::load(WeightTaker& w, const std::string& path, const Attenti
   int kv_dims = spec.n_kv_heads * spec.head_dim;
   int hidden = spec.hidden_size;
   Attention a;
-  a.q_proj = Linear::load(w, path + ".q_proj", hidden, q_dims, spec.bias, q, why);
-  a.k_proj = Linear::load(w, path + ".k_proj", hidden, kv_dims, spec.bias, q, why);
-  a.v_proj = Linear::load(w, path + ".v_proj", hidden, kv_dims, spec.bias, q, why);
-  a.o_proj = Linear::load(w, path + ".o_proj", q_dims, hidden, spec.bias, q, why);
+  if (spec.fused_qkv) {
+    a.qkv_proj =
+        Linear::load(w, path + ".qkv_proj", hidden, q_dims + 2 * kv_dims, spec.qkv_bias, q, why);
+  } else {
+    a.q_proj = Linear::load(w, path + ".q_proj", hidden, q_dims, spec.qkv_bias, q, why);
+    a.k_proj = Linear::load(w, path + ".k_proj", hidden, kv_dims, spec.qkv_bias, q, why);
+    a.v_proj = Linear::load(w, path + ".v_proj", hidden, kv_dims, spec.qkv_bias, q, why);
+  }
+  a.o_proj = Linear::load(w, path + ".o_proj", q_dims, hidden, spec.o_bias, q, why);
   if (spec.qk_norm) {
     a.q_norm = RMSNorm::load(w, path + ".q_norm", spec.head_dim, spec.norm_eps, why);
     a.k_norm = RMSNorm::load(w, path + ".k_norm", spec.head_dim, spec.norm_eps, why);
@@ -26,13 +31,21 @@ Attention Attention::load(WeightTaker& w, const std::string& path, const Attenti
   return a;
 }
 
+std::tuple<mx::array, mx::array, mx::array> Attention::project(const mx::array& x) const {
+  if (!qkv_proj) return {q_proj(x), k_proj(x), v_proj(x)};
+  int q_dims = n_heads * head_dim;
+  auto parts = mx::split((*qkv_proj)(x), mx::Shape{q_dims, q_dims + n_kv_heads * head_dim}, -1);
+  return {parts[0], parts[1], parts[2]};
+}
+
 mx::array Attention::operator()(const mx::array& x, const std::optional<mx::array>& mask,
                                 LayerCache* cache,
                                 const std::optional<mx::array>& row_offsets) const {
   int B = x.shape(0), L = x.shape(1);
-  auto queries = mx::reshape(q_proj(x), {B, L, n_heads, -1});
-  auto keys = mx::reshape(k_proj(x), {B, L, n_kv_heads, -1});
-  auto values = mx::reshape(v_proj(x), {B, L, n_kv_heads, -1});
+  auto [q, k, v] = project(x);
+  auto queries = mx::reshape(q, {B, L, n_heads, -1});
+  auto keys = mx::reshape(k, {B, L, n_kv_heads, -1});
+  auto values = mx::reshape(v, {B, L, n_kv_heads, -1});
   if (q_norm) queries = (*q_norm)(queries);
   if (k_norm) keys = (*k_norm)(keys);
   queries = mx::transpose(queries, {0, 2, 1, 3});
@@ -63,9 +76,19 @@ mx::array Attention::operator()(const mx::array& x, const std::optional<mx::arra
 }
 
 void Attention::collect(Weights& out) const {
-  for (const auto* l : {&q_proj, &k_proj, &v_proj, &o_proj}) l->collect(out);
+  for (const auto* l : projections()) l->collect(out);
   if (q_norm) q_norm->collect(out);
   if (k_norm) k_norm->collect(out);
+}
+
+std::vector<Linear*> Attention::projections() {
+  if (qkv_proj) return {&*qkv_proj, &o_proj};
+  return {&q_proj, &k_proj, &v_proj, &o_proj};
+}
+
+std::vector<const Linear*> Attention::projections() const {
+  if (qkv_proj) return {&*qkv_proj, &o_proj};
+  return {&q_proj, &k_proj, &v_proj, &o_proj};
 }
 
 }  // namespace mlxlab::nn

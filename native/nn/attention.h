@@ -4,6 +4,8 @@
 
 #include <optional>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "models/model.h"
 #include "nn/layers.h"
@@ -18,12 +20,15 @@ struct AttentionSpec {
   int n_kv_heads = 0;
   int head_dim = 0;
   float norm_eps = 1e-6f;  // for q_norm/k_norm
-  bool bias = false;       // q/k/v/o biases (llama attention_bias)
+  bool qkv_bias = false;   // q/k/v biases (llama attention_bias, qwen2)
+  bool o_bias = false;     // o_proj bias (llama attention_bias)
   bool qk_norm = false;    // RMSNorm over each head's queries and keys (qwen3)
+  bool fused_qkv = false;  // one qkv_proj whose outputs are queries, keys, values (phi3)
 };
 
 struct Attention {
-  Linear q_proj, k_proj, v_proj, o_proj;
+  Linear q_proj, k_proj, v_proj, o_proj;  // q/k/v unused when qkv_proj is set
+  std::optional<Linear> qkv_proj;         // phi3
   std::optional<RMSNorm> q_norm, k_norm;  // qwen3
   Rope rope;
   int n_heads = 0;
@@ -35,10 +40,15 @@ struct Attention {
   static Attention load(WeightTaker& weights, const std::string& path, const AttentionSpec& spec,
                         const Rope& rope, const QuantConfig& quantization, const std::string& why);
 
+  // Queries, keys and values [B, L, heads * head_dim], from one fused projection or three.
+  std::tuple<mx::array, mx::array, mx::array> project(const mx::array& x) const;
   // row_offsets [B] (optional) shift each row's RoPE positions, e.g. by minus its left padding.
   mx::array operator()(const mx::array& x, const std::optional<mx::array>& mask, LayerCache* cache,
                        const std::optional<mx::array>& row_offsets) const;
   void collect(Weights& out) const;
+  // The projections in the order the mlx-lm module defines them: q, k, v, o (or qkv, o).
+  std::vector<Linear*> projections();
+  std::vector<const Linear*> projections() const;
 };
 
 }  // namespace mlxlab::nn
