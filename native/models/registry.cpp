@@ -7,11 +7,13 @@ namespace mlxlab {
 extern const Architecture kLlama;
 extern const Architecture kQwen3;
 extern const Architecture kQwen3Moe;
+extern const Architecture kQwen2;
+extern const Architecture kMistral;
 
 namespace {
 
 // Every architecture, in the order error messages list them.
-const Architecture* const kArchitectures[] = {&kLlama, &kQwen3, &kQwen3Moe};
+const Architecture* const kArchitectures[] = {&kLlama, &kQwen3, &kQwen3Moe, &kQwen2, &kMistral};
 
 }  // namespace
 

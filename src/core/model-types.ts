@@ -1,5 +1,5 @@
 /** The model description the native addon consumes (field names as in config.json); model/config.ts builds it. */
-export const SUPPORTED_MODEL_TYPES = ['llama', 'qwen3', 'qwen3_moe'] as const;
+export const SUPPORTED_MODEL_TYPES = ['llama', 'qwen3', 'qwen3_moe', 'qwen2', 'mistral'] as const;
 export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
 
 export interface QuantSpec {

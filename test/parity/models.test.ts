@@ -23,6 +23,10 @@ const CASES: [string, number][] = [
   ['qwen3-mixed', Q4],
   ['llama-sharded', F32],
   ['llama-bf16', BF16],
+  ['qwen2-f32', F32],
+  ['qwen2-q4', Q4],
+  ['mistral-f32', F32],
+  ['mistral-q4', Q4],
 ];
 
 describe.each(CASES)('%s matches mlx-lm', (name, tol) => {
@@ -85,6 +89,8 @@ describe.each([
   ['qwen3_moe-q4', F32_COMPUTE_Q4],
   ['qwen3-mixed', F32_COMPUTE_Q4],
   ['llama-bf16', F32_COMPUTE_BF16],
+  ['qwen2-q4', F32_COMPUTE_Q4],
+  ['mistral-q4', F32_COMPUTE_Q4],
 ] as [string, number][])('%s: compute float32 matches native', (name, tol) => {
   it(`logits within ${tol} of their scale, same greedy tokens`, async () => {
     const dir = modelDir(name);

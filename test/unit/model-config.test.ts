@@ -1,0 +1,42 @@
+// config.json parsing per model_type: the defaults mlx-lm's ModelArgs take for keys a config
+// leaves out, and the error naming every supported type.
+import { describe, expect, it } from 'vitest';
+import { MlxLabError } from '../../src/core/errors.js';
+import { SUPPORTED_MODEL_TYPES, parseModelConfig } from '../../src/model/config.js';
+
+const BASE = { hidden_size: 64, num_hidden_layers: 2, intermediate_size: 128, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 256, rms_norm_eps: 1e-6 };
+
+describe('parseModelConfig per model_type', () => {
+  it('qwen2: tied embeddings and rope_theta 1e6 by default; head_dim from hidden_size whatever config.json says', () => {
+    const c = parseModelConfig({ ...BASE, model_type: 'qwen2', head_dim: 32 }, 'config.json');
+    expect(c).toMatchObject({ model_type: 'qwen2', tie_word_embeddings: true, rope_theta: 1e6, head_dim: 16 });
+  });
+
+  it('mistral: read as llama (mlx-lm loads it as llama): tied by default, rope_theta 1e4, head_dim as given', () => {
+    const c = parseModelConfig({ ...BASE, model_type: 'mistral', head_dim: 32 }, 'config.json');
+    expect(c).toMatchObject({ model_type: 'mistral', tie_word_embeddings: true, rope_theta: 10000, head_dim: 32 });
+    const untied = parseModelConfig({ ...BASE, model_type: 'mistral', tie_word_embeddings: false }, 'config.json');
+    expect(untied.tie_word_embeddings).toBe(false);
+  });
+
+  it('qwen3 keeps its untied default', () => {
+    expect(parseModelConfig({ ...BASE, model_type: 'qwen3' }, 'config.json').tie_word_embeddings).toBe(false);
+  });
+
+  it('an unsupported model_type names the file and every supported type', () => {
+    let caught: unknown;
+    try {
+      parseModelConfig({ ...BASE, model_type: 'gpt_neox' }, '/m/config.json');
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(MlxLabError);
+    expect((caught as MlxLabError).message).toBe(`/m/config.json: model_type "gpt_neox" is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`);
+    for (const t of ['llama', 'qwen3', 'qwen3_moe', 'qwen2', 'mistral']) expect(SUPPORTED_MODEL_TYPES).toContain(t);
+  });
+
+  it('a missing key is named with its file', () => {
+    const { intermediate_size: _, ...noMlp } = BASE;
+    expect(() => parseModelConfig({ ...noMlp, model_type: 'qwen2' }, '/m/config.json')).toThrow('/m/config.json: "intermediate_size" is missing');
+  });
+});
