@@ -44,6 +44,7 @@ Napi::Object config_to_js(Napi::Env env, const ModelConfig& c) {
   o.Set("rms_norm_eps", c.rms_norm_eps);
   o.Set("rope_theta", c.rope_theta);
   o.Set("rope_traditional", c.rope_traditional);
+  if (c.partial_rotary_factor != 1.0f) o.Set("partial_rotary_factor", c.partial_rotary_factor);
   o.Set("tie_word_embeddings", c.tie_word_embeddings);
   o.Set("attention_bias", c.attention_bias);
   o.Set("mlp_bias", c.mlp_bias);

@@ -52,6 +52,7 @@ struct ModelConfig {
   float rope_theta = 10000.0f;
   bool rope_traditional = false;
   RopeScaling rope_scaling;
+  float partial_rotary_factor = 1.0f;  // phi3: RoPE over the first head_dim * this dims
   bool tie_word_embeddings = false;
   bool attention_bias = false;
   bool mlp_bias = false;

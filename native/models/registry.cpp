@@ -9,11 +9,13 @@ extern const Architecture kQwen3;
 extern const Architecture kQwen3Moe;
 extern const Architecture kQwen2;
 extern const Architecture kMistral;
+extern const Architecture kPhi3;
 
 namespace {
 
 // Every architecture, in the order error messages list them.
-const Architecture* const kArchitectures[] = {&kLlama, &kQwen3, &kQwen3Moe, &kQwen2, &kMistral};
+const Architecture* const kArchitectures[] = {&kLlama, &kQwen3,   &kQwen3Moe,
+                                              &kQwen2, &kMistral, &kPhi3};
 
 }  // namespace
 

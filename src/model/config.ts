@@ -103,7 +103,8 @@ function parseRopeScaling(file: string, v: unknown): RopeScaling | undefined {
 /**
  * What mlx-lm's ModelArgs of each type assume for keys config.json leaves out: tied embeddings
  * (llama and mistral, which mlx-lm loads as llama, and qwen2 default to tied; qwen3 configs always
- * state it, HF's default is untied), rope_theta, and whether head_dim is derived regardless.
+ * state it, HF's default is untied; phi3 is untied), rope_theta, and whether head_dim is derived
+ * regardless.
  */
 const TYPE_DEFAULTS: Record<ModelType, { tied: boolean; ropeTheta: number; derivedHeadDim?: boolean }> = {
   llama: { tied: true, ropeTheta: 10000 },
@@ -111,6 +112,7 @@ const TYPE_DEFAULTS: Record<ModelType, { tied: boolean; ropeTheta: number; deriv
   qwen3: { tied: false, ropeTheta: 10000 },
   qwen3_moe: { tied: false, ropeTheta: 10000 },
   qwen2: { tied: true, ropeTheta: 1000000, derivedHeadDim: true },
+  phi3: { tied: false, ropeTheta: 10000, derivedHeadDim: true },
 };
 
 /** Validate a parsed config.json (file is named in errors). */
@@ -131,7 +133,7 @@ export function parseModelConfig(raw: Json, file: string): ModelConfig {
     intermediate_size: r.int('intermediate_size'),
     num_attention_heads: heads,
     num_key_value_heads: r.int('num_key_value_heads', { fallback: heads }),
-    // mlx-lm's qwen2 derives head_dim from hidden_size whatever config.json says.
+    // mlx-lm's qwen2 and phi3 derive head_dim from hidden_size whatever config.json says.
     head_dim: defaults.derivedHeadDim ? Math.floor(hidden / heads) : r.int('head_dim', { fallback: Math.floor(hidden / heads) }),
     vocab_size: r.int('vocab_size'),
     max_position_embeddings: r.int('max_position_embeddings', { fallback: 0, min: 0 }),
@@ -146,6 +148,11 @@ export function parseModelConfig(raw: Json, file: string): ModelConfig {
   };
   if (config.num_attention_heads % config.num_key_value_heads !== 0) {
     throw new MlxLabError('E_CONFIG', `${file}: "num_attention_heads" (${heads}) must be a multiple of "num_key_value_heads" (${config.num_key_value_heads})`);
+  }
+  if (type === 'phi3') {
+    const factor = r.num('partial_rotary_factor', 1);
+    if (!(factor > 0 && factor <= 1)) throw new MlxLabError('E_CONFIG', `${file}: "partial_rotary_factor" must be in (0, 1], got ${factor}`);
+    config.partial_rotary_factor = factor;
   }
   if (type === 'qwen3_moe') {
     config.num_experts = r.int('num_experts');

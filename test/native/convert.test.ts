@@ -78,7 +78,7 @@ const config = (dir: string) => JSON.parse(readFileSync(join(dir, 'config.json')
 
 describe('convert: safetensors folders', () => {
   // mlx-lm made the *-q4 fixtures from the *-f32 weights: llama, mistral and qwen3_moe with group
-  // size 32, qwen3 and qwen2 with 64 (the default), qwen3_moe's router at 8 bits / group 64
+  // size 32, qwen3, qwen2 and phi3 with 64 (the default), qwen3_moe's router at 8 bits / group 64
   // by its quant_predicate.
   it.each([
     ['llama', 32],
@@ -86,6 +86,7 @@ describe('convert: safetensors folders', () => {
     ['qwen3_moe', 32],
     ['qwen2', 64],
     ['mistral', 32],
+    ['phi3', 64],
   ] as const)('%s float32 -> 4 bits is what mlx_lm.convert -q writes', async (arch, groupSize) => {
     const out = join(tmp, `${arch}-q4`);
     const r = await convert({ input: modelDir(`${arch}-f32`), out, quantize: true, groupSize: groupSize === 64 ? undefined : groupSize });

@@ -27,6 +27,8 @@ const CASES: [string, number][] = [
   ['qwen2-q4', Q4],
   ['mistral-f32', F32],
   ['mistral-q4', Q4],
+  ['phi3-f32', F32],
+  ['phi3-q4', Q4],
 ];
 
 describe.each(CASES)('%s matches mlx-lm', (name, tol) => {
@@ -91,6 +93,7 @@ describe.each([
   ['llama-bf16', F32_COMPUTE_BF16],
   ['qwen2-q4', F32_COMPUTE_Q4],
   ['mistral-q4', F32_COMPUTE_Q4],
+  ['phi3-q4', F32_COMPUTE_Q4],
 ] as [string, number][])('%s: compute float32 matches native', (name, tol) => {
   it(`logits within ${tol} of their scale, same greedy tokens`, async () => {
     const dir = modelDir(name);
