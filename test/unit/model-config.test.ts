@@ -19,6 +19,15 @@ describe('parseModelConfig per model_type', () => {
     expect(untied.tie_word_embeddings).toBe(false);
   });
 
+  it('phi3: untied by default, head_dim derived, partial_rotary_factor read and checked; longrope named as unsupported', () => {
+    const c = parseModelConfig({ ...BASE, model_type: 'phi3', head_dim: 32, partial_rotary_factor: 0.75 }, 'config.json');
+    expect(c).toMatchObject({ model_type: 'phi3', tie_word_embeddings: false, head_dim: 16, partial_rotary_factor: 0.75 });
+    expect(parseModelConfig({ ...BASE, model_type: 'phi3' }, 'config.json').partial_rotary_factor).toBe(1);
+    expect(() => parseModelConfig({ ...BASE, model_type: 'phi3', partial_rotary_factor: 1.5 }, '/m/config.json')).toThrow('/m/config.json: "partial_rotary_factor" must be in (0, 1], got 1.5');
+    const longrope = { type: 'longrope', short_factor: [1], long_factor: [1] };
+    expect(() => parseModelConfig({ ...BASE, model_type: 'phi3', rope_scaling: longrope }, '/m/config.json')).toThrow('"rope_scaling.type" "longrope" is not supported');
+  });
+
   it('qwen3 keeps its untied default', () => {
     expect(parseModelConfig({ ...BASE, model_type: 'qwen3' }, 'config.json').tie_word_embeddings).toBe(false);
   });
@@ -32,7 +41,7 @@ describe('parseModelConfig per model_type', () => {
     }
     expect(caught).toBeInstanceOf(MlxLabError);
     expect((caught as MlxLabError).message).toBe(`/m/config.json: model_type "gpt_neox" is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`);
-    for (const t of ['llama', 'qwen3', 'qwen3_moe', 'qwen2', 'mistral']) expect(SUPPORTED_MODEL_TYPES).toContain(t);
+    for (const t of ['llama', 'qwen3', 'qwen3_moe', 'qwen2', 'mistral', 'phi3']) expect(SUPPORTED_MODEL_TYPES).toContain(t);
   });
 
   it('a missing key is named with its file', () => {
