@@ -57,6 +57,12 @@ Napi::Object config_to_js(Napi::Env env, const ModelConfig& c) {
     r.Set("original_max_position_embeddings", c.rope_scaling.original_max_position_embeddings);
     o.Set("rope_scaling", r);
   }
+  if (c.model_type == "gemma3_text") {
+    o.Set("query_pre_attn_scalar", c.query_pre_attn_scalar);
+    o.Set("rope_local_base_freq", c.rope_local_base_freq);
+    o.Set("sliding_window", c.sliding_window);
+    o.Set("sliding_window_pattern", c.sliding_window_pattern);
+  }
   if (c.model_type == "qwen3_moe") {
     o.Set("num_experts", c.num_experts);
     o.Set("num_experts_per_tok", c.num_experts_per_tok);

@@ -86,6 +86,8 @@ std::vector<std::string> parameter_order(DecoderModel& m, const Weights& weights
     }
     paths.push_back(b.input_layernorm.path);
     paths.push_back(b.post_attention_layernorm.path);
+    if (b.pre_feedforward_layernorm) paths.push_back(b.pre_feedforward_layernorm->path);
+    if (b.post_feedforward_layernorm) paths.push_back(b.post_feedforward_layernorm->path);
   }
   paths.push_back(m.norm().path);
   paths.push_back("lm_head");

@@ -146,6 +146,8 @@ std::vector<BlockParam> block_parameters(DecoderBlock& b) {
   auto norm = [&](nn::RMSNorm& n) { out.push_back({n.path + ".weight", &n.weight, false}); };
   norm(b.input_layernorm);
   norm(b.post_attention_layernorm);
+  if (b.pre_feedforward_layernorm) norm(*b.pre_feedforward_layernorm);
+  if (b.post_feedforward_layernorm) norm(*b.post_feedforward_layernorm);
   auto& a = b.self_attn;
   for (auto* l : a.projections()) linear(*l);
   if (a.q_norm) norm(*a.q_norm);

@@ -53,6 +53,11 @@ struct ModelConfig {
   bool rope_traditional = false;
   RopeScaling rope_scaling;
   float partial_rotary_factor = 1.0f;  // phi3: RoPE over the first head_dim * this dims
+  // gemma3_text
+  float query_pre_attn_scalar = 0.0f;  // attention scale = this^-0.5 (0: head_dim)
+  float rope_local_base_freq = 10000.0f;
+  int sliding_window = 0;
+  int sliding_window_pattern = 0;
   bool tie_word_embeddings = false;
   bool attention_bias = false;
   bool mlp_bias = false;

@@ -10,12 +10,13 @@ extern const Architecture kQwen3Moe;
 extern const Architecture kQwen2;
 extern const Architecture kMistral;
 extern const Architecture kPhi3;
+extern const Architecture kGemma3Text;
 
 namespace {
 
 // Every architecture, in the order error messages list them.
-const Architecture* const kArchitectures[] = {&kLlama, &kQwen3,   &kQwen3Moe,
-                                              &kQwen2, &kMistral, &kPhi3};
+const Architecture* const kArchitectures[] = {&kLlama,   &kQwen3, &kQwen3Moe,  &kQwen2,
+                                              &kMistral, &kPhi3,  &kGemma3Text};
 
 }  // namespace
 
@@ -28,9 +29,8 @@ std::string supported_architectures() {
   return out;
 }
 
-nn::Attention BlockSource::attention(bool qkv_bias, bool o_bias, bool qk_norm,
-                                     bool fused_qkv) const {
-  nn::AttentionSpec spec;
+nn::Attention BlockSource::attention(bool qkv_bias, bool o_bias, bool qk_norm, bool fused_qkv,
+                                     nn::AttentionSpec spec) const {
   spec.hidden_size = config.hidden_size;
   spec.n_heads = config.num_attention_heads;
   spec.n_kv_heads = config.num_key_value_heads;
@@ -40,12 +40,18 @@ nn::Attention BlockSource::attention(bool qkv_bias, bool o_bias, bool qk_norm,
   spec.o_bias = o_bias;
   spec.qk_norm = qk_norm;
   spec.fused_qkv = fused_qkv;
+  spec.norm_offset = norm_offset;
   return nn::Attention::load(weights, prefix + ".self_attn", spec, rope, config.quantization, why);
 }
 
-nn::Mlp BlockSource::mlp(bool bias, bool fused) const {
+nn::Mlp BlockSource::mlp(bool bias, bool fused, nn::Activation activation) const {
   return nn::Mlp::load(weights, prefix + ".mlp", config.hidden_size, config.intermediate_size, bias,
-                       config.quantization, why, fused);
+                       config.quantization, why, fused, activation);
+}
+
+nn::RMSNorm BlockSource::norm(const std::string& name) const {
+  return nn::RMSNorm::load(weights, prefix + "." + name, config.hidden_size, config.rms_norm_eps,
+                           why, norm_offset);
 }
 
 const Architecture* find_architecture(const std::string& model_type) {

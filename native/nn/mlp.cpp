@@ -3,8 +3,9 @@
 namespace mlxlab::nn {
 
 Mlp Mlp::load(WeightTaker& w, const std::string& path, int dims, int hidden_dims, bool bias,
-              const QuantConfig& q, const std::string& why, bool fused) {
+              const QuantConfig& q, const std::string& why, bool fused, Activation activation) {
   Mlp m;
+  m.activation = activation;
   if (fused) {
     m.gate_up_proj = Linear::load(w, path + ".gate_up_proj", dims, 2 * hidden_dims, bias, q, why);
   } else {
@@ -16,11 +17,10 @@ Mlp Mlp::load(WeightTaker& w, const std::string& path, int dims, int hidden_dims
 }
 
 mx::array Mlp::operator()(const mx::array& x) const {
-  if (gate_up_proj) {
-    auto parts = mx::split((*gate_up_proj)(x), 2, -1);
-    return down_proj(swiglu(parts[0], parts[1]));
-  }
-  return down_proj(swiglu(gate_proj(x), up_proj(x)));
+  auto gu = gate_up_proj ? mx::split((*gate_up_proj)(x), 2, -1)
+                         : std::vector<mx::array>{gate_proj(x), up_proj(x)};
+  bool gelu = activation == Activation::kGeluApprox;
+  return down_proj(gelu ? mx::multiply(gelu_approx(gu[0]), gu[1]) : swiglu(gu[0], gu[1]));
 }
 
 void Mlp::collect(Weights& out) const {

@@ -113,7 +113,20 @@ const TYPE_DEFAULTS: Record<ModelType, { tied: boolean; ropeTheta: number; deriv
   qwen3_moe: { tied: false, ropeTheta: 10000 },
   qwen2: { tied: true, ropeTheta: 1000000, derivedHeadDim: true },
   phi3: { tied: false, ropeTheta: 10000, derivedHeadDim: true },
+  // Tied exactly when the weights have no lm_head (decided at load, as mlx-lm's sanitize does).
+  gemma3_text: { tied: true, ropeTheta: 1000000 },
 };
+
+/** gemma3_text's own keys, with mlx-lm's ModelArgs defaults. */
+function readGemma3(r: Reader, config: ModelConfig): void {
+  config.head_dim = r.int('head_dim', { fallback: 256 });
+  config.num_key_value_heads = r.int('num_key_value_heads', { fallback: 1 });
+  config.query_pre_attn_scalar = r.num('query_pre_attn_scalar', 256);
+  config.rope_local_base_freq = r.num('rope_local_base_freq', 10000);
+  config.sliding_window = r.int('sliding_window', { fallback: 512 });
+  config.sliding_window_pattern = r.int('sliding_window_pattern', { fallback: 6 });
+  if (!(config.query_pre_attn_scalar > 0)) throw new MlxLabError('E_CONFIG', `${r.file}: "query_pre_attn_scalar" must be positive`);
+}
 
 /** Validate a parsed config.json (file is named in errors). */
 export function parseModelConfig(raw: Json, file: string): ModelConfig {
@@ -154,6 +167,7 @@ export function parseModelConfig(raw: Json, file: string): ModelConfig {
     if (!(factor > 0 && factor <= 1)) throw new MlxLabError('E_CONFIG', `${file}: "partial_rotary_factor" must be in (0, 1], got ${factor}`);
     config.partial_rotary_factor = factor;
   }
+  if (type === 'gemma3_text') readGemma3(r, config);
   if (type === 'qwen3_moe') {
     config.num_experts = r.int('num_experts');
     config.num_experts_per_tok = r.int('num_experts_per_tok');

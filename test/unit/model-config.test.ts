@@ -28,6 +28,15 @@ describe('parseModelConfig per model_type', () => {
     expect(() => parseModelConfig({ ...BASE, model_type: 'phi3', rope_scaling: longrope }, '/m/config.json')).toThrow('"rope_scaling.type" "longrope" is not supported');
   });
 
+  it("gemma3_text: its own keys with mlx-lm's defaults (head_dim 256, one KV head, window 512 every 6th layer global)", () => {
+    const { num_key_value_heads: _, ...noKv } = BASE;
+    const c = parseModelConfig({ ...noKv, model_type: 'gemma3_text' }, 'config.json');
+    expect(c).toMatchObject({ head_dim: 256, num_key_value_heads: 1, rope_theta: 1e6, query_pre_attn_scalar: 256, rope_local_base_freq: 10000, sliding_window: 512, sliding_window_pattern: 6 });
+    const given = parseModelConfig({ ...BASE, model_type: 'gemma3_text', head_dim: 16, query_pre_attn_scalar: 16, sliding_window: 6, sliding_window_pattern: 2 }, 'config.json');
+    expect(given).toMatchObject({ head_dim: 16, num_key_value_heads: 2, query_pre_attn_scalar: 16, sliding_window: 6, sliding_window_pattern: 2 });
+    expect(() => parseModelConfig({ ...BASE, model_type: 'gemma3_text', sliding_window: 0 }, '/m/config.json')).toThrow('/m/config.json: "sliding_window" must be >= 1, got 0');
+  });
+
   it('qwen3 keeps its untied default', () => {
     expect(parseModelConfig({ ...BASE, model_type: 'qwen3' }, 'config.json').tie_word_embeddings).toBe(false);
   });
@@ -41,7 +50,7 @@ describe('parseModelConfig per model_type', () => {
     }
     expect(caught).toBeInstanceOf(MlxLabError);
     expect((caught as MlxLabError).message).toBe(`/m/config.json: model_type "gpt_neox" is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`);
-    for (const t of ['llama', 'qwen3', 'qwen3_moe', 'qwen2', 'mistral', 'phi3']) expect(SUPPORTED_MODEL_TYPES).toContain(t);
+    for (const t of ['llama', 'qwen3', 'qwen3_moe', 'qwen2', 'mistral', 'phi3', 'gemma3_text']) expect(SUPPORTED_MODEL_TYPES).toContain(t);
   });
 
   it('a missing key is named with its file', () => {
