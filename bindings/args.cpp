@@ -151,6 +151,11 @@ ModelConfig to_model_config(const Napi::Object& o) {
   c.rms_norm_eps = static_cast<float>(get_number(o, "rms_norm_eps", 1e-6));
   c.rope_theta = static_cast<float>(get_number(o, "rope_theta", 10000.0));
   c.rope_traditional = get_bool(o, "rope_traditional", false);
+  c.partial_rotary_factor = static_cast<float>(get_number(o, "partial_rotary_factor", 1.0));
+  c.query_pre_attn_scalar = static_cast<float>(get_number(o, "query_pre_attn_scalar", 0.0));
+  c.rope_local_base_freq = static_cast<float>(get_number(o, "rope_local_base_freq", 10000.0));
+  c.sliding_window = get_int(o, "sliding_window", 0);
+  c.sliding_window_pattern = get_int(o, "sliding_window_pattern", 0);
   c.tie_word_embeddings = get_bool(o, "tie_word_embeddings", false);
   c.attention_bias = get_bool(o, "attention_bias", false);
   c.mlp_bias = get_bool(o, "mlp_bias", false);

@@ -44,6 +44,7 @@ Napi::Object config_to_js(Napi::Env env, const ModelConfig& c) {
   o.Set("rms_norm_eps", c.rms_norm_eps);
   o.Set("rope_theta", c.rope_theta);
   o.Set("rope_traditional", c.rope_traditional);
+  if (c.partial_rotary_factor != 1.0f) o.Set("partial_rotary_factor", c.partial_rotary_factor);
   o.Set("tie_word_embeddings", c.tie_word_embeddings);
   o.Set("attention_bias", c.attention_bias);
   o.Set("mlp_bias", c.mlp_bias);
@@ -55,6 +56,12 @@ Napi::Object config_to_js(Napi::Env env, const ModelConfig& c) {
     r.Set("high_freq_factor", c.rope_scaling.high_freq_factor);
     r.Set("original_max_position_embeddings", c.rope_scaling.original_max_position_embeddings);
     o.Set("rope_scaling", r);
+  }
+  if (c.model_type == "gemma3_text") {
+    o.Set("query_pre_attn_scalar", c.query_pre_attn_scalar);
+    o.Set("rope_local_base_freq", c.rope_local_base_freq);
+    o.Set("sliding_window", c.sliding_window);
+    o.Set("sliding_window_pattern", c.sliding_window_pattern);
   }
   if (c.model_type == "qwen3_moe") {
     o.Set("num_experts", c.num_experts);

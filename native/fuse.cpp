@@ -53,10 +53,9 @@ std::vector<ModuleRef> quantizable_modules(DecoderModel& m) {
     out.push_back({l.path, l.quant, l.input_dims, true});
   };
   for (auto& b : m.layers()) {
-    auto& a = b.self_attn;
-    for (auto* l : {&a.q_proj, &a.k_proj, &a.v_proj, &a.o_proj}) linear(*l);
+    for (auto* l : b.self_attn.projections()) linear(*l);
     if (b.mlp) {
-      for (auto* l : {&b.mlp->gate_proj, &b.mlp->down_proj, &b.mlp->up_proj}) linear(*l);
+      for (auto* l : b.mlp->projections()) linear(*l);
     }
     if (b.moe) {
       linear(b.moe->gate);
@@ -74,12 +73,11 @@ std::vector<std::string> parameter_order(DecoderModel& m, const Weights& weights
   paths.push_back(m.embed_tokens().path);
   for (auto& b : m.layers()) {
     auto& a = b.self_attn;
-    for (auto* l : {&a.q_proj, &a.k_proj, &a.v_proj, &a.o_proj}) paths.push_back(l->path);
+    for (auto* l : a.projections()) paths.push_back(l->path);
     if (a.q_norm) paths.push_back(a.q_norm->path);
     if (a.k_norm) paths.push_back(a.k_norm->path);
     if (b.mlp) {
-      for (auto* l : {&b.mlp->gate_proj, &b.mlp->down_proj, &b.mlp->up_proj})
-        paths.push_back(l->path);
+      for (auto* l : b.mlp->projections()) paths.push_back(l->path);
     }
     if (b.moe) {
       paths.push_back(b.moe->gate.path);
@@ -88,6 +86,8 @@ std::vector<std::string> parameter_order(DecoderModel& m, const Weights& weights
     }
     paths.push_back(b.input_layernorm.path);
     paths.push_back(b.post_attention_layernorm.path);
+    if (b.pre_feedforward_layernorm) paths.push_back(b.pre_feedforward_layernorm->path);
+    if (b.post_feedforward_layernorm) paths.push_back(b.post_feedforward_layernorm->path);
   }
   paths.push_back(m.norm().path);
   paths.push_back("lm_head");
@@ -308,7 +308,9 @@ ModelWeights transform(DecoderModel& model, Weights weights, const Plan& plan,
 
 DecoderModel& decoder_of(Model& model) {
   auto* d = as_decoder(model);
-  if (!d) fail(codes::kArgument, "fuse and convert need a decoder model (llama, qwen3, qwen3_moe)");
+  if (!d)
+    fail(codes::kArgument,
+         "fuse and convert need a decoder model (" + supported_architectures() + ")");
   return *d;
 }
 

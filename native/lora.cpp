@@ -7,6 +7,7 @@
 
 #include "errors.h"
 #include "io/safetensors.h"
+#include "models/registry.h"
 
 namespace mlxlab {
 
@@ -106,22 +107,21 @@ struct BlockModule {
 // children in reverse definition order, depth first): the MLP's (or MoE's) before attention's.
 std::vector<BlockModule> block_modules(DecoderBlock& b) {
   std::vector<BlockModule> out;
-  if (b.mlp) {
-    out.push_back({"mlp.up_proj", &b.mlp->up_proj, nullptr});
-    out.push_back({"mlp.down_proj", &b.mlp->down_proj, nullptr});
-    out.push_back({"mlp.gate_proj", &b.mlp->gate_proj, nullptr});
-  }
+  // "mlp.up_proj" for "model.layers.N.mlp.up_proj", in reverse definition order.
+  auto reversed = [&](const char* parent, const std::vector<nn::Linear*>& linears) {
+    for (auto it = linears.rbegin(); it != linears.rend(); ++it) {
+      const auto& path = (*it)->path;
+      out.push_back({parent + path.substr(path.rfind('.') + 1), *it, nullptr});
+    }
+  };
+  if (b.mlp) reversed("mlp.", b.mlp->projections());
   if (b.moe) {
     out.push_back({"mlp.switch_mlp.down_proj", nullptr, &b.moe->down_proj});
     out.push_back({"mlp.switch_mlp.up_proj", nullptr, &b.moe->up_proj});
     out.push_back({"mlp.switch_mlp.gate_proj", nullptr, &b.moe->gate_proj});
     out.push_back({"mlp.gate", &b.moe->gate, nullptr});
   }
-  auto& a = b.self_attn;
-  out.push_back({"self_attn.o_proj", &a.o_proj, nullptr});
-  out.push_back({"self_attn.v_proj", &a.v_proj, nullptr});
-  out.push_back({"self_attn.k_proj", &a.k_proj, nullptr});
-  out.push_back({"self_attn.q_proj", &a.q_proj, nullptr});
+  reversed("self_attn.", b.self_attn.projections());
   return out;
 }
 
@@ -146,12 +146,14 @@ std::vector<BlockParam> block_parameters(DecoderBlock& b) {
   auto norm = [&](nn::RMSNorm& n) { out.push_back({n.path + ".weight", &n.weight, false}); };
   norm(b.input_layernorm);
   norm(b.post_attention_layernorm);
+  if (b.pre_feedforward_layernorm) norm(*b.pre_feedforward_layernorm);
+  if (b.post_feedforward_layernorm) norm(*b.post_feedforward_layernorm);
   auto& a = b.self_attn;
-  for (auto* l : {&a.q_proj, &a.k_proj, &a.v_proj, &a.o_proj}) linear(*l);
+  for (auto* l : a.projections()) linear(*l);
   if (a.q_norm) norm(*a.q_norm);
   if (a.k_norm) norm(*a.k_norm);
   if (b.mlp) {
-    for (auto* l : {&b.mlp->gate_proj, &b.mlp->up_proj, &b.mlp->down_proj}) linear(*l);
+    for (auto* l : b.mlp->projections()) linear(*l);
   }
   if (b.moe) {
     linear(b.moe->gate);
@@ -208,7 +210,8 @@ std::vector<std::string> default_lora_keys(DecoderModel& model) {
 Adapter::Adapter(std::shared_ptr<Model> model, const LoraConfig& config, mx::array& init_key)
     : model_(std::move(model)), config_(config), context_(std::make_shared<AdapterContext>()) {
   decoder_ = as_decoder(*model_);
-  if (!decoder_) fail(codes::kConfig, "adapters need a decoder model (llama, qwen3, qwen3_moe)");
+  if (!decoder_)
+    fail(codes::kConfig, "adapters need a decoder model (" + supported_architectures() + ")");
   if (attached_models().count(model_.get())) {
     fail(codes::kConfig, "this model already has an adapter attached (detach it first)");
   }

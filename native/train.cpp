@@ -6,6 +6,7 @@
 #include "distributed.h"
 #include "errors.h"
 #include "io/safetensors.h"
+#include "models/registry.h"
 
 namespace mlxlab {
 
@@ -108,7 +109,8 @@ std::pair<mx::array, mx::array> target_cross_entropy(const mx::array& logits,
 Trainer::Trainer(std::shared_ptr<Model> model, const TrainConfig& config)
     : model_(std::move(model)), config_(config) {
   decoder_ = as_decoder(*model_);
-  if (!decoder_) fail(codes::kConfig, "training needs a decoder model (llama, qwen3, qwen3_moe)");
+  if (!decoder_)
+    fail(codes::kConfig, "training needs a decoder model (" + supported_architectures() + ")");
   if (config_.local_shards < 1) fail(codes::kConfig, "local_shards must be at least 1");
   if (config_.grad_accumulation_steps < 1) {
     fail(codes::kConfig, "grad_accumulation_steps must be at least 1, got " +
@@ -238,7 +240,7 @@ void Trainer::build_prefix() {
   const auto& prefix = config_.shared_prefix;
   auto tokens = mx::array(prefix.data(), {1, static_cast<int>(prefix.size())}, mx::int32);
   auto cache = decoder_->make_cache();
-  auto h = decoder_->embed_tokens()(tokens);
+  auto h = decoder_->embed(tokens);
   for (size_t i = 0; i < frozen_layers_; ++i) {
     h = decoder_->layers()[i](h, std::nullopt, &cache.layers[i], std::nullopt);
   }
@@ -255,7 +257,7 @@ std::pair<mx::array, mx::array> Trainer::frozen_hidden(const mx::array& inputs) 
   int B = inputs.shape(0), L = inputs.shape(1), C = config_.shared_prefix.size();
   auto cache = *prefix_cache_;
   if (B > 1) cache.repeat_rows(B);
-  auto h = decoder_->embed_tokens()(mx::slice(inputs, {0, C}, {B, L}));
+  auto h = decoder_->embed(mx::slice(inputs, {0, C}, {B, L}));
   for (size_t i = 0; i < frozen_layers_; ++i) {
     h = decoder_->layers()[i](h, std::nullopt, &cache.layers[i], std::nullopt);
   }
@@ -296,7 +298,7 @@ mx::array Trainer::hidden(const mx::array& inputs) {
     if (shared_rows) return shared_trainable_hidden(prefix, rest);
     h = join_prefix(prefix, rest);
   } else {
-    h = decoder_->embed_tokens()(inputs);
+    h = decoder_->embed(inputs);
   }
   for (size_t i = first; i < layers.size(); ++i) {
     if (!config_.grad_checkpoint) {

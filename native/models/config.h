@@ -39,7 +39,7 @@ struct RopeScaling {
 };
 
 struct ModelConfig {
-  std::string model_type;  // llama | qwen3 | qwen3_moe
+  std::string model_type;  // an architecture of models/registry.cpp
   int hidden_size = 0;
   int num_hidden_layers = 0;
   int intermediate_size = 0;
@@ -52,6 +52,12 @@ struct ModelConfig {
   float rope_theta = 10000.0f;
   bool rope_traditional = false;
   RopeScaling rope_scaling;
+  float partial_rotary_factor = 1.0f;  // phi3: RoPE over the first head_dim * this dims
+  // gemma3_text
+  float query_pre_attn_scalar = 0.0f;  // attention scale = this^-0.5 (0: head_dim)
+  float rope_local_base_freq = 10000.0f;
+  int sliding_window = 0;
+  int sliding_window_pattern = 0;
   bool tie_word_embeddings = false;
   bool attention_bias = false;
   bool mlp_bias = false;

@@ -69,14 +69,21 @@ ModelConfig normalize_config(const ModelConfig& in) {
 mx::array DecoderBlock::operator()(const mx::array& x, const std::optional<mx::array>& mask,
                                    LayerCache* cache,
                                    const std::optional<mx::array>& row_offsets) const {
-  auto h = mx::add(x, self_attn(input_layernorm(x), mask, cache, row_offsets));
-  auto normed = post_attention_layernorm(h);
-  return mx::add(h, mlp ? (*mlp)(normed) : (*moe)(normed));
+  auto attn = self_attn(input_layernorm(x), mask, cache, row_offsets);
+  auto ffn = [&](const mx::array& v) { return mlp ? (*mlp)(v) : (*moe)(v); };
+  if (pre_feedforward_layernorm) {
+    auto h = mx::add(x, post_attention_layernorm(attn));
+    return mx::add(h, (*post_feedforward_layernorm)(ffn((*pre_feedforward_layernorm)(h))));
+  }
+  auto h = mx::add(x, attn);
+  return mx::add(h, ffn(post_attention_layernorm(h)));
 }
 
 void DecoderBlock::collect(Weights& out) const {
   input_layernorm.collect(out);
   post_attention_layernorm.collect(out);
+  if (pre_feedforward_layernorm) pre_feedforward_layernorm->collect(out);
+  if (post_feedforward_layernorm) post_feedforward_layernorm->collect(out);
   self_attn.collect(out);
   if (mlp) mlp->collect(out);
   if (moe) moe->collect(out);
@@ -86,6 +93,8 @@ void DecoderBlock::collect(Weights& out) const {
 
 DecoderModel::DecoderModel(const ModelConfig& config, nn::WeightTaker& w, const Architecture& arch)
     : config_(config) {
+  if (arch.tie_from_weights) config_.tie_word_embeddings = !w.has("lm_head.weight");
+  if (arch.embed_scale) embed_scale_ = arch.embed_scale(config_);
   const auto& c = config_;
   std::string model = "model_type " + c.model_type;
   drop_unused(w, c);
@@ -99,16 +108,16 @@ DecoderModel::DecoderModel(const ModelConfig& config, nn::WeightTaker& w, const 
         rope,
         i,
         "model.layers." + str(i),
-        model + ", layer " + str(i) + " of num_hidden_layers=" + str(c.num_hidden_layers)};
+        model + ", layer " + str(i) + " of num_hidden_layers=" + str(c.num_hidden_layers),
+        arch.norm_offset};
     DecoderBlock b;
-    b.input_layernorm = nn::RMSNorm::load(w, source.prefix + ".input_layernorm", c.hidden_size,
-                                          c.rms_norm_eps, source.why);
-    b.post_attention_layernorm = nn::RMSNorm::load(w, source.prefix + ".post_attention_layernorm",
-                                                   c.hidden_size, c.rms_norm_eps, source.why);
+    b.input_layernorm = source.norm("input_layernorm");
+    b.post_attention_layernorm = source.norm("post_attention_layernorm");
     arch.load_block(b, source);
     layers_.push_back(std::move(b));
   }
-  norm_ = nn::RMSNorm::load(w, "model.norm", c.hidden_size, c.rms_norm_eps, model);
+  norm_ =
+      nn::RMSNorm::load(w, "model.norm", c.hidden_size, c.rms_norm_eps, model, arch.norm_offset);
   if (!c.tie_word_embeddings) {
     lm_head_ = nn::Linear::load(w, "lm_head", c.hidden_size, c.vocab_size, false, c.quantization,
                                 "tie_word_embeddings=false");
@@ -128,11 +137,19 @@ mx::array DecoderModel::hidden_states(const mx::array& tokens, KVCache* cache,
     fail(codes::kArgument, "the cache has " + str(static_cast<int>(cache->layers.size())) +
                                " layers, the model " + str(static_cast<int>(layers_.size())));
   }
-  auto h = embed_tokens_(tokens);
+  auto h = embed(tokens);
   for (size_t i = 0; i < layers_.size(); ++i) {
     h = layers_[i](h, mask, cache ? &cache->layers[i] : nullptr, row_offsets);
   }
   return norm_(h);
+}
+
+mx::array DecoderModel::embed(const mx::array& tokens) const {
+  auto h = embed_tokens_(tokens);
+  if (!embed_scale_) return h;
+  // mlx-lm rounds the factor to bfloat16 first (gemma3_text.py).
+  auto scale = mx::astype(mx::array(*embed_scale_, mx::bfloat16), h.dtype());
+  return mx::multiply(h, scale);
 }
 
 mx::array DecoderModel::lm_head(const mx::array& hidden) const {
@@ -168,10 +185,9 @@ Weights DecoderModel::parameters() const {
 std::vector<nn::Linear*> DecoderModel::linears() {
   std::vector<nn::Linear*> out;
   for (auto& b : layers_) {
-    auto& a = b.self_attn;
-    for (auto* l : {&a.q_proj, &a.k_proj, &a.v_proj, &a.o_proj}) out.push_back(l);
+    for (auto* l : b.self_attn.projections()) out.push_back(l);
     if (b.mlp) {
-      for (auto* l : {&b.mlp->gate_proj, &b.mlp->up_proj, &b.mlp->down_proj}) out.push_back(l);
+      for (auto* l : b.mlp->projections()) out.push_back(l);
     }
     if (b.moe) out.push_back(&b.moe->gate);
   }

@@ -21,6 +21,9 @@ struct Architecture;
 
 struct DecoderBlock {
   nn::RMSNorm input_layernorm, post_attention_layernorm;
+  // gemma3: post_attention_layernorm normalizes the attention's output, these the MLP's input and
+  // output (a "sandwich" block); absent, post_attention_layernorm is the MLP's input norm.
+  std::optional<nn::RMSNorm> pre_feedforward_layernorm, post_feedforward_layernorm;
   nn::Attention self_attn;
   std::optional<nn::Mlp> mlp;
   std::optional<nn::SparseMoe> moe;
@@ -53,6 +56,8 @@ class DecoderModel : public Model {
                           const std::optional<mx::array>& mask,
                           const std::optional<mx::array>& row_offsets = std::nullopt);
   mx::array lm_head(const mx::array& hidden) const;
+  // The token embeddings [B, L, hidden] as the first block takes them (scaled for gemma3).
+  mx::array embed(const mx::array& tokens) const;
 
   // Every linear layer, by its module path (for LoRA, training and fusing).
   std::vector<nn::Linear*> linears();
@@ -67,6 +72,7 @@ class DecoderModel : public Model {
   std::vector<DecoderBlock> layers_;
   nn::RMSNorm norm_;
   std::optional<nn::Linear> lm_head_;
+  std::optional<float> embed_scale_;
 };
 
 // The decoder behind a Model (all supported model types are one), or nullptr.

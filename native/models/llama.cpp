@@ -19,7 +19,7 @@ void check_config(const ModelConfig& c) {
 
 // Attention without q/k norms; biases as configured.
 void load_block(DecoderBlock& b, const BlockSource& s) {
-  b.self_attn = s.attention(s.config.attention_bias, /*qk_norm=*/false);
+  b.self_attn = s.attention(s.config.attention_bias, s.config.attention_bias, /*qk_norm=*/false);
   b.mlp = s.mlp(s.config.mlp_bias);
 }
 

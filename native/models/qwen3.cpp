@@ -19,7 +19,7 @@ void check_config(const ModelConfig& c) {
 
 // Attention with q/k norms, a dense MLP, no biases.
 void load_block(DecoderBlock& b, const BlockSource& s) {
-  b.self_attn = s.attention(/*bias=*/false, /*qk_norm=*/true);
+  b.self_attn = s.attention(/*qkv_bias=*/false, /*o_bias=*/false, /*qk_norm=*/true);
   b.mlp = s.mlp(/*bias=*/false);
 }
 

@@ -52,7 +52,7 @@ nn::SparseMoe load_experts(const BlockSource& s) {
 
 // Attention with q/k norms, then experts or a dense MLP; no biases.
 void load_block(DecoderBlock& b, const BlockSource& s) {
-  b.self_attn = s.attention(/*bias=*/false, /*qk_norm=*/true);
+  b.self_attn = s.attention(/*qkv_bias=*/false, /*o_bias=*/false, /*qk_norm=*/true);
   if (is_sparse_layer(s.config, s.layer)) {
     b.moe = load_experts(s);
   } else {

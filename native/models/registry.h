@@ -18,13 +18,19 @@ struct BlockSource {
   const ModelConfig& config;
   const nn::Rope& rope;
   int layer = 0;
-  std::string prefix;  // "model.layers.N"
-  std::string why;     // context for error messages
+  std::string prefix;        // "model.layers.N"
+  std::string why;           // context for error messages
+  float norm_offset = 0.0f;  // the architecture's RMSNorm offset (Architecture::norm_offset)
 
-  // `prefix`.self_attn shaped by the config, with q/k/v/o biases and per-head q/k norms or not.
-  nn::Attention attention(bool bias, bool qk_norm) const;
-  // `prefix`.mlp: hidden_size -> intermediate_size -> hidden_size.
-  nn::Mlp mlp(bool bias) const;
+  // `prefix`.self_attn shaped by the config, with q/k/v and o_proj biases and per-head q/k norms
+  // or not, q/k/v as one fused qkv_proj or not; `spec` may set scale and window.
+  nn::Attention attention(bool qkv_bias, bool o_bias, bool qk_norm, bool fused_qkv = false,
+                          nn::AttentionSpec spec = {}) const;
+  // `prefix`.mlp: hidden_size -> intermediate_size -> hidden_size, gate and up fused or not.
+  nn::Mlp mlp(bool bias, bool fused = false,
+              nn::Activation activation = nn::Activation::kSilu) const;
+  // `prefix`.`name`, an RMSNorm over hidden_size with the architecture's offset.
+  nn::RMSNorm norm(const std::string& name) const;
 };
 
 // What one architecture adds to the shared decoder stack.
@@ -39,10 +45,20 @@ struct Architecture {
   // mlx-lm's quant_predicate: the spec a full-precision layer gets when converting with `spec`
   // (nullptr: `spec` for every layer).
   QuantSpec (*quant_spec)(const std::string& path, const QuantSpec& spec) = nullptr;
+  // Every RMSNorm scales by norm_offset + weight (gemma3: 1).
+  float norm_offset = 0.0f;
+  // The factor the embeddings are multiplied by (nullptr: none; gemma3: sqrt(hidden_size)).
+  float (*embed_scale)(const ModelConfig& config) = nullptr;
+  // Tied embeddings exactly when the checkpoint has no lm_head.weight (gemma3), whatever the
+  // config says.
+  bool tie_from_weights = false;
 };
 
 // The architecture of a model_type; throws Error(E_CONFIG) listing the supported ones.
 const Architecture& architecture(const std::string& model_type);
+
+// The supported model_types, in registry order: "llama, qwen3, ...".
+std::string supported_architectures();
 
 // The architecture of a model_type, or nullptr.
 const Architecture* find_architecture(const std::string& model_type);

@@ -200,22 +200,33 @@ void Embedding::collect(Weights& out) const {
 // ---- RMSNorm
 
 RMSNorm RMSNorm::load(WeightTaker& w, const std::string& path, int dims, float eps,
-                      const std::string& why) {
+                      const std::string& why, float offset) {
   RMSNorm n;
   n.path = path;
   n.weight = w.take(path + ".weight", {dims}, why);
   n.eps = eps;
+  n.offset = offset;
   return n;
 }
 
 mx::array RMSNorm::operator()(const mx::array& x) const {
-  return mx::fast::rms_norm(x, weight, eps);
+  if (offset == 0.0f) return mx::fast::rms_norm(x, weight, eps);
+  return mx::fast::rms_norm(x, mx::add(mx::array(offset, weight.dtype()), weight), eps);
 }
 
 void RMSNorm::collect(Weights& out) const { out.insert_or_assign(path + ".weight", weight); }
 
 mx::array swiglu(const mx::array& gate, const mx::array& x) {
   return mx::multiply(mx::multiply(gate, mx::sigmoid(gate)), x);
+}
+
+mx::array gelu_approx(const mx::array& x) {
+  auto t = x.dtype();
+  auto cubic = mx::multiply(mx::array(0.044715f, t), mx::power(x, mx::array(3.0f, t)));
+  auto inner =
+      mx::multiply(mx::array(static_cast<float>(std::sqrt(2.0 / M_PI)), t), mx::add(x, cubic));
+  auto half_x = mx::multiply(mx::array(0.5f, t), x);
+  return mx::multiply(half_x, mx::add(mx::array(1.0f, t), mx::tanh(inner)));
 }
 
 }  // namespace mlxlab::nn

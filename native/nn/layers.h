@@ -102,14 +102,18 @@ struct RMSNorm {
   std::string path;
   mx::array weight = mx::array(0.0f);  // set by load()
   float eps = 1e-6f;
+  float offset = 0.0f;  // scales by offset + weight (gemma3: 1 + weight)
 
   static RMSNorm load(WeightTaker& weights, const std::string& path, int dims, float eps,
-                      const std::string& why);
+                      const std::string& why, float offset = 0.0f);
   mx::array operator()(const mx::array& x) const;
   void collect(Weights& out) const;
 };
 
 // silu(gate) * x
 mx::array swiglu(const mx::array& gate, const mx::array& x);
+
+// The tanh approximation of GELU, as mlx.nn.gelu_approx.
+mx::array gelu_approx(const mx::array& x);
 
 }  // namespace mlxlab::nn

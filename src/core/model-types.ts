@@ -1,5 +1,5 @@
 /** The model description the native addon consumes (field names as in config.json); model/config.ts builds it. */
-export const SUPPORTED_MODEL_TYPES = ['llama', 'qwen3', 'qwen3_moe'] as const;
+export const SUPPORTED_MODEL_TYPES = ['llama', 'qwen3', 'qwen3_moe', 'qwen2', 'mistral', 'phi3', 'gemma3_text'] as const;
 export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
 
 export interface QuantSpec {
@@ -31,6 +31,11 @@ export interface ModelConfig {
   rope_theta: number;
   rope_traditional?: boolean;
   rope_scaling?: RopeScaling;
+  partial_rotary_factor?: number;
+  query_pre_attn_scalar?: number;
+  rope_local_base_freq?: number;
+  sliding_window?: number;
+  sliding_window_pattern?: number;
   tie_word_embeddings: boolean;
   attention_bias?: boolean;
   mlp_bias?: boolean;

@@ -100,6 +100,34 @@ function parseRopeScaling(file: string, v: unknown): RopeScaling | undefined {
   };
 }
 
+/**
+ * What mlx-lm's ModelArgs of each type assume for keys config.json leaves out: tied embeddings
+ * (llama and mistral, which mlx-lm loads as llama, and qwen2 default to tied; qwen3 configs always
+ * state it, HF's default is untied; phi3 is untied), rope_theta, and whether head_dim is derived
+ * regardless.
+ */
+const TYPE_DEFAULTS: Record<ModelType, { tied: boolean; ropeTheta: number; derivedHeadDim?: boolean }> = {
+  llama: { tied: true, ropeTheta: 10000 },
+  mistral: { tied: true, ropeTheta: 10000 },
+  qwen3: { tied: false, ropeTheta: 10000 },
+  qwen3_moe: { tied: false, ropeTheta: 10000 },
+  qwen2: { tied: true, ropeTheta: 1000000, derivedHeadDim: true },
+  phi3: { tied: false, ropeTheta: 10000, derivedHeadDim: true },
+  // Tied exactly when the weights have no lm_head (decided at load, as mlx-lm's sanitize does).
+  gemma3_text: { tied: true, ropeTheta: 1000000 },
+};
+
+/** gemma3_text's own keys, with mlx-lm's ModelArgs defaults. */
+function readGemma3(r: Reader, config: ModelConfig): void {
+  config.head_dim = r.int('head_dim', { fallback: 256 });
+  config.num_key_value_heads = r.int('num_key_value_heads', { fallback: 1 });
+  config.query_pre_attn_scalar = r.num('query_pre_attn_scalar', 256);
+  config.rope_local_base_freq = r.num('rope_local_base_freq', 10000);
+  config.sliding_window = r.int('sliding_window', { fallback: 512 });
+  config.sliding_window_pattern = r.int('sliding_window_pattern', { fallback: 6 });
+  if (!(config.query_pre_attn_scalar > 0)) throw new MlxLabError('E_CONFIG', `${r.file}: "query_pre_attn_scalar" must be positive`);
+}
+
 /** Validate a parsed config.json (file is named in errors). */
 export function parseModelConfig(raw: Json, file: string): ModelConfig {
   const r = new Reader(file, raw);
@@ -110,6 +138,7 @@ export function parseModelConfig(raw: Json, file: string): ModelConfig {
   }
   const hidden = r.int('hidden_size');
   const heads = r.int('num_attention_heads');
+  const defaults = TYPE_DEFAULTS[type as ModelType];
   const config: ModelConfig = {
     model_type: type as ModelType,
     hidden_size: hidden,
@@ -117,15 +146,15 @@ export function parseModelConfig(raw: Json, file: string): ModelConfig {
     intermediate_size: r.int('intermediate_size'),
     num_attention_heads: heads,
     num_key_value_heads: r.int('num_key_value_heads', { fallback: heads }),
-    head_dim: r.int('head_dim', { fallback: Math.floor(hidden / heads) }),
+    // mlx-lm's qwen2 and phi3 derive head_dim from hidden_size whatever config.json says.
+    head_dim: defaults.derivedHeadDim ? Math.floor(hidden / heads) : r.int('head_dim', { fallback: Math.floor(hidden / heads) }),
     vocab_size: r.int('vocab_size'),
     max_position_embeddings: r.int('max_position_embeddings', { fallback: 0, min: 0 }),
     rms_norm_eps: r.num('rms_norm_eps', 1e-6),
-    rope_theta: r.num('rope_theta', 10000),
+    rope_theta: r.num('rope_theta', defaults.ropeTheta),
     rope_traditional: r.bool('rope_traditional', false),
     rope_scaling: parseRopeScaling(file, raw.rope_scaling),
-    // mlx-lm's llama defaults to tied embeddings; qwen3 configs always state it (HF default: false).
-    tie_word_embeddings: r.bool('tie_word_embeddings', type === 'llama'),
+    tie_word_embeddings: r.bool('tie_word_embeddings', defaults.tied),
     attention_bias: r.bool('attention_bias', false),
     mlp_bias: r.bool('mlp_bias', false),
     quantization: parseQuantization(file, raw.quantization ?? raw.quantization_config),
@@ -133,6 +162,12 @@ export function parseModelConfig(raw: Json, file: string): ModelConfig {
   if (config.num_attention_heads % config.num_key_value_heads !== 0) {
     throw new MlxLabError('E_CONFIG', `${file}: "num_attention_heads" (${heads}) must be a multiple of "num_key_value_heads" (${config.num_key_value_heads})`);
   }
+  if (type === 'phi3') {
+    const factor = r.num('partial_rotary_factor', 1);
+    if (!(factor > 0 && factor <= 1)) throw new MlxLabError('E_CONFIG', `${file}: "partial_rotary_factor" must be in (0, 1], got ${factor}`);
+    config.partial_rotary_factor = factor;
+  }
+  if (type === 'gemma3_text') readGemma3(r, config);
   if (type === 'qwen3_moe') {
     config.num_experts = r.int('num_experts');
     config.num_experts_per_tok = r.int('num_experts_per_tok');

@@ -58,7 +58,7 @@ const CASES = Object.keys(FIXTURE.cases);
 // 5 OpenBLAS kernels (scripts/kernel-spread.mjs; README, "Parity bounds"), rounded up to 1/2/5.
 const BOUND = {
   fusedVsAdapter: 2e-5, // measured ≤ 4.1e-6 (llama-q4, Prescott)
-  fusedVsMlxLm: 1e-5, // full precision and re-quantized: measured ≤ 2.2e-6 (llama-q4, Haswell)
+  fusedVsMlxLm: 2e-5, // full precision and re-quantized: measured ≤ 3.7e-6 (qwen2-q4 re-quantized, Prescott)
   computeF32: 5e-6, // float32 compute copies vs mlx-lm's quantized kernels: measured ≤ 4.8e-7
 };
 const MUTANT_FACTOR = 100; // a 1% scale misses fusedVsAdapter by 2500×

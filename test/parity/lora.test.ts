@@ -21,7 +21,7 @@ import { expectBreaks, expectClose } from '../helpers/close.js';
 import { FIXTURES, modelDir } from '../helpers/paths.js';
 
 const LORA = join(FIXTURES, 'lora');
-const MODELS = ['llama-f32', 'llama-q4', 'qwen3-f32', 'qwen3-q4', 'qwen3_moe-f32', 'qwen3_moe-q4'];
+const MODELS = ['llama-f32', 'llama-q4', 'qwen3-f32', 'qwen3-q4', 'qwen3_moe-f32', 'qwen3_moe-q4', 'qwen2-f32', 'qwen2-q4', 'mistral-f32', 'mistral-q4', 'phi3-f32', 'phi3-q4', 'gemma3_text-f32', 'gemma3_text-q4'];
 
 interface RunSpec {
   optimizer: 'adam' | 'adamw' | 'sgd';
@@ -74,9 +74,9 @@ const scalar = (t: Tensor) => t.data[0];
 // Bounds on max|ours − mlx-lm| / max|mlx-lm|, each ≥ 3× the largest ratio measured over 5
 // OpenBLAS kernels (scripts/kernel-spread.mjs; README, "Parity bounds"), rounded up to 1/2/5.
 const BOUND = {
-  loss: 1e-6, // losses and eval losses, LoRA / DoRA / full / QLoRA float32: measured ≤ 2.5e-7 (Prescott)
+  loss: 2e-6, // losses and eval losses, LoRA / DoRA / full / QLoRA float32: measured ≤ 3.9e-7 (mistral-f32, Haswell)
   grads: 2e-4, // gradients, LoRA / DoRA / full: measured ≤ 3.7e-5 (llama-f32, Haswell)
-  runLosses: 1e-5, // the 20 losses of 10 updates, every optimizer: measured ≤ 2.0e-6 (QLoRA float32, llama-q4)
+  runLosses: 5e-5, // the 20 losses of 10 updates, every optimizer: measured ≤ 1.2e-5 (mistral-q4 adamw, Prescott)
   lr: 1e-6, // the schedule is scalar math, no BLAS: measured 0 on every kernel (room for libm's cos)
   adapter: 2e-4, // the weights after 10 Adam updates: measured ≤ 5.5e-5 (qwen3_moe-q4, Haswell)
   logits: 2e-5, // logits with mlx-lm's trained adapter, f32 and 4-bit: measured ≤ 3.6e-6 (llama-f32, Prescott)

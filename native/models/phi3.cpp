@@ -1,0 +1,57 @@
+// Phi-3 (mlx-lm models/phi3.py; Phi-3 and Phi-3.5 mini, Phi-4-mini): llama's block with q/k/v
+// fused into one qkv_proj and gate/up into one gate_up_proj, no biases, head_dim = hidden_size /
+// num_attention_heads, and RoPE over the first head_dim * partial_rotary_factor dims. LoRA adapts
+// the fused layers as they are (self_attn.qkv_proj, mlp.gate_up_proj), as mlx-lm does.
+#include "errors.h"
+#include "models/registry.h"
+
+namespace mlxlab {
+
+namespace {
+
+// The RoPE dims: head_dim scaled by partial_rotary_factor, truncated as Python's int().
+int rope_dims(const ModelConfig& c) {
+  return static_cast<int>(static_cast<float>(c.head_dim) * c.partial_rotary_factor);
+}
+
+// nn.RoPE with rope_traditional, scaled by 1 / factor for linear rope_scaling.
+nn::Rope make_rope(const ModelConfig& c) {
+  const auto& type = c.rope_scaling.type;
+  if (type != "default" && type != "linear") {
+    fail(codes::kConfig, "phi3: rope_scaling.type \"" + type +
+                             "\" is not supported (none or linear; longrope/su are not yet)");
+  }
+  return nn::Rope::make(rope_dims(c), c.rope_theta, c.rope_traditional, c.rope_scaling);
+}
+
+// A dense MLP, heads that split hidden_size exactly, and an even number of RoPE dims.
+void check_config(const ModelConfig& c) {
+  require_positive(c.intermediate_size, "intermediate_size");
+  if (c.head_dim * c.num_attention_heads != c.hidden_size) {
+    fail(codes::kConfig, "phi3 takes head_dim = hidden_size / num_attention_heads (" +
+                             std::to_string(c.hidden_size) + " / " +
+                             std::to_string(c.num_attention_heads) + "), got head_dim " +
+                             std::to_string(c.head_dim));
+  }
+  int dims = rope_dims(c);
+  if (!(c.partial_rotary_factor > 0 && c.partial_rotary_factor <= 1) || dims % 2 != 0) {
+    fail(codes::kConfig,
+         "partial_rotary_factor must be in (0, 1] and give an even number of "
+         "RoPE dims, got " +
+             std::to_string(c.partial_rotary_factor) + " (" + std::to_string(dims) +
+             " of head_dim " + std::to_string(c.head_dim) + ")");
+  }
+  make_rope(c);
+}
+
+// Fused qkv_proj and gate_up_proj, no biases.
+void load_block(DecoderBlock& b, const BlockSource& s) {
+  b.self_attn = s.attention(false, false, /*qk_norm=*/false, /*fused_qkv=*/true);
+  b.mlp = s.mlp(/*bias=*/false, /*fused=*/true);
+}
+
+}  // namespace
+
+extern const Architecture kPhi3{"phi3", check_config, make_rope, load_block};
+
+}  // namespace mlxlab

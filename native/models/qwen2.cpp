@@ -1,0 +1,38 @@
+// Qwen2 (mlx-lm models/qwen2.py; Qwen2.5, Qwen2.5-Coder, DeepSeek-R1-Distill-Qwen): llama's
+// block with biases on q/k/v (none on o_proj or the MLP) and head_dim = hidden_size /
+// num_attention_heads whatever config.json says.
+#include "errors.h"
+#include "models/registry.h"
+
+namespace mlxlab {
+
+namespace {
+
+// RoPE with rope_traditional and rope_scaling, as llama's.
+nn::Rope make_rope(const ModelConfig& c) {
+  return nn::Rope::make(c.head_dim, c.rope_theta, c.rope_traditional, c.rope_scaling);
+}
+
+// A dense MLP, and heads that split hidden_size exactly (mlx-lm derives head_dim from it).
+void check_config(const ModelConfig& c) {
+  require_positive(c.intermediate_size, "intermediate_size");
+  if (c.head_dim * c.num_attention_heads != c.hidden_size) {
+    fail(codes::kConfig, "qwen2 takes head_dim = hidden_size / num_attention_heads (" +
+                             std::to_string(c.hidden_size) + " / " +
+                             std::to_string(c.num_attention_heads) + "), got head_dim " +
+                             std::to_string(c.head_dim));
+  }
+  make_rope(c);
+}
+
+// q/k/v with biases, o_proj and the MLP without.
+void load_block(DecoderBlock& b, const BlockSource& s) {
+  b.self_attn = s.attention(/*qkv_bias=*/true, /*o_bias=*/false, /*qk_norm=*/false);
+  b.mlp = s.mlp(/*bias=*/false);
+}
+
+}  // namespace
+
+extern const Architecture kQwen2{"qwen2", check_config, make_rope, load_block};
+
+}  // namespace mlxlab

@@ -1,0 +1,60 @@
+// config.json parsing per model_type: the defaults mlx-lm's ModelArgs take for keys a config
+// leaves out, and the error naming every supported type.
+import { describe, expect, it } from 'vitest';
+import { MlxLabError } from '../../src/core/errors.js';
+import { SUPPORTED_MODEL_TYPES, parseModelConfig } from '../../src/model/config.js';
+
+const BASE = { hidden_size: 64, num_hidden_layers: 2, intermediate_size: 128, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 256, rms_norm_eps: 1e-6 };
+
+describe('parseModelConfig per model_type', () => {
+  it('qwen2: tied embeddings and rope_theta 1e6 by default; head_dim from hidden_size whatever config.json says', () => {
+    const c = parseModelConfig({ ...BASE, model_type: 'qwen2', head_dim: 32 }, 'config.json');
+    expect(c).toMatchObject({ model_type: 'qwen2', tie_word_embeddings: true, rope_theta: 1e6, head_dim: 16 });
+  });
+
+  it('mistral: read as llama (mlx-lm loads it as llama): tied by default, rope_theta 1e4, head_dim as given', () => {
+    const c = parseModelConfig({ ...BASE, model_type: 'mistral', head_dim: 32 }, 'config.json');
+    expect(c).toMatchObject({ model_type: 'mistral', tie_word_embeddings: true, rope_theta: 10000, head_dim: 32 });
+    const untied = parseModelConfig({ ...BASE, model_type: 'mistral', tie_word_embeddings: false }, 'config.json');
+    expect(untied.tie_word_embeddings).toBe(false);
+  });
+
+  it('phi3: untied by default, head_dim derived, partial_rotary_factor read and checked; longrope named as unsupported', () => {
+    const c = parseModelConfig({ ...BASE, model_type: 'phi3', head_dim: 32, partial_rotary_factor: 0.75 }, 'config.json');
+    expect(c).toMatchObject({ model_type: 'phi3', tie_word_embeddings: false, head_dim: 16, partial_rotary_factor: 0.75 });
+    expect(parseModelConfig({ ...BASE, model_type: 'phi3' }, 'config.json').partial_rotary_factor).toBe(1);
+    expect(() => parseModelConfig({ ...BASE, model_type: 'phi3', partial_rotary_factor: 1.5 }, '/m/config.json')).toThrow('/m/config.json: "partial_rotary_factor" must be in (0, 1], got 1.5');
+    const longrope = { type: 'longrope', short_factor: [1], long_factor: [1] };
+    expect(() => parseModelConfig({ ...BASE, model_type: 'phi3', rope_scaling: longrope }, '/m/config.json')).toThrow('"rope_scaling.type" "longrope" is not supported');
+  });
+
+  it("gemma3_text: its own keys with mlx-lm's defaults (head_dim 256, one KV head, window 512 every 6th layer global)", () => {
+    const { num_key_value_heads: _, ...noKv } = BASE;
+    const c = parseModelConfig({ ...noKv, model_type: 'gemma3_text' }, 'config.json');
+    expect(c).toMatchObject({ head_dim: 256, num_key_value_heads: 1, rope_theta: 1e6, query_pre_attn_scalar: 256, rope_local_base_freq: 10000, sliding_window: 512, sliding_window_pattern: 6 });
+    const given = parseModelConfig({ ...BASE, model_type: 'gemma3_text', head_dim: 16, query_pre_attn_scalar: 16, sliding_window: 6, sliding_window_pattern: 2 }, 'config.json');
+    expect(given).toMatchObject({ head_dim: 16, num_key_value_heads: 2, query_pre_attn_scalar: 16, sliding_window: 6, sliding_window_pattern: 2 });
+    expect(() => parseModelConfig({ ...BASE, model_type: 'gemma3_text', sliding_window: 0 }, '/m/config.json')).toThrow('/m/config.json: "sliding_window" must be >= 1, got 0');
+  });
+
+  it('qwen3 keeps its untied default', () => {
+    expect(parseModelConfig({ ...BASE, model_type: 'qwen3' }, 'config.json').tie_word_embeddings).toBe(false);
+  });
+
+  it('an unsupported model_type names the file and every supported type', () => {
+    let caught: unknown;
+    try {
+      parseModelConfig({ ...BASE, model_type: 'gpt_neox' }, '/m/config.json');
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(MlxLabError);
+    expect((caught as MlxLabError).message).toBe(`/m/config.json: model_type "gpt_neox" is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`);
+    for (const t of ['llama', 'qwen3', 'qwen3_moe', 'qwen2', 'mistral', 'phi3', 'gemma3_text']) expect(SUPPORTED_MODEL_TYPES).toContain(t);
+  });
+
+  it('a missing key is named with its file', () => {
+    const { intermediate_size: _, ...noMlp } = BASE;
+    expect(() => parseModelConfig({ ...noMlp, model_type: 'qwen2' }, '/m/config.json')).toThrow('/m/config.json: "intermediate_size" is missing');
+  });
+});
