@@ -30,8 +30,20 @@ int default_threads() {
   return hw > 0 ? static_cast<int>(hw) : 1;
 }
 
-// Spin iterations a worker waits for the next job before sleeping (decode calls come ~10 us apart).
-constexpr int kSpin = 20000;
+// Pause iterations a worker spins for the next job before sleeping: decode calls come a few
+// microseconds apart, but a long spin would take a shared core from other work.
+constexpr int kSpin = 2000;
+
+// Wait for the workers: spin briefly, then yield the core (a descheduled worker needs it).
+void wait_zero(const std::atomic<int>& pending) {
+  for (int i = 0; pending.load(std::memory_order_acquire) != 0; ++i) {
+    if (i < kSpin) {
+      MLXLAB_PAUSE();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
 
 class Pool {
  public:
@@ -63,7 +75,7 @@ class Pool {
     }
     wake_.notify_all();
     fn(0, parts);
-    while (pending_.load(std::memory_order_acquire) != 0) MLXLAB_PAUSE();
+    wait_zero(pending_);
   }
 
  private:
