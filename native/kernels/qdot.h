@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace mlxlab::kernels {
 
@@ -28,7 +29,7 @@ inline float param(const void* p, size_t i, ParamType t) {
   if (t == ParamType::kBFloat16) {
     uint32_t bits = static_cast<uint32_t>(h) << 16;
     float f;
-    __builtin_memcpy(&f, &bits, 4);
+    std::memcpy(&f, &bits, 4);
     return f;
   }
   // IEEE half: sign, 5-bit exponent, 10-bit mantissa.
@@ -48,8 +49,25 @@ inline float param(const void* p, size_t i, ParamType t) {
     bits = sign | static_cast<uint32_t>(112 - e) << 23 | ((man & 0x3ffu) << 13);
   }
   float f;
-  __builtin_memcpy(&f, &bits, 4);
+  std::memcpy(&f, &bits, 4);
   return f;
+}
+
+// Call Rows::run<bits, param type>(a, n0, n1): the scale dtype and bit width as constants in the
+// loop.
+template <typename Rows>
+void dispatch_rows(const QArgs& a, int n0, int n1) {
+  switch (a.param_type) {
+    case ParamType::kFloat32:
+      return a.bits == 4 ? Rows::template run<4, ParamType::kFloat32>(a, n0, n1)
+                         : Rows::template run<8, ParamType::kFloat32>(a, n0, n1);
+    case ParamType::kBFloat16:
+      return a.bits == 4 ? Rows::template run<4, ParamType::kBFloat16>(a, n0, n1)
+                         : Rows::template run<8, ParamType::kBFloat16>(a, n0, n1);
+    case ParamType::kFloat16:
+      return a.bits == 4 ? Rows::template run<4, ParamType::kFloat16>(a, n0, n1)
+                         : Rows::template run<8, ParamType::kFloat16>(a, n0, n1);
+  }
 }
 
 // 4-bit packed bytes hold element 2i in the low nibble of byte i and 2i+1 in the high nibble. The

@@ -15,7 +15,7 @@ inline void dequant8(uint8x8_t q, float32x4_t s, float32x4_t b, float32x4_t* out
   out[1] = vfmaq_f32(b, vcvtq_f32_u32(vmovl_u16(vget_high_u16(w))), s);
 }
 
-template <int MT, int BITS>
+template <int MT, int BITS, ParamType PT>
 void tile_neon(const QArgs& a, int n, int m0) {
   const int g = a.group_size, groups = a.K / g;
   const size_t K = a.K;
@@ -25,8 +25,8 @@ void tile_neon(const QArgs& a, int n, int m0) {
   for (int t = 0; t < MT; ++t) acc[t][0] = acc[t][1] = vdupq_n_f32(0.0f);
   for (int gi = 0; gi < groups; ++gi) {
     const size_t pi = static_cast<size_t>(n) * groups + gi;
-    const float32x4_t s = vdupq_n_f32(param(a.scales, pi, a.param_type));
-    const float32x4_t b = vdupq_n_f32(param(a.biases, pi, a.param_type));
+    const float32x4_t s = vdupq_n_f32(param(a.scales, pi, PT));
+    const float32x4_t b = vdupq_n_f32(param(a.biases, pi, PT));
     for (int k = gi * g; k < (gi + 1) * g; k += 32) {
       float32x4_t wv[8];
       if constexpr (BITS == 4) {
@@ -48,28 +48,32 @@ void tile_neon(const QArgs& a, int n, int m0) {
     a.y[static_cast<size_t>(m0 + t) * a.N + n] = vaddvq_f32(vaddq_f32(acc[t][0], acc[t][1]));
 }
 
-template <int BITS>
+template <int BITS, ParamType PT>
 void rows_neon_bits(const QArgs& a, int n0, int n1) {
   for (int n = n0; n < n1; ++n) {
     int m = 0;
-    for (; m + 4 <= a.M; m += 4) tile_neon<4, BITS>(a, n, m);
+    for (; m + 4 <= a.M; m += 4) tile_neon<4, BITS, PT>(a, n, m);
     switch (a.M - m) {
-      case 3: tile_neon<3, BITS>(a, n, m); break;
-      case 2: tile_neon<2, BITS>(a, n, m); break;
-      case 1: tile_neon<1, BITS>(a, n, m); break;
+      case 3: tile_neon<3, BITS, PT>(a, n, m); break;
+      case 2: tile_neon<2, BITS, PT>(a, n, m); break;
+      case 1: tile_neon<1, BITS, PT>(a, n, m); break;
       default: break;
     }
   }
 }
 
+struct RowsNeon {
+  template <int BITS, ParamType PT>
+  static void run(const QArgs& a, int n0, int n1) {
+    rows_neon_bits<BITS, PT>(a, n0, n1);
+  }
+};
+
 }  // namespace
 
 int x_block_neon(int bits) { return bits == 4 ? 16 : 0; }
 
-void rows_neon(const QArgs& a, int n0, int n1) {
-  if (a.bits == 4) return rows_neon_bits<4>(a, n0, n1);
-  rows_neon_bits<8>(a, n0, n1);
-}
+void rows_neon(const QArgs& a, int n0, int n1) { dispatch_rows<RowsNeon>(a, n0, n1); }
 
 }  // namespace mlxlab::kernels
 

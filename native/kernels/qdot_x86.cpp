@@ -3,7 +3,8 @@
 // the dispatcher calls a path only after cpuid says the CPU has it.
 #include "kernels/qdot.h"
 
-#if defined(__x86_64__) || defined(_M_X64)
+// GCC and Clang only (target attributes); other compilers get the portable path.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 // GCC 12 flags the intrinsics' own "__Y = __Y" placeholders as maybe-uninitialized.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
@@ -24,7 +25,7 @@ MLXLAB_AVX2 inline float hsum256(__m256 v) {
 }
 
 // Rows m0..m0+MT of y for output n; 32 elements of k per step (4 vectors of 8), C chains per row.
-template <int MT, int BITS>
+template <int MT, int BITS, ParamType PT>
 MLXLAB_AVX2 void tile_avx2(const QArgs& a, int n, int m0) {
   constexpr int C = MT == 1 ? 4 : 2;
   const int g = a.group_size, groups = a.K / g;
@@ -37,8 +38,8 @@ MLXLAB_AVX2 void tile_avx2(const QArgs& a, int n, int m0) {
     for (int c = 0; c < C; ++c) acc[t][c] = _mm256_setzero_ps();
   for (int gi = 0; gi < groups; ++gi) {
     const size_t pi = static_cast<size_t>(n) * groups + gi;
-    const __m256 s = _mm256_set1_ps(param(a.scales, pi, a.param_type));
-    const __m256 b = _mm256_set1_ps(param(a.biases, pi, a.param_type));
+    const __m256 s = _mm256_set1_ps(param(a.scales, pi, PT));
+    const __m256 b = _mm256_set1_ps(param(a.biases, pi, PT));
     for (int k = gi * g; k < (gi + 1) * g; k += 32) {
       __m256 wv[4];
       if constexpr (BITS == 4) {
@@ -70,22 +71,22 @@ MLXLAB_AVX2 void tile_avx2(const QArgs& a, int n, int m0) {
   }
 }
 
-template <int BITS>
+template <int BITS, ParamType PT>
 MLXLAB_AVX2 void rows_avx2_bits(const QArgs& a, int n0, int n1) {
   for (int n = n0; n < n1; ++n) {
     int m = 0;
-    for (; m + 4 <= a.M; m += 4) tile_avx2<4, BITS>(a, n, m);
+    for (; m + 4 <= a.M; m += 4) tile_avx2<4, BITS, PT>(a, n, m);
     switch (a.M - m) {
-      case 3: tile_avx2<3, BITS>(a, n, m); break;
-      case 2: tile_avx2<2, BITS>(a, n, m); break;
-      case 1: tile_avx2<1, BITS>(a, n, m); break;
+      case 3: tile_avx2<3, BITS, PT>(a, n, m); break;
+      case 2: tile_avx2<2, BITS, PT>(a, n, m); break;
+      case 1: tile_avx2<1, BITS, PT>(a, n, m); break;
       default: break;
     }
   }
 }
 
 // Rows m0..m0+MT of y for output n; 32 elements of k per step (2 vectors of 16).
-template <int MT, int BITS>
+template <int MT, int BITS, ParamType PT>
 MLXLAB_AVX512 void tile_avx512(const QArgs& a, int n, int m0) {
   constexpr int C = MT == 1 ? 2 : 1;
   const int g = a.group_size, groups = a.K / g;
@@ -98,8 +99,8 @@ MLXLAB_AVX512 void tile_avx512(const QArgs& a, int n, int m0) {
     for (int c = 0; c < C; ++c) acc[t][c] = _mm512_setzero_ps();
   for (int gi = 0; gi < groups; ++gi) {
     const size_t pi = static_cast<size_t>(n) * groups + gi;
-    const __m512 s = _mm512_set1_ps(param(a.scales, pi, a.param_type));
-    const __m512 b = _mm512_set1_ps(param(a.biases, pi, a.param_type));
+    const __m512 s = _mm512_set1_ps(param(a.scales, pi, PT));
+    const __m512 b = _mm512_set1_ps(param(a.biases, pi, PT));
     for (int k = gi * g; k < (gi + 1) * g; k += 32) {
       __m512 wv[2];
       if constexpr (BITS == 4) {
@@ -127,38 +128,46 @@ MLXLAB_AVX512 void tile_avx512(const QArgs& a, int n, int m0) {
   }
 }
 
-template <int BITS>
+template <int BITS, ParamType PT>
 MLXLAB_AVX512 void rows_avx512_bits(const QArgs& a, int n0, int n1) {
   for (int n = n0; n < n1; ++n) {
     int m = 0;
-    for (; m + 8 <= a.M; m += 8) tile_avx512<8, BITS>(a, n, m);
+    for (; m + 8 <= a.M; m += 8) tile_avx512<8, BITS, PT>(a, n, m);
     switch (a.M - m) {
-      case 7: tile_avx512<7, BITS>(a, n, m); break;
-      case 6: tile_avx512<6, BITS>(a, n, m); break;
-      case 5: tile_avx512<5, BITS>(a, n, m); break;
-      case 4: tile_avx512<4, BITS>(a, n, m); break;
-      case 3: tile_avx512<3, BITS>(a, n, m); break;
-      case 2: tile_avx512<2, BITS>(a, n, m); break;
-      case 1: tile_avx512<1, BITS>(a, n, m); break;
+      case 7: tile_avx512<7, BITS, PT>(a, n, m); break;
+      case 6: tile_avx512<6, BITS, PT>(a, n, m); break;
+      case 5: tile_avx512<5, BITS, PT>(a, n, m); break;
+      case 4: tile_avx512<4, BITS, PT>(a, n, m); break;
+      case 3: tile_avx512<3, BITS, PT>(a, n, m); break;
+      case 2: tile_avx512<2, BITS, PT>(a, n, m); break;
+      case 1: tile_avx512<1, BITS, PT>(a, n, m); break;
       default: break;
     }
   }
 }
+
+struct RowsAvx2 {
+  template <int BITS, ParamType PT>
+  static void run(const QArgs& a, int n0, int n1) {
+    rows_avx2_bits<BITS, PT>(a, n0, n1);
+  }
+};
+
+struct RowsAvx512 {
+  template <int BITS, ParamType PT>
+  static void run(const QArgs& a, int n0, int n1) {
+    rows_avx512_bits<BITS, PT>(a, n0, n1);
+  }
+};
 
 }  // namespace
 
 int x_block_avx2(int bits) { return bits == 4 ? 16 : 0; }
 int x_block_avx512(int bits) { return bits == 4 ? 32 : 0; }
 
-void rows_avx2(const QArgs& a, int n0, int n1) {
-  if (a.bits == 4) return rows_avx2_bits<4>(a, n0, n1);
-  rows_avx2_bits<8>(a, n0, n1);
-}
+void rows_avx2(const QArgs& a, int n0, int n1) { dispatch_rows<RowsAvx2>(a, n0, n1); }
 
-void rows_avx512(const QArgs& a, int n0, int n1) {
-  if (a.bits == 4) return rows_avx512_bits<4>(a, n0, n1);
-  rows_avx512_bits<8>(a, n0, n1);
-}
+void rows_avx512(const QArgs& a, int n0, int n1) { dispatch_rows<RowsAvx512>(a, n0, n1); }
 
 }  // namespace mlxlab::kernels
 
