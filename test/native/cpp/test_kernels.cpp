@@ -193,6 +193,29 @@ TEST(kernels_qmatmul_vjp) {
   CHECK_MSG(diff <= 1e-5 * size, "gradient differs by " << diff << " (max " << size << ")");
 }
 
+TEST(kernels_qmatmul_compiled_grad) {
+  // Training compiles its gradient function (native/train.cpp): the primitive inside mx::compile.
+  auto q = quantized_weight(40, 96, 32, 4, mx::float32, 41);
+  auto r = mx::random::normal({2, 40}, mx::float32, mx::random::key(42));
+  auto x = mx::random::normal({2, 96}, mx::float32, mx::random::key(43));
+  auto loss = [&](const mx::array& xi) {
+    return mx::sum(mx::multiply(k::qmatmul(xi, q.w, q.scales, q.biases, 32, 4), r));
+  };
+  std::function<std::vector<mx::array>(const std::vector<mx::array>&)> step =
+      [&](const std::vector<mx::array>& in) {
+        auto [value, g] =
+            mx::value_and_grad(std::function<mx::array(const mx::array&)>(loss))(in[0]);
+        return std::vector<mx::array>{value, g};
+      };
+  auto compiled = mx::compile(step);
+  auto plain = step({x});
+  auto fast = compiled({x});
+  auto again = compiled({mx::multiply(x, mx::array(2.0f))});
+  CHECK(testing::max_abs_diff(plain[0], fast[0]) <= 1e-4 * std::abs(plain[0].item<float>()) + 1e-5);
+  CHECK(testing::max_abs_diff(plain[1], fast[1]) <= 1e-6);
+  CHECK(testing::max_abs_diff(again[1], plain[1]) <= 1e-6);  // linear in x: same gradient
+}
+
 TEST(kernels_qmatmul_falls_back) {
   auto q = quantized_weight(16, 64, 32, 4, mx::float32, 31);
   // More rows than the kernel takes, 2 bits, a lazy (unevaluated) weight: MLX's own kernel.
