@@ -36,6 +36,22 @@ void for_each_weight(DecoderModel& m, Fn&& fn) {
     fn(s->weight, s->scales, s->biases, s->quant, s->compute_weight);
 }
 
+// Route the quantized linears (and a quantized tied embedding) through our kernel, or not.
+// The weights are evaluated here: the kernel takes only weights already in memory.
+void set_kernels(DecoderModel& m, bool on) {
+  std::vector<mx::array> stored;
+  auto use = [&](auto& layer) {
+    layer.use_kernels = on && layer.quant.has_value();
+    if (!layer.use_kernels) return;
+    stored.push_back(layer.weight);
+    stored.push_back(*layer.scales);
+    if (layer.biases) stored.push_back(*layer.biases);
+  };
+  use(m.embed_tokens());
+  for (auto* l : m.linears()) use(*l);
+  if (!stored.empty()) mx::eval(stored);
+}
+
 DecoderModel& decoder(Model& model) {
   auto* d = as_decoder(model);
   if (!d) fail(codes::kArgument, "the compute policy applies to decoder models only");
@@ -48,7 +64,8 @@ ComputeMode parse_compute_mode(const std::string& name) {
   if (name == "auto") return ComputeMode::kAuto;
   if (name == "native") return ComputeMode::kNative;
   if (name == "float32") return ComputeMode::kFloat32;
-  fail(codes::kArgument, "compute must be auto, native or float32, got \"" + name + "\"");
+  if (name == "kernels") return ComputeMode::kKernels;
+  fail(codes::kArgument, "compute must be auto, native, float32 or kernels, got \"" + name + "\"");
 }
 
 size_t physical_memory_bytes() {
@@ -101,7 +118,10 @@ ComputeReport apply_compute_mode(Model& model, ComputeMode mode, size_t memory_b
     mx::eval(*compute);
     report.layers++;
   });
-  report.mode = mode == ComputeMode::kFloat32 ? "float32" : "native";
+  set_kernels(m, mode == ComputeMode::kKernels);
+  report.mode = mode == ComputeMode::kFloat32   ? "float32"
+                : mode == ComputeMode::kKernels ? "kernels"
+                                                : "native";
   report.extra_bytes = mode == ComputeMode::kFloat32 ? extra : 0;
   if (report.reason.empty()) report.reason = "requested";
   return report;

@@ -11,13 +11,15 @@
 
 namespace mlxlab {
 
-enum class ComputeMode { kAuto, kNative, kFloat32 };
+// kKernels: the stored weights, with our quantized kernel (native/kernels) for calls of at most
+// 32 rows (decode, eval batches) on the CPU, MLX's quantized_matmul for the rest.
+enum class ComputeMode { kAuto, kNative, kFloat32, kKernels };
 
-// "auto" | "native" | "float32" (Error E_ARGUMENT otherwise).
+// "auto" | "native" | "float32" | "kernels" (Error E_ARGUMENT otherwise).
 ComputeMode parse_compute_mode(const std::string& name);
 
 struct ComputeReport {
-  std::string mode;        // "native" or "float32": what was applied
+  std::string mode;        // "native", "float32" or "kernels": what was applied
   std::string reason;      // why auto chose it
   size_t extra_bytes = 0;  // memory taken by the float32 copies
   int layers = 0;          // weights given a float32 copy

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "errors.h"
+#include "kernels/qmatmul.h"
 
 namespace mlxlab::nn {
 
@@ -91,8 +92,11 @@ mx::array Linear::base(const mx::array& x) const {
     return bias ? mx::addmm(*bias, x, w) : mx::matmul(x, w);
   }
   if (quant) {
-    auto y = mx::quantized_matmul(x, weight, *scales, biases, true, quant->group_size, quant->bits,
-                                  quant->mode);
+    // Our kernel takes few rows of a supported layout and hands the rest to quantized_matmul.
+    auto y = use_kernels ? kernels::qmatmul(x, weight, *scales, biases, quant->group_size,
+                                            quant->bits, quant->mode)
+                         : mx::quantized_matmul(x, weight, *scales, biases, true, quant->group_size,
+                                                quant->bits, quant->mode);
     return bias ? mx::add(y, *bias) : y;
   }
   if (bias) return mx::addmm(*bias, x, mx::transpose(weight));
@@ -187,6 +191,10 @@ mx::array Embedding::operator()(const mx::array& tokens) const {
 mx::array Embedding::as_linear(const mx::array& x) const {
   if (compute_weight) return mx::matmul(x, mx::transpose(*compute_weight));
   if (!quant) return mx::matmul(x, mx::transpose(weight));
+  if (use_kernels) {
+    return kernels::qmatmul(x, weight, *scales, biases, quant->group_size, quant->bits,
+                            quant->mode);
+  }
   return mx::quantized_matmul(x, weight, *scales, biases, true, quant->group_size, quant->bits,
                               quant->mode);
 }

@@ -43,6 +43,7 @@ struct Linear {
   std::optional<QuantSpec> quant;           // nullopt = full precision
   std::shared_ptr<LoraBranch> lora;         // empty unless an adapter is attached
   std::optional<mx::array> compute_weight;  // float32 [out, in] used for matmuls when set
+  bool use_kernels = false;  // quantized: our kernel (native/kernels) for few rows on the CPU
 
   // Take `path`.weight (+ .scales/.biases, .bias) out of `weights`, checking shapes.
   static Linear load(WeightTaker& weights, const std::string& path, int input_dims, int output_dims,
@@ -89,6 +90,7 @@ struct Embedding {
   std::optional<mx::array> scales, biases;
   std::optional<QuantSpec> quant;
   std::optional<mx::array> compute_weight;  // float32 [vocab, dims] used when set
+  bool use_kernels = false;                 // quantized: our kernel for as_linear's few rows
 
   static Embedding load(WeightTaker& weights, const std::string& path, int num_embeddings, int dims,
                         const QuantConfig& quantization, const std::string& why);

@@ -40,7 +40,7 @@ export function evalCommand(): Command {
     .option('--stop <text>', 'extra stop string (repeatable); <think> is added when the template can think', (v: string, p: string[] = []) => [...p, v])
     .option('--batch-size <n>', 'cases decoded together (default: all)', positiveInteger('--batch-size'))
     .option('--enable-thinking', 'let thinking models think (no <think> stop)')
-    .addOption(new Option('--compute <mode>', 'weights for matmuls').choices(['auto', 'native', 'float32']).default('auto'))
+    .addOption(new Option('--compute <mode>', 'weights for matmuls').choices(['auto', 'native', 'float32', 'kernels']).default('auto'))
     .option('-v, --verbose', 'print every case')
     .option('--json', 'print the whole result as JSON')
     .action(async (opts) => {

@@ -69,11 +69,12 @@ export interface GgufHeader {
   tensors: { name: string; shape: number[]; type: string }[];
 }
 
-export type ComputeMode = 'auto' | 'native' | 'float32';
+/** 'kernels': the stored quantized weights, with mlx-lab's own CPU kernel for calls of at most 32 rows (decode, eval batches). */
+export type ComputeMode = 'auto' | 'native' | 'float32' | 'kernels';
 
 /** What the compute policy applied to a loaded model. */
 export interface ComputeReport {
-  mode: 'native' | 'float32';
+  mode: 'native' | 'float32' | 'kernels';
   reason: string;
   /** Bytes of the float32 copies kept for compute. */
   extraBytes: number;

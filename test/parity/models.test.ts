@@ -115,6 +115,23 @@ describe.each([
   });
 });
 
+// compute 'kernels': our quantized kernel (native/kernels) for calls of at most 32 rows (the greedy
+// decode here), MLX's quantized_matmul above that: the stored weights' values summed in another order.
+describe.each(['llama-q4', 'qwen3-q4', 'qwen3_moe-q4', 'qwen3-mixed'])('%s: compute kernels matches mlx-lm', (name) => {
+  it(`logits within ${Q4} of their scale, same greedy tokens`, async () => {
+    const dir = modelDir(name);
+    const expected = readSafetensors(join(dir, 'expected.safetensors'));
+    using model = await loadModel(dir, { tokenizer: false, compute: 'kernels' });
+    expect(model.compute.mode).toBe('kernels');
+    const ids = expected.input_ids;
+    const [b, l] = ids.shape;
+    const rows = Array.from({ length: b }, (_, i) => Array.from(ids.data.subarray(i * l, (i + 1) * l)));
+    expectClose((await model.logits(rows)).data, expected.logits.data, { rel: Q4, label: `compute-kernels.logits[${name}]` });
+    const g = await model.generate({ tokens: Array.from(expected.greedy_prompt.data) }, { maxTokens: 32 });
+    expect(g.tokens).toEqual(Array.from(expected.greedy_tokens.data));
+  });
+});
+
 it('auto keeps float32 models native', async () => {
   using model = await loadModel(modelDir('llama-f32'), { tokenizer: false });
   expect(model.compute).toMatchObject({ mode: 'native', extraBytes: 0 });
