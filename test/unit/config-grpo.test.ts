@@ -2,7 +2,9 @@
 // max_completion_length, temperature, grpo_loss_type, importance_sampling_level, reward_*):
 // defaults, mlx-lm-lora's string forms, and bad values refused with the file, line and key.
 import { describe, expect, it } from 'vitest';
-import { defaultTrainConfig, parseTrainConfig } from '../../src/config/config.js';
+import { Command } from 'commander';
+import { defaultTrainConfig, mergeConfig, parseTrainConfig } from '../../src/config/config.js';
+import { addTrainOptions, optionsToOverrides } from '../../src/cli/train-options.js';
 import { grpoConfig } from '../../src/train/grpo.js';
 import { expectError } from '../helpers/errors.js';
 
@@ -61,5 +63,29 @@ describe('GRPO config keys', () => {
   it("full fine-tuning has no adapter to switch off for the reference: refused with beta > 0", () => {
     expectError(() => yaml('train_mode: grpo\nfine_tune_type: full\n'), 'E_CONFIG', /fine_tune_type: is full, but GRPO's reference is the base model with the adapter off/);
     expect(yaml('train_mode: grpo\nfine_tune_type: full\nbeta: 0\n').beta).toBe(0);
+  });
+});
+
+describe("mlx-lm-lora's GRPO flags", () => {
+  const parse = (argv: string[]) => {
+    const cmd = addTrainOptions(new Command('train').exitOverride().configureOutput({ writeErr: () => {} }));
+    cmd.parse(argv, { from: 'user' });
+    return optionsToOverrides(cmd.opts());
+  };
+
+  it('override the file, read as the keys read them', () => {
+    const flags = ['--train-mode', 'grpo', '--group-size', '8', '--beta', '0.04', '--epsilon', '0.2', '--epsilon-high', '0.28', '--max-completion-length', '64', '--temperature', '1.0'];
+    flags.push('--grpo-loss-type', 'bnpo', '--importance-sampling-level', 'sequence', '--reward-functions', 'rubric,regex', '--reward-weights', '[1.0, 0.5, 2]', '--reward-functions-file', 's.mjs');
+    const c = mergeConfig(yaml('train_mode: sft\ngroup_size: 4\n'), parse(flags));
+    expect([c.train_mode, c.group_size, c.beta, c.epsilon, c.epsilon_high, c.max_completion_length, c.temperature, c.grpo_loss_type, c.importance_sampling_level]).toEqual(['grpo', 8, 0.04, 0.2, 0.28, 64, 1, 'bnpo', 'sequence']);
+    expect([c.reward_functions, c.reward_weights, c.reward_functions_file]).toEqual([['rubric', 'regex'], [1, 0.5, 2], 's.mjs']);
+  });
+
+  it('bad values name the flag or the key, from the command line', () => {
+    expect(() => parse(['--train-mode', 'dpo'])).toThrow(/Allowed choices are sft, grpo/);
+    expect(() => parse(['--group-size', 'two'])).toThrow(/--group-size/);
+    expectError(() => parse(['--group-size', '1']), 'E_CONFIG', /command line: group_size: must be ≥ 2/);
+    expectError(() => parse(['--importance-sampling-level', 'tok']), 'E_CONFIG', /importance_sampling_level: unknown value "tok"/);
+    expectError(() => parse(['--reward-weights', '[1, a]']), 'E_CONFIG', /reward_weights\[1\]: must be a number/);
   });
 });
