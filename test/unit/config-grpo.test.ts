@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Command } from 'commander';
 import { defaultTrainConfig, mergeConfig, parseTrainConfig } from '../../src/config/config.js';
 import { addTrainOptions, optionsToOverrides } from '../../src/cli/train-options.js';
+import { formatEvent } from '../../src/cli/train.js';
 import { grpoConfig } from '../../src/train/grpo.js';
 import { expectError } from '../helpers/errors.js';
 
@@ -87,5 +88,13 @@ describe("mlx-lm-lora's GRPO flags", () => {
     expectError(() => parse(['--group-size', '1']), 'E_CONFIG', /command line: group_size: must be ≥ 2/);
     expectError(() => parse(['--importance-sampling-level', 'tok']), 'E_CONFIG', /importance_sampling_level: unknown value "tok"/);
     expectError(() => parse(['--reward-weights', '[1, a]']), 'E_CONFIG', /reward_weights\[1\]: must be a number/);
+  });
+});
+
+describe('the train command prints a GRPO line per step', () => {
+  it('reward, its spread, the KL, the groups without signal and the first scorer error', () => {
+    const e = { event: 'grpo' as const, iteration: 7, loss: 0.1, kl: 0.0123, rewardMean: 0.75, rewardStd: 0.2, rewards: {}, groups: 2, zeroAdvantageGroups: 1, scorerErrors: 3, errors: ['case "a": scorer "x" failed: boom'], completionTokens: 40, clipRatioLow: 0, clipRatioHigh: 0, rolloutSeconds: 1, seconds: 2.04 };
+    expect(formatEvent(e)).toBe('Iter 7: Reward 0.750 (std 0.200), KL 1.230e-2, zero-advantage groups 1/2, scorer errors 3 (case "a": scorer "x" failed: boom), 2.0s');
+    expect(formatEvent({ ...e, scorerErrors: 0, errors: undefined })).toBe('Iter 7: Reward 0.750 (std 0.200), KL 1.230e-2, zero-advantage groups 1/2, 2.0s');
   });
 });
