@@ -137,6 +137,23 @@ describe('grpoStep', () => {
     }
   });
 
+  it('the reference is the base model: at init (lora_b = 0) the KL is 0 for LoRA and ~0 for DoRA, and DoRA steps', async () => {
+    using model = await loadModel(modelDir('llama-f32'), NATIVE);
+    for (const fineTuneType of ['lora', 'dora'] as const) {
+      const t = await native().NativeTrainer.create(nativeHandle(model), { seed: 0, lora: { rank: 4, numLayers: 2, fineTuneType } });
+      try {
+        const g = await t.grpoGradients(grpoBatch(), { beta: 0.1 });
+        if (fineTuneType === 'lora') expect(g.kl).toBe(0);
+        else expect(g.kl).toBeLessThan(1e-6); // m / ||W|| rescales W x by 1 up to rounding
+        const r = await t.grpoStep(grpoBatch(), { beta: 0.1 });
+        expect(r.updated).toBe(true);
+        expect((await t.grpoGradients(grpoBatch(), { beta: 0.1 })).kl).toBeGreaterThan(g.kl);
+      } finally {
+        t.dispose();
+      }
+    }
+  });
+
   it('full fine-tuning with a KL term, an inference attachment and a disposed trainer are refused', async () => {
     using model = await loadModel(modelDir('llama-f32'), NATIVE);
     const full = await create(model, { lora: { fineTuneType: 'full' } });
