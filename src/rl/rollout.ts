@@ -91,6 +91,7 @@ function measure(groups: Group[], names: string[], seconds: number): RolloutStat
     scorerErrors: all.filter((r) => r.errors.length > 0).length,
     errors: errors.slice(0, 5),
     completionTokens: groups.reduce((a, g) => a + g.gens.reduce((b, gen) => b + gen.tokens.length, 0), 0),
+    sharedPrefixTokens: groups.reduce((a, g) => a + (g.gens[0]?.sharedPrefixTokens ?? 0), 0),
     seconds,
   };
 }

@@ -24,6 +24,8 @@ export interface RolloutStats {
   errors: string[];
   /** Completion tokens sampled, and the seconds spent sampling and scoring. */
   completionTokens: number;
+  /** Prompt tokens prefilled once per group rather than once per completion (the shared prefix). */
+  sharedPrefixTokens: number;
   seconds: number;
 }
 
@@ -83,6 +85,7 @@ export function grpoEvent(iteration: number, r: NativeGrpoStepResult, stats: Rol
     scorerErrors: stats.scorerErrors,
     ...(stats.errors.length > 0 ? { errors: stats.errors } : {}),
     completionTokens: stats.completionTokens,
+    sharedPrefixTokens: stats.sharedPrefixTokens,
     clipRatioLow: r.clipRatioLow,
     clipRatioHigh: r.clipRatioHigh,
     rolloutSeconds: stats.seconds,

@@ -27,10 +27,11 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-/** A JSONL prompt set: four prompts whose reward is a reply starting with a lowercase letter. */
-function promptSet(folder: string, expect: Record<string, unknown> = { regex: '^[a-z]' }): string {
+/** A JSONL prompt set: four prompts whose reward is a reply starting with a lowercase letter (a system prompt: a suite header line). */
+function promptSet(folder: string, expect: Record<string, unknown> = { regex: '^[a-z]' }, system?: string): string {
   const path = join(folder, 'prompts.jsonl');
   const lines = ['Say a word.', 'Name a fruit.', 'Pick a color.', 'Greet me.'].map((prompt, i) => JSON.stringify({ id: `p${i}`, prompt, expect }));
+  if (system) lines.unshift(JSON.stringify({ suite: { name: 'prompts', system } }));
   writeFileSync(path, `${lines.join('\n')}\n`);
   return path;
 }
@@ -87,6 +88,17 @@ describe('GRPO training loop', () => {
     expect(solved.length).toBeGreaterThan(0);
     for (const e of solved) expect(e.zeroAdvantageGroups).toBe(e.groups);
     expect(a[0].zeroAdvantageGroups).toBeLessThan(a[0].groups);
+  });
+
+  it("a group's completions share its prompt: the batched generator prefills it once (the shared prefix, from 32 tokens)", async () => {
+    const folder = dir();
+    const out = join(folder, 'run');
+    await runExperiment(config(out, promptSet(folder, undefined, 'You answer with one short lowercase word and nothing else.'), { iters: 1 }));
+    const [e] = grpoEvents(out);
+    expect(e.sharedPrefixTokens).toBeGreaterThanOrEqual(2 * 32); // two groups, each prompt > 32 tokens
+    const short = join(folder, 'short');
+    await runExperiment(config(short, promptSet(folder), { iters: 1 }));
+    expect(grpoEvents(short)[0].sharedPrefixTokens).toBe(0); // under 32 tokens: each row prefills its own
   });
 
   it('LoRA with a KL term: the KL to the base model (adapter off) grows from 0 as the adapter moves', async () => {

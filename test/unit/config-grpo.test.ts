@@ -93,7 +93,7 @@ describe("mlx-lm-lora's GRPO flags", () => {
 
 describe('the train command prints a GRPO line per step', () => {
   it('reward, its spread, the KL, the groups without signal and the first scorer error', () => {
-    const e = { event: 'grpo' as const, iteration: 7, loss: 0.1, kl: 0.0123, rewardMean: 0.75, rewardStd: 0.2, rewards: {}, groups: 2, zeroAdvantageGroups: 1, scorerErrors: 3, errors: ['case "a": scorer "x" failed: boom'], completionTokens: 40, clipRatioLow: 0, clipRatioHigh: 0, rolloutSeconds: 1, seconds: 2.04 };
+    const e = { event: 'grpo' as const, iteration: 7, loss: 0.1, kl: 0.0123, rewardMean: 0.75, rewardStd: 0.2, rewards: {}, groups: 2, zeroAdvantageGroups: 1, scorerErrors: 3, errors: ['case "a": scorer "x" failed: boom'], completionTokens: 40, sharedPrefixTokens: 0, clipRatioLow: 0, clipRatioHigh: 0, rolloutSeconds: 1, seconds: 2.04 };
     expect(formatEvent(e)).toBe('Iter 7: Reward 0.750 (std 0.200), KL 1.230e-2, zero-advantage groups 1/2, scorer errors 3 (case "a": scorer "x" failed: boom), 2.0s');
     expect(formatEvent({ ...e, scorerErrors: 0, errors: undefined })).toBe('Iter 7: Reward 0.750 (std 0.200), KL 1.230e-2, zero-advantage groups 1/2, 2.0s');
   });

@@ -350,7 +350,7 @@ describe('mlx-lab report', () => {
 describe('GRPO in the run report', () => {
   it('the mean reward and the KL of the grpo events go on the main chart with the format score; non-finite ones are left out', () => {
     const run = loadRun(REF);
-    const grpo = (iteration: number, rewardMean: number, kl: number) => ({ event: 'grpo' as const, iteration, loss: 0, kl, rewardMean, rewardStd: 0, rewards: {}, groups: 2, zeroAdvantageGroups: 0, scorerErrors: 0, completionTokens: 8, clipRatioLow: 0, clipRatioHigh: 0, rolloutSeconds: 0, seconds: 0 });
+    const grpo = (iteration: number, rewardMean: number, kl: number) => ({ event: 'grpo' as const, iteration, loss: 0, kl, rewardMean, rewardStd: 0, rewards: {}, groups: 2, zeroAdvantageGroups: 0, scorerErrors: 0, completionTokens: 8, sharedPrefixTokens: 0, clipRatioLow: 0, clipRatioHigh: 0, rolloutSeconds: 0, seconds: 0 });
     const events = [...run.events, grpo(2, 0.25, 0), grpo(1, 0.125, 0), grpo(3, Number.NaN, 0.1), grpo(4, 0.5, 0.01)];
     const v = buildRunView({ manifest: run.manifest, events });
     expect(v.grpo).toEqual([

@@ -216,7 +216,7 @@ describe('the guard around a sink', () => {
 
 describe('GRPO scalars', () => {
   it('a grpo event gives the reward, the KL, the loss, the groups without signal and each reward', () => {
-    const e = { event: 'grpo' as const, iteration: 3, loss: 0.5, kl: 0.01, rewardMean: 0.75, rewardStd: 0.2, rewards: { rubric: 0.5, 'my scorer': 1 }, groups: 2, zeroAdvantageGroups: 1, scorerErrors: 0, completionTokens: 40, clipRatioLow: 0, clipRatioHigh: 0, rolloutSeconds: 1, seconds: 2 };
+    const e = { event: 'grpo' as const, iteration: 3, loss: 0.5, kl: 0.01, rewardMean: 0.75, rewardStd: 0.2, rewards: { rubric: 0.5, 'my scorer': 1 }, groups: 2, zeroAdvantageGroups: 1, scorerErrors: 0, completionTokens: 40, sharedPrefixTokens: 0, clipRatioLow: 0, clipRatioHigh: 0, rolloutSeconds: 1, seconds: 2 };
     const got = Object.fromEntries(new ScalarMapper().scalars(e, 0).map((s) => [s.tag, [s.value, s.step]]));
     expect(got).toEqual({
       'grpo/reward_mean': [0.75, 3],
