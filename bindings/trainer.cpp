@@ -149,7 +149,9 @@ Batch to_batch(const HostBatch& h) {
           mx::array(lengths.data(), {h.batch, 2}, mx::int32)};
 }
 
-using NamedArrays = std::vector<std::pair<std::string, mx::array>>;
+Napi::Value undefined(Napi::Env env, int&) { return env.Undefined(); }
+
+}  // namespace
 
 NamedArrays host_named(const Weights& w) {
   NamedArrays out;
@@ -164,16 +166,15 @@ Napi::Object named_to_js(Napi::Env env, const NamedArrays& arrays) {
   return o;
 }
 
-Napi::Value undefined(Napi::Env env, int&) { return env.Undefined(); }
-
-}  // namespace
-
 void NativeTrainer::Init(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = DefineClass(
       env, "NativeTrainer",
       {StaticMethod<&NativeTrainer::Create>("create"), InstanceMethod<&NativeTrainer::Step>("step"),
        InstanceMethod<&NativeTrainer::Evaluate>("evaluate"),
        InstanceMethod<&NativeTrainer::Gradients>("gradients"),
+       InstanceMethod<&NativeTrainer::GrpoStep>("grpoStep"),
+       InstanceMethod<&NativeTrainer::GrpoGradients>("grpoGradients"),
+       StaticMethod<&NativeTrainer::GrpoAdvantages>("grpoAdvantages"),
        InstanceMethod<&NativeTrainer::SaveAdapter>("saveAdapter"),
        InstanceMethod<&NativeTrainer::LoadAdapter>("loadAdapter"),
        InstanceMethod<&NativeTrainer::AdapterParameters>("adapterParameters"),

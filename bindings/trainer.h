@@ -12,6 +12,11 @@
 
 namespace mlxlab::js {
 
+// Named arrays copied for the JS thread, sorted by name, and as a JS object of NativeArrays.
+using NamedArrays = std::vector<std::pair<std::string, mx::array>>;
+NamedArrays host_named(const Weights& w);
+Napi::Object named_to_js(Napi::Env env, const NamedArrays& arrays);
+
 class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
  public:
   static void Init(Napi::Env env, Napi::Object exports);
@@ -23,6 +28,9 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
   Napi::Value Step(const Napi::CallbackInfo& info);
   Napi::Value Evaluate(const Napi::CallbackInfo& info);
   Napi::Value Gradients(const Napi::CallbackInfo& info);
+  Napi::Value GrpoStep(const Napi::CallbackInfo& info);       // trainer_grpo.cpp
+  Napi::Value GrpoGradients(const Napi::CallbackInfo& info);  // trainer_grpo.cpp
+  static Napi::Value GrpoAdvantages(const Napi::CallbackInfo& info);
   Napi::Value SaveAdapter(const Napi::CallbackInfo& info);
   Napi::Value LoadAdapter(const Napi::CallbackInfo& info);
   Napi::Value AdapterParameters(const Napi::CallbackInfo& info);

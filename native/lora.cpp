@@ -38,6 +38,7 @@ class LoraLinearBranch : public nn::LoraBranch {
   std::shared_ptr<AdapterContext> ctx;
 
   mx::array apply(const mx::array& x, const mx::array& y) const override {
+    if (ctx->bypass) return y;
     auto z = mx::matmul(mx::matmul(dropout(x, p, site, *ctx), lora_a), lora_b);
     return mx::add(y, mx::astype(scaled(scale, z), x.dtype()));
   }
@@ -54,6 +55,7 @@ class LoraSwitchBranch : public nn::SwitchLoraBranch {
 
   mx::array apply(const mx::array& x, const mx::array& indices, bool sorted,
                   const mx::array& y) const override {
+    if (ctx->bypass) return y;
     auto z = mx::gather_mm(dropout(x, p, site, *ctx), mx::swapaxes(lora_a, -1, -2), std::nullopt,
                            indices, sorted);
     z = mx::gather_mm(z, mx::swapaxes(lora_b, -1, -2), std::nullopt, indices, sorted);
@@ -74,7 +76,8 @@ class DoraLinearBranch : public nn::LoraBranch {
   const nn::Linear* linear = nullptr;
   std::shared_ptr<AdapterContext> ctx;
 
-  mx::array apply(const mx::array& x, const mx::array&) const override {
+  mx::array apply(const mx::array& x, const mx::array& base_out) const override {
+    if (ctx->bypass) return base_out;
     auto w = linear->dense_weight();
     auto y = mx::matmul(x, mx::transpose(w));
     auto z = mx::matmul(mx::matmul(dropout(x, p, site, *ctx), lora_a), lora_b);

@@ -37,6 +37,9 @@ struct AdapterContext {
   // One PRNG key per dropout site for this forward pass ([n_sites, 2] uint32), set while
   // training with dropout > 0.
   std::optional<mx::array> dropout_keys;
+  // Every branch passes the base output through: the model computes as the base model (GRPO's
+  // reference, the same weights with the adapter off).
+  bool bypass = false;
 };
 
 // One trainable array: where it lives (inside a branch or inside the model) and its name as

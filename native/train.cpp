@@ -7,6 +7,7 @@
 #include "errors.h"
 #include "io/safetensors.h"
 #include "models/registry.h"
+#include "slot_guard.h"
 
 namespace mlxlab {
 
@@ -24,23 +25,6 @@ mx::array cross_entropy(const mx::array& logits, const mx::array& targets) {
   auto score = mx::squeeze(mx::take_along_axis(l, mx::expand_dims(targets, -1), -1), -1);
   return mx::subtract(mx::logsumexp(l, -1), score);
 }
-
-// Puts the model's trainable slots back to the real values and switches training off, whatever
-// happened in between (a trace leaves tracer arrays in the slots).
-class SlotGuard {
- public:
-  SlotGuard(Adapter& adapter, const std::vector<mx::array>& values)
-      : adapter_(adapter), values_(values) {}
-  ~SlotGuard() {
-    adapter_.set_values(values_);
-    adapter_.context().training = false;
-    adapter_.context().dropout_keys.reset();
-  }
-
- private:
-  Adapter& adapter_;
-  const std::vector<mx::array>& values_;
-};
 
 std::string str(uint64_t v) { return std::to_string(v); }
 
@@ -453,6 +437,14 @@ StepResult Trainer::step_impl(const Batch& batch) {
   if (reduce && accum_) {
     for (size_t i = 0; i < P; ++i) grads[i] = mx::add(grads[i], (*accum_)[i]);
   }
+  apply_gradients(std::move(grads), r);
+  return r;
+}
+
+// This micro-batch's gradients (accumulated ones included): every grad_accumulation_steps-th
+// iteration they update the weights, else they are kept for the next.
+void Trainer::apply_gradients(std::vector<mx::array> grads, StepResult& r) {
+  size_t P = params_.size();
   if (iteration_ % static_cast<uint64_t>(config_.grad_accumulation_steps) == 0) {
     std::vector<mx::array> upd_in = std::move(grads);
     upd_in.insert(upd_in.end(), params_.begin(), params_.end());
@@ -473,7 +465,6 @@ StepResult Trainer::step_impl(const Batch& batch) {
   r.iteration = iteration_;
   r.step = optimizer_step();
   r.learning_rate = learning_rate();
-  return r;
 }
 
 // One process, local_shards row shards: each shard's loss and gradients as a rank computes

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "grpo.h"
 #include "lora.h"
 #include "optim.h"
 
@@ -69,6 +70,19 @@ struct Gradients {
   Weights grads;  // by trainable parameter name
 };
 
+// A GRPO step: the step as any other, and mlx-lm-lora's metrics of the objective.
+struct GrpoStepResult {
+  StepResult step;
+  double kl = 0;               // mean over rows of the per-token KL to the reference
+  double clip_ratio_low = 0;   // share of tokens clipped below (negative advantage)
+  double clip_ratio_high = 0;  // share clipped above (positive advantage)
+};
+
+struct GrpoGradients {
+  Gradients gradients;
+  double kl = 0;
+};
+
 // Flat indices (row * (L - 1) + t) of the positions mlx-lm's default_loss counts for tokens
 // [B, L] with lengths [B, 2] (offset, length): offset <= t + 1 <= length.
 mx::array target_positions(const mx::array& lengths, int L);
@@ -90,6 +104,15 @@ class Trainer {
   // the weights with the mean of the accumulated gradients (mlx-lm: `it % k == 0`).
   // Error(E_ARGUMENT) for a bad batch, Error(E_TRAIN) when MLX fails during the step.
   StepResult step(const Batch& batch);
+
+  // One GRPO micro-batch (completions sampled from this adapter, their advantages): the
+  // objective's gradients go through the same accumulation and optimizer update as step().
+  // The reference is the base model: the same weights with the adapter bypassed.
+  // Error(E_CONFIG) for bad GRPO settings, E_ARGUMENT for a bad batch, E_TRAIN when MLX fails.
+  GrpoStepResult grpo_step(const GrpoBatch& batch, const GrpoConfig& config);
+
+  // The GRPO loss, its metrics and gradients of one batch, nothing changed (parity tests).
+  GrpoGradients grpo_gradients(const GrpoBatch& batch, const GrpoConfig& config);
 
   // Loss over batches without gradients or dropout.
   EvalResult evaluate(const std::vector<Batch>& batches);
@@ -125,6 +148,13 @@ class Trainer {
 
  private:
   StepResult step_impl(const Batch& batch);
+  void apply_gradients(std::vector<mx::array> grads, StepResult& r);
+  void check_grpo(const GrpoBatch& batch, const GrpoConfig& config) const;
+  GrpoStepResult grpo_step_impl(const GrpoBatch& batch, const GrpoConfig& config);
+  std::vector<mx::array> grpo_inputs(const GrpoBatch& batch, const GrpoConfig& config);
+  mx::array completion_logps(const mx::array& tokens, const mx::array& index);
+  std::vector<mx::array> grpo_loss_fn(const std::vector<mx::array>& inputs, const GrpoConfig& c);
+  std::vector<mx::array> grpo_grad_fn(const std::vector<mx::array>& inputs, const GrpoConfig& c);
   std::vector<mx::array> shard_gradients(const Batch& batch, const mx::array& key);
   void check_attached() const;
   void check_optimizer(const char* what) const;

@@ -9,11 +9,13 @@
 #   bash scripts/make-fixtures.sh data       # test/fixtures/data/parity (mlx-lm datasets + batches)
 #   bash scripts/make-fixtures.sh lora       # test/fixtures/lora (mlx-lm LoRA training runs; made
 #                                            # on the SDK's OpenBLAS when bench-venv.sh can)
+#   bash scripts/make-fixtures.sh grpo       # test/fixtures/grpo (mlx-lm-lora's GRPO loss and
+#                                            # gradients; a venv of its own, .cache/venv-lora)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=$(bash scripts/venv.sh | tail -n 1)
 what=${1:-all}
-case "$what" in all|tiny|smollm2|chat|data|lora|fuse) ;; *) echo "usage: $0 [all|tiny|smollm2|chat|data|lora|fuse]" >&2; exit 2 ;; esac
+case "$what" in all|tiny|smollm2|chat|data|lora|fuse|grpo) ;; *) echo "usage: $0 [all|tiny|smollm2|chat|data|lora|fuse|grpo]" >&2; exit 2 ;; esac
 gguf() { node scripts/fetch-smollm2.mjs | tail -n 1; }
 if [ "$what" = all ] || [ "$what" = tiny ]; then
   "$PY" scripts/fixtures/make_tiny_models.py
@@ -37,4 +39,12 @@ if [ "$what" = all ] || [ "$what" = lora ]; then
 fi
 if [ "$what" = all ] || [ "$what" = fuse ]; then
   "$PY" scripts/fixtures/make_fuse_fixtures.py
+fi
+if [ "$what" = all ] || [ "$what" = grpo ]; then
+  # mlx-lm-lora pins its own mlx-lm: kept out of .venv. mlx-cpu matches the SDK's MLX version.
+  LORA_VENV=.cache/venv-lora
+  MLX_VERSION=$(node --input-type=module -e "import { MLX_VERSION } from './scripts/mlx-sdk.mjs'; console.log(MLX_VERSION)")
+  [ -x "$LORA_VENV/bin/python" ] || python3 -m venv "$LORA_VENV"
+  "$LORA_VENV/bin/pip" install -q mlx-lm-lora "mlx-cpu${MLX_VERSION:+==$MLX_VERSION}"
+  "$LORA_VENV/bin/python" scripts/fixtures/make_grpo_fixtures.py
 fi

@@ -16,6 +16,7 @@ export type { AddedTokenJSON, DecodeOptions, EncodeOptions, GenerationConfig, Sp
 export { runtime, memory, type RuntimeInfo } from './core/runtime.js';
 export { train, type TrainOptions, type TrainResult, type TrainEvent, type TrainCallbacks, type TrainContext, type StopRequest, type StopReason, type Hook } from './train/loop.js';
 export { listCheckpoints, findLatestCheckpoint, type Checkpoint } from './train/checkpoints.js';
+export type { GrpoRollout, RolloutBatch, RolloutStats } from './train/grpo.js';
 export { defaultTrainConfig, loadTrainConfig, parseTrainConfig, mergeConfig, validateTrainConfig, type TrainConfig } from './config/config.js';
 export type {
   ConfigLocator,
@@ -35,6 +36,7 @@ export type {
 } from './config/config.js';
 export { loadData, loadDataArg, loadConfiguredData, loadHfDatasets, Dataset, BatchIterator, evalBatches, type Batch, type DataSplits } from './data/index.js';
 export type { BatchIteratorOptions, BatchIteratorState, BatchOptions, DataFormat, DataOptions, EvalBatchOptions, Example, FeatureKeys, HfDatasetEntry, HubDataOptions, JsonlRecord, LoadDataOptions, SortBy } from './data/index.js';
+export { suiteRollout } from './rl/index.js';
 export { runExperiment, reselect, readManifest, type ExperimentOptions, type ExperimentResult, type RunManifest, type FormatRecord } from './run/experiment.js';
 export { runEval, type EvalOptions, type EvalResult, type CaseResult } from './eval/runner.js';
 export { loadSuite, parseSuite, scoreCase, registerScorer, loadScorerFile, summarizeScores, wilsonInterval, type EvalSuite, type EvalCase, type ScoreResult, type FailureClass } from './eval/index.js';

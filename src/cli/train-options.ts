@@ -5,10 +5,10 @@
  *
  * Added to mlx-lm's flags: --no-mask-prompt and --no-grad-checkpoint, to turn off what a config
  * file turns on. LoRA parameters, the schedule and the optimizer options are config-file only,
- * as in mlx-lm.
+ * as in mlx-lm. The GRPO flags are mlx-lm-lora's (--train-mode, --group-size, --beta, ...).
  */
 import { Option, type Command } from 'commander';
-import { FINE_TUNE_TYPES, OPTIMIZERS, validateTrainConfig, type TrainConfig } from '../config/config.js';
+import { FINE_TUNE_TYPES, GRPO_LOSS_TYPES, OPTIMIZERS, TRAIN_MODES, validateTrainConfig, type TrainConfig } from '../config/config.js';
 import { byteSize, integer, number } from './options.js';
 
 /** Commander attribute name → config key, for every flag added by addTrainOptions. */
@@ -40,6 +40,18 @@ const FLAG_KEYS = {
   projectName: 'project_name',
   seed: 'seed',
   trustRemoteCode: 'trust_remote_code',
+  trainMode: 'train_mode',
+  groupSize: 'group_size',
+  beta: 'beta',
+  epsilon: 'epsilon',
+  epsilonHigh: 'epsilon_high',
+  maxCompletionLength: 'max_completion_length',
+  temperature: 'temperature',
+  grpoLossType: 'grpo_loss_type',
+  importanceSamplingLevel: 'importance_sampling_level',
+  rewardFunctions: 'reward_functions',
+  rewardWeights: 'reward_weights',
+  rewardFunctionsFile: 'reward_functions_file',
 } as const satisfies Record<string, keyof TrainConfig>;
 
 /** The options object commander gives for the flags of addTrainOptions (all optional). */
@@ -76,7 +88,19 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--report-to <services>', 'report the run to tensorboard (event files in <adapter-path>/tb) and/or mlflow (MLFLOW_TRACKING_URI), comma-separated; wandb and swanlab are accepted and not reported to')
     .option('--project-name <name>', 'project name for logging')
     .option('--seed <n>', 'the PRNG seed (default 0)', integer('--seed'))
-    .option('--trust-remote-code', 'accepted for mlx-lm compatibility (mlx-lab runs no model code)');
+    .option('--trust-remote-code', 'accepted for mlx-lm compatibility (mlx-lab runs no model code)')
+    .addOption(new Option('--train-mode <mode>', "sft (next-token loss) or grpo (the suite's scorers as rewards; mlx-lm-lora's key)").choices([...TRAIN_MODES]))
+    .option('--group-size <n>', 'GRPO: completions per prompt (default 4)', integer('--group-size'))
+    .option('--beta <x>', 'GRPO: KL coefficient to the base model (default 0.1)', number('--beta'))
+    .option('--epsilon <x>', 'GRPO: lower clip width of the importance ratio (default 1e-4)', number('--epsilon'))
+    .option('--epsilon-high <x>', 'GRPO: upper clip width (default: epsilon)', number('--epsilon-high'))
+    .option('--max-completion-length <n>', 'GRPO: tokens per completion at most (default 512)', integer('--max-completion-length'))
+    .option('--temperature <x>', 'GRPO: sampling temperature (default 0.8)', number('--temperature'))
+    .addOption(new Option('--grpo-loss-type <type>', 'GRPO: loss normalisation (default grpo)').choices([...GRPO_LOSS_TYPES]))
+    .option('--importance-sampling-level <level>', 'GRPO: token or sequence (default token)')
+    .option('--reward-functions <names>', 'GRPO: comma-separated scorer names (default: each case\'s own scorer)')
+    .option('--reward-weights <list>', 'GRPO: one weight per reward, e.g. "[1.0, 0.5]"')
+    .option('--reward-functions-file <path>', 'GRPO: a user scorer file added as a reward');
 }
 
 /**

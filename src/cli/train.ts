@@ -30,6 +30,9 @@ export function formatEvent(e: TrainEvent): string | undefined {
       return `Iter ${e.iteration}: Val loss ${e.valLoss.toFixed(3)}, Val took ${e.seconds.toFixed(3)}s`;
     case 'report':
       return `Iter ${e.iteration}: Train loss ${e.trainLoss.toFixed(3)}, Learning Rate ${e.lr.toExponential(3)}, It/sec ${e.itPerSec.toFixed(3)}, Tokens/sec ${e.tokensPerSec.toFixed(3)}, Trained Tokens ${e.trainedTokens}, Peak mem ${(e.peakMemory / GB).toFixed(3)} GB`;
+    case 'grpo':
+      return `Iter ${e.iteration}: Reward ${e.rewardMean.toFixed(3)} (std ${e.rewardStd.toFixed(3)}), KL ${e.kl.toExponential(3)}, zero-advantage groups ${e.zeroAdvantageGroups}/${e.groups}` +
+        (e.scorerErrors > 0 ? `, scorer errors ${e.scorerErrors} (${e.errors?.[0] ?? ''})` : '') + `, ${e.seconds.toFixed(1)}s`;
     case 'checkpoint':
       return `Iter ${e.iteration}: Saved adapter weights to ${e.adapterFile}`;
     case 'test':

@@ -23,7 +23,9 @@ const HINTS: Record<string, Record<string, string>> = {
     lora_rank: 'use lora_parameters.rank',
     lora_alpha: "mlx-lm's LoRA has no alpha: use lora_parameters.scale (the update is multiplied by scale)",
     lora_dropout: 'use lora_parameters.dropout',
-    training_mode: 'not a key of mlx-lm 0.32 lora (only normal training exists)',
+    training_mode: "mlx-lm-lora calls it train_mode (sft or grpo)",
+    loss_type: 'use grpo_loss_type (mlx-lm-lora\'s name): grpo, bnpo or dr_grpo',
+    num_generations: 'use group_size (mlx-lm-lora\'s name)',
   },
   lora_parameters: {
     alpha: "mlx-lm's LoRA config uses scale, not alpha (the update is multiplied by scale)",

@@ -183,8 +183,49 @@ export interface NativeStepResult {
   step: number;
 }
 
+/**
+ * One GRPO micro-batch: rows of prompt + completion tokens [batch, length] row-major, zero padded;
+ * per row its prompt length, completion length and advantage. Row r's completion tokens are
+ * tokens[promptLengths[r] .. promptLengths[r] + completionLengths[r]).
+ */
+export interface NativeGrpoBatch {
+  tokens: Int32Array | number[];
+  batch: number;
+  promptLengths: Int32Array | number[];
+  completionLengths: Int32Array | number[];
+  advantages: Float32Array | Float64Array | number[];
+}
+
+/** mlx-lm-lora's GRPO loss settings (GRPOTrainingArgs), camelCased. */
+export interface NativeGrpoConfig {
+  /** grpo_loss_type: grpo (mean of per-row means), bnpo (mean over tokens), dr_grpo (sum / (rows * maxCompletionLength)). Default grpo. */
+  lossType?: 'grpo' | 'bnpo' | 'dr_grpo';
+  /** KL coefficient (0: no reference pass). Default 0.1. */
+  beta?: number;
+  /** Lower clip width of the importance ratio. Default 1e-4. */
+  epsilon?: number;
+  /** Upper clip width (DAPO); default epsilon. */
+  epsilonHigh?: number | null;
+  /** dr_grpo's per-row denominator. Default 512. */
+  maxCompletionLength?: number;
+  /** token: one ratio per token; sequence: the row's mean log-ratio. Default token. */
+  importanceSamplingLevel?: 'token' | 'sequence';
+}
+
+export interface NativeGrpoStepResult extends Omit<NativeStepResult, 'prefixTokens'> {
+  /** Mean over rows of the per-token KL (k3 estimate) to the reference (the base model). */
+  kl: number;
+  /** Shares of completion tokens whose ratio was clipped below / above. */
+  clipRatioLow: number;
+  clipRatioHigh: number;
+}
+
 export interface NativeTrainer {
   step(batch: NativeTrainBatch): Promise<NativeStepResult>;
+  /** One GRPO micro-batch through the same accumulation and optimizer update as step(). */
+  grpoStep(batch: NativeGrpoBatch, config?: NativeGrpoConfig): Promise<NativeGrpoStepResult>;
+  /** GRPO loss, KL and gradients of one batch; changes nothing. */
+  grpoGradients(batch: NativeGrpoBatch, config?: NativeGrpoConfig): Promise<{ loss: number; tokens: number; kl: number; grads: Record<string, NativeArray> }>;
   /** sum(loss * tokens) / sum(tokens) over the batches, no dropout (mlx-lm's evaluate). */
   evaluate(batches: NativeTrainBatch[]): Promise<{ loss: number; tokens: number }>;
   /** Loss and gradients of one batch; changes nothing. */
@@ -222,6 +263,8 @@ export interface NativeAddon {
   NativeTrainer: {
     /** Attach an adapter to the model (which then generates with it) and make its optimizer (none with `inference`). */
     create(model: NativeModel, options?: NativeTrainerOptions): Promise<NativeTrainer>;
+    /** mlx-lm-lora's advantages: (reward − group mean) / (group std + 1e-4) over consecutive groups of groupSize. */
+    grpoAdvantages(rewards: ArrayLike<number>, groupSize: number): number[];
   };
 }
 

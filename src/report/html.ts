@@ -349,7 +349,7 @@ export function renderRunReport(input: RunInput | RunView, options: ReportOption
   const sub = [options.source ? `${escapeHtml(options.source)}` : '', escapeHtml(keyConfig(v.config))].filter(Boolean).join(' · ');
   const body = `<h1>${escapeHtml(title)}</h1><p class="sub">${sub || '&nbsp;'}</p><div class="cards">${cards}</div>${chart}${checkpoints}${heat}${failures}${meta}`;
 
-  const steps = [...v.evals.map((e) => e.iteration), ...v.valLosses.map((x) => x.iteration), ...v.trainLosses.map((x) => x.iteration), ...v.checkpoints.map((c) => c.iteration)];
+  const steps = [...v.evals.map((e) => e.iteration), ...v.valLosses.map((x) => x.iteration), ...v.trainLosses.map((x) => x.iteration), ...v.grpo.map((g) => g.iteration), ...v.checkpoints.map((c) => c.iteration)];
   const data = {
     kind: 'run',
     xmin: steps.length ? Math.min(0, ...steps) : 0,
@@ -357,6 +357,8 @@ export function renderRunReport(input: RunInput | RunView, options: ReportOption
     evals: v.evals.map((e) => ({ x: e.iteration, score: e.score, low: e.low, high: e.high })),
     valLosses: v.valLosses.map((x) => ({ x: x.iteration, y: x.loss })),
     trainLosses: v.trainLosses.map((x) => ({ x: x.iteration, y: x.loss })),
+    rewards: v.grpo.map((g) => ({ x: g.iteration, y: g.reward })),
+    kls: v.grpo.map((g) => ({ x: g.iteration, y: g.kl })),
     baseline: v.baseline ? { x: v.baseline.iteration, y: v.baseline.score } : null,
     selected: sel ? { x: sel.iteration, label: `★ selected: step ${sel.iteration}` } : null,
     lowestLoss: v.lowestValLoss && v.lowestValLoss.iteration !== sel?.iteration ? { x: v.lowestValLoss.iteration, label: `lowest val loss: step ${v.lowestValLoss.iteration}` } : null,

@@ -57,6 +57,8 @@ export interface RunView {
   lowestValLoss?: { iteration: number; loss: number };
   /** Train loss by step (the log's report events). */
   trainLosses: { iteration: number; loss: number }[];
+  /** GRPO: the mean reward and the KL to the reference by step (the log's grpo events). */
+  grpo: { iteration: number; reward: number; kl: number }[];
   checkpoints: CheckpointScores[];
   selected?: SelectedPoint;
   /** Case ids in suite order, grouped by category (one group "all cases" when unknown). */
@@ -153,6 +155,7 @@ export function buildRunView(input: RunInput): RunView {
 
   const trainLosses = byIteration(reportEvents.filter((r) => finite(r.trainLoss)).map((r) => ({ iteration: r.iteration, loss: r.trainLoss })));
   const lastReport = reportEvents.at(-1);
+  const grpo = byIteration(eventsOf(events, 'grpo').filter((g) => finite(g.rewardMean) && finite(g.kl)).map((g) => ({ iteration: g.iteration, reward: g.rewardMean, kl: g.kl })));
 
   let checkpoints: CheckpointScores[];
   if (m && Array.isArray(m.checkpoints)) checkpoints = byIteration(m.checkpoints);
@@ -212,6 +215,7 @@ export function buildRunView(input: RunInput): RunView {
     valLosses,
     lowestValLoss,
     trainLosses,
+    grpo,
     checkpoints,
     selected,
     groups: groupCases(caseIds, input.caseCategories),

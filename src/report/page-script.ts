@@ -69,14 +69,18 @@ export const SCRIPT = `
 
   function runCharts() {
     var datasets = [];
-    var hasScore = D.evals.length > 0, hasLoss = D.valLosses.length > 0;
+    var hasScore = D.evals.length > 0 || D.rewards.length > 0, hasLoss = D.valLosses.length > 0 || D.kls.length > 0;
     if (hasLoss) {
       datasets.push({ label: 'val loss', data: D.valLosses, yAxisID: 'loss', borderColor: '#d62728', backgroundColor: '#d62728', borderWidth: 2, pointRadius: 2.5, order: 1 });
     }
     if (D.trainLosses.length > 0) {
       datasets.push({ label: 'train loss', data: D.trainLosses, yAxisID: 'loss', borderColor: 'rgba(214,39,40,0.35)', backgroundColor: 'rgba(214,39,40,0.35)', borderWidth: 1, pointRadius: 0, order: 3 });
     }
-    if (hasScore) {
+    if (D.rewards.length > 0) {
+      datasets.push({ label: 'GRPO mean reward', data: D.rewards, yAxisID: 'score', borderColor: '#2ca02c', backgroundColor: '#2ca02c', borderWidth: 1.5, pointRadius: 0, order: 2, clip: false });
+      datasets.push({ label: 'KL to the base model', data: D.kls, yAxisID: 'loss', borderColor: '#9467bd', backgroundColor: '#9467bd', borderWidth: 1, pointRadius: 0, order: 4 });
+    }
+    if (D.evals.length > 0) {
       datasets.push({ label: 'Wilson 95% interval', data: D.evals.map(function (e) { return { x: e.x, y: e.high }; }), yAxisID: 'score', borderColor: 'rgba(31,119,180,0)', backgroundColor: 'rgba(31,119,180,0.15)', pointRadius: 0, fill: false, order: 5 });
       datasets.push({ label: 'low', hideInLegend: true, data: D.evals.map(function (e) { return { x: e.x, y: e.low }; }), yAxisID: 'score', borderColor: 'rgba(31,119,180,0)', backgroundColor: 'rgba(31,119,180,0.15)', pointRadius: 0, fill: '-1', order: 5 });
       datasets.push({ label: 'format score', data: D.evals.map(function (e) { return { x: e.x, y: e.score }; }), yAxisID: 'score', borderColor: '#1f77b4', backgroundColor: '#1f77b4', borderWidth: 2.5, pointRadius: 4, order: 0, clip: false });
@@ -97,8 +101,8 @@ export const SCRIPT = `
         interaction: { mode: 'nearest', axis: 'x', intersect: false },
         scales: {
           x: { type: 'linear', min: D.xmin, max: D.xmax, title: { display: true, text: 'step' } },
-          loss: { type: 'linear', position: 'left', display: hasLoss, title: { display: true, text: 'loss' } },
-          score: { type: 'linear', position: 'right', display: hasScore, min: 0, max: 1, ticks: { callback: pctTick }, grid: { drawOnChartArea: !hasLoss }, title: { display: true, text: 'format score' } }
+          loss: { type: 'linear', position: 'left', display: hasLoss, title: { display: true, text: D.kls.length > 0 ? 'loss / KL' : 'loss' } },
+          score: { type: 'linear', position: 'right', display: hasScore, min: 0, max: 1, ticks: { callback: pctTick }, grid: { drawOnChartArea: !hasLoss }, title: { display: true, text: D.rewards.length === 0 ? 'format score' : D.evals.length > 0 ? 'format score / mean reward' : 'mean reward' } }
         },
         plugins: {
           legend: { position: 'bottom', labels: { filter: legendFilter, usePointStyle: true } },

@@ -4,6 +4,7 @@
  * early on the format score, select the checkpoint by format score (ties: lower val loss, then
  * earlier step), write it as adapters.safetensors and explain the choice in run.json.
  */
+import { suiteRollout } from '../rl/index.js';
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { ensureFolder } from '../core/files.js';
@@ -193,8 +194,11 @@ async function experimentTracked(config: TrainConfig, options: ExperimentOptions
     return decision;
   };
 
+  // GRPO: the prompts and rewards, checked before the first step.
+  const rollout = options.rollout ?? (config.train_mode === 'grpo' ? await suiteRollout(config) : undefined);
   const result = await train(config, {
     ...options,
+    rollout,
     checkpointAtEnd: true,
     onStart: async (info, ctx) => {
       if (info.startIteration > 1) {

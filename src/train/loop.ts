@@ -18,11 +18,13 @@ import { evalBatches, type Batch } from '../data/index.js';
 import { SINGLE, checkBatchSize, type Group } from '../distributed/group.js';
 import { shardBatch } from '../distributed/shard.js';
 import type { Checkpoint } from './checkpoints.js';
+import type { NativeStepResult } from '../core/native.js';
 import { saveCheckpoint } from './checkpointing.js';
 import { Hooks, Validation, validatesAt } from './hooks.js';
 import { setUp, trainerOptions, type Held, type Session } from './setup.js';
 import { adapterHandle } from '../model/adapters.js';
 import { ReportWindow, explainStepError, nonFiniteError } from './step.js';
+import { grpoConfig, grpoEvent } from './grpo.js';
 import type { TrainContext, TrainEvent, TrainOptions, TrainResult } from './types.js';
 
 export type { Hook, StopReason, StopRequest, TrainCallbacks, TrainContext, TrainEvent, TrainOptions, TrainResult } from './types.js';
@@ -71,7 +73,7 @@ class Run {
       event: 'start' as const,
       iters: this.config.iters,
       startIteration: s.startIteration,
-      trainExamples: s.trainSet.length,
+      trainExamples: s.trainSet?.length ?? s.rollout?.prompts ?? 0,
       validExamples: s.data.valid?.length ?? 0,
       trainableParameters: s.trainer.info().trainableParameters,
       adapterPath: s.adapterPath,
@@ -102,8 +104,25 @@ class Run {
     const { session: s, config } = this;
     const t0 = performance.now();
     const r = await s.trainer.step(batch).catch((err: unknown) => {
-      throw explainStepError(err, s.trainSet.source, config, it);
+      throw explainStepError(err, s.trainSet?.source ?? s.data.path, config, it);
     });
+    await this.stepped(it, r, t0);
+  }
+
+  /** The GRPO step of iteration `it`: sample and score a batch of groups, then the native step. */
+  async grpoStep(it: number): Promise<void> {
+    const { session: s, config } = this;
+    const rollout = s.rollout!;
+    const t0 = performance.now();
+    const { batch, stats } = await rollout.next(it, s.model);
+    const r = await s.trainer.grpoStep(batch, grpoConfig(config));
+    if (!r.nonFinite) this.emit(grpoEvent(it, r, stats, (performance.now() - t0) / 1000));
+    await this.stepped(it, { ...r, prefixTokens: 0 }, t0);
+  }
+
+  /** After a step: the events, callbacks, report and checkpoint due at `it`. */
+  private async stepped(it: number, r: NativeStepResult, t0: number): Promise<void> {
+    const { session: s, config } = this;
     if (r.nonFinite) throw nonFiniteError(r.loss, it, { ...s, checkpoints: this.checkpoints });
     this.window.add(r, (performance.now() - t0) / 1000);
     this.iteration = it;
@@ -119,7 +138,7 @@ class Run {
   async checkpoint(it: number): Promise<void> {
     if (!this.leader) return;
     await this.log?.flush(); // every event of the steps before it is on disk before the checkpoint exists
-    const saved = await saveCheckpoint(this.session.trainer, this.session.batches, this.session.adapterPath, this.session.adapterFile, it);
+    const saved = await saveCheckpoint(this.session.trainer, this.session, this.session.adapterPath, this.session.adapterFile, it);
     this.checkpoints.push(saved);
     const event = { event: 'checkpoint' as const, ...saved };
     this.emit(event);
@@ -145,9 +164,10 @@ async function iterate(run: Run, options: TrainOptions): Promise<void> {
   for (let it = s.startIteration; it <= config.iters; it++) {
     if (options.signal?.aborted) hooks.request({ reason: 'aborted', message: 'interrupted' });
     if (await hooks.agreed()) break;
-    const batch = shardBatch(s.batches.next().value as Batch, group);
+    const batch = s.batches ? shardBatch(s.batches.next().value as Batch, group) : undefined;
     if (validatesAt(it, config, s.valBatches) && !(await run.validate(it))) break;
-    await run.step(it, batch);
+    if (batch) await run.step(it, batch);
+    else await run.grpoStep(it);
   }
 }
 

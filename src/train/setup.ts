@@ -13,6 +13,7 @@ import { writeJsonAtomic, removeStaleTemps } from '../core/atomic.js';
 import { checkpointFiles, findLatestCheckpoint } from './checkpoints.js';
 import type { Group } from '../distributed/group.js';
 import type { TrainOptions } from './types.js';
+import { requireRollout, type GrpoRollout } from './grpo.js';
 
 /** The native trainer's options from mlx-lm's config keys. */
 export function trainerOptions(config: TrainConfig): NativeTrainerOptions {
@@ -72,14 +73,17 @@ export interface Session {
   model: Model;
   trainer: NativeTrainer;
   data: DataSplits;
-  trainSet: Dataset;
+  /** The SFT training set (none with train_mode grpo: the rollout holds the prompts). */
+  trainSet?: Dataset;
   adapterPath: string;
   adapterFile: string;
   startIteration: number;
   /** The state file resumed from, if any. */
   resumeFrom?: string;
-  batches: BatchIterator;
+  batches?: BatchIterator;
   valBatches: Batch[];
+  /** train_mode grpo: the prompts, sampler and rewards. */
+  rollout?: GrpoRollout;
 }
 
 /** The training data, checked to fill at least one batch. */
@@ -92,41 +96,54 @@ function trainingSet(data: DataSplits, config: TrainConfig): Dataset {
   return trainSet;
 }
 
-/** Load the adapter and state of a checkpoint (or a starting adapter); returns the first iteration and the batch position. */
-async function restore(trainer: NativeTrainer, config: TrainConfig, resumeFrom: string | undefined): Promise<{ startIteration: number; iteratorState?: BatchIteratorState }> {
+/** Load the adapter and state of a checkpoint (or a starting adapter); returns the first iteration and the stored positions. */
+async function restore(trainer: NativeTrainer, config: TrainConfig, resumeFrom: string | undefined): Promise<{ startIteration: number; iteratorState?: BatchIteratorState; rolloutState?: unknown }> {
   if (resumeFrom) {
     const files = checkpointFiles(resumeFrom);
     await trainer.loadAdapter(files.adapterFile);
     const state = await trainer.loadState(files.stateFile);
+    const grpo = config.train_mode === 'grpo';
     const iteratorState: BatchIteratorState | undefined = JSON.parse(state.metadata.batches ?? 'null') ?? undefined;
-    if (!iteratorState) throw new MlxLabError('E_ARGUMENT', `${files.stateFile}: no batch position stored`);
-    return { startIteration: state.iteration + 1, iteratorState };
+    const rolloutState: unknown = JSON.parse(state.metadata.rollout ?? 'null') ?? undefined;
+    if (grpo ? rolloutState === undefined : !iteratorState) {
+      throw new MlxLabError('E_ARGUMENT', `${files.stateFile}: no ${grpo ? 'GRPO prompt' : 'batch'} position stored${grpo ? ' (was the checkpoint saved by an SFT run?)' : ''}`);
+    }
+    return { startIteration: state.iteration + 1, iteratorState, rolloutState };
   }
   if (config.resume_adapter_file) await trainer.loadAdapter(resolve(config.resume_adapter_file));
   return { startIteration: 1 };
 }
 
+/** The SFT data (none for GRPO, whose prompts the rollout holds). */
+async function sftData(config: TrainConfig, options: TrainOptions, model: Model): Promise<DataSplits> {
+  if (config.train_mode === 'grpo') return options.data ?? { path: options.rollout?.source ?? '', train: null, valid: null, test: null };
+  return options.data ?? (await loadConfiguredData(config, model.tokenizer, { requireTest: config.test }));
+}
+
 /** Load what the run needs and make its trainer (recorded in `held` as soon as made, for the caller to free). */
 export async function setUp(config: TrainConfig, options: TrainOptions, adapterPath: string, group: Group, held: Held): Promise<Session> {
+  const rollout = requireRollout(config, options.rollout);
+  if (rollout && group.size > 1) throw new MlxLabError('E_CONFIG', 'train_mode grpo trains in one process (no distributed group yet)');
   const model = options.model ?? (await loadModel(requireString(config.model, 'model')));
   held.model = model;
-  const data = options.data ?? (await loadConfiguredData(config, model.tokenizer, { requireTest: config.test }));
-  const trainSet = trainingSet(data, config);
+  const data = await sftData(config, options, model);
+  const trainSet = rollout ? undefined : trainingSet(data, config);
   removeStaleTemps(adapterPath); // half-written files of a killed run
   const trainer = await native().NativeTrainer.create(nativeHandle(model), {
     ...trainerOptions(config),
-    sharedPrefix: trainSet.sharedPrefix(),
+    sharedPrefix: trainSet?.sharedPrefix(),
     dataParallel: group.size > 1,
     localShards: options.localShards,
   });
   held.trainer = trainer;
   const resumeFrom = options.resume ? (typeof options.resume === 'string' ? options.resume : findLatestCheckpoint(adapterPath)) : undefined;
   if (options.resume && !resumeFrom) throw new MlxLabError('E_ARGUMENT', `${adapterPath}: no checkpoint to resume from (no ${CHECKPOINT_STATE_FORM})`);
-  const { startIteration, iteratorState } = await restore(trainer, config, resumeFrom);
+  const { startIteration, iteratorState, rolloutState } = await restore(trainer, config, resumeFrom);
+  if (rollout && rolloutState !== undefined) rollout.restore(rolloutState);
   const files = new RunFiles(adapterPath);
   if (group.leader) writeJsonAtomic(files.adapterConfig, adapterConfig(config));
   const shape = { batchSize: config.batch_size, maxSeqLength: config.max_seq_length };
-  const batches = iteratorState ? BatchIterator.restore(trainSet, iteratorState) : new BatchIterator(trainSet, { ...shape, seed: config.seed });
+  const batches = trainSet ? (iteratorState ? BatchIterator.restore(trainSet, iteratorState) : new BatchIterator(trainSet, { ...shape, seed: config.seed })) : undefined;
   const valBatches = data.valid ? evalBatches(data.valid, { ...shape, numBatches: config.val_batches, seed: config.seed }) : [];
-  return { config, model, trainer, data, trainSet, adapterPath, adapterFile: files.adapter, startIteration, resumeFrom, batches, valBatches };
+  return { config, model, trainer, data, trainSet, adapterPath, adapterFile: files.adapter, startIteration, resumeFrom, batches, valBatches, rollout };
 }

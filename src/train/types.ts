@@ -5,6 +5,7 @@ import type { Model } from '../model/model.js';
 import type { AttachedAdapter } from '../model/adapters.js';
 import type { Group } from '../distributed/group.js';
 import type { Checkpoint } from './checkpoints.js';
+import type { GrpoRollout, grpoEvent } from './grpo.js';
 
 /** Everything the loop reports, in order; `--json` prints these one per line. */
 export type TrainEvent =
@@ -12,6 +13,7 @@ export type TrainEvent =
   | { event: 'val'; iteration: number; valLoss: number; valTokens: number; seconds: number }
   | { event: 'step'; iteration: number; loss: number; tokens: number; lr: number; updated: boolean }
   | { event: 'report'; iteration: number; trainLoss: number; lr: number; itPerSec: number; tokensPerSec: number; trainedTokens: number; peakMemory: number }
+  | ReturnType<typeof grpoEvent>
   | { event: 'checkpoint'; iteration: number; adapterFile: string; stateFile: string }
   | { event: 'test'; testLoss: number; testPpl: number; tokens: number }
   | { event: 'stop'; iteration: number; reason: StopReason; message: string }
@@ -75,6 +77,8 @@ export interface TrainOptions extends TrainCallbacks {
    * shards, token-weighted sums in rank order): the bit-exact reference of a distributed run.
    */
   localShards?: number;
+  /** train_mode grpo: the prompts, sampler and rewards of each step (src/rl builds it from a suite). */
+  rollout?: GrpoRollout;
 }
 
 export interface TrainResult {

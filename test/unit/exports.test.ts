@@ -59,6 +59,7 @@ const RUNTIME_EXPORTS = [
   'runtime',
   'scoreCase',
   'selectCheckpoint',
+  'suiteRollout',
   'summarizeRun',
   'summarizeRuns',
   'summarizeScores',

@@ -346,3 +346,22 @@ describe('mlx-lab report', () => {
     expect(existsSync(join(dir, 'seed-1', 'report.html'))).toBe(false);
   });
 });
+
+describe('GRPO in the run report', () => {
+  it('the mean reward and the KL of the grpo events go on the main chart with the format score; non-finite ones are left out', () => {
+    const run = loadRun(REF);
+    const grpo = (iteration: number, rewardMean: number, kl: number) => ({ event: 'grpo' as const, iteration, loss: 0, kl, rewardMean, rewardStd: 0, rewards: {}, groups: 2, zeroAdvantageGroups: 0, scorerErrors: 0, completionTokens: 8, sharedPrefixTokens: 0, clipRatioLow: 0, clipRatioHigh: 0, rolloutSeconds: 0, seconds: 0 });
+    const events = [...run.events, grpo(2, 0.25, 0), grpo(1, 0.125, 0), grpo(3, Number.NaN, 0.1), grpo(4, 0.5, 0.01)];
+    const v = buildRunView({ manifest: run.manifest, events });
+    expect(v.grpo).toEqual([
+      { iteration: 1, reward: 0.125, kl: 0 },
+      { iteration: 2, reward: 0.25, kl: 0 },
+      { iteration: 4, reward: 0.5, kl: 0.01 },
+    ]);
+    const data = dataBlock(renderRunReport({ manifest: run.manifest, events })) as { rewards: { x: number; y: number }[]; kls: { x: number; y: number }[]; evals: unknown[] };
+    expect(data.rewards).toEqual([{ x: 1, y: 0.125 }, { x: 2, y: 0.25 }, { x: 4, y: 0.5 }]);
+    expect(data.kls.map((p) => p.y)).toEqual([0, 0, 0.01]);
+    expect(data.evals).toHaveLength(11);
+    expect(buildRunView({ manifest: run.manifest, events: run.events }).grpo).toEqual([]);
+  });
+});

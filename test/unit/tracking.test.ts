@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseTrainConfig } from '../../src/config/config.js';
 import { openTracking } from '../../src/run/tracking/index.js';
 import { mlflowSettings, proxiedArtifactPath } from '../../src/run/tracking/mlflow.js';
-import { flattenParams } from '../../src/run/tracking/scalars.js';
+import { ScalarMapper, flattenParams } from '../../src/run/tracking/scalars.js';
 import { GuardedSink, type Sink } from '../../src/run/tracking/sink.js';
 import type { TrainEvent } from '../../src/train/loop.js';
 import { expectError } from '../helpers/errors.js';
@@ -211,5 +211,22 @@ describe('the guard around a sink', () => {
     for (const e of EVENTS) tracking.event(e);
     await tracking.close({ status: 'finished', artifacts: [] });
     expect(readdirSync(join(runDir, 'tb'))).toHaveLength(1);
+  });
+});
+
+describe('GRPO scalars', () => {
+  it('a grpo event gives the reward, the KL, the loss, the groups without signal and each reward', () => {
+    const e = { event: 'grpo' as const, iteration: 3, loss: 0.5, kl: 0.01, rewardMean: 0.75, rewardStd: 0.2, rewards: { rubric: 0.5, 'my scorer': 1 }, groups: 2, zeroAdvantageGroups: 1, scorerErrors: 0, completionTokens: 40, sharedPrefixTokens: 0, clipRatioLow: 0, clipRatioHigh: 0, rolloutSeconds: 1, seconds: 2 };
+    const got = Object.fromEntries(new ScalarMapper().scalars(e, 0).map((s) => [s.tag, [s.value, s.step]]));
+    expect(got).toEqual({
+      'grpo/reward_mean': [0.75, 3],
+      'grpo/reward_std': [0.2, 3],
+      'grpo/kl': [0.01, 3],
+      'grpo/loss': [0.5, 3],
+      'grpo/zero_advantage_groups': [1, 3],
+      'grpo/scorer_errors': [0, 3],
+      'grpo/reward/rubric': [0.5, 3],
+      'grpo/reward/my scorer': [1, 3],
+    });
   });
 });

@@ -6,6 +6,8 @@
  *   val     val/loss
  *   format  format/score, format/low, format/high, format/category/<name>
  *   test    test/loss, test/ppl (at the last step seen)
+ *   grpo    grpo/reward_mean, grpo/reward_std, grpo/kl, grpo/loss, grpo/zero_advantage_groups,
+ *           grpo/scorer_errors, grpo/reward/<name>
  */
 import type { TrainEvent } from '../../train/loop.js';
 import type { Scalar } from './tfrecord.js';
@@ -37,6 +39,11 @@ export class ScalarMapper {
         break;
       case 'test':
         out.push(at('test/loss', e.testLoss), at('test/ppl', e.testPpl));
+        break;
+      case 'grpo':
+        out.push(at('grpo/reward_mean', e.rewardMean), at('grpo/reward_std', e.rewardStd), at('grpo/kl', e.kl), at('grpo/loss', e.loss));
+        out.push(at('grpo/zero_advantage_groups', e.zeroAdvantageGroups), at('grpo/scorer_errors', e.scorerErrors));
+        for (const [name, mean] of Object.entries(e.rewards)) out.push(at(`grpo/reward/${name}`, mean));
         break;
       default:
         break;
