@@ -1,0 +1,66 @@
+// Constrained decoding: the llguidance grammar engine, loaded at run time (dlopen) from the
+// library the install unpacked, so the addon loads and runs without it. A Matcher follows one
+// sequence: which tokens the grammar allows next, and the tokens the sequence took.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mlxlab {
+
+// A grammar in one of llguidance's formats: type "json_schema", "regex" or "lark"; `name` is
+// what errors call it (the option it came from).
+struct GrammarSpec {
+  std::string type;
+  std::string data;
+  std::string name;
+};
+
+// Load the engine: the stub (the Python names the library refers to) then the library. Throws
+// E_GRAMMAR naming the file and dlerror on failure; later calls return at once.
+void load_grammar_engine(const std::string& stub_path, const std::string& lib_path);
+
+// The engine's version ("llguidance@1.9.1 ..."); throws E_GRAMMAR when it is not loaded.
+std::string grammar_engine_version();
+
+// A vocabulary as the engine sees it: each token's bytes (special tokens start with 0xFF).
+class GrammarVocab {
+ public:
+  // `bytes` holds every token's bytes back to back, `lens[i]` the length of token i.
+  GrammarVocab(const std::vector<uint8_t>& bytes, const std::vector<uint32_t>& lens, int eos_id);
+  ~GrammarVocab();
+  GrammarVocab(const GrammarVocab&) = delete;
+  GrammarVocab& operator=(const GrammarVocab&) = delete;
+  int size() const { return size_; }
+  const void* handle() const { return handle_; }
+
+ private:
+  void* handle_ = nullptr;
+  int size_ = 0;
+};
+
+// One sequence's position in one grammar.
+class Matcher {
+ public:
+  // Throws E_GRAMMAR with the engine's message for an invalid grammar.
+  Matcher(const GrammarVocab& vocab, const GrammarSpec& spec);
+  ~Matcher();
+  Matcher(const Matcher&) = delete;
+  Matcher& operator=(const Matcher&) = delete;
+
+  // Allowed next tokens, one bit per vocabulary id (32 per word); nullptr after an error.
+  const uint32_t* allowed();
+  // Take the sampled token; false when the grammar rejects it (error() says why).
+  bool consume(int token);
+  // The grammar is complete and allows nothing more.
+  bool stopped() const;
+  bool failed() const;
+  std::string error() const;
+
+ private:
+  void* handle_ = nullptr;
+};
+
+}  // namespace mlxlab
