@@ -33,9 +33,24 @@ export interface NativeGenerateRequest extends SamplingOptions {
   prefillStep?: number;
   /** Prefill the prompts' common leading tokens once when there are at least this many (0: off). Default 32. */
   minSharedPrefix?: number;
+  /** One grammar per prompt (null: free); needs grammarVocab. */
+  grammars?: (NativeGrammar | null)[];
+  grammarVocab?: NativeGrammarVocab;
 }
 
-export type FinishReason = 'length' | 'eos' | 'stop' | 'cancelled';
+/** A grammar in one of the engine's formats. */
+export interface NativeGrammar {
+  type: 'json_schema' | 'regex' | 'lark';
+  data: string;
+  /** What errors call it: the option it came from (e.g. "grammar.regex"). */
+  name?: string;
+}
+
+/** A vocabulary handed to the grammar engine (opaque). */
+export type NativeGrammarVocab = { readonly __brand: 'NativeGrammarVocab' };
+
+/** "grammar": the sequence's grammar allowed no further token (grammarError says why). */
+export type FinishReason = 'length' | 'eos' | 'stop' | 'cancelled' | 'grammar';
 
 export interface NativeGenerateStats {
   promptTokens: number;
@@ -48,7 +63,7 @@ export interface NativeGenerateStats {
 }
 
 export interface NativeGenerateResult {
-  sequences: { tokens: Int32Array; finish: FinishReason }[];
+  sequences: { tokens: Int32Array; finish: FinishReason; grammarError?: string }[];
   stats: NativeGenerateStats;
 }
 
@@ -325,6 +340,15 @@ export interface NativeAddon {
   distributedAllGather(text: string): Promise<string[]>;
   /** Bytes this rank sent through collectives so far (ring algorithm estimate). */
   distributedBytesSent(): Promise<number>;
+}
+
+// ---- grammar engine (bindings/grammar.cpp, native/grammar.h)
+
+export interface NativeAddon {
+  /** Load llguidance (the stub of its Python names first); returns its version. E_GRAMMAR when it cannot load. */
+  loadGrammarEngine(stubPath: string, libPath: string): string;
+  /** Each token's bytes back to back, their lengths, and the EOS id the grammar ends on. */
+  grammarVocab(bytes: Uint8Array, lens: Uint32Array, eosId: number): NativeGrammarVocab;
 }
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -1,0 +1,93 @@
+/**
+ * Constrained decoding options: the one place a `grammar` option is checked and turned into what
+ * the engine takes. The grammar engine is llguidance (loaded by src/core/grammar-engine.ts); its
+ * token mask is applied on the engine thread before every sampler.
+ */
+import { MlxLabError } from '../core/errors.js';
+import { grammarEngineVersion } from '../core/grammar-engine.js';
+import { native, type NativeGrammar, type NativeGrammarVocab } from '../core/native.js';
+import { tokenBytes } from './token-bytes.js';
+import type { Tokenizer } from './tokenizer.js';
+
+/** A grammar the reply must follow: a JSON Schema (object or its JSON text), a regex (Rust syntax), or a Lark grammar. */
+export type GrammarOption = { jsonSchema: object | boolean | string } | { regex: string } | { lark: string };
+
+/** Grammars above this many characters are refused before the engine sees them. */
+export const MAX_GRAMMAR_CHARS = 4_000_000;
+
+const KINDS = { jsonSchema: 'json_schema', regex: 'regex', lark: 'lark' } as const;
+type Kind = keyof typeof KINDS;
+
+function bad(where: string, message: string): never {
+  throw new MlxLabError('E_GRAMMAR', `${where}: ${message}`);
+}
+
+/** The option as the engine's { type, data }; E_GRAMMAR naming `where` for anything malformed. */
+export function toNativeGrammar(option: unknown, where = 'grammar'): NativeGrammar {
+  if (typeof option !== 'object' || option === null || Array.isArray(option)) bad(where, 'must be an object: { jsonSchema } | { regex } | { lark }');
+  const keys = Object.keys(option);
+  if (keys.length !== 1 || !(keys[0] in KINDS)) bad(where, `must have exactly one of jsonSchema, regex, lark (got ${keys.join(', ') || 'no key'})`);
+  const kind = keys[0] as Kind;
+  const value = (option as Record<string, unknown>)[kind];
+  const data = kind === 'jsonSchema' ? schemaText(value, `${where}.jsonSchema`) : value;
+  if (typeof data !== 'string') bad(`${where}.${kind}`, 'must be a string');
+  if (data.length === 0) bad(`${where}.${kind}`, 'is empty');
+  if (data.length > MAX_GRAMMAR_CHARS) bad(`${where}.${kind}`, `is ${data.length} characters, over the limit of ${MAX_GRAMMAR_CHARS}`);
+  if (data.includes('\0')) bad(`${where}.${kind}`, 'holds a NUL character');
+  return { type: KINDS[kind], data, name: `${where}.${kind}` };
+}
+
+/**
+ * How JSON is laid out unless the schema's own "x-guidance" says otherwise: json.dumps's
+ * separators and no other whitespace (free whitespace lets a weak model pad forever).
+ */
+export const JSON_LAYOUT = { whitespace_flexible: false, item_separator: ', ', key_separator: ': ' };
+
+/** A JSON Schema as JSON text (with JSON_LAYOUT): an object or boolean, or a string holding one. */
+function schemaText(value: unknown, where: string): string {
+  let schema = value;
+  if (typeof value === 'string') {
+    try {
+      schema = JSON.parse(value);
+    } catch (err) {
+      bad(where, `is not valid JSON (${(err as Error).message})`);
+    }
+  }
+  if (typeof schema === 'boolean') return JSON.stringify(schema);
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) bad(where, 'must be a schema object, true/false, or its JSON text');
+  const laidOut = 'x-guidance' in schema ? schema : { ...schema, 'x-guidance': JSON_LAYOUT };
+  try {
+    return JSON.stringify(laidOut);
+  } catch (err) {
+    return bad(where, `cannot be written as JSON (${(err as Error).message})`);
+  }
+}
+
+/** One grammar per prompt from the `grammar` option (one for all, or a list as long as the batch). */
+export function grammarsOf(option: unknown, count: number): (NativeGrammar | null)[] | undefined {
+  if (option === undefined || option === null) return undefined;
+  if (!Array.isArray(option)) {
+    const one = toNativeGrammar(option);
+    return Array.from({ length: count }, () => one);
+  }
+  if (option.length !== count) bad('grammar', `lists ${option.length} grammars for ${count} prompts`);
+  const list = option.map((g, i) => (g === null || g === undefined ? null : toNativeGrammar(g, `grammar[${i}]`)));
+  return list.some((g) => g !== null) ? list : undefined;
+}
+
+const vocabs = new WeakMap<Tokenizer, NativeGrammarVocab>();
+
+/** The tokenizer's vocabulary as the engine sees it (made once per tokenizer). */
+export function grammarVocab(tokenizer: Tokenizer | undefined, where: string): NativeGrammarVocab {
+  if (!tokenizer) throw new MlxLabError('E_GRAMMAR', `${where}: a grammar needs the tokenizer (the model was loaded without one)`);
+  grammarEngineVersion();
+  let vocab = vocabs.get(tokenizer);
+  if (!vocab) {
+    const eos = tokenizer.eosId ?? [...tokenizer.eosIds][0];
+    if (eos === undefined) throw new MlxLabError('E_GRAMMAR', `${where}: a grammar needs an end-of-sequence token, and the tokenizer names none`);
+    const { bytes, lens } = tokenBytes(tokenizer);
+    vocab = native().grammarVocab(bytes, lens, eos);
+    vocabs.set(tokenizer, vocab);
+  }
+  return vocab;
+}
