@@ -24,12 +24,11 @@ Napi::Value LoadGrammarEngine(const Napi::CallbackInfo& info) {
   });
 }
 
-// grammarVocab(bytes: Uint8Array, lens: Uint32Array, eosId) -> an opaque vocabulary handle.
+// grammarVocab(bytes: Uint8Array, lens: Uint32Array, eosIds: number[]) -> an opaque vocabulary.
 Napi::Value MakeGrammarVocab(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsTypedArray() || !info[1].IsTypedArray() ||
-      !info[2].IsNumber()) {
-    bad_argument(env, "grammarVocab(bytes: Uint8Array, lens: Uint32Array, eosId: number)");
+  if (info.Length() < 3 || !info[0].IsTypedArray() || !info[1].IsTypedArray()) {
+    bad_argument(env, "grammarVocab(bytes: Uint8Array, lens: Uint32Array, eosIds: number[])");
   }
   auto bytes = info[0].As<Napi::TypedArray>(), lens = info[1].As<Napi::TypedArray>();
   if (bytes.TypedArrayType() != napi_uint8_array || lens.TypedArrayType() != napi_uint32_array) {
@@ -39,7 +38,7 @@ Napi::Value MakeGrammarVocab(const Napi::CallbackInfo& info) {
   auto l = lens.As<Napi::Uint32Array>();
   std::vector<uint8_t> byte_vec(b.Data(), b.Data() + b.ElementLength());
   std::vector<uint32_t> len_vec(l.Data(), l.Data() + l.ElementLength());
-  int eos = info[2].As<Napi::Number>().Int32Value();
+  std::vector<int> eos = to_tokens(info[2], "eosIds");
   auto* ref = rethrow_as_js(
       env, [&] { return new VocabRef(std::make_shared<GrammarVocab>(byte_vec, len_vec, eos)); });
   return Napi::External<VocabRef>::New(env, ref, [](Napi::Env, VocabRef* r) { delete r; });

@@ -13,8 +13,10 @@ namespace mlxlab {
 
 namespace {
 
-// llguidance's LlgTokenizerInit, field for field.
+// llguidance's LlgTokenizerInitV2, field for field (struct_size tells the engine which fields
+// this caller knows).
 struct TokenizerInit {
+  size_t struct_size;
   uint32_t vocab_size;
   uint32_t tok_eos;
   const uint32_t* token_lens;
@@ -25,6 +27,8 @@ struct TokenizerInit {
   bool use_approximate_greedy_tokenize_fn;
   const void* tokenize_user_data;
   const char* const* slices;
+  const uint32_t* tok_eos_extra;
+  uint32_t tok_eos_extra_count;
 };
 
 // The leading fields of llguidance's LlgConstraintInit (the parser limits follow).
@@ -70,7 +74,7 @@ void bind(void* lib, const char* name, F& slot) {
 
 void bind_all(void* lib) {
   bind(lib, "llg_get_version", api.get_version);
-  bind(lib, "llg_new_tokenizer", api.new_tokenizer);
+  bind(lib, "llg_new_tokenizer_v2", api.new_tokenizer);
   bind(lib, "llg_free_tokenizer", api.free_tokenizer);
   bind(lib, "llg_constraint_init_set_defaults", api.init_defaults);
   bind(lib, "llg_new_matcher", api.new_matcher);
@@ -114,20 +118,27 @@ std::string grammar_engine_version() {
 }
 
 GrammarVocab::GrammarVocab(const std::vector<uint8_t>& bytes, const std::vector<uint32_t>& lens,
-                           int eos_id) {
+                           const std::vector<int>& eos_ids) {
   require_loaded();
   uint64_t total = 0;
   for (uint32_t n : lens) total += n;
   if (lens.empty() || total != bytes.size()) {
     fail(codes::kGrammar, "grammar vocabulary: token lengths do not add up to the bytes given");
   }
-  if (eos_id < 0 || eos_id >= static_cast<int>(lens.size())) {
-    fail(codes::kGrammar,
-         "grammar vocabulary: EOS id " + std::to_string(eos_id) + " is outside it");
+  if (eos_ids.empty()) fail(codes::kGrammar, "grammar vocabulary: no EOS id given");
+  std::vector<uint32_t> eos;
+  for (int id : eos_ids) {
+    if (id < 0 || id >= static_cast<int>(lens.size())) {
+      fail(codes::kGrammar, "grammar vocabulary: EOS id " + std::to_string(id) + " is outside it");
+    }
+    eos.push_back(static_cast<uint32_t>(id));
   }
   TokenizerInit init{};
+  init.struct_size = sizeof(TokenizerInit);
   init.vocab_size = static_cast<uint32_t>(lens.size());
-  init.tok_eos = static_cast<uint32_t>(eos_id);
+  init.tok_eos = eos[0];
+  init.tok_eos_extra = eos.data() + 1;
+  init.tok_eos_extra_count = static_cast<uint32_t>(eos.size() - 1);
   init.token_lens = lens.data();
   init.token_bytes = bytes.data();
   init.use_approximate_greedy_tokenize_fn = true;

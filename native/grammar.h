@@ -28,8 +28,10 @@ std::string grammar_engine_version();
 // A vocabulary as the engine sees it: each token's bytes (special tokens start with 0xFF).
 class GrammarVocab {
  public:
-  // `bytes` holds every token's bytes back to back, `lens[i]` the length of token i.
-  GrammarVocab(const std::vector<uint8_t>& bytes, const std::vector<uint32_t>& lens, int eos_id);
+  // `bytes` holds every token's bytes back to back, `lens[i]` the length of token i; the
+  // grammar ends on any of `eos_ids` (the first is the engine's main one).
+  GrammarVocab(const std::vector<uint8_t>& bytes, const std::vector<uint32_t>& lens,
+               const std::vector<int>& eos_ids);
   ~GrammarVocab();
   GrammarVocab(const GrammarVocab&) = delete;
   GrammarVocab& operator=(const GrammarVocab&) = delete;

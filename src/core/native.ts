@@ -347,8 +347,8 @@ export interface NativeAddon {
 export interface NativeAddon {
   /** Load llguidance (the stub of its Python names first); returns its version. E_GRAMMAR when it cannot load. */
   loadGrammarEngine(stubPath: string, libPath: string): string;
-  /** Each token's bytes back to back, their lengths, and the EOS id the grammar ends on. */
-  grammarVocab(bytes: Uint8Array, lens: Uint32Array, eosId: number): NativeGrammarVocab;
+  /** Each token's bytes back to back, their lengths, and the EOS ids the grammar may end on (the first is the main one). */
+  grammarVocab(bytes: Uint8Array, lens: Uint32Array, eosIds: number[]): NativeGrammarVocab;
 }
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -83,8 +83,9 @@ export function grammarVocab(tokenizer: Tokenizer | undefined, where: string): N
   grammarEngineVersion();
   let vocab = vocabs.get(tokenizer);
   if (!vocab) {
-    const eos = tokenizer.eosId ?? [...tokenizer.eosIds][0];
-    if (eos === undefined) throw new MlxLabError('E_GRAMMAR', `${where}: a grammar needs an end-of-sequence token, and the tokenizer names none`);
+    // Every id that ends generation may end a complete reply; the tokenizer's own EOS first.
+    const eos = [...new Set([...(tokenizer.eosId === null ? [] : [tokenizer.eosId]), ...tokenizer.eosIds])].filter((id) => id <= tokenizer.maxId);
+    if (eos.length === 0) throw new MlxLabError('E_GRAMMAR', `${where}: a grammar needs an end-of-sequence token, and the tokenizer names none`);
     const { bytes, lens } = tokenBytes(tokenizer);
     vocab = native().grammarVocab(bytes, lens, eos);
     vocabs.set(tokenizer, vocab);
