@@ -6,6 +6,25 @@ import { Ajv } from 'ajv';
 import { loadModel, type GenerateOptions, type Model } from '../../src/model/model.js';
 import { MlxLabError } from '../../src/core/errors.js';
 import { modelDir } from '../helpers/paths.js';
+import { tokenBytes } from '../../src/model/token-bytes.js';
+
+/** Whether bytes are valid UTF-8, or valid UTF-8 cut inside its last character. */
+function validUtf8Prefix(bytes: number[]): boolean {
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i];
+    const n = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
+    if (n === 0) return false;
+    for (let k = 1; k < n; k++) {
+      if (i + k >= bytes.length) return true; // cut inside the last character
+      const c = bytes[i + k];
+      if (c < 0x80 || c > 0xbf) return false;
+      // The second byte's narrower ranges: no overlong forms, surrogates or code points past U+10FFFF.
+      if (k === 1 && ((b === 0xe0 && c < 0xa0) || (b === 0xed && c > 0x9f) || (b === 0xf0 && c < 0x90) || (b === 0xf4 && c > 0x8f))) return false;
+    }
+    i += n;
+  }
+  return true;
+}
 
 const SCHEMA = {
   type: 'object',
@@ -76,6 +95,32 @@ describe('constrained decoding (grammar option)', () => {
       expect(g.text).toMatch(/^x=[0-9]{1,2};[yz]=[0-9]{1,2}$/);
       expect(g.finishReason).toBe('eos');
     }
+  });
+
+  it('greedy under a grammar that allows any text only loses what it forbids: free and constrained agree until free takes a forbidden token', async () => {
+    // `.` is any character: tokens that make the bytes invalid UTF-8, and special tokens, are out.
+    // Greedy only: MLX's categorical draw is not invariant to masking, so sampled runs may differ.
+    const tok = model.tokenizer;
+    const bytes = tokenBytes(tok);
+    const starts = [0];
+    for (const n of bytes.lens) starts.push(starts[starts.length - 1] + n);
+    const pieceOf = (id: number) => [...bytes.bytes.subarray(starts[id], starts[id + 1])];
+    const allowed = (prefix: number[], id: number) => !tok.isSpecial(id) && validUtf8Prefix([...prefix.flatMap(pieceOf), ...pieceOf(id)]);
+    let agreed = 0;
+    for (const prompt of ['say 0', 'hello', 'what is 2+2?', 'write JSON', 'a', 'tell me a story', 'x y z', 'ok']) {
+      const free = await model.generate(prompt, { maxTokens: 30 });
+      const constrained = await model.generate(prompt, { maxTokens: 30, grammar: { regex: '(?s:.*)' } });
+      const k = free.tokens.findIndex((t, i) => t !== constrained.tokens[i]);
+      if (k < 0) {
+        expect(constrained.tokens).toEqual(free.tokens);
+        agreed += free.tokens.length;
+        continue;
+      }
+      agreed += k;
+      expect(allowed(free.tokens.slice(0, k), free.tokens[k]), `${prompt}: free token ${free.tokens[k]} at ${k} was allowed`).toBe(false);
+      expect(allowed(constrained.tokens.slice(0, k), constrained.tokens[k])).toBe(true);
+    }
+    expect(agreed).toBeGreaterThan(8);
   });
 
   it('a batch of 3 with different constraints: each row fits its own, and greedy rows equal their single runs', async () => {
