@@ -59,6 +59,24 @@ GrammarSpec to_grammar(const Napi::Value& v, size_t k) {
   return spec;
 }
 
+// checkGrammar(vocab, { type, data, name }, tokens) -> { ok, complete, taken, error? }.
+Napi::Value CheckGrammar(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsExternal()) {
+    bad_argument(env, "checkGrammar(vocab, grammar, tokens)");
+  }
+  const VocabRef& vocab = *info[0].As<Napi::External<VocabRef>>().Data();
+  GrammarSpec spec = to_grammar(info[1], 0);
+  std::vector<int> tokens = to_tokens(info[2], "tokens");
+  GrammarCheck check = rethrow_as_js(env, [&] { return check_tokens(*vocab, spec, tokens); });
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("ok", check.ok);
+  out.Set("complete", check.complete);
+  out.Set("taken", static_cast<double>(check.taken));
+  if (!check.ok) out.Set("error", check.error);
+  return out;
+}
+
 }  // namespace
 
 void read_grammars(const Napi::Object& o, GenerateRequest& r) {
@@ -81,6 +99,7 @@ void read_grammars(const Napi::Object& o, GenerateRequest& r) {
 void InitGrammar(Napi::Env env, Napi::Object exports) {
   exports.Set("loadGrammarEngine", Napi::Function::New<LoadGrammarEngine>(env));
   exports.Set("grammarVocab", Napi::Function::New<MakeGrammarVocab>(env));
+  exports.Set("checkGrammar", Napi::Function::New<CheckGrammar>(env));
 }
 
 }  // namespace mlxlab::js

@@ -27,13 +27,7 @@ Constraints::Constraints(const std::shared_ptr<const GrammarVocab>& vocab,
       fail(codes::kGrammar, "generate: the tokenizer has " + std::to_string(vocab_->size()) +
                                 " tokens, more than the model's " + std::to_string(model_vocab));
     }
-    try {
-      matchers_[i] = std::make_unique<Matcher>(*vocab_, *grammars[i]);
-    } catch (const Error& e) {
-      const auto& g = *grammars[i];
-      std::string name = g.name.empty() ? "grammar of prompt " + std::to_string(i) : g.name;
-      fail(codes::kGrammar, name + " (" + g.type + "): " + e.what());
-    }
+    matchers_[i] = compile_grammar(*vocab_, *grammars[i], "grammar of prompt " + std::to_string(i));
     any_ = true;
   }
 }

@@ -58,6 +58,7 @@ struct Api {
   const uint32_t* (*get_mask)(void*);
   int32_t (*consume_token)(void*, uint32_t);
   bool (*is_stopped)(const void*);
+  bool (*is_accepting)(void*);
 };
 
 std::mutex load_mutex;
@@ -85,6 +86,7 @@ void bind_all(void* lib) {
   bind(lib, "llg_matcher_get_mask", api.get_mask);
   bind(lib, "llg_matcher_consume_token", api.consume_token);
   bind(lib, "llg_matcher_is_stopped", api.is_stopped);
+  bind(lib, "llg_matcher_is_accepting", api.is_accepting);
 }
 
 // dlopen or fail naming the file and the loader's reason.
@@ -185,9 +187,40 @@ bool Matcher::stopped() const { return api.is_stopped(handle_); }
 
 bool Matcher::failed() const { return api.is_error(handle_); }
 
+bool Matcher::accepting() const { return api.is_accepting(handle_); }
+
 std::string Matcher::error() const {
   const char* e = api.get_error(handle_);
   return e ? e : "";
+}
+
+std::unique_ptr<Matcher> compile_grammar(const GrammarVocab& vocab, const GrammarSpec& spec,
+                                         const std::string& fallback_name) {
+  try {
+    return std::make_unique<Matcher>(vocab, spec);
+  } catch (const Error& e) {
+    std::string name = spec.name.empty() ? fallback_name : spec.name;
+    fail(codes::kGrammar, name + " (" + spec.type + "): " + e.what());
+  }
+}
+
+GrammarCheck check_tokens(const GrammarVocab& vocab, const GrammarSpec& spec,
+                          const std::vector<int>& tokens) {
+  auto compiled = compile_grammar(vocab, spec, "grammar");
+  Matcher& matcher = *compiled;
+  GrammarCheck check;
+  for (int t : tokens) {
+    if (t < 0 || t >= vocab.size() || !matcher.consume(t)) {
+      check.ok = false;
+      check.error = t < 0 || t >= vocab.size()
+                        ? "token id " + std::to_string(t) + " is outside the vocabulary"
+                        : matcher.error();
+      return check;
+    }
+    ++check.taken;
+  }
+  check.complete = matcher.accepting();
+  return check;
 }
 
 }  // namespace mlxlab

@@ -58,11 +58,29 @@ class Matcher {
   bool consume(int token);
   // The grammar is complete and allows nothing more.
   bool stopped() const;
+  // The tokens so far make a complete reply (EOS may come next).
+  bool accepting() const;
   bool failed() const;
   std::string error() const;
 
  private:
   void* handle_ = nullptr;
 };
+
+// A matcher for `spec`; an invalid grammar fails with E_GRAMMAR as "<name> (<type>): <reason>",
+// the name being spec.name or else `fallback_name`.
+std::unique_ptr<Matcher> compile_grammar(const GrammarVocab& vocab, const GrammarSpec& spec,
+                                         const std::string& fallback_name);
+
+// How far `tokens` get through a grammar: all taken, and whether they make a complete reply,
+// or the engine's reason for the first one it rejects.
+struct GrammarCheck {
+  bool ok = true;
+  bool complete = false;
+  size_t taken = 0;
+  std::string error;
+};
+GrammarCheck check_tokens(const GrammarVocab& vocab, const GrammarSpec& spec,
+                          const std::vector<int>& tokens);
 
 }  // namespace mlxlab

@@ -68,15 +68,19 @@ function inlineOrFile(arg: string, flag: string, inline: (text: string) => boole
   }
 }
 
-/** --json-schema <json|file>, --regex <re>, --lark <file>: at most one, checked before the model loads. */
-export function readGrammar(opts: { jsonSchema?: string; regex?: string; lark?: string }): GrammarOption | undefined {
-  const given = (['jsonSchema', 'regex', 'lark'] as const).filter((k) => opts[k] !== undefined);
-  if (given.length > 1) throw new MlxLabError('E_ARGUMENT', 'give one of --json-schema, --regex, --lark');
+/** --json-schema <json|file>, --regex <re>, --lark <file>, --tool-calls <mode>: at most one, checked before the model loads. */
+export function readGrammar(opts: { jsonSchema?: string; regex?: string; lark?: string; toolCalls?: string }): GrammarOption | undefined {
+  const given = (['jsonSchema', 'regex', 'lark', 'toolCalls'] as const).filter((k) => opts[k] !== undefined);
+  if (given.length > 1) throw new MlxLabError('E_ARGUMENT', 'give one of --json-schema, --regex, --lark, --tool-calls');
+  if (opts.toolCalls !== undefined) {
+    if (opts.toolCalls !== 'auto' && opts.toolCalls !== 'required') throw new MlxLabError('E_GRAMMAR', `--tool-calls must be auto or required, got "${opts.toolCalls}"`);
+    return { toolCalls: opts.toolCalls };
+  }
   let grammar: GrammarOption | undefined;
   if (opts.jsonSchema !== undefined) grammar = { jsonSchema: inlineOrFile(opts.jsonSchema, '--json-schema', (t) => /^\s*[{]/.test(t) || /^\s*(true|false)\s*$/.test(t)) };
   if (opts.regex !== undefined) grammar = { regex: opts.regex };
   if (opts.lark !== undefined) grammar = { lark: inlineOrFile(opts.lark, '--lark', (t) => t.includes('\n') || t.includes(':')) };
-  const flag = { jsonSchema: '--json-schema', regex: '--regex', lark: '--lark' }[given[0]];
+  const flag = { jsonSchema: '--json-schema', regex: '--regex', lark: '--lark', toolCalls: '--tool-calls' }[given[0]];
   if (grammar) toNativeGrammar(grammar, flag);
   return grammar;
 }
@@ -84,8 +88,9 @@ export function readGrammar(opts: { jsonSchema?: string; regex?: string; lark?: 
 /** An engine error about the grammar option, named after its flag. */
 function renameGrammarError(err: unknown): never {
   if (err instanceof MlxLabError && err.code === 'E_GRAMMAR') {
-    const flag = err.message.startsWith('grammar.jsonSchema') ? '--json-schema' : err.message.startsWith('grammar.regex') ? '--regex' : err.message.startsWith('grammar.lark') ? '--lark' : undefined;
-    if (flag) throw new MlxLabError('E_GRAMMAR', `${flag}: ${err.message.replace(/^grammar\.\w+ \(\w+\): /, '')}`, { cause: err });
+    const flags: Record<string, string> = { jsonSchema: '--json-schema', regex: '--regex', lark: '--lark', toolCalls: '--tool-calls' };
+    const flag = flags[/^grammar\.(\w+)/.exec(err.message)?.[1] ?? ''];
+    if (flag) throw new MlxLabError('E_GRAMMAR', `${flag}: ${err.message.replace(/^grammar\.\w+( \(\w+\))?: /, '')}`, { cause: err });
   }
   throw err;
 }
@@ -128,6 +133,7 @@ export function generateCommand(): Command {
     .option('--tool-format <format>', 'how tool calls are parsed: auto (from the chat template), hermes, qwen3_xml, llama3_json, mistral, pythonic, none', (v: string) => checkToolFormat(v, '--tool-format'), 'auto')
     .option('--json-schema <json|file>', 'constrain the reply to a JSON Schema (inline JSON or a file)')
     .option('--regex <re>', 'constrain the reply to a regular expression (Rust regex syntax)')
+    .option('--tool-calls <mode>', 'constrain the reply to calls of --tools in the Hermes syntax: auto (text, and a valid call after each <tool_call>) or required (calls only)')
     .option('--lark <grammar|file>', 'constrain the reply to a Lark grammar (llguidance syntax; inline or a file)')
     .option('--json', 'print one JSON object (text, toolCalls, stats) instead of streaming text')
     .option('-v, --verbose', 'say what runs: MLX, the device, the BLAS and its kernel, the compute policy (on stderr)')
@@ -136,6 +142,7 @@ export function generateCommand(): Command {
       const input = opts.messages ? readMessages(opts.messages) : (opts.prompt as string);
       const tools = opts.tools ? readTools(opts.tools) : undefined;
       const grammar = readGrammar(opts);
+      if (opts.toolCalls !== undefined && !tools) throw new MlxLabError('E_ARGUMENT', '--tool-calls needs --tools (the tools the calls may name)');
       const controller = new AbortController();
       const interrupt = onInterrupt(controller, 'generation stops after the current token');
       const model = await loadModel(opts.model);

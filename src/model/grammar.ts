@@ -7,15 +7,26 @@ import { MlxLabError } from '../core/errors.js';
 import { grammarEngineVersion } from '../core/grammar-engine.js';
 import { native, type NativeGrammar, type NativeGrammarVocab } from '../core/native.js';
 import { tokenBytes } from './token-bytes.js';
+import { hermesToolGrammar } from './tool-grammar.js';
 import type { Tokenizer } from './tokenizer.js';
 
-/** A grammar the reply must follow: a JSON Schema (object or its JSON text), a regex (Rust syntax), or a Lark grammar. */
-export type GrammarOption = { jsonSchema: object | boolean | string } | { regex: string } | { lark: string };
+/**
+ * A grammar the reply must follow: a JSON Schema (object or its JSON text), a regex (Rust syntax),
+ * a Lark grammar, or tool calls of the `tools` option in the Hermes syntax ("auto": free text and
+ * calls; "required": calls only).
+ */
+export type GrammarOption = { jsonSchema: object | boolean | string } | { regex: string } | { lark: string } | { toolCalls: 'auto' | 'required' };
+
+/** What a toolCalls grammar is made from: the generate call's tools and the call syntax in use. */
+export interface GrammarContext {
+  tools?: unknown;
+  toolFormat?: string;
+}
 
 /** Grammars above this many characters are refused before the engine sees them. */
 export const MAX_GRAMMAR_CHARS = 4_000_000;
 
-const KINDS = { jsonSchema: 'json_schema', regex: 'regex', lark: 'lark' } as const;
+const KINDS = { jsonSchema: 'json_schema', regex: 'regex', lark: 'lark', toolCalls: 'lark' } as const;
 type Kind = keyof typeof KINDS;
 
 function bad(where: string, message: string): never {
@@ -23,13 +34,13 @@ function bad(where: string, message: string): never {
 }
 
 /** The option as the engine's { type, data }; E_GRAMMAR naming `where` for anything malformed. */
-export function toNativeGrammar(option: unknown, where = 'grammar'): NativeGrammar {
+export function toNativeGrammar(option: unknown, where = 'grammar', context: GrammarContext = {}): NativeGrammar {
   if (typeof option !== 'object' || option === null || Array.isArray(option)) bad(where, 'must be an object: { jsonSchema } | { regex } | { lark }');
   const keys = Object.keys(option);
-  if (keys.length !== 1 || !(keys[0] in KINDS)) bad(where, `must have exactly one of jsonSchema, regex, lark (got ${keys.join(', ') || 'no key'})`);
+  if (keys.length !== 1 || !(keys[0] in KINDS)) bad(where, `must have exactly one of jsonSchema, regex, lark, toolCalls (got ${keys.join(', ') || 'no key'})`);
   const kind = keys[0] as Kind;
   const value = (option as Record<string, unknown>)[kind];
-  const data = kind === 'jsonSchema' ? schemaText(value, `${where}.jsonSchema`) : value;
+  const data = kind === 'jsonSchema' ? schemaText(value, `${where}.jsonSchema`) : kind === 'toolCalls' ? toolCallsText(value, `${where}.toolCalls`, context) : value;
   if (typeof data !== 'string') bad(`${where}.${kind}`, 'must be a string');
   if (data.length === 0) bad(`${where}.${kind}`, 'is empty');
   if (data.length > MAX_GRAMMAR_CHARS) bad(`${where}.${kind}`, `is ${data.length} characters, over the limit of ${MAX_GRAMMAR_CHARS}`);
@@ -63,15 +74,24 @@ function schemaText(value: unknown, where: string): string {
   }
 }
 
+/** The Lark grammar of a toolCalls option (Hermes syntax only so far). */
+function toolCallsText(mode: unknown, where: string, context: GrammarContext): string {
+  if (mode !== 'auto' && mode !== 'required') bad(where, 'must be "auto" or "required"');
+  if (context.toolFormat !== undefined && context.toolFormat !== 'hermes') {
+    bad(where, `tool-call grammars are made for the hermes syntax only; this call reads "${context.toolFormat}" (set toolFormat: "hermes")`);
+  }
+  return hermesToolGrammar(context.tools, mode, where, JSON_LAYOUT);
+}
+
 /** One grammar per prompt from the `grammar` option (one for all, or a list as long as the batch). */
-export function grammarsOf(option: unknown, count: number): (NativeGrammar | null)[] | undefined {
+export function grammarsOf(option: unknown, count: number, context: GrammarContext = {}): (NativeGrammar | null)[] | undefined {
   if (option === undefined || option === null) return undefined;
   if (!Array.isArray(option)) {
-    const one = toNativeGrammar(option);
+    const one = toNativeGrammar(option, 'grammar', context);
     return Array.from({ length: count }, () => one);
   }
   if (option.length !== count) bad('grammar', `lists ${option.length} grammars for ${count} prompts`);
-  const list = option.map((g, i) => (g === null || g === undefined ? null : toNativeGrammar(g, `grammar[${i}]`)));
+  const list = option.map((g, i) => (g === null || g === undefined ? null : toNativeGrammar(g, `grammar[${i}]`, context)));
   return list.some((g) => g !== null) ? list : undefined;
 }
 
@@ -91,4 +111,12 @@ export function grammarVocab(tokenizer: Tokenizer | undefined, where: string): N
     vocabs.set(tokenizer, vocab);
   }
   return vocab;
+}
+
+/** Whether a text fits a grammar: `ok` when every token of it is allowed, `complete` when it is a whole reply. */
+export function checkGrammarText(tokenizer: Tokenizer, option: GrammarOption, text: string, context: GrammarContext = {}): { ok: boolean; complete: boolean; error?: string } {
+  const grammar = toNativeGrammar(option, 'grammar', context);
+  const tokens = tokenizer.encode(text, { addSpecialTokens: false });
+  const { ok, complete, error } = native().checkGrammar(grammarVocab(tokenizer, 'checkGrammarText'), grammar, tokens);
+  return { ok, complete: ok && complete, ...(error !== undefined && { error }) };
 }

@@ -260,7 +260,7 @@ export class Model {
     const signal = options.signal;
     if (signal?.aborted) throw abortError(signal);
     const toolFormat = this.toolCallFormat(options);
-    const grammars = grammarsOf(options.grammar, inputs.length);
+    const grammars = grammarsOf(options.grammar, inputs.length, { tools: options.tools, toolFormat });
     const vocab = grammars ? grammarVocab(this.tok, this.path) : undefined;
     const schemas = parameterSchemasOf(options.tools);
     const prompts = inputs.map((input) => Int32Array.from(this.encodePrompt(input, options)));

@@ -18,6 +18,11 @@ describe('mlx-lab generate with a grammar', () => {
       const re = await runCli(['generate', '-m', MODEL, '-p', 'hi', '--regex', '[0-9]{3}x', '--temp', '1', '--seed', '4', '--json']);
       expect(re.code).toBe(0);
       expect(JSON.parse(re.stdout).text).toMatch(/^[0-9]{3}x$/);
+      const tools = join(dir, 'tools.json');
+      writeFileSync(tools, JSON.stringify([{ type: 'function', function: { name: 'now', parameters: { type: 'object', properties: {}, additionalProperties: false } } }]));
+      const calls = await runCli(['generate', '-m', MODEL, '-p', 'time?', '--tools', tools, '--tool-calls', 'required', '--max-tokens', '60', '--json']);
+      expect(calls.code).toBe(0);
+      expect(JSON.parse(calls.stdout).toolCalls[0]).toMatchObject({ name: 'now', arguments: {} });
       const js = await runCli(['generate', '-m', MODEL, '-p', 'hi', '--json-schema', schema, '--max-tokens', '40', '--json']);
       expect(js.code).toBe(0);
       expect(typeof JSON.parse(JSON.parse(js.stdout).text).ok).toBe('boolean');
@@ -36,8 +41,12 @@ describe('mlx-lab generate with a grammar', () => {
     expect(missing.stderr).toMatch(/--json-schema: "\/no\/such\/schema.json" is neither inline text nor a readable file/);
     const inline = await runCli(['generate', '-m', MODEL, '-p', 'hi', '--json-schema', '{"type": ']);
     expect(inline.stderr).toMatch(/--json-schema\.jsonSchema: is not valid JSON/);
+    const noTools = await runCli(['generate', '-m', MODEL, '-p', 'hi', '--tool-calls', 'required']);
+    expect(noTools.stderr).toMatch(/--tool-calls needs --tools/);
+    const mode = await runCli(['generate', '-m', MODEL, '-p', 'hi', '--tool-calls', 'always']);
+    expect(mode.stderr).toMatch(/--tool-calls must be auto or required, got "always"/);
     const two = await runCli(['generate', '-m', MODEL, '-p', 'hi', '--regex', 'a', '--lark', 'start: "a"']);
-    expect(two.stderr).toMatch(/give one of --json-schema, --regex, --lark/);
+    expect(two.stderr).toMatch(/give one of --json-schema, --regex, --lark, --tool-calls/);
   });
 
   it('without the engine a grammar is E_GRAMMAR saying how to install it, and plain generation still works', async () => {

@@ -187,7 +187,7 @@ describe('hostile grammars: E_GRAMMAR before any token, naming the option', () =
   };
 
   it('malformed options', async () => {
-    await rejects({}, /grammar: must have exactly one of jsonSchema, regex, lark \(got no key\)/);
+    await rejects({}, /grammar: must have exactly one of jsonSchema, regex, lark, toolCalls \(got no key\)/);
     await rejects({ regex: 'a', lark: 'b' }, /exactly one/);
     await rejects('a+', /grammar: must be an object/);
     await rejects({ regex: 5 }, /grammar\.regex: must be a string/);
