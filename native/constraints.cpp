@@ -9,7 +9,7 @@ namespace {
 
 // The engine's first line (its error messages go on with a dump of the parser state).
 std::string first_line(const std::string& message) {
-  std::string line = message.substr(0, message.find('\n'));
+  std::string line = clip(message.substr(0, message.find('\n')));
   return "the grammar cannot go on: " + (line.empty() ? std::string("no reason given") : line);
 }
 

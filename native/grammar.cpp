@@ -194,13 +194,21 @@ std::string Matcher::error() const {
   return e ? e : "";
 }
 
+// At most 2,000 characters of an engine message (it quotes the grammar, which may be huge).
+std::string clip(const std::string& message) {
+  const size_t limit = 2000;
+  if (message.size() <= limit) return message;
+  return message.substr(0, limit) + "… (" + std::to_string(message.size() - limit) +
+         " more characters)";
+}
+
 std::unique_ptr<Matcher> compile_grammar(const GrammarVocab& vocab, const GrammarSpec& spec,
                                          const std::string& fallback_name) {
   try {
     return std::make_unique<Matcher>(vocab, spec);
   } catch (const Error& e) {
     std::string name = spec.name.empty() ? fallback_name : spec.name;
-    fail(codes::kGrammar, name + " (" + spec.type + "): " + e.what());
+    fail(codes::kGrammar, name + " (" + spec.type + "): " + clip(e.what()));
   }
 }
 

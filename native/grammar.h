@@ -67,6 +67,9 @@ class Matcher {
   void* handle_ = nullptr;
 };
 
+// At most 2,000 characters of an engine message, with how many more there were.
+std::string clip(const std::string& message);
+
 // A matcher for `spec`; an invalid grammar fails with E_GRAMMAR as "<name> (<type>): <reason>",
 // the name being spec.name or else `fallback_name`.
 std::unique_ptr<Matcher> compile_grammar(const GrammarVocab& vocab, const GrammarSpec& spec,

@@ -228,6 +228,13 @@ describe('hostile grammars: E_GRAMMAR before any token, naming the option', () =
     };
     await rejects({ jsonSchema: nest(1000) }, /grammar\.jsonSchema \(json_schema\): recursion limit exceeded/);
     await rejects({ jsonSchema: nest(20_000) }, /grammar\.jsonSchema: cannot be written as JSON/);
+    // Deep nesting in a regex or a Lark grammar: refused, and the message (which quotes the
+    // grammar) stays short.
+    for (const grammar of [{ regex: `${'('.repeat(100_000)}a${')'.repeat(100_000)}` }, { lark: `start: ${'('.repeat(100_000)}"a"${')'.repeat(100_000)}` }]) {
+      const err = await model.generate('hi', { maxTokens: 4, grammar }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'E_GRAMMAR' });
+      expect((err as Error).message.length).toBeLessThan(2200);
+    }
     // Counted repetitions far past any reply compile lazily: a working grammar.
     const counted = await model.generate('hi', { maxTokens: 6, grammar: { regex: 'a{99999999}' } });
     expect(counted.text).toBe('aaaaaa');
