@@ -7,7 +7,7 @@ import { MlxLabError } from '../core/errors.js';
 import { grammarEngineVersion } from '../core/grammar-engine.js';
 import { native, type NativeGrammar, type NativeGrammarVocab } from '../core/native.js';
 import { tokenBytes } from './token-bytes.js';
-import { hermesToolGrammar } from './tool-grammar.js';
+import { hermesToolGrammar, qwen3XmlToolGrammar } from './tool-grammar.js';
 import type { Tokenizer } from './tokenizer.js';
 
 /**
@@ -74,12 +74,12 @@ function schemaText(value: unknown, where: string): string {
   }
 }
 
-/** The Lark grammar of a toolCalls option (Hermes syntax only so far). */
+/** The Lark grammar of a toolCalls option, in the call syntax in use (hermes or qwen3_xml). */
 function toolCallsText(mode: unknown, where: string, context: GrammarContext): string {
   if (mode !== 'auto' && mode !== 'required') bad(where, 'must be "auto" or "required"');
-  if (context.toolFormat !== undefined && context.toolFormat !== 'hermes') {
-    bad(where, `tool-call grammars are made for the hermes syntax only; this call reads "${context.toolFormat}" (set toolFormat: "hermes")`);
-  }
+  const format = context.toolFormat ?? 'hermes';
+  if (format === 'qwen3_xml') return qwen3XmlToolGrammar(context.tools, mode, where, JSON_LAYOUT);
+  if (format !== 'hermes') bad(where, `tool-call grammars are made for the hermes and qwen3_xml syntaxes; this call reads "${format}" (set toolFormat)`);
   return hermesToolGrammar(context.tools, mode, where, JSON_LAYOUT);
 }
 

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ajv } from 'ajv';
 import { loadModel, type Model } from '../../src/model/model.js';
 import { checkGrammarText } from '../../src/model/grammar.js';
+import { parseToolCalls } from '../../src/model/tool-calls/index.js';
 import { MlxLabError } from '../../src/core/errors.js';
 import { modelDir } from '../helpers/paths.js';
 
@@ -62,6 +63,35 @@ describe('tool-call grammars', () => {
     expect(checkGrammarText(tok, { toolCalls: 'required' }, 'text first', ctx).ok).toBe(false);
   });
 
+  it('Qwen3 XML, "required": typed parameters parse back to arguments that fit, for several seeds', async () => {
+    const schema = { type: 'object', properties: { days: { type: 'integer', minimum: 1, maximum: 7 }, metric: { type: 'boolean' }, unit: { enum: ['C', 'F'] } }, required: ['days', 'unit'], additionalProperties: false };
+    const tools = [{ type: 'function', function: { name: 'forecast', parameters: schema } }];
+    const fits = new Ajv().compile(schema);
+    let calls = 0;
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const g = await model.generate('forecast?', { tools, toolFormat: 'qwen3_xml', temperature: 1, seed, maxTokens: 120, grammar: { toolCalls: 'required' } });
+      expect(g.rawText.startsWith('<tool_call>\n<function=forecast>\n<parameter=days>\n')).toBe(true);
+      const parsed = parseToolCalls(g.rawText, 'qwen3_xml', { schemas: { forecast: schema } });
+      for (const call of parsed.calls) {
+        calls++;
+        expect(call.name).toBe('forecast');
+        expect(fits(call.arguments), JSON.stringify(call.arguments)).toBe(true);
+      }
+    }
+    expect(calls).toBeGreaterThan(3);
+  });
+
+  it('Qwen3 XML: text values run to </parameter>, "auto" lets text run to the trigger, bad calls are refused', () => {
+    const tok = model.tokenizer;
+    const ctx = { tools: TOOLS, toolFormat: 'qwen3_xml' };
+    const call = '<tool_call>\n<function=get_weather>\n<parameter=city>\nRome\n</parameter>\n<parameter=days>\n3\n</parameter>\n</function>\n</tool_call>';
+    expect(checkGrammarText(tok, { toolCalls: 'required' }, call, ctx)).toEqual({ ok: true, complete: true });
+    expect(checkGrammarText(tok, { toolCalls: 'auto' }, `Looking. ${call} Done.`, ctx)).toEqual({ ok: true, complete: true });
+    expect(checkGrammarText(tok, { toolCalls: 'required' }, call.replace('\n3\n', '\n9\n'), ctx).ok).toBe(false); // days past its maximum
+    expect(checkGrammarText(tok, { toolCalls: 'required' }, call.replace('get_weather', 'delete_all'), ctx).ok).toBe(false);
+    expect(checkGrammarText(tok, { toolCalls: 'auto' }, 'Sure. <tool_call>\n<function=now>\n<parameter=x>\n1\n</parameter>\n</function>', ctx).ok).toBe(false);
+  });
+
   it('checkGrammarText works for every grammar kind', () => {
     const tok = model.tokenizer;
     expect(checkGrammarText(tok, { regex: '[0-9]+' }, '123')).toEqual({ ok: true, complete: true });
@@ -79,7 +109,7 @@ describe('tool-call grammars', () => {
       expect((err as Error).message).toMatch(pattern);
     };
     await fails({ grammar: { toolCalls: 'required' } }, /grammar\.toolCalls: a tool-call grammar needs the tools option/);
-    await fails({ tools: TOOLS, toolFormat: 'qwen3_xml', grammar: { toolCalls: 'auto' } }, /hermes syntax only; this call reads "qwen3_xml"/);
+    await fails({ tools: TOOLS, toolFormat: 'pythonic', grammar: { toolCalls: 'auto' } }, /made for the hermes and qwen3_xml syntaxes; this call reads "pythonic"/);
     await fails({ tools: TOOLS, grammar: { toolCalls: 'always' as never } }, /grammar\.toolCalls: must be "auto" or "required"/);
     await fails({ tools: [{ type: 'function', function: {} }], grammar: { toolCalls: 'auto' } }, /tools\[0\] is not a tool schema/);
   });
