@@ -133,7 +133,7 @@ export function generateCommand(): Command {
     .option('--tool-format <format>', 'how tool calls are parsed: auto (from the chat template), hermes, qwen3_xml, llama3_json, mistral, pythonic, none', (v: string) => checkToolFormat(v, '--tool-format'), 'auto')
     .option('--json-schema <json|file>', 'constrain the reply to a JSON Schema (inline JSON or a file)')
     .option('--regex <re>', 'constrain the reply to a regular expression (Rust regex syntax)')
-    .option('--tool-calls <mode>', 'constrain the reply to calls of --tools in the Hermes syntax: auto (text, and a valid call after each <tool_call>) or required (calls only)')
+    .option('--tool-calls <mode>', 'constrain the reply to calls of --tools in the call syntax (hermes or qwen3_xml): auto (text, and a valid call after each <tool_call>) or required (calls only)')
     .option('--lark <grammar|file>', 'constrain the reply to a Lark grammar (llguidance syntax; inline or a file)')
     .option('--json', 'print one JSON object (text, toolCalls, stats) instead of streaming text')
     .option('-v, --verbose', 'say what runs: MLX, the device, the BLAS and its kernel, the compute policy (on stderr)')
