@@ -12,8 +12,8 @@ import type { Tokenizer } from './tokenizer.js';
 
 /**
  * A grammar the reply must follow: a JSON Schema (object or its JSON text), a regex (Rust syntax),
- * a Lark grammar, or tool calls of the `tools` option in the Hermes syntax ("auto": free text and
- * calls; "required": calls only).
+ * a Lark grammar, or tool calls of the `tools` option in the call syntax in use (hermes or
+ * qwen3_xml; "auto": free text and calls; "required": calls only).
  */
 export type GrammarOption = { jsonSchema: object | boolean | string } | { regex: string } | { lark: string } | { toolCalls: 'auto' | 'required' };
 
