@@ -8,6 +8,9 @@
 //   mlx-lm-same-blas-f32  mlx_lm.generate on the float32-dequantized folder, our libmlx and BLAS
 //   mlx-lm-stock          mlx_lm.generate as pip installs it (its wheel's reference BLAS), 4-bit
 //   llama.cpp             node-llama-cpp's prebuilt CPU build on the same GGUF (Q4_1), batch 1
+//   ours-auto-grammar     ours-auto under a grammar (llguidance mask every token; a regex that
+//                         allows any text and never ends early): the cost of constrained decoding.
+//                         Opt-in: name it in --sides (not in "all" or "ours").
 // and the comparisons (COMPARISONS below): the like-for-like ones (same stored weights and
 // kernels; same float32 math on the same BLAS) are the headline; "what a user gets" (ours auto
 // vs mlx-lm as installed: policy + engine) and the llama.cpp peer are labelled as what they are.
@@ -45,6 +48,7 @@ const SIDES = {
   'mlx-lm-same-blas': { name: 'mlx-lm same-blas', engine: 'mlx-lm', venv: 'same-blas', folder: 'quant', weights: 'stored 4-bit (affine, group 32)', kernels: 'MLX quantized matmul (CPU)', batching: 'batch_generate' },
   'mlx-lm-same-blas-f32': { name: 'mlx-lm same-blas f32', engine: 'mlx-lm', venv: 'same-blas', folder: 'f32', weights: 'float32 folder (dequantized)', kernels: 'MLX f32 matmul on BLAS', batching: 'batch_generate' },
   'mlx-lm-stock': { name: 'mlx-lm stock', engine: 'mlx-lm', venv: 'stock', folder: 'quant', weights: 'stored 4-bit (affine, group 32)', kernels: 'MLX quantized matmul (CPU)', batching: 'batch_generate' },
+  'ours-auto-grammar': { name: 'ours auto + grammar', engine: 'ours', compute: 'auto', grammar: true, optIn: true, folder: 'quant', weights: 'float32 copies of the 4-bit weights (our CPU policy)', kernels: 'MLX f32 matmul on BLAS + llguidance token mask', batching: 'generateBatch, one prefill per row' },
   'llama.cpp': { name: 'llama.cpp', engine: 'llama.cpp', folder: 'gguf', weights: 'stored Q4_1 GGUF (the same 4-bit values)', kernels: 'ggml CPU kernels (no BLAS)', batching: 'batch 1 only' },
 };
 
@@ -54,6 +58,7 @@ const COMPARISONS = [
   { id: 'same-math', kind: 'like-for-like', label: 'same math: the float32 folder, same libmlx and BLAS', a: 'ours-f32', b: 'mlx-lm-same-blas-f32' },
   { id: 'user', kind: 'policy + engine', label: 'what a user gets: ours auto (f32 copies) vs mlx-lm as installed', a: 'ours-auto', b: 'mlx-lm-stock' },
   { id: 'llama.cpp-weights', kind: 'peer', label: 'llama.cpp peer: same stored 4-bit weights, each engine its kernels', a: 'ours-native', b: 'llama.cpp' },
+  { id: 'grammar-cost', kind: 'feature cost', label: 'constrained decoding: ours auto with a grammar vs without', a: 'ours-auto-grammar', b: 'ours-auto' },
   { id: 'llama.cpp-user', kind: 'peer', label: 'llama.cpp peer: what a user gets (ours auto)', a: 'ours-auto', b: 'llama.cpp' },
 ];
 
@@ -72,6 +77,7 @@ const { values, positionals } = parseArgs({
     sides: { type: 'string', default: 'all' },
     'llama-threads': { type: 'string', default: '2' },
     compute: { type: 'string', default: 'auto' },
+    grammar: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     out: { type: 'string' },
     worker: { type: 'boolean', default: false },
@@ -83,15 +89,19 @@ const log = (msg) => process.stderr.write(`[bench:generate] ${msg}\n`);
 
 /** --sides: "all", "ours" (no Python, no node-llama-cpp) or a list of SIDES keys. */
 function parseSides(text) {
-  if (text === 'all') return Object.keys(SIDES);
-  if (text === 'ours') return Object.keys(SIDES).filter((k) => SIDES[k].engine === 'ours');
+  if (text === 'all') return Object.keys(SIDES).filter((k) => !SIDES[k].optIn);
+  if (text === 'ours') return Object.keys(SIDES).filter((k) => SIDES[k].engine === 'ours' && !SIDES[k].optIn);
   const keys = list(text);
   for (const k of keys) if (!SIDES[k]) throw new Error(`--sides: unknown "${k}" (${Object.keys(SIDES).join(', ')}, all or ours)`);
   return keys;
 }
 
 // ------------------------------------------------------------------ worker: our side
-async function worker(jobFile, compute) {
+// Any text, never complete (it waits for bytes no counting prompt makes): every token is masked,
+// EOS never allowed, so exactly max-tokens tokens come out as on the other sides.
+const BENCH_GRAMMAR = { regex: '(?s:.*)\\x01\\x02\\x03' };
+
+async function worker(jobFile, compute, grammar) {
   const job = JSON.parse(readFileSync(jobFile, 'utf8'));
   const { loadModel, runtime } = await import('../dist/index.js');
   const { native } = await import('../dist/core/native.js');
@@ -116,7 +126,7 @@ async function worker(jobFile, compute) {
       const inputs = Array.from({ length: cfg.batch }, () => ({ tokens: cfg.prompt }));
       // Every row has the same prompt; mlx-lm's batch_generate prefills each row, so ours must
       // too (sharePrefix: false), or batch > 1 would time one prefill against `batch` of them.
-      const gens = await model.generateBatch(inputs, { maxTokens: cfg.max_tokens, temperature: 0, sharePrefix: false });
+      const gens = await model.generateBatch(inputs, { maxTokens: cfg.max_tokens, temperature: 0, sharePrefix: false, grammar: grammar ? BENCH_GRAMMAR : undefined });
       const g = gens[0];
       if (i < job.warmup) continue;
       runs.push({
@@ -144,7 +154,7 @@ const runJson = (cmd, args, label) => runSide(cmd, args, { label, log });
 function sideCommand(key, jobs, context) {
   const side = SIDES[key];
   const job = jobs[side.folder];
-  if (side.engine === 'ours') return [process.execPath, [fileURLToPath(import.meta.url), '--worker', '--compute', side.compute, job]];
+  if (side.engine === 'ours') return [process.execPath, [fileURLToPath(import.meta.url), '--worker', '--compute', side.compute, ...(side.grammar ? ['--grammar'] : []), job]];
   if (side.engine === 'mlx-lm') return [context.python[side.venv], [join(HERE, 'lib', 'mlx_lm_generate.py'), job]];
   return [process.execPath, [join(HERE, 'lib', 'llama_cpp_generate.mjs'), job, context.llamaModule, context.gguf, String(context.llamaThreads)]];
 }
@@ -294,7 +304,7 @@ function printReport(report) {
 }
 
 try {
-  if (values.worker) await worker(positionals[0], values.compute);
+  if (values.worker) await worker(positionals[0], values.compute, values.grammar);
   else await main();
 } catch (err) {
   log(`failed: ${err.message}`);

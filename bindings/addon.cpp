@@ -121,6 +121,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFuse(env, exports);  // bindings/fuse.cpp
   void InitDistributed(Napi::Env, Napi::Object);
   InitDistributed(env, exports);  // bindings/distributed.cpp
+  void InitGrammar(Napi::Env, Napi::Object);
+  InitGrammar(env, exports);  // bindings/grammar.cpp
   return exports;
 }
 

@@ -227,6 +227,7 @@ GenerateRequest to_generate_request(const Napi::Object& o) {
        to_tokens(o.Has("eosIds") ? o.Get("eosIds") : Napi::Array::New(o.Env()), "eosIds")) {
     r.eos_ids.insert(id);
   }
+  read_grammars(o, r);
   return r;
 }
 

@@ -40,4 +40,7 @@ ModelConfig to_model_config(const Napi::Object& obj);
 // { prompts, maxTokens, temperature, topP, topK, minP, repetitionPenalty, ... }.
 GenerateRequest to_generate_request(const Napi::Object& obj);
 
+// The request's grammars ([{ type, data } | null]) and grammarVocab handle (bindings/grammar.cpp).
+void read_grammars(const Napi::Object& obj, GenerateRequest& request);
+
 }  // namespace mlxlab::js

@@ -19,6 +19,7 @@ const char* finish_name(FinishReason r) {
     case FinishReason::kEos: return "eos";
     case FinishReason::kStop: return "stop";
     case FinishReason::kCancelled: return "cancelled";
+    case FinishReason::kGrammar: return "grammar";
     default: return "length";
   }
 }
@@ -202,6 +203,7 @@ Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
           std::copy(s.tokens.begin(), s.tokens.end(), tokens.Data());
           so.Set("tokens", tokens);
           so.Set("finish", finish_name(s.finish));
+          if (!s.grammar_error.empty()) so.Set("grammarError", s.grammar_error);
           seqs.Set(i, so);
         }
         out.Set("sequences", seqs);

@@ -31,6 +31,7 @@ inline constexpr const char* kCancelled = "E_ABORTED";        // cancelled throu
 inline constexpr const char* kMlx = "E_MLX";                  // an error raised inside MLX
 inline constexpr const char* kTrain = "E_TRAIN";              // a training step failed
 inline constexpr const char* kDistributed = "E_DISTRIBUTED";  // a distributed group failed
+inline constexpr const char* kGrammar = "E_GRAMMAR";          // invalid grammar or no engine
 inline constexpr const char* kInternal = "E_INTERNAL";        // anything else
 // An I/O failure; the message ends with "(ENOSPC)" etc. and src/errors.ts (ioCodeOf, the one
 // errno mapping) turns it into E_NO_SPACE, E_READ_ONLY, ... when the error reaches JS.

@@ -8,6 +8,7 @@
 #include <limits>
 #include <string>
 
+#include "constraints.h"
 #include "errors.h"
 #include "models/decoder.h"
 
@@ -45,6 +46,10 @@ void validate(const Model& model, const GenerateRequest& r, const StopFlags& sto
   }
   if (s.repetition_penalty != 1.0f && s.repetition_context < 1) {
     fail(codes::kArgument, "generate: repetition_context must be >= 1");
+  }
+  if (!r.grammars.empty() && r.grammars.size() != r.prompts.size()) {
+    fail(codes::kArgument, "generate: " + std::to_string(r.grammars.size()) + " grammars for " +
+                               std::to_string(r.prompts.size()) + " prompts");
   }
 }
 
@@ -209,6 +214,9 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
   for (const auto& p : request.prompts) result.stats.prompt_tokens += p.size();
 
   try {
+    // Grammars compile before any work: an invalid one fails the call before a token.
+    Constraints constraints(request.grammar_vocab, request.grammars, request.prompts.size(),
+                            model.config().vocab_size);
     mx::reset_peak_memory();
     auto start = Clock::now();
     auto* decoder = as_decoder(model);
@@ -261,13 +269,21 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
       done = end;
     }
 
-    // Logits of the last position -> processed -> next token [B].
+    std::vector<bool> active(B, true);
+    // rows[r]: the sequence that batch row r decodes (see drop_finished_rows).
+    std::vector<int> rows(B);
+    for (int b = 0; b < B; ++b) rows[b] = b;
+
+    // Logits of the last position -> processed -> masked by the grammars -> next token [B].
     auto step = [&](const mx::array& input, int start_pos) {
       int end_pos = start_pos + input.shape(1);
       auto logits = run(input, padding_mask(batch, start_pos, end_pos));
       int R = logits.shape(0), L = logits.shape(1), V = logits.shape(2);
       logits = mx::reshape(mx::slice(logits, {0, L - 1, 0}, {R, L, V}), {R, V});
       if (penalize) logits = repetition_penalty(logits, *history, sp.repetition_penalty);
+      if (constraints.any()) {
+        logits = mx::where(constraints.mask(rows, active, V), logits, minus_inf(logits.dtype()));
+      }
       return sampler(logits);
     };
     // Remember a new token for the repetition penalty.
@@ -278,7 +294,6 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
       history = columns(h, std::max(0, n - sp.repetition_context), n);
     };
 
-    std::vector<bool> active(B, true);
     int n_active = B;
     auto finish = [&](int b, FinishReason why) {
       if (!active[b]) return;
@@ -298,10 +313,8 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
       mx::async_eval(y);
       ++pos;
     }
-    // rows[r]: the sequence that batch row r decodes. Finished rows are dropped from the batch
-    // (and its cache) once a quarter of it has finished, so the long tail decodes cheaply.
-    std::vector<int> rows(B);
-    for (int b = 0; b < B; ++b) rows[b] = b;
+    // Finished rows are dropped from the batch (and its cache) once a quarter of it has
+    // finished, so the long tail decodes cheaply.
     auto drop_finished_rows = [&] {
       std::vector<int32_t> keep;
       for (size_t r = 0; r < rows.size(); ++r) {
@@ -327,11 +340,14 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
     std::vector<int32_t> tokens(B);
     while (n_active > 0) {
       std::optional<mx::array> next_y;
-      if (n + 1 < request.max_tokens) {
+      // Queue the next step now, unless its mask waits for this step's tokens.
+      auto queue_next = [&] {
+        if (n + 1 >= request.max_tokens || n_active == 0) return;
         next_y = step(mx::reshape(y, {-1, 1}), pos);
         remember(*next_y);
         mx::async_eval(*next_y);
-      }
+      };
+      if (!constraints.any()) queue_next();
       if (n == 0) {
         mx::eval(y);
         result.stats.prompt_seconds = seconds_since(start);
@@ -350,16 +366,24 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
           finish(b, FinishReason::kStop);
           continue;
         }
+        if (constraints.failure(b)) {
+          result.sequences[b].grammar_error = *constraints.failure(b);
+          finish(b, FinishReason::kGrammar);
+          continue;
+        }
         int t = tokens[r];
         if (request.eos_ids.count(t)) {
           finish(b, FinishReason::kEos);
           continue;
         }
+        constraints.take(b, t);
         result.sequences[b].tokens.push_back(t);
         ++result.stats.generated_tokens;
         sink(b, t);
         if (stops.stopped(b))
           finish(b, FinishReason::kStop);
+        else if (constraints.complete(b))
+          finish(b, FinishReason::kEos);
         else if (static_cast<int>(result.sequences[b].tokens.size()) >= request.max_tokens) {
           finish(b, FinishReason::kLength);
         }
@@ -367,6 +391,7 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
       if (cancel.cancelled()) {
         for (int b = 0; b < B; ++b) finish(b, FinishReason::kCancelled);
       }
+      if (constraints.any()) queue_next();
       if (n % 256 == 0) mx::clear_cache();
       if (!next_y) break;
       y = *next_y;

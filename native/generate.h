@@ -5,11 +5,14 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "engine.h"
+#include "grammar.h"
 #include "models/model.h"
 
 namespace mlxlab {
@@ -33,6 +36,9 @@ struct GenerateRequest {
   // Prefill the prompts' common leading tokens (a system prompt, tools) once for all rows when
   // there are at least this many; 0 turns the reuse off.
   int min_shared_prefix = 32;
+  // Constrained decoding: a grammar per prompt (empty or nullopt: free) over this vocabulary.
+  std::vector<std::optional<GrammarSpec>> grammars;
+  std::shared_ptr<const GrammarVocab> grammar_vocab;
 };
 
 // Per-sequence stop requests from another thread (stop string matched in TS).
@@ -49,11 +55,13 @@ class StopFlags {
   std::vector<std::atomic<bool>> flags_;
 };
 
-enum class FinishReason { kLength, kEos, kStop, kCancelled };
+// kGrammar: the sequence's grammar could go no further (a dead end), see grammar_error.
+enum class FinishReason { kLength, kEos, kStop, kCancelled, kGrammar };
 
 struct SequenceResult {
   std::vector<int> tokens;
   FinishReason finish = FinishReason::kLength;
+  std::string grammar_error;
 };
 
 struct GenerateStats {

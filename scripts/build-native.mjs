@@ -6,13 +6,25 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureLlguidance } from './lib/llguidance.mjs';
 import { ensureSdk } from './mlx-sdk.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 
+/** The grammar engine under .mlx/ (constrained decoding); a failure only warns: the rest works without it. */
+export async function fetchGrammarEngine() {
+  const log = (msg) => process.stderr.write(`[mlx-lab] ${msg}\n`);
+  try {
+    await ensureLlguidance(join(ROOT, '.mlx'), log);
+  } catch (err) {
+    log(`WARNING: no grammar engine (constrained generation unavailable): ${err.message}`);
+  }
+}
+
 export async function buildNative(extra = []) {
   const sdk = await ensureSdk();
+  await fetchGrammarEngine();
   mkdirSync(join(ROOT, '.mlx'), { recursive: true });
   writeFileSync(join(ROOT, '.mlx', 'current.json'), JSON.stringify(sdk, null, 2));
   const cmakeJs = join(dirname(require.resolve('cmake-js/package.json')), 'bin', 'cmake-js');

@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildNative } from './build-native.mjs';
+import { buildNative, fetchGrammarEngine } from './build-native.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -22,6 +22,7 @@ if (process.env.MLX_LAB_SKIP_BUILD === '1') {
   process.stderr.write('[mlx-lab] MLX_LAB_SKIP_BUILD=1: not building the native addon\n');
 } else if (hasPrebuild() && !process.env.MLX_LAB_FORCE_BUILD) {
   process.stderr.write('[mlx-lab] using the prebuilt addon from prebuilds/\n');
+  await fetchGrammarEngine();
 } else {
   try {
     await buildNative();

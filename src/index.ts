@@ -42,6 +42,7 @@ export { runEval, type EvalOptions, type EvalResult, type CaseResult } from './e
 export { loadSuite, parseSuite, scoreCase, registerScorer, loadScorerFile, summarizeScores, wilsonInterval, type EvalSuite, type EvalCase, type ScoreResult, type FailureClass } from './eval/index.js';
 export type { CaseScore, CategorySummary, Interval, MeanSummary, ScoreSummary } from './eval/stats.js';
 export type { Scorer, ScorerInput, ScorerOutput } from './eval/scorers.js';
+export { checkGrammarText, type GrammarOption } from './model/grammar.js';
 export { parseToolCalls, detectToolFormat, type CallError, type CallFormat, type ParsedCall, type ToolFormat, type ToolCallParse } from './model/tool-calls/index.js';
 export type { Expectation } from './eval/suite-types.js';
 export type { SandboxLimits } from './eval/sandbox.js';

@@ -1,5 +1,5 @@
 // The exported function names of an ELF64 little-endian shared object (x86_64, aarch64): what
-// the BLAS shim must forward. Reads the file's .dynsym section; no binutils needed.
+// the BLAS shim must forward; and the names it needs (what the grammar engine's stub defines). Reads the file's .dynsym section; no binutils needed.
 import { readFileSync } from 'node:fs';
 
 const SHT_DYNSYM = 11;
@@ -9,6 +9,16 @@ const SHN_UNDEF = 0;
 
 /** Defined function symbols in the dynamic symbol table of an ELF64 LE file, sorted. */
 export function exportedFunctions(path) {
+  return dynamicSymbols(path, (type, undef) => !undef && (type === STT_FUNC || type === STT_GNU_IFUNC));
+}
+
+/** Symbols an ELF64 LE file needs from elsewhere (functions and data), sorted; weak ones included. */
+export function undefinedSymbols(path) {
+  return dynamicSymbols(path, (type, undef) => undef && type !== 0xf);
+}
+
+// Names in the dynamic symbol table that `want(type, undefined)` accepts.
+function dynamicSymbols(path, want) {
   const buf = readFileSync(path);
   if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46) throw new Error(`${path}: not an ELF file`);
   if (buf[4] !== 2 || buf[5] !== 1) throw new Error(`${path}: not a 64-bit little-endian ELF file`);
@@ -27,7 +37,7 @@ export function exportedFunctions(path) {
     const str = section(sym.link);
     for (let o = sym.offset; o + 24 <= sym.offset + sym.size; o += sym.entsize || 24) {
       const type = buf[o + 4] & 0xf;
-      if ((type !== STT_FUNC && type !== STT_GNU_IFUNC) || buf.readUInt16LE(o + 6) === SHN_UNDEF) continue;
+      if (buf.readUInt32LE(o) === 0 || !want(type, buf.readUInt16LE(o + 6) === SHN_UNDEF)) continue;
       const start = str.offset + buf.readUInt32LE(o);
       const end = buf.indexOf(0, start);
       if (start >= buf.length || end < 0) throw new Error(`${path}: a symbol name lies outside the file`);

@@ -33,21 +33,36 @@ async function fetchJson(url) {
 
 /** Download the wheel of pkg==version for this machine (cached under .cache/wheels), sha256 checked. */
 export async function downloadWheel(pkg, version, log = () => {}) {
-  const index = process.env.MLX_LAB_PYPI_SIMPLE ?? 'https://pypi.org/simple';
-  const meta = await fetchJson(`${index}/${pkg}/`);
+  const meta = await fetchJson(`${indexUrl()}/${pkg}/`);
   const prefix = `${pkg.replaceAll('-', '_')}-${version}-`;
   const fits = meta.files.filter((u) => u.filename.startsWith(prefix) && wheelFits(u.filename) && !u.yanked).sort((a, b) => b.filename.localeCompare(a.filename));
   if (fits.length === 0) throw new Error(`${pkg}==${version} has no wheel for ${process.platform}/${process.arch}`);
-  const file = fits[0];
+  return fetchChecked(fits[0], fits[0].hashes.sha256, log);
+}
+
+/** Download one named wheel file of pkg, checked against the sha256 pinned here (not the index's). */
+export async function downloadPinnedWheel(pkg, filename, sha256, log = () => {}) {
+  const meta = await fetchJson(`${indexUrl()}/${pkg}/`);
+  const file = meta.files.find((u) => u.filename === filename);
+  if (!file) throw new Error(`${filename} is not on the package index`);
+  return fetchChecked(file, sha256, log);
+}
+
+function indexUrl() {
+  return process.env.MLX_LAB_PYPI_SIMPLE ?? 'https://pypi.org/simple';
+}
+
+// A file of the index (cached under .cache/wheels) whose sha256 must be `sha256`.
+async function fetchChecked(file, sha256, log) {
   mkdirSync(WHEEL_CACHE, { recursive: true });
   const path = join(WHEEL_CACHE, file.filename);
   const sha = (buf) => createHash('sha256').update(buf).digest('hex');
-  if (existsSync(path) && sha(readFileSync(path)) === file.hashes.sha256) return path;
+  if (existsSync(path) && sha(readFileSync(path)) === sha256) return path;
   log(`downloading ${file.filename} (${(file.size / 1e6).toFixed(1)} MB)`);
-  const res = await fetch(file.url);
+  const res = await fetch(new URL(file.url, `${indexUrl()}/`));
   if (!res.ok) throw new Error(`GET ${file.url}: HTTP ${res.status}`);
   const buf = Buffer.from(await res.arrayBuffer());
-  if (sha(buf) !== file.hashes.sha256) throw new Error(`sha256 mismatch for ${file.filename}`);
+  if (sha(buf) !== sha256) throw new Error(`sha256 mismatch for ${file.filename}`);
   writeFileSync(path + '.part', buf);
   renameSync(path + '.part', path);
   return path;

@@ -10,6 +10,7 @@ import { parseJson } from '../core/json.js';
 import { isPlainObject } from '../core/suggest.js';
 import type { ToolSchema } from '../model/chat.js';
 import { checkToolFormat, type ParsedCall } from '../model/tool-calls/index.js';
+import { toNativeGrammar, type GrammarOption } from '../model/grammar.js';
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -57,6 +58,43 @@ export function readTools(arg: string): ToolSchema[] {
   return value as ToolSchema[];
 }
 
+/** Inline text, or the text of a file when the argument does not look like `inline` (E_GRAMMAR naming the flag). */
+function inlineOrFile(arg: string, flag: string, inline: (text: string) => boolean): string {
+  if (inline(arg)) return arg;
+  try {
+    return readRegularFile(arg, 'utf8');
+  } catch (cause) {
+    throw new MlxLabError('E_GRAMMAR', `${flag}: "${arg}" is neither inline text nor a readable file (${(cause as Error).message})`, { cause });
+  }
+}
+
+/** --json-schema <json|file>, --regex <re>, --lark <file>, --tool-calls <mode>: at most one, checked before the model loads. */
+export function readGrammar(opts: { jsonSchema?: string; regex?: string; lark?: string; toolCalls?: string }): GrammarOption | undefined {
+  const given = (['jsonSchema', 'regex', 'lark', 'toolCalls'] as const).filter((k) => opts[k] !== undefined);
+  if (given.length > 1) throw new MlxLabError('E_ARGUMENT', 'give one of --json-schema, --regex, --lark, --tool-calls');
+  if (opts.toolCalls !== undefined) {
+    if (opts.toolCalls !== 'auto' && opts.toolCalls !== 'required') throw new MlxLabError('E_GRAMMAR', `--tool-calls must be auto or required, got "${opts.toolCalls}"`);
+    return { toolCalls: opts.toolCalls };
+  }
+  let grammar: GrammarOption | undefined;
+  if (opts.jsonSchema !== undefined) grammar = { jsonSchema: inlineOrFile(opts.jsonSchema, '--json-schema', (t) => /^\s*[{]/.test(t) || /^\s*(true|false)\s*$/.test(t)) };
+  if (opts.regex !== undefined) grammar = { regex: opts.regex };
+  if (opts.lark !== undefined) grammar = { lark: inlineOrFile(opts.lark, '--lark', (t) => t.includes('\n') || t.includes(':')) };
+  const flag = { jsonSchema: '--json-schema', regex: '--regex', lark: '--lark', toolCalls: '--tool-calls' }[given[0]];
+  if (grammar) toNativeGrammar(grammar, flag);
+  return grammar;
+}
+
+/** An engine error about the grammar option, named after its flag. */
+function renameGrammarError(err: unknown): never {
+  if (err instanceof MlxLabError && err.code === 'E_GRAMMAR') {
+    const flags: Record<string, string> = { jsonSchema: '--json-schema', regex: '--regex', lark: '--lark', toolCalls: '--tool-calls' };
+    const flag = flags[/^grammar\.(\w+)/.exec(err.message)?.[1] ?? ''];
+    if (flag) throw new MlxLabError('E_GRAMMAR', `${flag}: ${err.message.replace(/^grammar\.\w+( \(\w+\))?: /, '')}`, { cause: err });
+  }
+  throw err;
+}
+
 /** The parsed calls, one line each, after the streamed text. */
 function callLines(calls: readonly ParsedCall[]): string {
   return calls.map((c) => `Tool call: ${c.name} ${JSON.stringify(c.arguments)}\n`).join('');
@@ -93,12 +131,18 @@ export function generateCommand(): Command {
     .option('--enable-thinking', 'let thinking models think (templates with enable_thinking)')
     .option('--tools <json|file>', 'tool schemas for the chat template, as a JSON array or a file holding one')
     .option('--tool-format <format>', 'how tool calls are parsed: auto (from the chat template), hermes, qwen3_xml, llama3_json, mistral, pythonic, none', (v: string) => checkToolFormat(v, '--tool-format'), 'auto')
+    .option('--json-schema <json|file>', 'constrain the reply to a JSON Schema (inline JSON or a file)')
+    .option('--regex <re>', 'constrain the reply to a regular expression (Rust regex syntax)')
+    .option('--tool-calls <mode>', 'constrain the reply to calls of --tools in the call syntax (hermes or qwen3_xml): auto (text, and a valid call after each <tool_call>) or required (calls only)')
+    .option('--lark <grammar|file>', 'constrain the reply to a Lark grammar (llguidance syntax; inline or a file)')
     .option('--json', 'print one JSON object (text, toolCalls, stats) instead of streaming text')
     .option('-v, --verbose', 'say what runs: MLX, the device, the BLAS and its kernel, the compute policy (on stderr)')
     .action(async (opts) => {
       if (!opts.prompt && !opts.messages) throw new MlxLabError('E_ARGUMENT', 'give --prompt or --messages');
       const input = opts.messages ? readMessages(opts.messages) : (opts.prompt as string);
       const tools = opts.tools ? readTools(opts.tools) : undefined;
+      const grammar = readGrammar(opts);
+      if (opts.toolCalls !== undefined && !tools) throw new MlxLabError('E_ARGUMENT', '--tool-calls needs --tools (the tools the calls may name)');
       const controller = new AbortController();
       const interrupt = onInterrupt(controller, 'generation stops after the current token');
       const model = await loadModel(opts.model);
@@ -118,16 +162,19 @@ export function generateCommand(): Command {
           enableThinking: opts.enableThinking,
           tools,
           toolFormat: opts.toolFormat,
+          grammar,
           signal: controller.signal,
         };
         if (opts.json) {
-          const g = await model.generate(input, options);
+          const g = await model.generate(input, options).catch((err: unknown) => renameGrammarError(err));
           process.stdout.write(JSON.stringify(g) + '\n');
           return;
         }
         const stream = model.stream(input, options);
+        stream.result.catch(() => {}); // errors surface through next()
+        // The first step before the banner: a grammar the engine refuses fails before any output.
+        let step = await stream.next().catch((err: unknown) => renameGrammarError(err));
         process.stdout.write('==========\n');
-        let step = await stream.next();
         while (!step.done) {
           process.stdout.write(step.value.text);
           step = await stream.next();

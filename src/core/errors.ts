@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   'E_HUB', // a Hugging Face Hub id could not be resolved or downloaded (access, network, offline, listing)
   'E_TOKENIZER', // missing or invalid tokenizer files
   'E_TEMPLATE', // chat template errors
+  'E_GRAMMAR', // an invalid grammar (JSON schema, regex, Lark) or no grammar engine installed
   'E_ARGUMENT', // bad call arguments
   'E_DISPOSED', // handle used after dispose()
   'E_ABORTED', // cancelled through an AbortSignal

@@ -33,9 +33,24 @@ export interface NativeGenerateRequest extends SamplingOptions {
   prefillStep?: number;
   /** Prefill the prompts' common leading tokens once when there are at least this many (0: off). Default 32. */
   minSharedPrefix?: number;
+  /** One grammar per prompt (null: free); needs grammarVocab. */
+  grammars?: (NativeGrammar | null)[];
+  grammarVocab?: NativeGrammarVocab;
 }
 
-export type FinishReason = 'length' | 'eos' | 'stop' | 'cancelled';
+/** A grammar in one of the engine's formats. */
+export interface NativeGrammar {
+  type: 'json_schema' | 'regex' | 'lark';
+  data: string;
+  /** What errors call it: the option it came from (e.g. "grammar.regex"). */
+  name?: string;
+}
+
+/** A vocabulary handed to the grammar engine (opaque). */
+export type NativeGrammarVocab = { readonly __brand: 'NativeGrammarVocab' };
+
+/** "grammar": the sequence's grammar allowed no further token (grammarError says why). */
+export type FinishReason = 'length' | 'eos' | 'stop' | 'cancelled' | 'grammar';
 
 export interface NativeGenerateStats {
   promptTokens: number;
@@ -48,7 +63,7 @@ export interface NativeGenerateStats {
 }
 
 export interface NativeGenerateResult {
-  sequences: { tokens: Int32Array; finish: FinishReason }[];
+  sequences: { tokens: Int32Array; finish: FinishReason; grammarError?: string }[];
   stats: NativeGenerateStats;
 }
 
@@ -369,6 +384,17 @@ export interface NativeAddon {
   distributedAllGather(text: string): Promise<string[]>;
   /** Bytes this rank sent through collectives so far (ring algorithm estimate). */
   distributedBytesSent(): Promise<number>;
+}
+
+// ---- grammar engine (bindings/grammar.cpp, native/grammar.h)
+
+export interface NativeAddon {
+  /** Load llguidance (the stub of its Python names first); returns its version. E_GRAMMAR when it cannot load. */
+  loadGrammarEngine(stubPath: string, libPath: string): string;
+  /** Each token's bytes back to back, their lengths, and the EOS ids the grammar may end on (the first is the main one). */
+  grammarVocab(bytes: Uint8Array, lens: Uint32Array, eosIds: number[]): NativeGrammarVocab;
+  /** Feed tokens through a fresh matcher: all taken (ok), a complete reply, or why the first bad one was refused. E_GRAMMAR for an invalid grammar. */
+  checkGrammar(vocab: NativeGrammarVocab, grammar: NativeGrammar, tokens: number[]): { ok: boolean; complete: boolean; taken: number; error?: string };
 }
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -17,6 +17,8 @@ export interface Generation {
   finishReason: GenerationFinish;
   /** The stop string that ended the text, when finishReason is "stop". */
   stopString?: string;
+  /** Why the grammar could go no further, when finishReason is "grammar". */
+  grammarError?: string;
   promptTokens: number;
   /** Leading prompt tokens shared by the whole batch and prefilled once for it (0 when none). */
   sharedPrefixTokens: number;

@@ -15,6 +15,7 @@ import { ChatTemplate, type ChatMessage, type ChatOptions } from './chat.js';
 import { tokenizerFromGguf } from './gguf-tokenizer.js';
 import { attachToNative, type AttachedAdapter } from './adapters.js';
 import { resolveModelPath, type HubOptions } from '../hub/resolve.js';
+import { grammarsOf, grammarVocab, type GrammarOption } from './grammar.js';
 import { checkToolFormat, parameterSchemasOf, parseToolCalls, resolveToolFormat, type CallFormat, type ToolFormat } from './tool-calls/index.js';
 
 export type { ChatMessage } from './chat.js';
@@ -45,6 +46,12 @@ export interface GenerateOptions extends SamplingOptions, ChatOptions {
    * chat template teaches (`<tool_call>` blocks when it shows none), a named syntax, or `none`.
    */
   toolFormat?: ToolFormat;
+  /**
+   * Constrained decoding: the reply follows this grammar (tokens it forbids are masked before
+   * sampling; the reply ends when it is complete). generateBatch also takes a list, one grammar
+   * (or null) per prompt. E_GRAMMAR before any token for an invalid one.
+   */
+  grammar?: GrammarOption | (GrammarOption | null)[];
 }
 
 export type { Generation, GenerationFinish, StreamChunk } from './generation-types.js';
@@ -253,6 +260,8 @@ export class Model {
     const signal = options.signal;
     if (signal?.aborted) throw abortError(signal);
     const toolFormat = this.toolCallFormat(options);
+    const grammars = grammarsOf(options.grammar, inputs.length, { tools: options.tools, toolFormat });
+    const vocab = grammars ? grammarVocab(this.tok, this.path) : undefined;
     const schemas = parameterSchemasOf(options.tools);
     const prompts = inputs.map((input) => Int32Array.from(this.encodePrompt(input, options)));
     this.checkContext(prompts, options.maxTokens ?? 256);
@@ -296,6 +305,8 @@ export class Model {
           seed: options.seed,
           eosIds: [...eos],
           minSharedPrefix: options.sharePrefix === false ? 0 : undefined,
+          grammars,
+          grammarVocab: vocab,
         },
         control,
         onToken,
@@ -318,6 +329,7 @@ export class Model {
           tokens: s.tokens,
           finishReason: finish,
           stopString: s.stopped,
+          ...(result.sequences[i].grammarError !== undefined && { grammarError: result.sequences[i].grammarError }),
           promptTokens: prompts[i].length,
           sharedPrefixTokens: stats.sharedPrefixTokens,
           generationTokens: s.tokens.length,

@@ -15,6 +15,7 @@ const RUNTIME_EXPORTS = [
   'SINGLE',
   'Tokenizer',
   'attachAdapter',
+  'checkGrammarText',
   'convert',
   'defaultTrainConfig',
   'detectToolFormat',
