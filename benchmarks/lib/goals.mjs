@@ -66,7 +66,7 @@ export function goalRows(goals) {
     if (!g.rows.length) rows.push([g.what, '—', target, '—', 'not measured in this run']);
     for (const r of g.rows) {
       const value = formatGoalValue(g, r.value) + (r.range ? ` [${formatGoalValue(g, r.range.min)}–${formatGoalValue(g, r.range.max)}]` : '');
-      const kind = r.like && r.kind !== 'like-for-like' ? `like-for-like: ${r.kind}` : r.kind;
+      const kind = r.like && !r.kind?.startsWith('like-for-like') ? `like-for-like: ${r.kind}` : r.kind;
       rows.push([g.what, value, target, r.met ? 'met' : 'NOT met', `${r.comparison}${kind ? ` (${kind})` : ''}`]);
     }
   }
