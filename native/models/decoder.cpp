@@ -47,6 +47,13 @@ void require_positive(int value, const char* key) {
   if (value <= 0) fail(codes::kConfig, std::string(key) + " must be positive, got " + str(value));
 }
 
+void require_split_heads(const ModelConfig& c, const char* type) {
+  if (c.head_dim * c.num_attention_heads == c.hidden_size) return;
+  fail(codes::kConfig, std::string(type) + " takes head_dim = hidden_size / num_attention_heads (" +
+                           str(c.hidden_size) + " / " + str(c.num_attention_heads) +
+                           "), got head_dim " + str(c.head_dim));
+}
+
 ModelConfig normalize_config(const ModelConfig& in) {
   const Architecture& arch = architecture(in.model_type);
   ModelConfig c = in;

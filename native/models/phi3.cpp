@@ -27,12 +27,7 @@ nn::Rope make_rope(const ModelConfig& c) {
 // A dense MLP, heads that split hidden_size exactly, and an even number of RoPE dims.
 void check_config(const ModelConfig& c) {
   require_positive(c.intermediate_size, "intermediate_size");
-  if (c.head_dim * c.num_attention_heads != c.hidden_size) {
-    fail(codes::kConfig, "phi3 takes head_dim = hidden_size / num_attention_heads (" +
-                             std::to_string(c.hidden_size) + " / " +
-                             std::to_string(c.num_attention_heads) + "), got head_dim " +
-                             std::to_string(c.head_dim));
-  }
+  require_split_heads(c, "phi3");
   int dims = rope_dims(c);
   if (!(c.partial_rotary_factor > 0 && c.partial_rotary_factor <= 1) || dims % 2 != 0) {
     fail(codes::kConfig,

@@ -6,23 +6,15 @@
 
 namespace mlxlab {
 
-namespace {
+extern const Architecture kLlama;
 
-// RoPE with rope_traditional and rope_scaling, as llama's.
-nn::Rope make_rope(const ModelConfig& c) {
-  return nn::Rope::make(c.head_dim, c.rope_theta, c.rope_traditional, c.rope_scaling);
-}
+namespace {
 
 // A dense MLP, and heads that split hidden_size exactly (mlx-lm derives head_dim from it).
 void check_config(const ModelConfig& c) {
   require_positive(c.intermediate_size, "intermediate_size");
-  if (c.head_dim * c.num_attention_heads != c.hidden_size) {
-    fail(codes::kConfig, "qwen2 takes head_dim = hidden_size / num_attention_heads (" +
-                             std::to_string(c.hidden_size) + " / " +
-                             std::to_string(c.num_attention_heads) + "), got head_dim " +
-                             std::to_string(c.head_dim));
-  }
-  make_rope(c);
+  require_split_heads(c, "qwen2");
+  kLlama.make_rope(c);
 }
 
 // q/k/v with biases, o_proj and the MLP without.
@@ -33,6 +25,7 @@ void load_block(DecoderBlock& b, const BlockSource& s) {
 
 }  // namespace
 
-extern const Architecture kQwen2{"qwen2", check_config, make_rope, load_block};
+// RoPE with rope_traditional and rope_scaling: llama's.
+extern const Architecture kQwen2{"qwen2", check_config, kLlama.make_rope, load_block};
 
 }  // namespace mlxlab
