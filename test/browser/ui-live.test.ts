@@ -79,6 +79,10 @@ describeOrSkip(found.missing, 'the live page in Chromium while tiny-chat trains'
       }
     }
     await run.ended;
+    // The stream's `finished` event marks the status at once and redraws 300 ms later: wait for
+    // that last redraw (the server's read-only page) before the final checks.
+    await page.waitForFunction(() => document.getElementById('ui-status')?.textContent?.includes('read-only'), undefined, { timeout: 60_000, polling: 100 });
+    seen.push(await snapshot(page));
     const steps = formatEvents(run.runDir).map((e) => String(e.iteration));
     expect(steps).toEqual(['0', '10', '20', '30', '40', '50', '60']);
     const live = seen.filter(isLive);
