@@ -53,7 +53,8 @@ companions() {
   return 0
 }
 
-src=$(dirname "$(dirname "$py")")
+# The real folder: a linked venv (a second checkout sharing one) must be copied, never changed.
+src=$(readlink -f "$(dirname "$(dirname "$py")")")
 dest=.cache/bench/venv-same-blas
 site() { "$1/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'; }
 files="${target[libblas]} ${target[liblapack]:-} $(companions "${target[libblas]}" | tr '\n' ' ')"
