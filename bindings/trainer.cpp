@@ -236,17 +236,22 @@ Napi::Value NativeTrainer::Step(const Napi::CallbackInfo& info) {
   return run_on_engine<StepResult>(
       env, [trainer, batch](JsChannel&) { return trainer->step(to_batch(batch)); },
       [](Napi::Env env, StepResult& r) -> Napi::Value {
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("loss", r.loss);
-        o.Set("tokens", r.tokens);
-        o.Set("lr", r.learning_rate);
-        o.Set("nonFinite", r.non_finite);
-        o.Set("updated", r.updated);
+        Napi::Object o = step_to_js(env, r);
         o.Set("prefixTokens", r.prefix_tokens);
-        o.Set("iteration", static_cast<double>(r.iteration));
-        o.Set("step", static_cast<double>(r.step));
         return o;
       });
+}
+
+Napi::Object step_to_js(Napi::Env env, const StepResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("loss", r.loss);
+  o.Set("tokens", r.tokens);
+  o.Set("lr", r.learning_rate);
+  o.Set("nonFinite", r.non_finite);
+  o.Set("updated", r.updated);
+  o.Set("iteration", static_cast<double>(r.iteration));
+  o.Set("step", static_cast<double>(r.step));
+  return o;
 }
 
 // evaluate(batches[]) -> Promise<{ loss, tokens }>

@@ -16,6 +16,9 @@ namespace mlxlab::js {
 using NamedArrays = std::vector<std::pair<std::string, mx::array>>;
 NamedArrays host_named(const Weights& w);
 Napi::Object named_to_js(Napi::Env env, const NamedArrays& arrays);
+// A training step's result fields as a JS object (loss, tokens, lr, nonFinite, updated, iteration,
+// step).
+Napi::Object step_to_js(Napi::Env env, const StepResult& r);
 
 class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
  public:

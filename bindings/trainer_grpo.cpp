@@ -114,14 +114,7 @@ Napi::Value NativeTrainer::GrpoStep(const Napi::CallbackInfo& info) {
         return trainer->grpo_step(to_grpo_batch(batch), config);
       },
       [](Napi::Env env, GrpoStepResult& r) -> Napi::Value {
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("loss", r.step.loss);
-        o.Set("tokens", r.step.tokens);
-        o.Set("lr", r.step.learning_rate);
-        o.Set("nonFinite", r.step.non_finite);
-        o.Set("updated", r.step.updated);
-        o.Set("iteration", static_cast<double>(r.step.iteration));
-        o.Set("step", static_cast<double>(r.step.step));
+        Napi::Object o = step_to_js(env, r.step);
         o.Set("kl", r.kl);
         o.Set("clipRatioLow", r.clip_ratio_low);
         o.Set("clipRatioHigh", r.clip_ratio_high);
