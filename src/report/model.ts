@@ -59,6 +59,8 @@ export interface RunView {
   trainLosses: { iteration: number; loss: number }[];
   /** GRPO: the mean reward and the KL to the reference by step (the log's grpo events). */
   grpo: { iteration: number; reward: number; kl: number }[];
+  /** The eval of a model fused from a checkpoint after training (the log's last well-formed fused event). */
+  fused?: FusedView;
   checkpoints: CheckpointScores[];
   selected?: SelectedPoint;
   /** Case ids in suite order, grouped by category (one group "all cases" when unknown). */
@@ -69,6 +71,13 @@ export interface RunView {
   /** The last throughput report, if logged. */
   throughput?: { tokensPerSec: number; peakMemory: number; iteration: number };
   config?: Record<string, unknown>;
+}
+
+/** A fused model's eval: the checkpoint step it was fused from, its folder and quantization. */
+export interface FusedView extends RunEval {
+  model: string;
+  bits: number;
+  groupSize: number;
 }
 
 export interface RunInput {
@@ -89,6 +98,25 @@ function byIteration<T extends { iteration: number }>(items: Iterable<T>): T[] {
   const map = new Map<number, T>();
   for (const item of items) map.set(item.iteration, item);
   return [...map.values()].sort((a, b) => a.iteration - b.iteration);
+}
+
+/** The last fused event whose step, score, interval and bits are numbers (a damaged one is passed over). */
+function fusedView(events: readonly MetricsEvent[]): FusedView | undefined {
+  const ok = eventsOf(events, 'fused').filter((e) => finite(e.iteration) && finite(e.score) && finite(e.low) && finite(e.high) && finite(e.bits));
+  const e = ok.at(-1);
+  if (!e) return undefined;
+  const record = (x: unknown): Record<string, number> => (x && typeof x === 'object' && !Array.isArray(x) ? (x as Record<string, number>) : {});
+  return {
+    iteration: e.iteration,
+    score: e.score,
+    low: e.low,
+    high: e.high,
+    cases: record(e.cases),
+    failures: record(e.failures),
+    model: typeof e.model === 'string' ? e.model : '',
+    bits: e.bits,
+    groupSize: finite(e.groupSize) ? e.groupSize : 0,
+  };
 }
 
 function fromRecord(r: FormatRecord): RunEval {
@@ -216,6 +244,7 @@ export function buildRunView(input: RunInput): RunView {
     lowestValLoss,
     trainLosses,
     grpo,
+    fused: fusedView(events),
     checkpoints,
     selected,
     groups: groupCases(caseIds, input.caseCategories),

@@ -87,6 +87,9 @@ export const SCRIPT = `
       if (D.baseline) {
         datasets.push({ label: 'baseline (step ' + D.baseline.x + ')', data: [D.baseline], yAxisID: 'score', showLine: false, pointStyle: 'rectRot', pointRadius: 8, borderColor: '#111', backgroundColor: '#fff', borderWidth: 2, order: -1, clip: false });
       }
+      if (D.fused) {
+        datasets.push({ label: D.fused.label, data: [{ x: D.fused.x, y: D.fused.y }], yAxisID: 'score', showLine: false, pointStyle: 'rect', pointRadius: 7, borderColor: '#111', backgroundColor: '#2ca02c', borderWidth: 2, order: -1, clip: false });
+      }
     }
     var vlines = [];
     if (D.selected) { vlines.push({ x: D.selected.x, label: D.selected.label, color: '#d97706', width: 2.5, dash: [7, 4] }); }

@@ -41,6 +41,7 @@ export function runSummary(input: RunInput | RunView, source?: string): string {
     lines.push('selected  none');
     if (v.lowestValLoss) lines.push(`val loss  lowest ${lossText(v.lowestValLoss.loss)} at step ${v.lowestValLoss.iteration}`);
   }
+  if (v.fused) lines.push(`fused     ${v.fused.bits}-bit model from step ${v.fused.iteration}: ${pct(v.fused.score)} ${interval(v.fused.low, v.fused.high)} (${v.fused.model})`);
   lines.push(`stop      ${stop(v)}`);
   return lines.join('\n') + '\n';
 }

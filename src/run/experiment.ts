@@ -16,13 +16,13 @@ import type { TrainConfig } from '../config/config.js';
 import { MlxLabError } from '../core/errors.js';
 import { loadSuite, type EvalSuite } from '../eval/index.js';
 import { runEval, type EvalResult } from '../eval/runner.js';
-import { copyFileAtomic } from '../core/atomic.js';
+import { appendJsonLine, copyFileAtomic } from '../core/atomic.js';
 import { memory } from '../core/runtime.js';
 import { EarlyStopper } from '../select/early-stopping.js';
 import { selectCheckpoint, type CheckpointScores, type Selection } from '../select/selection.js';
 import { eventsOf } from './metrics.js';
 import { openTracking, type RunEnd } from './tracking/index.js';
-import { train, type StopRequest, type TrainContext, type TrainEvent, type TrainOptions, type TrainResult } from '../train/loop.js';
+import { train, type FormatEvent, type FusedEvent, type StopRequest, type TrainContext, type TrainEvent, type TrainOptions, type TrainResult } from '../train/loop.js';
 
 export type { FormatRecord, RunManifest } from './manifest.js';
 
@@ -54,10 +54,10 @@ export function clipReply(text: string): string {
   return text.length > MAX_LOGGED_REPLY ? `${text.slice(0, MAX_LOGGED_REPLY)}… [${text.length - MAX_LOGGED_REPLY} more characters]` : text;
 }
 
-function formatEvent(iteration: number, r: EvalResult, valLoss: number | undefined): TrainEvent {
+/** The fields an eval's log event holds (format and fused events). */
+function evalFields(iteration: number, r: EvalResult): Omit<FormatEvent, 'event' | 'valLoss'> {
   const rec = toRecord(iteration, r);
   return {
-    event: 'format',
     iteration,
     score: r.score,
     low: r.low,
@@ -68,11 +68,38 @@ function formatEvent(iteration: number, r: EvalResult, valLoss: number | undefin
     categories: Object.fromEntries(r.categories.map((c) => [c.category, c.mean])),
     caseCategories: Object.fromEntries(r.cases.map((c) => [c.id, c.category])),
     replies: Object.fromEntries(r.cases.map((c) => [c.id, clipReply(c.text)])),
-    valLoss,
     seconds: r.seconds,
     tokensPerSec: r.tokensPerSec,
     peakMemory: memory().peak,
   };
+}
+
+function formatEvent(iteration: number, r: EvalResult, valLoss: number | undefined): FormatEvent {
+  return { event: 'format', ...evalFields(iteration, r), valLoss };
+}
+
+/** How a fused model was made: its folder, bits and group size, and the checkpoint step it was fused from. */
+export interface FusedModelInfo {
+  model: string;
+  bits: number;
+  groupSize: number;
+  iteration: number;
+}
+
+/**
+ * Log the format eval of a model fused from a finished run's checkpoint: a `fused` event appended
+ * to the run's metrics.jsonl (holding the run's lock), which the report and the live page show
+ * beside the adapter's evals. Returns the event (for a live page fed in this process).
+ */
+export function logFusedEval(runDir: string, fused: FusedModelInfo, r: EvalResult): FusedEvent {
+  const event: FusedEvent = { event: 'fused', ...evalFields(fused.iteration, r), model: fused.model, bits: fused.bits, groupSize: fused.groupSize };
+  const lock = lockRunFolder(runDir, 'fused eval');
+  try {
+    appendJsonLine(new RunDir(runDir).metrics, { ...event, time: Date.now() });
+  } finally {
+    lock.release();
+  }
+  return event;
 }
 
 /** What earlier sessions of a resumed run measured, read back from its metrics log. */

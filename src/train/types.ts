@@ -17,9 +17,38 @@ export type TrainEvent =
   | { event: 'checkpoint'; iteration: number; adapterFile: string; stateFile: string }
   | { event: 'test'; testLoss: number; testPpl: number; tokens: number }
   | { event: 'stop'; iteration: number; reason: StopReason; message: string }
-  | { event: 'format'; iteration: number; score: number; low: number; high: number; n: number; cases: Record<string, number>; failures: Record<string, number>; categories: Record<string, number>; caseCategories: Record<string, string>; replies?: Record<string, string>; valLoss?: number; seconds: number; tokensPerSec: number; peakMemory: number }
+  | FormatEvent
+  | FusedEvent
   | { event: 'scores'; iteration: number; adapterFile: string; formatScore?: number; formatLow?: number; formatHigh?: number; valLoss?: number }
   | { event: 'done'; iteration: number; adapterFile: string; seconds: number; distributed?: { ranks: number; backend: string; bytesSent: number } };
+
+/** A format eval of the live adapter at `iteration`. */
+export interface FormatEvent {
+  event: 'format';
+  iteration: number;
+  score: number;
+  low: number;
+  high: number;
+  n: number;
+  cases: Record<string, number>;
+  failures: Record<string, number>;
+  categories: Record<string, number>;
+  caseCategories: Record<string, string>;
+  replies?: Record<string, string>;
+  valLoss?: number;
+  seconds: number;
+  tokensPerSec: number;
+  peakMemory: number;
+}
+
+/** After training: the format eval of a model fused from the checkpoint of `iteration` (the demo logs it). */
+export interface FusedEvent extends Omit<FormatEvent, 'event' | 'valLoss'> {
+  event: 'fused';
+  /** The fused model's folder. */
+  model: string;
+  bits: number;
+  groupSize: number;
+}
 
 export type StopReason = 'completed' | 'callback' | 'aborted';
 

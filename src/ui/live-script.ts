@@ -57,7 +57,7 @@ export const LIVE_SCRIPT = `
       if (json.runs.length > 1 || r.run) { panel.appendChild(el('h3', r.label || r.run || 'run')); }
       if (!r.evals.length) { panel.appendChild(el('p', 'No eval of this case yet.')); }
       r.evals.forEach(function (e) {
-        panel.appendChild(el('div', 'step ' + e.iteration + ' · score ' + (e.score == null ? '–' : e.score), 'font-weight:600;margin-top:8px'));
+        panel.appendChild(el('div', (e.label || 'step ' + e.iteration) + ' · score ' + (e.score == null ? '–' : e.score), 'font-weight:600;margin-top:8px'));
         panel.appendChild(el('pre', e.reply == null ? '(the reply was not recorded in this run\\'s log)' : e.reply, 'white-space:pre-wrap;background:#f8f9fb;padding:6px;border-radius:4px'));
       });
     });

@@ -4,14 +4,19 @@ import { eventsOf } from '../run/metrics.js';
 
 export interface CaseReplies {
   label?: string;
-  evals: { iteration: number; score: number | null; reply: string | null }[];
+  /** One per eval that scored the case; `label` names an eval that is not of a training step (the fused model's). */
+  evals: { iteration: number; label?: string; score: number | null; reply: string | null }[];
 }
 
-/** Each format eval of the run folder that scored case `id`: its score and reply (null when the log has no replies). */
+/** Each format eval of the run folder that scored case `id`, then the fused model's eval: its score and reply (null when the log has no replies). */
 export function repliesOf(dir: string, id: string): CaseReplies {
   const run = loadRun(dir);
-  const evals = eventsOf(run.events, 'format')
-    .filter((e) => Object.hasOwn(e.cases, id))
-    .map((e) => ({ iteration: e.iteration, score: e.cases[id] ?? null, reply: e.replies && Object.hasOwn(e.replies, id) ? e.replies[id] : null }));
+  const reply = (e: { replies?: Record<string, string> }) => (e.replies && Object.hasOwn(e.replies, id) ? e.replies[id] : null);
+  const scored = (e: { cases?: Record<string, number> }) => !!e.cases && typeof e.cases === 'object' && Object.hasOwn(e.cases, id);
+  const evals: CaseReplies['evals'] = eventsOf(run.events, 'format')
+    .filter(scored)
+    .map((e) => ({ iteration: e.iteration, score: e.cases[id] ?? null, reply: reply(e) }));
+  const fused = eventsOf(run.events, 'fused').filter(scored).at(-1);
+  if (fused) evals.push({ iteration: fused.iteration, label: `fused ${fused.bits}-bit model (from step ${fused.iteration})`, score: fused.cases[id] ?? null, reply: reply(fused) });
   return { evals };
 }

@@ -38,6 +38,7 @@ const RUNTIME_EXPORTS = [
   'loadTrainConfig',
   'localHosts',
   'lockThresholdOf',
+  'logFusedEval',
   'memory',
   'mergeConfig',
   'modelCard',

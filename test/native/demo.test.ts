@@ -1,0 +1,97 @@
+// The demo's whole story in its run folder, on SmolLM2 with small settings (2 steps, a 3-case
+// slice of the example suite): the baseline is the run's step-0 eval, the fused model's eval is a
+// `fused` event in metrics.jsonl, both reach onEvent (what `demo --ui` pushes to its live page),
+// and the run's page and report show the baseline, the adapter's evals and the fused model.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { EXAMPLE_SUITE, demoRunDir, runDemo, setAsideEarlierRun, type DemoResult } from '../../src/demo/demo.js';
+import type { TrainEvent } from '../../src/train/loop.js';
+import { readMetrics } from '../../src/run/metrics.js';
+import { renderRunPage } from '../../src/ui/page.js';
+import { describeOrSkip } from '../helpers/skip.js';
+import { SMOLLM2_MISSING } from '../helpers/smollm2.js';
+import { tmpDir } from '../helpers/train.js';
+
+describeOrSkip(SMOLLM2_MISSING, 'the demo, small (SmolLM2, 2 steps, 3 cases)', () => {
+  const dir = tmpDir('mlxlab-demo-');
+  const events: TrainEvent[] = [];
+  const lines: string[] = [];
+  let result: DemoResult;
+
+  beforeAll(async () => {
+    const suite = parse(readFileSync(EXAMPLE_SUITE, 'utf8')) as { cases: unknown[]; max_tokens?: number };
+    const small = join(dir, 'suite.yaml');
+    writeFileSync(small, stringify({ ...suite, cases: suite.cases.slice(0, 3), max_tokens: 16 }));
+    result = await runDemo({
+      dir,
+      suite: small,
+      maxTokens: 16,
+      trainExamples: 12,
+      validExamples: 4,
+      iters: 2,
+      evalEvery: 2,
+      numLayers: 2,
+      log: (line) => lines.push(line),
+      onEvent: (e) => events.push(e),
+    });
+  }, 600_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('the baseline is the run’s step-0 eval; the fused eval is logged to the run and passed to onEvent', () => {
+    const formats = events.filter((e) => e.event === 'format');
+    expect(formats[0]).toMatchObject({ event: 'format', iteration: 0, n: 3 });
+    expect(result.baseline).toMatchObject({ iteration: 0, score: (formats[0] as { score: number }).score });
+    const fused = events.filter((e) => e.event === 'fused');
+    expect(fused).toHaveLength(1);
+    expect(fused[0]).toMatchObject({ bits: 5, groupSize: 32, model: result.fusedDir, score: result.fused.score, n: 3, iteration: result.experiment.selection!.checkpoint.iteration });
+    const logged = readMetrics(join(demoRunDir(dir), 'metrics.jsonl')).events;
+    expect(logged.at(-1)).toMatchObject({ event: 'fused', score: result.fused.score });
+    // The stages in order, the baseline line between stage 3 and 4.
+    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    expect(at(/^\[3\/7\]/)).toBeLessThan(at(/^ {6}baseline: /));
+    expect(at(/^ {6}baseline: /)).toBeLessThan(at(/^\[4\/7\]/));
+    expect(at(/^ {6}fused 5-bit model: /)).toBeGreaterThan(at(/^\[6\/7\]/));
+  });
+
+  it('the run’s page and report show the baseline and the fused model', () => {
+    const page = renderRunPage(demoRunDir(dir), { token: 'a'.repeat(48), live: false, source: demoRunDir(dir) });
+    expect(page).toContain('baseline (step 0)');
+    expect(page).toContain('fused 5-bit model');
+    expect(readFileSync(result.reportFile, 'utf8')).toContain('fused 5-bit model');
+  });
+});
+
+describe('the demo starts over without losing an earlier run', () => {
+  const dir = tmpDir('mlxlab-demo-aside-');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('moves an earlier run’s files aside (nothing deleted); an empty or missing run folder is left alone', () => {
+    expect(setAsideEarlierRun(dir)).toBeUndefined(); // no run folder
+    const run = demoRunDir(dir);
+    mkdirSync(join(run, 'checkpoints'), { recursive: true });
+    expect(setAsideEarlierRun(dir)).toBeDefined(); // the empty checkpoints folder is an earlier run's file
+    expect(readdirSync(run)).toEqual([]);
+    expect(setAsideEarlierRun(dir)).toBeUndefined(); // an empty run folder (the live page makes one)
+    writeFileSync(join(run, 'metrics.jsonl'), '{"event":"start"}\n');
+    writeFileSync(join(run, 'adapters.safetensors'), 'x');
+    const lines: string[] = [];
+    const dest = setAsideEarlierRun(dir, (l) => lines.push(l))!;
+    expect(dest.startsWith(join(dir, 'earlier-runs'))).toBe(true);
+    expect(readdirSync(run)).toEqual([]);
+    expect(readFileSync(join(dest, 'metrics.jsonl'), 'utf8')).toBe('{"event":"start"}\n');
+    expect(readdirSync(dest).sort()).toEqual(['adapters.safetensors', 'metrics.jsonl']);
+    expect(lines[0]).toContain(dest);
+  });
+
+  it('refuses while another process writes the run, moving nothing', () => {
+    const run = demoRunDir(dir);
+    writeFileSync(join(run, 'metrics.jsonl'), '{"event":"start"}\n');
+    // pid 1 is alive on this host: a live writer, not a stale lock.
+    writeFileSync(join(run, '.mlx-lab.lock'), JSON.stringify({ pid: 1, host: hostname(), startedAt: new Date().toISOString(), command: 'train' }));
+    expect(() => setAsideEarlierRun(dir)).toThrow(/locked by `train` \(pid 1/);
+    expect(readdirSync(run).sort()).toEqual(['.mlx-lab.lock', 'metrics.jsonl']);
+  });
+});
