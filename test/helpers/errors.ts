@@ -15,3 +15,14 @@ export function expectError(fn: () => unknown, code: string, ...parts: (string |
   for (const p of parts) expect(e.message).toMatch(p);
   return e;
 }
+
+/** Await `promise`, expect it to reject with an MlxLabError, and return that error. */
+export async function rejects(promise: Promise<unknown>): Promise<MlxLabError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(MlxLabError);
+    return err as MlxLabError;
+  }
+  throw new Error('expected a rejection');
+}

@@ -10,6 +10,7 @@ import { MlxLabError } from '../../src/core/errors.js';
 import { native, type NativeGrpoBatch, type NativeTrainer, type NativeTrainerOptions } from '../../src/core/native.js';
 import { maxAbsDiff } from '../helpers/safetensors.js';
 import { FIXTURES, modelDir } from '../helpers/paths.js';
+import { rejects } from '../helpers/errors.js';
 
 const ADAPTER = join(FIXTURES, 'grpo', 'llama-f32', 'adapter.safetensors');
 const NATIVE = { tokenizer: false, compute: 'native' } as const;
@@ -32,16 +33,6 @@ async function create(model: Model, options: NativeTrainerOptions = {}): Promise
   const t = await native().NativeTrainer.create(nativeHandle(model), { seed: 0, ...options, lora: { rank: 8, scale: 20, numLayers: 2, ...options.lora }, optimizer: { name: 'adam', learningRate: 1e-3, ...options.optimizer } });
   if (options.lora?.fineTuneType !== 'full') await t.loadAdapter(ADAPTER);
   return t;
-}
-
-async function rejects(promise: Promise<unknown>): Promise<MlxLabError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(MlxLabError);
-    return err as MlxLabError;
-  }
-  throw new Error('expected a rejection');
 }
 
 async function logits(model: Model): Promise<Float32Array> {

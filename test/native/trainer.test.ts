@@ -11,6 +11,7 @@ import { native, type NativeTrainBatch, type NativeTrainer, type NativeTrainerOp
 import { maxAbsDiff, readSafetensors } from '../helpers/safetensors.js';
 import { FIXTURES, modelDir } from '../helpers/paths.js';
 import { expectClose } from '../helpers/close.js';
+import { rejects } from '../helpers/errors.js';
 
 const LORA = join(FIXTURES, 'lora');
 const IDS = [
@@ -29,16 +30,6 @@ const TRAIN = batch(IDS, [3, 2]);
 
 async function create(model: Model, options: NativeTrainerOptions = {}): Promise<NativeTrainer> {
   return native().NativeTrainer.create(nativeHandle(model), { seed: 1, ...options, lora: { numLayers: -1, ...options.lora } });
-}
-
-async function rejects(promise: Promise<unknown>): Promise<MlxLabError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(MlxLabError);
-    return err as MlxLabError;
-  }
-  throw new Error('expected a rejection');
 }
 
 function throws(fn: () => unknown): MlxLabError {
