@@ -81,7 +81,7 @@ describeOrSkip(SMOLLM2_MISSING, 'mlx-lab train', () => {
   it.each([
     ['SIGINT', 130],
     ['SIGTERM', 143],
-  ] as const)('%s stops between steps within 5 s, saves a checkpoint and exits %i', async (signal, code) => {
+  ] as const)('%s stops at the next step boundary, saves a checkpoint and exits %i', async (signal, code) => {
     const out = dir();
     let sentAt = 0;
     const r = await runStreaming(
@@ -97,12 +97,18 @@ describeOrSkip(SMOLLM2_MISSING, 'mlx-lab train', () => {
     const stopMs = performance.now() - sentAt;
     console.log(`train: ${signal} -> exit ${r.code} in ${stopMs.toFixed(0)} ms`);
     expect(r.code).toBe(code);
-    expect(stopMs).toBeLessThan(5000);
+    // A bound in steps, not seconds: a step's time depends on the machine's load (18 s from the
+    // signal to the exit once, on 2 cores shared with two C++ builds); whether the signal is
+    // honoured does not. The run ends with the step it was in (no step event after the stop) and
+    // within a few steps of step 2, where the signal was sent; ignoring it would train on to 1000.
     expect(r.stderr).toMatch(new RegExp(`${signal} received`));
     expect(r.stderr).toMatch(/interrupted at iteration \d+; checkpoint saved/);
     const stopped = r.lines.map((l) => JSON.parse(l)).find((e) => e.event === 'stop');
     expect(stopped).toMatchObject({ reason: 'aborted' });
     const it = stopped.iteration as number;
+    const steps = r.lines.map((l) => JSON.parse(l)).filter((e) => e.event === 'step');
+    expect(steps.at(-1).iteration).toBe(it);
+    expect(it).toBeLessThan(10);
     expect(existsSync(join(out, `${String(it).padStart(7, '0')}_state.safetensors`))).toBe(true);
     expect(existsSync(join(out, 'adapters.safetensors'))).toBe(true);
   });
