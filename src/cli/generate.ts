@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { MlxLabError } from '../core/errors.js';
 import { loadModel, type ChatMessage, type GenerateOptions } from '../model/model.js';
 import { describeBlas, runtime } from '../core/runtime.js';
-import { number } from './options.js';
+import { computeOption, number } from './options.js';
 import { onInterrupt } from './signals.js';
 import { readRegularFile } from '../core/files.js';
 import { parseJson } from '../core/json.js';
@@ -11,6 +11,9 @@ import { isPlainObject } from '../core/suggest.js';
 import type { ToolSchema } from '../model/chat.js';
 import { checkToolFormat, type ParsedCall } from '../model/tool-calls/index.js';
 import { toNativeGrammar, type GrammarOption } from '../model/grammar.js';
+import { adapterFiles, type AttachedAdapter } from '../model/adapters.js';
+import { resolveModelPath } from '../hub/resolve.js';
+import { RUN_FILES } from '../core/run-files.js';
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -100,15 +103,27 @@ function callLines(calls: readonly ParsedCall[]): string {
   return calls.map((c) => `Tool call: ${c.name} ${JSON.stringify(c.arguments)}\n`).join('');
 }
 
+/**
+ * --adapter-path: the adapter folder (or its file, or a Hub id), found and checked before the
+ * model loads, so that a missing folder or adapter_config.json fails at once.
+ */
+async function findAdapter(arg: string): Promise<string> {
+  const path = await resolveModelPath(arg);
+  adapterFiles(path);
+  return path;
+}
+
 const GiB = 1024 ** 3;
 
-/** What runs, for --verbose: MLX and its device, the BLAS and kernel, the compute policy. */
-function verboseHeader(compute: { mode: string; reason: string }): string {
+/** What runs, for --verbose: MLX and its device, the BLAS and kernel, the compute policy, the adapter. */
+function verboseHeader(compute: { mode: string; reason: string }, adapter?: AttachedAdapter): string {
   const r = runtime();
+  const c = adapter?.config;
   return [
     `MLX ${r.mlxVersion} on ${r.device}`,
     `BLAS: ${describeBlas(r.blas)}`,
     `compute: ${compute.mode} (${compute.reason})`,
+    ...(adapter && c ? [`adapter: ${adapter.file} (${c.fineTuneType ?? 'lora'}, rank ${c.rank}, last ${c.numLayers} layers)`] : []),
   ].map((l) => `[mlx-lab] ${l}\n`).join('');
 }
 
@@ -135,6 +150,8 @@ export function generateCommand(): Command {
     .option('--regex <re>', 'constrain the reply to a regular expression (Rust regex syntax)')
     .option('--tool-calls <mode>', 'constrain the reply to calls of --tools in the call syntax (hermes or qwen3_xml): auto (text, and a valid call after each <tool_call>) or required (calls only)')
     .option('--lark <grammar|file>', 'constrain the reply to a Lark grammar (llguidance syntax; inline or a file)')
+    .option('--adapter-path <path>', `generate with a trained adapter: its folder (${RUN_FILES.adapter} + ${RUN_FILES.adapterConfig}), its file, or a Hugging Face id`)
+    .addOption(computeOption())
     .option('--json', 'print one JSON object (text, toolCalls, stats) instead of streaming text')
     .option('-v, --verbose', 'say what runs: MLX, the device, the BLAS and its kernel, the compute policy (on stderr)')
     .action(async (opts) => {
@@ -143,11 +160,15 @@ export function generateCommand(): Command {
       const tools = opts.tools ? readTools(opts.tools) : undefined;
       const grammar = readGrammar(opts);
       if (opts.toolCalls !== undefined && !tools) throw new MlxLabError('E_ARGUMENT', '--tool-calls needs --tools (the tools the calls may name)');
+      const adapterPath = opts.adapterPath !== undefined ? await findAdapter(opts.adapterPath) : undefined;
       const controller = new AbortController();
       const interrupt = onInterrupt(controller, 'generation stops after the current token');
-      const model = await loadModel(opts.model);
-      if (opts.verbose) process.stderr.write(verboseHeader(model.compute));
+      const model = await loadModel(opts.model, { compute: opts.compute });
+      let adapter: AttachedAdapter | undefined;
       try {
+        // A layout or shapes that do not fit the model fail here, naming adapter_config.json or the file.
+        if (adapterPath !== undefined) adapter = await model.attachAdapter(adapterPath);
+        if (opts.verbose) process.stderr.write(verboseHeader(model.compute, adapter));
         const options: GenerateOptions = {
           maxTokens: opts.maxTokens,
           temperature: opts.temp,
@@ -192,6 +213,7 @@ export function generateCommand(): Command {
         process.exitCode = interrupt.exitCode();
       } finally {
         interrupt.dispose();
+        adapter?.dispose();
         model.dispose();
       }
     });
