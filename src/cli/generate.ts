@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { MlxLabError } from '../core/errors.js';
 import { loadModel, type ChatMessage, type GenerateOptions } from '../model/model.js';
+import { logitBiasArrays } from '../model/sampling-options.js';
 import { describeBlas, runtime } from '../core/runtime.js';
 import { computeOption, number } from './options.js';
 import { onInterrupt } from './signals.js';
@@ -88,14 +89,40 @@ export function readGrammar(opts: { jsonSchema?: string; regex?: string; lark?: 
   return grammar;
 }
 
-/** An engine error about the grammar option, named after its flag. */
-function renameGrammarError(err: unknown): never {
+/** An error about the grammar or logitBias option (found once the model is known), named after its flag. */
+function renameOptionError(err: unknown): never {
   if (err instanceof MlxLabError && err.code === 'E_GRAMMAR') {
     const flags: Record<string, string> = { jsonSchema: '--json-schema', regex: '--regex', lark: '--lark', toolCalls: '--tool-calls' };
     const flag = flags[/^grammar\.(\w+)/.exec(err.message)?.[1] ?? ''];
     if (flag) throw new MlxLabError('E_GRAMMAR', `${flag}: ${err.message.replace(/^grammar\.\w+( \(\w+\))?: /, '')}`, { cause: err });
   }
+  if (err instanceof MlxLabError && err.code === 'E_ARGUMENT' && err.message.startsWith('logitBias: ')) {
+    throw new MlxLabError('E_ARGUMENT', `--logit-bias: ${err.message.slice('logitBias: '.length)}`, { cause: err });
+  }
   throw err;
+}
+
+/**
+ * --logit-bias takes a JSON object of token id → bias ({"17": -100}) or a file holding one. Its
+ * form is checked before the model loads; the ids against the model's vocabulary after.
+ */
+export function readLogitBias(arg: string): Record<string, number> {
+  const inline = arg.trim().startsWith('{');
+  let text = arg;
+  if (!inline) {
+    try {
+      text = readRegularFile(arg, 'utf8');
+    } catch (cause) {
+      throw new MlxLabError('E_ARGUMENT', `--logit-bias: "${arg}" is neither a JSON object nor a readable file (${(cause as Error).message})`, { cause });
+    }
+  }
+  const value = parseJson(text, inline ? '--logit-bias' : `--logit-bias ${arg}`, { code: 'E_ARGUMENT' });
+  try {
+    logitBiasArrays(value, Number.MAX_SAFE_INTEGER);
+  } catch (err) {
+    renameOptionError(err);
+  }
+  return value as Record<string, number>;
 }
 
 /** The parsed calls, one line each, after the streamed text. */
@@ -141,6 +168,7 @@ export function generateCommand(): Command {
     .option('--min-p <p>', 'min-p sampling (0 = off)', number('--min-p', { min: 0, max: 1 }), 0)
     .option('--repetition-penalty <r>', 'repetition penalty (1 = off)', number('--repetition-penalty', { min: 0 }))
     .option('--seed <n>', 'random seed for sampling', number('--seed', { int: true, min: 0 }))
+    .option('--logit-bias <json|file>', 'add to token logits before sampling: a JSON object of token id to bias, e.g. \'{"17": -100}\' (inline or a file)')
     .option('--stop <text>', 'stop string (repeatable)', collect)
     .option('--no-chat', 'use the prompt as plain text, without the chat template')
     .option('--enable-thinking', 'let thinking models think (templates with enable_thinking)')
@@ -159,6 +187,7 @@ export function generateCommand(): Command {
       const input = opts.messages ? readMessages(opts.messages) : (opts.prompt as string);
       const tools = opts.tools ? readTools(opts.tools) : undefined;
       const grammar = readGrammar(opts);
+      const logitBias = opts.logitBias !== undefined ? readLogitBias(opts.logitBias) : undefined;
       if (opts.toolCalls !== undefined && !tools) throw new MlxLabError('E_ARGUMENT', '--tool-calls needs --tools (the tools the calls may name)');
       const adapterPath = opts.adapterPath !== undefined ? await findAdapter(opts.adapterPath) : undefined;
       const controller = new AbortController();
@@ -184,17 +213,18 @@ export function generateCommand(): Command {
           tools,
           toolFormat: opts.toolFormat,
           grammar,
+          logitBias,
           signal: controller.signal,
         };
         if (opts.json) {
-          const g = await model.generate(input, options).catch((err: unknown) => renameGrammarError(err));
+          const g = await model.generate(input, options).catch((err: unknown) => renameOptionError(err));
           process.stdout.write(JSON.stringify(g) + '\n');
           return;
         }
         const stream = model.stream(input, options);
         stream.result.catch(() => {}); // errors surface through next()
         // The first step before the banner: a grammar the engine refuses fails before any output.
-        let step = await stream.next().catch((err: unknown) => renameGrammarError(err));
+        let step = await stream.next().catch((err: unknown) => renameOptionError(err));
         process.stdout.write('==========\n');
         while (!step.done) {
           process.stdout.write(step.value.text);

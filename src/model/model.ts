@@ -16,6 +16,7 @@ import { tokenizerFromGguf } from './gguf-tokenizer.js';
 import { attachToNative, type AttachedAdapter } from './adapters.js';
 import { resolveModelPath, type HubOptions } from '../hub/resolve.js';
 import { grammarsOf, grammarVocab, type GrammarOption } from './grammar.js';
+import { samplingExtras, type SamplingExtras } from './sampling-options.js';
 import { checkToolFormat, parameterSchemasOf, parseToolCalls, resolveToolFormat, type CallFormat, type ToolFormat } from './tool-calls/index.js';
 
 export type { ChatMessage } from './chat.js';
@@ -25,7 +26,7 @@ export type PromptInput = string | ChatMessage[] | { tokens: number[] };
 
 export type { SamplingOptions } from '../core/native.js';
 
-export interface GenerateOptions extends SamplingOptions, ChatOptions {
+export interface GenerateOptions extends SamplingOptions, SamplingExtras, ChatOptions {
   /** Tokens to generate at most (default 256). */
   maxTokens?: number;
   /** Stop strings, matched on the decoded text across token boundaries; not part of the text. */
@@ -55,6 +56,7 @@ export interface GenerateOptions extends SamplingOptions, ChatOptions {
 }
 
 export type { Generation, GenerationFinish, StreamChunk } from './generation-types.js';
+export type { LogitBias } from './sampling-options.js';
 export type { GenerationStream } from './stream.js';
 
 export interface LoadOptions {
@@ -263,6 +265,7 @@ export class Model {
     const grammars = grammarsOf(options.grammar, inputs.length, { tools: options.tools, toolFormat });
     const vocab = grammars ? grammarVocab(this.tok, this.path) : undefined;
     const schemas = parameterSchemasOf(options.tools);
+    const extras = samplingExtras(options, this.config.vocab_size);
     const prompts = inputs.map((input) => Int32Array.from(this.encodePrompt(input, options)));
     this.checkContext(prompts, options.maxTokens ?? 256);
     const stops = this.stopStrings(options);
@@ -307,6 +310,7 @@ export class Model {
           minSharedPrefix: options.sharePrefix === false ? 0 : undefined,
           grammars,
           grammarVocab: vocab,
+          ...extras,
         },
         control,
         onToken,

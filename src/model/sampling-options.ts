@@ -1,0 +1,66 @@
+/**
+ * Logit bias (mlx-lm's logit_bias): the one place this generate option is checked, with errors
+ * that name the token id, and laid out for the engine, which trusts it.
+ */
+import { MlxLabError } from '../core/errors.js';
+import type { NativeGenerateRequest } from '../core/native.js';
+import { isPlainObject } from '../core/suggest.js';
+
+/** Token id → additive bias on its logit: an object keyed by id (JSON's form) or a Map. */
+export type LogitBias = Readonly<Record<number, number>> | ReadonlyMap<number, number>;
+
+/** The options this module checks (part of GenerateOptions). */
+export interface SamplingExtras {
+  /**
+   * Added to the logits of these token ids before the repetition penalty, the grammar mask and
+   * the samplers (as mlx-lm's logit_bias). A large negative bias (-100) bans a token, a large
+   * positive one forces it; a grammar's mask still wins. Finite, at most 1e30 in size.
+   */
+  logitBias?: LogitBias;
+}
+
+/** The largest bias: more would overflow float32 once added to a logit. */
+export const MAX_LOGIT_BIAS = 1e30;
+
+type NativeExtras = Pick<NativeGenerateRequest, 'logitBiasIds' | 'logitBiasValues'>;
+
+function bad(message: string): never {
+  throw new MlxLabError('E_ARGUMENT', message);
+}
+
+/** A value as an error shows it (NaN and Infinity as such, strings quoted). */
+function show(value: unknown): string {
+  return typeof value === 'number' || value === undefined ? String(value) : (JSON.stringify(value) ?? String(value));
+}
+
+/** A token id of this vocabulary, or E_ARGUMENT naming `where`. */
+function tokenId(value: unknown, vocabSize: number, where: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) bad(`${where}: token id ${show(value)} is not a whole number >= 0`);
+  if (value >= vocabSize) bad(`${where}: token id ${value} is out of range: the model's vocabulary has ${vocabSize} tokens (ids 0 to ${vocabSize - 1})`);
+  return value;
+}
+
+/** The bias as parallel id and value arrays; E_ARGUMENT naming the id for a bad key or value. */
+export function logitBiasArrays(bias: unknown, vocabSize: number): { ids: Int32Array; values: Float32Array } {
+  const entries: [unknown, unknown][] = bias instanceof Map ? [...bias.entries()] : isPlainObject(bias) ? Object.entries(bias) : bad('logitBias: must be an object of token id → bias (e.g. {"17": -100}) or a Map');
+  const ids = new Int32Array(entries.length);
+  const values = new Float32Array(entries.length);
+  entries.forEach(([key, value], i) => {
+    const id = typeof key === 'string' && /^\d+$/.test(key) ? Number(key) : key;
+    ids[i] = tokenId(id, vocabSize, 'logitBias');
+    if (typeof value !== 'number' || !Number.isFinite(value)) bad(`logitBias: the bias of token ${id} must be a finite number, got ${show(value)}`);
+    if (Math.abs(value) > MAX_LOGIT_BIAS) bad(`logitBias: the bias of token ${id} is ${value}, past ±${MAX_LOGIT_BIAS} (a bias of ±100 already forces or bans a token)`);
+    values[i] = value;
+  });
+  return { ids, values };
+}
+
+/** The engine's fields for these options, checked against the model's vocabulary. */
+export function samplingExtras(options: SamplingExtras, vocabSize: number): NativeExtras {
+  const out: NativeExtras = {};
+  if (options.logitBias !== undefined) {
+    const { ids, values } = logitBiasArrays(options.logitBias, vocabSize);
+    if (ids.length > 0) Object.assign(out, { logitBiasIds: ids, logitBiasValues: values });
+  }
+  return out;
+}

@@ -1,0 +1,45 @@
+// `mlx-lab generate --logit-bias` (the built CLI in a fresh process) on the
+// tiny chat model: the flags reach generate(), and bad values fail with the flag named.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { modelDir } from '../helpers/paths.js';
+
+const MODEL = modelDir('tiny-chat');
+const Z = 'z'.charCodeAt(0); // byte tokens: id = byte value
+
+let root: string;
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'mlx-lab-gen-sampling-'));
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('mlx-lab generate: logit bias', () => {
+  it('--logit-bias (inline or a file) forces a token', async () => {
+    const inline = await runCli(['generate', '-m', MODEL, '-p', 'hi', '--max-tokens', '5', '--logit-bias', `{"${Z}": 1000}`, '--json']);
+    expect(inline.stderr).toBe('');
+    const out = JSON.parse(inline.stdout);
+    expect(out.text).toBe('zzzzz');
+    expect(out.tokens).toEqual(Array(5).fill(Z));
+    const file = join(root, 'bias.json');
+    writeFileSync(file, JSON.stringify({ [Z]: 1000 }));
+    const fromFile = await runCli(['generate', '-m', MODEL, '-p', 'hi', '--max-tokens', '3', '--logit-bias', file, '--json']);
+    expect(JSON.parse(fromFile.stdout).text).toBe('zzz');
+  });
+
+  it('bad values name the flag: a malformed bias before the model loads, an id past the vocabulary after', async () => {
+    const notJson = await runCli(['generate', '-m', '/nonexistent/model', '-p', 'hi', '--logit-bias', '{"17": }']);
+    expect(notJson.code).toBe(1);
+    expect(notJson.stderr).toMatch(/^mlx-lab: error E_ARGUMENT: --logit-bias: invalid JSON/);
+    const badKey = await runCli(['generate', '-m', '/nonexistent/model', '-p', 'hi', '--logit-bias', '{"a": 1}']);
+    expect(badKey.stderr).toBe('mlx-lab: error E_ARGUMENT: --logit-bias: token id "a" is not a whole number >= 0\n');
+    const missing = await runCli(['generate', '-m', MODEL, '-p', 'hi', '--logit-bias', '/nonexistent/bias.json']);
+    expect(missing.stderr).toMatch(/^mlx-lab: error E_ARGUMENT: --logit-bias: "\/nonexistent\/bias\.json" is neither a JSON object nor a readable file/);
+    const range = await runCli(['generate', '-m', MODEL, '-p', 'hi', '--logit-bias', '{"999": 1}']);
+    expect(range.code).toBe(1);
+    expect(range.stdout).toBe('');
+    expect(range.stderr).toBe("mlx-lab: error E_ARGUMENT: --logit-bias: token id 999 is out of range: the model's vocabulary has 260 tokens (ids 0 to 259)\n");
+  });
+});

@@ -1,0 +1,45 @@
+// The checks and layout of logitBias (src/model/sampling-options.ts),
+// without the addon: every bad value is E_ARGUMENT naming the option and the id, and what the
+// engine gets is exactly what was asked.
+import { describe, expect, it } from 'vitest';
+import { MlxLabError } from '../../src/core/errors.js';
+import { logitBiasArrays, samplingExtras } from '../../src/model/sampling-options.js';
+
+const V = 260;
+
+/** The E_ARGUMENT message of `f` (fails the test when it does not throw one). */
+function argumentError(f: () => unknown): string {
+  try {
+    f();
+  } catch (err) {
+    expect(err).toBeInstanceOf(MlxLabError);
+    expect((err as MlxLabError).code).toBe('E_ARGUMENT');
+    return (err as Error).message;
+  }
+  throw new Error('no error');
+}
+
+describe('logitBias', () => {
+  it('lays an object (JSON keys) or a Map out as parallel ids and float32 values', () => {
+    const { ids, values } = logitBiasArrays({ 17: -100, '42': 2.5 }, V);
+    expect([...ids]).toEqual([17, 42]);
+    expect([...values]).toEqual([-100, 2.5]);
+    const map = logitBiasArrays(new Map([[259, 1e30]]), V);
+    expect([...map.ids]).toEqual([259]);
+    expect(map.values[0]).toBeCloseTo(1e30, -25);
+    expect(samplingExtras({ logitBias: {} }, V)).toEqual({}); // nothing to send
+  });
+
+  it('names the id: out of range, negative, not a whole number; and the bias: not finite, too large, not a number', () => {
+    expect(argumentError(() => logitBiasArrays({ 260: 1 }, V))).toBe("logitBias: token id 260 is out of range: the model's vocabulary has 260 tokens (ids 0 to 259)");
+    expect(argumentError(() => logitBiasArrays({ '-1': 1 }, V))).toBe('logitBias: token id "-1" is not a whole number >= 0');
+    expect(argumentError(() => logitBiasArrays({ '1.5': 1 }, V))).toBe('logitBias: token id "1.5" is not a whole number >= 0');
+    expect(argumentError(() => logitBiasArrays(new Map([[Number.NaN, 1]]), V))).toBe('logitBias: token id NaN is not a whole number >= 0');
+    expect(argumentError(() => logitBiasArrays({ 5: Number.NaN }, V))).toBe('logitBias: the bias of token 5 must be a finite number, got NaN');
+    expect(argumentError(() => logitBiasArrays({ 5: -Infinity }, V))).toBe('logitBias: the bias of token 5 must be a finite number, got -Infinity');
+    expect(argumentError(() => logitBiasArrays({ 5: '3' }, V))).toBe('logitBias: the bias of token 5 must be a finite number, got "3"');
+    expect(argumentError(() => logitBiasArrays({ 5: 1e39 }, V))).toMatch(/^logitBias: the bias of token 5 is 1e\+39, past ±1e\+30/);
+    expect(argumentError(() => logitBiasArrays([1, 2], V))).toMatch(/^logitBias: must be an object of token id → bias/);
+    expect(argumentError(() => logitBiasArrays(null, V))).toMatch(/^logitBias: must be an object/);
+  });
+});
