@@ -1,8 +1,8 @@
 /** `mlx-lab generate`: one prompt or conversation through a model, like mlx_lm.generate. */
 import { Command } from 'commander';
 import { MlxLabError } from '../core/errors.js';
-import { loadModel, type ChatMessage, type GenerateOptions } from '../model/model.js';
-import { logitBiasArrays } from '../model/sampling-options.js';
+import { loadModel, type ChatMessage, type GeneratedTokenLogprob, type GenerateOptions } from '../model/model.js';
+import { logitBiasArrays, MAX_TOP_LOGPROBS } from '../model/sampling-options.js';
 import { describeBlas, runtime } from '../core/runtime.js';
 import { computeOption, number } from './options.js';
 import { onInterrupt } from './signals.js';
@@ -125,6 +125,12 @@ export function readLogitBias(arg: string): Record<string, number> {
   return value as Record<string, number>;
 }
 
+/** Per token: its text, log-probability and the alternatives, for --logprobs without --json. */
+function logprobLines(records: readonly GeneratedTokenLogprob[]): string {
+  const show = (r: { text: string; logprob: number }) => `${JSON.stringify(r.text)} ${r.logprob.toFixed(4)}`;
+  return records.map((r) => `${show(r)}${r.top.length > 0 ? `  | ${r.top.map(show).join(', ')}` : ''}\n`).join('');
+}
+
 /** The parsed calls, one line each, after the streamed text. */
 function callLines(calls: readonly ParsedCall[]): string {
   return calls.map((c) => `Tool call: ${c.name} ${JSON.stringify(c.arguments)}\n`).join('');
@@ -169,6 +175,7 @@ export function generateCommand(): Command {
     .option('--repetition-penalty <r>', 'repetition penalty (1 = off)', number('--repetition-penalty', { min: 0 }))
     .option('--seed <n>', 'random seed for sampling', number('--seed', { int: true, min: 0 }))
     .option('--logit-bias <json|file>', 'add to token logits before sampling: a JSON object of token id to bias, e.g. \'{"17": -100}\' (inline or a file)')
+    .option('--logprobs <k>', `report each token's log-probability and its k most likely alternatives (0 to ${MAX_TOP_LOGPROBS})`, number('--logprobs', { int: true, min: 0, max: MAX_TOP_LOGPROBS }))
     .option('--stop <text>', 'stop string (repeatable)', collect)
     .option('--no-chat', 'use the prompt as plain text, without the chat template')
     .option('--enable-thinking', 'let thinking models think (templates with enable_thinking)')
@@ -214,6 +221,7 @@ export function generateCommand(): Command {
           toolFormat: opts.toolFormat,
           grammar,
           logitBias,
+          logprobs: opts.logprobs,
           signal: controller.signal,
         };
         if (opts.json) {
@@ -233,6 +241,7 @@ export function generateCommand(): Command {
         const g = step.value;
         process.stdout.write('\n==========\n');
         process.stdout.write(callLines(g.toolCalls));
+        if (g.logprobs) process.stdout.write(logprobLines(g.logprobs));
         process.stdout.write(`Prompt: ${g.promptTokens} tokens, ${g.promptTps.toFixed(3)} tokens-per-sec\n`);
         process.stdout.write(`Generation: ${g.generationTokens} tokens, ${g.generationTps.toFixed(3)} tokens-per-sec\n`);
         process.stdout.write(`Peak memory: ${(g.peakMemory / GiB).toFixed(3)} GB\n`);

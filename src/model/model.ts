@@ -16,7 +16,7 @@ import { tokenizerFromGguf } from './gguf-tokenizer.js';
 import { attachToNative, type AttachedAdapter } from './adapters.js';
 import { resolveModelPath, type HubOptions } from '../hub/resolve.js';
 import { grammarsOf, grammarVocab, type GrammarOption } from './grammar.js';
-import { samplingExtras, type SamplingExtras } from './sampling-options.js';
+import { readLogprobs, samplingExtras, type SamplingExtras } from './sampling-options.js';
 import { checkToolFormat, parameterSchemasOf, parseToolCalls, resolveToolFormat, type CallFormat, type ToolFormat } from './tool-calls/index.js';
 
 export type { ChatMessage } from './chat.js';
@@ -55,7 +55,7 @@ export interface GenerateOptions extends SamplingOptions, SamplingExtras, ChatOp
   grammar?: GrammarOption | (GrammarOption | null)[];
 }
 
-export type { Generation, GenerationFinish, StreamChunk } from './generation-types.js';
+export type { GeneratedTokenLogprob, Generation, GenerationFinish, StreamChunk, TokenLogprob } from './generation-types.js';
 export type { LogitBias } from './sampling-options.js';
 export type { GenerationStream } from './stream.js';
 
@@ -253,6 +253,11 @@ export class Model {
     }
   }
 
+  /** One token decoded alone ('' without a tokenizer), for logprobs. */
+  private tokenText(id: number): string {
+    return this.tok?.decode([id]) ?? '';
+  }
+
   private async runBatch(
     inputs: PromptInput[],
     options: GenerateOptions,
@@ -340,6 +345,7 @@ export class Model {
           promptTps: stats.promptSeconds > 0 ? stats.promptTokens / stats.promptSeconds : 0,
           generationTps: stats.generateSeconds > 0 ? stats.generatedTokens / stats.generateSeconds : 0,
           peakMemory: stats.peakMemory,
+          ...(extras.logprobs !== undefined && { logprobs: readLogprobs(s.tokens, extras.logprobs, result.sequences[i], (id) => this.tokenText(id)) }),
         };
       });
     } finally {

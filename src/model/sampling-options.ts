@@ -1,10 +1,13 @@
 /**
- * Logit bias (mlx-lm's logit_bias): the one place this generate option is checked, with errors
- * that name the token id, and laid out for the engine, which trusts it.
+ * Logit bias and logprobs (mlx-lm's logit_bias, logprobs/top_logprobs): the one place these
+ * generate options are checked, with errors that name the option and the token id, and laid out
+ * for the engine, which trusts them. Also the reading of the engine's logprobs back into
+ * per-token records.
  */
 import { MlxLabError } from '../core/errors.js';
 import type { NativeGenerateRequest } from '../core/native.js';
 import { isPlainObject } from '../core/suggest.js';
+import type { GeneratedTokenLogprob, TokenLogprob } from './generation-types.js';
 
 /** Token id → additive bias on its logit: an object keyed by id (JSON's form) or a Map. */
 export type LogitBias = Readonly<Record<number, number>> | ReadonlyMap<number, number>;
@@ -17,12 +20,21 @@ export interface SamplingExtras {
    * positive one forces it; a grammar's mask still wins. Finite, at most 1e30 in size.
    */
   logitBias?: LogitBias;
+  /**
+   * Return `logprobs` in the Generation: per generated token its log-probability and this many
+   * most likely alternatives (0 to 20; 0: the chosen token's only). The distribution is
+   * mlx-lm's: the log-softmax of the logits after bias, penalty and grammar mask, before
+   * temperature and top-p/min-p/top-k.
+   */
+  logprobs?: number;
 }
 
 /** The largest bias: more would overflow float32 once added to a logit. */
 export const MAX_LOGIT_BIAS = 1e30;
+/** The most alternatives per token (OpenAI's top_logprobs limit). */
+export const MAX_TOP_LOGPROBS = 20;
 
-type NativeExtras = Pick<NativeGenerateRequest, 'logitBiasIds' | 'logitBiasValues'>;
+type NativeExtras = Pick<NativeGenerateRequest, 'logitBiasIds' | 'logitBiasValues' | 'logprobs'>;
 
 function bad(message: string): never {
   throw new MlxLabError('E_ARGUMENT', message);
@@ -62,5 +74,35 @@ export function samplingExtras(options: SamplingExtras, vocabSize: number): Nati
     const { ids, values } = logitBiasArrays(options.logitBias, vocabSize);
     if (ids.length > 0) Object.assign(out, { logitBiasIds: ids, logitBiasValues: values });
   }
+  if (options.logprobs !== undefined) {
+    const k = options.logprobs;
+    const most = Math.min(MAX_TOP_LOGPROBS, vocabSize);
+    if (typeof k !== 'number' || !Number.isInteger(k) || k < 0 || k > most) bad(`logprobs must be a whole number from 0 to ${most} (the alternatives per token), got ${show(k)}`);
+    out.logprobs = k;
+  }
   return out;
+}
+
+/** What the engine returned for one sequence when logprobs were asked for. */
+export interface NativeLogprobs {
+  logprobs?: Float32Array;
+  topIds?: Int32Array;
+  topLogprobs?: Float32Array;
+}
+
+/**
+ * Per-token records for the first `tokens.length` tokens of a sequence (the engine may have made
+ * one more past a stop string); alternatives the grammar masked (-Infinity) are left out.
+ */
+export function readLogprobs(tokens: readonly number[], k: number, raw: NativeLogprobs, text: (id: number) => string): GeneratedTokenLogprob[] {
+  const logprobs = raw.logprobs ?? new Float32Array();
+  return tokens.map((id, t) => {
+    const top: TokenLogprob[] = [];
+    for (let j = 0; j < k; j++) {
+      const alt = raw.topIds?.[t * k + j];
+      const logprob = raw.topLogprobs?.[t * k + j];
+      if (alt !== undefined && logprob !== undefined && logprob > -Infinity) top.push({ id: alt, text: text(alt), logprob });
+    }
+    return { id, text: text(id), logprob: logprobs[t], top };
+  });
 }

@@ -1,4 +1,4 @@
-// `mlx-lab generate --logit-bias` (the built CLI in a fresh process) on the
+// `mlx-lab generate --logit-bias / --logprobs` (the built CLI in a fresh process) on the
 // tiny chat model: the flags reach generate(), and bad values fail with the flag named.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,17 +16,28 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-describe('mlx-lab generate: logit bias', () => {
-  it('--logit-bias (inline or a file) forces a token', async () => {
-    const inline = await runCli(['generate', '-m', MODEL, '-p', 'hi', '--max-tokens', '5', '--logit-bias', `{"${Z}": 1000}`, '--json']);
+describe('mlx-lab generate: logit bias, logprobs', () => {
+  it('--logit-bias (inline or a file) forces a token; --logprobs adds k alternatives per token to --json', async () => {
+    const inline = await runCli(['generate', '-m', MODEL, '-p', 'hi', '--max-tokens', '5', '--logit-bias', `{"${Z}": 1000}`, '--logprobs', '3', '--json']);
     expect(inline.stderr).toBe('');
     const out = JSON.parse(inline.stdout);
     expect(out.text).toBe('zzzzz');
-    expect(out.tokens).toEqual(Array(5).fill(Z));
+    expect(out.logprobs).toHaveLength(5);
+    for (const r of out.logprobs) {
+      expect(r.id).toBe(Z);
+      expect(r.top).toHaveLength(3);
+      expect(r.top[0]).toEqual({ id: Z, text: 'z', logprob: r.logprob });
+    }
     const file = join(root, 'bias.json');
     writeFileSync(file, JSON.stringify({ [Z]: 1000 }));
     const fromFile = await runCli(['generate', '-m', MODEL, '-p', 'hi', '--max-tokens', '3', '--logit-bias', file, '--json']);
     expect(JSON.parse(fromFile.stdout).text).toBe('zzz');
+  });
+
+  it('--logprobs without --json prints a line per token after the text', async () => {
+    const r = await runCli(['generate', '-m', MODEL, '-p', 'hi', '--max-tokens', '2', '--logit-bias', `{"${Z}": 1000}`, '--logprobs', '1']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\nzz\n==========\n"z" -?\d+\.\d{4} {2}\| "z" -?\d+\.\d{4}\n"z" .*\nPrompt: /);
   });
 
   it('bad values name the flag: a malformed bias before the model loads, an id past the vocabulary after', async () => {
@@ -41,5 +52,7 @@ describe('mlx-lab generate: logit bias', () => {
     expect(range.code).toBe(1);
     expect(range.stdout).toBe('');
     expect(range.stderr).toBe("mlx-lab: error E_ARGUMENT: --logit-bias: token id 999 is out of range: the model's vocabulary has 260 tokens (ids 0 to 259)\n");
+    const k = await runCli(['generate', '-m', MODEL, '-p', 'hi', '--logprobs', '21']);
+    expect(k.stderr).toMatch(/--logprobs must be <= 20/);
   });
 });

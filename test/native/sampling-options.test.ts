@@ -1,7 +1,8 @@
-// Logit bias on the tiny chat model (random weights, vocabulary 260, float32),
+// Logit bias and logprobs on the tiny chat model (random weights, vocabulary 260, float32),
 // checked against references computed here from the model's own logits (model.logits()).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, type GenerateOptions, type Model } from '../../src/model/model.js';
+import { native } from '../../src/core/native.js';
+import { loadModel, nativeHandle, type GenerateOptions, type Model } from '../../src/model/model.js';
 import { modelDir } from '../helpers/paths.js';
 
 const PROMPTS = ['hello there', 'hi', 'what is 2+2? tell me now'];
@@ -62,5 +63,84 @@ describe('logitBias', () => {
   it('an id past the vocabulary, or a bias that is not finite, is E_ARGUMENT before any token', async () => {
     await expect(model.generate('hi', { logitBias: { 260: 1 } })).rejects.toMatchObject({ code: 'E_ARGUMENT', message: "logitBias: token id 260 is out of range: the model's vocabulary has 260 tokens (ids 0 to 259)" });
     await expect(model.generateBatch(['a', 'b'], { logitBias: { 3: Number.POSITIVE_INFINITY } })).rejects.toThrow('logitBias: the bias of token 3 must be a finite number, got Infinity');
+  });
+});
+
+describe('logprobs', () => {
+  it('greedy: each token is its own top-1, the alternatives are sorted, and the values are the log-softmax of the model logits', async () => {
+    const prompt = model.encodePrompt('hello there');
+    const g = await model.generate({ tokens: prompt }, { maxTokens: 6, logprobs: 5 });
+    expect(g.logprobs).toHaveLength(g.tokens.length);
+    for (const [t, r] of (g.logprobs ?? []).entries()) {
+      expect(r.id).toBe(g.tokens[t]);
+      expect(r.top).toHaveLength(5);
+      expect(r.top[0].id).toBe(r.id);
+      expect(r.top[0].logprob).toBe(r.logprob);
+      for (let j = 1; j < 5; j++) expect(r.top[j].logprob).toBeLessThanOrEqual(r.top[j - 1].logprob);
+      expect(r.text).toBe(model.tokenizer.decode([r.id]));
+      const reference = await referenceLogprobs([...prompt, ...g.tokens.slice(0, t)]);
+      expect(r.top.map((a) => a.id)).toEqual(ranked(reference).slice(0, 5));
+      for (const a of r.top) expect(a.logprob).toBeCloseTo(reference[a.id], 4);
+    }
+  });
+
+  it('sums to one over the whole vocabulary (the engine asked for all 260 alternatives)', async () => {
+    const control = new (native().NativeControl)(1);
+    const out = await nativeHandle(model).generate({ prompts: [model.encodePrompt('hi')], maxTokens: 4, temperature: 1, seed: 1, logprobs: 260 }, control);
+    const s = out.sequences[0];
+    expect(s.topIds?.length).toBe(4 * 260);
+    for (let t = 0; t < 4; t++) {
+      const ids = [...(s.topIds ?? []).subarray(t * 260, (t + 1) * 260)];
+      const values = [...(s.topLogprobs ?? []).subarray(t * 260, (t + 1) * 260)];
+      expect(new Set(ids).size).toBe(260); // every token once
+      expect(values.reduce((sum, v) => sum + Math.exp(v), 0)).toBeCloseTo(1, 4);
+      expect(values[ids.indexOf(s.tokens[t])]).toBe(s.logprobs?.[t]); // the chosen token's value is its entry
+    }
+  });
+
+  it('are taken before temperature, as mlx-lm does: a sampled reply at temperature 3 reports the temperature-1 distribution, with its bias', async () => {
+    const prompt = model.encodePrompt('hi');
+    const bias = { [Z]: 3 };
+    const g = await model.generate({ tokens: prompt }, { maxTokens: 5, temperature: 3, seed: 11, logprobs: 2, logitBias: bias });
+    for (const [t, r] of (g.logprobs ?? []).entries()) {
+      const reference = await referenceLogprobs([...prompt, ...g.tokens.slice(0, t)], bias);
+      expect(r.logprob).toBeCloseTo(reference[r.id], 4);
+      expect(r.top[0].logprob).toBeCloseTo(Math.max(...reference), 4);
+    }
+  });
+
+  it('batched rows equal single runs; a stop string cuts them with the tokens; stream() has them in its result', async () => {
+    const batch = await model.generateBatch(PROMPTS, { maxTokens: 8, logprobs: 3 });
+    for (const [i, p] of PROMPTS.entries()) {
+      const one = await model.generate(p, { maxTokens: 8, logprobs: 3 });
+      expect(batch[i].tokens).toEqual(one.tokens);
+      for (const [t, r] of (one.logprobs ?? []).entries()) {
+        expect(batch[i].logprobs?.[t].top.map((a) => a.id)).toEqual(r.top.map((a) => a.id));
+        expect(batch[i].logprobs?.[t].logprob).toBeCloseTo(r.logprob, 5);
+      }
+    }
+    const forced = await model.generate('hi', { maxTokens: 8, logitBias: { [Z]: 1e6 }, stop: ['zzz'], logprobs: 1 });
+    expect(forced.finishReason).toBe('stop');
+    expect(forced.logprobs).toHaveLength(forced.tokens.length);
+    const stream = model.stream('hi', { maxTokens: 4, logprobs: 2 });
+    for await (const _ of stream) {
+      // drain
+    }
+    const result = await stream.result;
+    expect(result.logprobs?.map((r) => r.id)).toEqual(result.tokens);
+  });
+
+  it("under a grammar they are the masked distribution: only the allowed tokens, carrying all the mass", async () => {
+    // Byte tokens only (no merges): '[a-c]{5}' allows exactly a, b, c at each of the 5 steps.
+    const g = await model.generate('hello there', { maxTokens: 10, logprobs: 5, grammar: { regex: '[a-c]{5}' } });
+    expect(g.logprobs).toHaveLength(5);
+    for (const r of g.logprobs ?? []) {
+      expect(r.top.map((a) => a.text).sort()).toEqual(['a', 'b', 'c']); // the masked (-inf) ones are left out
+      expect(r.top.reduce((sum, a) => sum + Math.exp(a.logprob), 0)).toBeCloseTo(1, 5);
+    }
+  });
+
+  it('logprobs past 20 are refused before any token', async () => {
+    await expect(model.generate('hi', { logprobs: 21 })).rejects.toThrow('logprobs must be a whole number from 0 to 20 (the alternatives per token), got 21');
   });
 });

@@ -1,9 +1,9 @@
-// The checks and layout of logitBias (src/model/sampling-options.ts),
+// The checks and layout of logitBias and logprobs (src/model/sampling-options.ts),
 // without the addon: every bad value is E_ARGUMENT naming the option and the id, and what the
 // engine gets is exactly what was asked.
 import { describe, expect, it } from 'vitest';
 import { MlxLabError } from '../../src/core/errors.js';
-import { logitBiasArrays, samplingExtras } from '../../src/model/sampling-options.js';
+import { logitBiasArrays, readLogprobs, samplingExtras } from '../../src/model/sampling-options.js';
 
 const V = 260;
 
@@ -41,5 +41,32 @@ describe('logitBias', () => {
     expect(argumentError(() => logitBiasArrays({ 5: 1e39 }, V))).toMatch(/^logitBias: the bias of token 5 is 1e\+39, past ±1e\+30/);
     expect(argumentError(() => logitBiasArrays([1, 2], V))).toMatch(/^logitBias: must be an object of token id → bias/);
     expect(argumentError(() => logitBiasArrays(null, V))).toMatch(/^logitBias: must be an object/);
+  });
+});
+
+describe('logprobs', () => {
+  it('logprobs: a whole number from 0 to 20 (or the vocabulary, when smaller)', () => {
+    expect(samplingExtras({ logprobs: 0 }, V)).toEqual({ logprobs: 0 });
+    expect(samplingExtras({ logprobs: 20 }, V)).toEqual({ logprobs: 20 });
+    expect(argumentError(() => samplingExtras({ logprobs: 21 }, V))).toBe('logprobs must be a whole number from 0 to 20 (the alternatives per token), got 21');
+    expect(argumentError(() => samplingExtras({ logprobs: 1.5 }, V))).toMatch(/got 1\.5$/);
+    expect(argumentError(() => samplingExtras({ logprobs: 8 }, 5))).toMatch(/^logprobs must be a whole number from 0 to 5 /);
+    expect(argumentError(() => samplingExtras({ logprobs: true as unknown as number }, V))).toMatch(/got true$/);
+  });
+
+
+  it('readLogprobs: one record per kept token (a stop string can cut the engine short), masked alternatives left out', () => {
+    // Three tokens from the engine, k = 2; the reply kept two. Token 9 was masked at step 0.
+    const raw = {
+      logprobs: Float32Array.from([-0.5, -1, -2]),
+      topIds: Int32Array.from([7, 9, 4, 3, 1, 2]),
+      topLogprobs: Float32Array.from([-0.5, -Infinity, -0.75, -1, -0.125, -3]),
+    };
+    const records = readLogprobs([7, 3], 2, raw, (id) => `t${id}`);
+    expect(records).toEqual([
+      { id: 7, text: 't7', logprob: -0.5, top: [{ id: 7, text: 't7', logprob: -0.5 }] },
+      { id: 3, text: 't3', logprob: -1, top: [{ id: 4, text: 't4', logprob: -0.75 }, { id: 3, text: 't3', logprob: -1 }] },
+    ]);
+    expect(readLogprobs([1], 0, { logprobs: Float32Array.from([-3]), topIds: new Int32Array(), topLogprobs: new Float32Array() }, String)).toEqual([{ id: 1, text: '1', logprob: -3, top: [] }]);
   });
 });
