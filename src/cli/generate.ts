@@ -174,6 +174,8 @@ export function generateCommand(): Command {
     .option('--min-p <p>', 'min-p sampling (0 = off)', number('--min-p', { min: 0, max: 1 }), 0)
     .option('--repetition-penalty <r>', 'repetition penalty (1 = off)', number('--repetition-penalty', { min: 0 }))
     .option('--seed <n>', 'random seed for sampling', number('--seed', { int: true, min: 0 }))
+    .option('--xtc-probability <p>', 'XTC sampling: the chance per token that the top choices are excluded (0 = off; needs --temp > 0)', number('--xtc-probability', { min: 0, max: 1 }))
+    .option('--xtc-threshold <t>', 'XTC sampling: tokens above this probability but the least likely of them are excluded (default 0.1)', number('--xtc-threshold', { min: 0, max: 0.5 }))
     .option('--logit-bias <json|file>', 'add to token logits before sampling: a JSON object of token id to bias, e.g. \'{"17": -100}\' (inline or a file)')
     .option('--logprobs <k>', `report each token's log-probability and its k most likely alternatives (0 to ${MAX_TOP_LOGPROBS})`, number('--logprobs', { int: true, min: 0, max: MAX_TOP_LOGPROBS }))
     .option('--stop <text>', 'stop string (repeatable)', collect)
@@ -222,6 +224,8 @@ export function generateCommand(): Command {
           grammar,
           logitBias,
           logprobs: opts.logprobs,
+          xtcProbability: opts.xtcProbability,
+          xtcThreshold: opts.xtcThreshold,
           signal: controller.signal,
         };
         if (opts.json) {

@@ -253,6 +253,11 @@ export class Model {
     }
   }
 
+  /** The tokens XTC keeps by default, as mlx-lm's generate: the EOS ids and the newline's tokens. */
+  private xtcSpecialTokens(): number[] {
+    return [...(this.tok?.eosIds ?? []), ...(this.tok?.encode('\n', { addSpecialTokens: false }) ?? [])];
+  }
+
   /** One token decoded alone ('' without a tokenizer), for logprobs. */
   private tokenText(id: number): string {
     return this.tok?.decode([id]) ?? '';
@@ -270,7 +275,7 @@ export class Model {
     const grammars = grammarsOf(options.grammar, inputs.length, { tools: options.tools, toolFormat });
     const vocab = grammars ? grammarVocab(this.tok, this.path) : undefined;
     const schemas = parameterSchemasOf(options.tools);
-    const extras = samplingExtras(options, this.config.vocab_size);
+    const extras = samplingExtras(options, this.config.vocab_size, () => this.xtcSpecialTokens());
     const prompts = inputs.map((input) => Int32Array.from(this.encodePrompt(input, options)));
     this.checkContext(prompts, options.maxTokens ?? 256);
     const stops = this.stopStrings(options);

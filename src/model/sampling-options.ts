@@ -1,8 +1,8 @@
 /**
- * Logit bias and logprobs (mlx-lm's logit_bias, logprobs/top_logprobs): the one place these
- * generate options are checked, with errors that name the option and the token id, and laid out
- * for the engine, which trusts them. Also the reading of the engine's logprobs back into
- * per-token records.
+ * Logit bias, logprobs and XTC sampling (mlx-lm's logit_bias, logprobs/top_logprobs,
+ * xtc_probability/xtc_threshold/xtc_special_tokens): the one place these generate options are
+ * checked, with errors that name the option and the token id, and laid out for the engine, which
+ * trusts them. Also the reading of the engine's logprobs back into per-token records.
  */
 import { MlxLabError } from '../core/errors.js';
 import type { NativeGenerateRequest } from '../core/native.js';
@@ -24,9 +24,15 @@ export interface SamplingExtras {
    * Return `logprobs` in the Generation: per generated token its log-probability and this many
    * most likely alternatives (0 to 20; 0: the chosen token's only). The distribution is
    * mlx-lm's: the log-softmax of the logits after bias, penalty and grammar mask, before
-   * temperature and top-p/min-p/top-k.
+   * temperature and top-p/min-p/top-k/XTC.
    */
   logprobs?: number;
+  /** XTC: the chance per token (0 to 1, default 0: off) that the top choices are excluded. Needs temperature > 0. */
+  xtcProbability?: number;
+  /** XTC: tokens above this probability (0 to 0.5, default 0.1) but the least likely of them are excluded. */
+  xtcThreshold?: number;
+  /** XTC never excludes these ids (default: the EOS ids and the newline token, as mlx-lm's generate). */
+  xtcSpecialTokens?: readonly number[];
 }
 
 /** The largest bias: more would overflow float32 once added to a logit. */
@@ -34,7 +40,7 @@ export const MAX_LOGIT_BIAS = 1e30;
 /** The most alternatives per token (OpenAI's top_logprobs limit). */
 export const MAX_TOP_LOGPROBS = 20;
 
-type NativeExtras = Pick<NativeGenerateRequest, 'logitBiasIds' | 'logitBiasValues' | 'logprobs'>;
+type NativeExtras = Pick<NativeGenerateRequest, 'logitBiasIds' | 'logitBiasValues' | 'logprobs' | 'xtcProbability' | 'xtcThreshold' | 'xtcSpecialTokens'>;
 
 function bad(message: string): never {
   throw new MlxLabError('E_ARGUMENT', message);
@@ -67,8 +73,18 @@ export function logitBiasArrays(bias: unknown, vocabSize: number): { ids: Int32A
   return { ids, values };
 }
 
-/** The engine's fields for these options, checked against the model's vocabulary. */
-export function samplingExtras(options: SamplingExtras, vocabSize: number): NativeExtras {
+/** A number in [min, max] or undefined; E_ARGUMENT naming the option otherwise. */
+function inRange(value: unknown, name: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !(value >= min && value <= max)) bad(`${name} must be a number from ${min} to ${max}, got ${show(value)}`);
+  return value;
+}
+
+/**
+ * The engine's fields for these options, checked against the model's vocabulary. `specialTokens`
+ * gives XTC's default kept tokens (called only when XTC is on and none are given).
+ */
+export function samplingExtras(options: SamplingExtras, vocabSize: number, specialTokens: () => number[]): NativeExtras {
   const out: NativeExtras = {};
   if (options.logitBias !== undefined) {
     const { ids, values } = logitBiasArrays(options.logitBias, vocabSize);
@@ -79,6 +95,15 @@ export function samplingExtras(options: SamplingExtras, vocabSize: number): Nati
     const most = Math.min(MAX_TOP_LOGPROBS, vocabSize);
     if (typeof k !== 'number' || !Number.isInteger(k) || k < 0 || k > most) bad(`logprobs must be a whole number from 0 to ${most} (the alternatives per token), got ${show(k)}`);
     out.logprobs = k;
+  }
+  const probability = inRange(options.xtcProbability, 'xtcProbability', 0, 1);
+  const threshold = inRange(options.xtcThreshold, 'xtcThreshold', 0, 0.5);
+  if (options.xtcSpecialTokens !== undefined && !Array.isArray(options.xtcSpecialTokens)) bad('xtcSpecialTokens must be an array of token ids');
+  const special = options.xtcSpecialTokens?.map((id, i) => tokenId(id, vocabSize, `xtcSpecialTokens[${i}]`));
+  if (probability !== undefined && probability > 0) {
+    out.xtcProbability = probability;
+    if (threshold !== undefined) out.xtcThreshold = threshold;
+    out.xtcSpecialTokens = Int32Array.from(special ?? specialTokens().filter((id) => id >= 0 && id < vocabSize));
   }
   return out;
 }

@@ -1,4 +1,4 @@
-// `mlx-lab generate --logit-bias / --logprobs` (the built CLI in a fresh process) on the
+// `mlx-lab generate --logit-bias / --logprobs / --xtc-*` (the built CLI in a fresh process) on the
 // tiny chat model: the flags reach generate(), and bad values fail with the flag named.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-describe('mlx-lab generate: logit bias, logprobs', () => {
+describe('mlx-lab generate: logit bias, logprobs, XTC', () => {
   it('--logit-bias (inline or a file) forces a token; --logprobs adds k alternatives per token to --json', async () => {
     const inline = await runCli(['generate', '-m', MODEL, '-p', 'hi', '--max-tokens', '5', '--logit-bias', `{"${Z}": 1000}`, '--logprobs', '3', '--json']);
     expect(inline.stderr).toBe('');
@@ -40,6 +40,13 @@ describe('mlx-lab generate: logit bias, logprobs', () => {
     expect(r.stdout).toMatch(/\nzz\n==========\n"z" -?\d+\.\d{4} {2}\| "z" -?\d+\.\d{4}\n"z" .*\nPrompt: /);
   });
 
+  it('--xtc-probability and --xtc-threshold reach the sampler (a seeded run differs from one without)', async () => {
+    const args = ['generate', '-m', MODEL, '-p', 'hello there', '--max-tokens', '16', '--temp', '1', '--seed', '3', '--json'];
+    const plain = JSON.parse((await runCli(args)).stdout);
+    const xtc = JSON.parse((await runCli([...args, '--xtc-probability', '1', '--xtc-threshold', '0'])).stdout);
+    expect(xtc.tokens).not.toEqual(plain.tokens);
+  });
+
   it('bad values name the flag: a malformed bias before the model loads, an id past the vocabulary after', async () => {
     const notJson = await runCli(['generate', '-m', '/nonexistent/model', '-p', 'hi', '--logit-bias', '{"17": }']);
     expect(notJson.code).toBe(1);
@@ -54,5 +61,7 @@ describe('mlx-lab generate: logit bias, logprobs', () => {
     expect(range.stderr).toBe("mlx-lab: error E_ARGUMENT: --logit-bias: token id 999 is out of range: the model's vocabulary has 260 tokens (ids 0 to 259)\n");
     const k = await runCli(['generate', '-m', MODEL, '-p', 'hi', '--logprobs', '21']);
     expect(k.stderr).toMatch(/--logprobs must be <= 20/);
+    const t = await runCli(['generate', '-m', MODEL, '-p', 'hi', '--xtc-threshold', '0.6']);
+    expect(t.stderr).toMatch(/--xtc-threshold must be <= 0\.5/);
   });
 });

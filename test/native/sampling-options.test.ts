@@ -1,4 +1,4 @@
-// Logit bias and logprobs on the tiny chat model (random weights, vocabulary 260, float32),
+// Logit bias, logprobs and XTC on the tiny chat model (random weights, vocabulary 260, float32),
 // checked against references computed here from the model's own logits (model.logits()).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { native } from '../../src/core/native.js';
@@ -7,6 +7,8 @@ import { modelDir } from '../helpers/paths.js';
 
 const PROMPTS = ['hello there', 'hi', 'what is 2+2? tell me now'];
 const Z = 'z'.charCodeAt(0); // the tiny tokenizer's byte tokens: id = byte value
+const EOS = 258; // <|im_end|>
+const NEWLINE = 10;
 
 let model: Model;
 beforeAll(async () => {
@@ -142,5 +144,58 @@ describe('logprobs', () => {
 
   it('logprobs past 20 are refused before any token', async () => {
     await expect(model.generate('hi', { logprobs: 21 })).rejects.toThrow('logprobs must be a whole number from 0 to 20 (the alternatives per token), got 21');
+  });
+});
+
+describe('XTC sampling', () => {
+  it('with probability 1 the top token is never taken while two or more are above the threshold (and often is without XTC)', async () => {
+    const threshold = 0.02;
+    let tested = 0;
+    let topTakenWithout = 0;
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const options: GenerateOptions = { maxTokens: 16, temperature: 1, seed, logprobs: 2, xtcSpecialTokens: [] };
+      const g = await model.generate('hello there', { ...options, xtcProbability: 1, xtcThreshold: threshold });
+      for (const r of g.logprobs ?? []) {
+        if (Math.exp(r.top[1].logprob) <= threshold) continue;
+        tested++;
+        expect(r.id).not.toBe(r.top[0].id);
+      }
+      const free = await model.generate('hello there', options);
+      topTakenWithout += (free.logprobs ?? []).filter((r) => r.id === r.top[0].id && Math.exp(r.top[1].logprob) > threshold).length;
+    }
+    expect(tested).toBeGreaterThan(10);
+    expect(topTakenWithout).toBeGreaterThan(0); // the property is XTC's, not the model's
+  });
+
+  it('keeps the special tokens: EOS and newline by default, or the ids given', async () => {
+    // Threshold 0: every token but the least likely is above it, so XTC leaves only that one and
+    // the kept tokens. A bias makes EOS the top choice by far: kept, it is (almost surely) taken.
+    for (const seed of [1, 2, 3]) {
+      const kept = await model.generate('hi', { maxTokens: 4, temperature: 1, seed, xtcProbability: 1, xtcThreshold: 0, logitBias: { [EOS]: 30 } });
+      expect(kept.finishReason).toBe('eos');
+      expect(kept.tokens).toEqual([]);
+      const removed = await model.generate('hi', { maxTokens: 4, temperature: 1, seed, xtcProbability: 1, xtcThreshold: 0, logitBias: { [EOS]: 30 }, xtcSpecialTokens: [] });
+      expect(removed.tokens.length).toBeGreaterThan(0); // EOS was excluded
+      const newline = await model.generate('hi', { maxTokens: 3, temperature: 1, seed, xtcProbability: 1, xtcThreshold: 0, logitBias: { [NEWLINE]: 30 } });
+      expect(newline.tokens).toEqual([NEWLINE, NEWLINE, NEWLINE]);
+      const chosen = await model.generate('hi', { maxTokens: 3, temperature: 1, seed, xtcProbability: 1, xtcThreshold: 0, logitBias: { [Z]: 30 }, xtcSpecialTokens: [Z] });
+      expect(chosen.text).toBe('zzz');
+    }
+  });
+
+  it('greedy ignores XTC (as mlx-lm); a seed repeats a run; probability 0 changes nothing', async () => {
+    const greedy = await model.generate('hello there', { maxTokens: 10 });
+    expect((await model.generate('hello there', { maxTokens: 10, xtcProbability: 1, xtcThreshold: 0 })).tokens).toEqual(greedy.tokens);
+    const a = await model.generate('hello there', { maxTokens: 10, temperature: 1, seed: 9, xtcProbability: 0.5 });
+    const b = await model.generate('hello there', { maxTokens: 10, temperature: 1, seed: 9, xtcProbability: 0.5 });
+    expect(a.tokens).toEqual(b.tokens);
+    const off = await model.generate('hello there', { maxTokens: 10, temperature: 1, seed: 9, xtcProbability: 0 });
+    const plain = await model.generate('hello there', { maxTokens: 10, temperature: 1, seed: 9 });
+    expect(off.tokens).toEqual(plain.tokens);
+  });
+
+  it('bad XTC options are E_ARGUMENT before any token', async () => {
+    await expect(model.generate('hi', { temperature: 1, xtcProbability: 1, xtcThreshold: 0.9 })).rejects.toThrow('xtcThreshold must be a number from 0 to 0.5, got 0.9');
+    await expect(model.generate('hi', { temperature: 1, xtcProbability: 1, xtcSpecialTokens: [300] })).rejects.toThrow(/xtcSpecialTokens\[0\]: token id 300 is out of range/);
   });
 });

@@ -1,4 +1,4 @@
-// The checks and layout of logitBias and logprobs (src/model/sampling-options.ts),
+// The checks and layout of logitBias, logprobs and the XTC options (src/model/sampling-options.ts),
 // without the addon: every bad value is E_ARGUMENT naming the option and the id, and what the
 // engine gets is exactly what was asked.
 import { describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { MlxLabError } from '../../src/core/errors.js';
 import { logitBiasArrays, readLogprobs, samplingExtras } from '../../src/model/sampling-options.js';
 
 const V = 260;
+const none = () => [];
 
 /** The E_ARGUMENT message of `f` (fails the test when it does not throw one). */
 function argumentError(f: () => unknown): string {
@@ -27,7 +28,7 @@ describe('logitBias', () => {
     const map = logitBiasArrays(new Map([[259, 1e30]]), V);
     expect([...map.ids]).toEqual([259]);
     expect(map.values[0]).toBeCloseTo(1e30, -25);
-    expect(samplingExtras({ logitBias: {} }, V)).toEqual({}); // nothing to send
+    expect(samplingExtras({ logitBias: {} }, V, none)).toEqual({}); // nothing to send
   });
 
   it('names the id: out of range, negative, not a whole number; and the bias: not finite, too large, not a number', () => {
@@ -44,16 +45,33 @@ describe('logitBias', () => {
   });
 });
 
-describe('logprobs', () => {
+describe('logprobs and XTC', () => {
   it('logprobs: a whole number from 0 to 20 (or the vocabulary, when smaller)', () => {
-    expect(samplingExtras({ logprobs: 0 }, V)).toEqual({ logprobs: 0 });
-    expect(samplingExtras({ logprobs: 20 }, V)).toEqual({ logprobs: 20 });
-    expect(argumentError(() => samplingExtras({ logprobs: 21 }, V))).toBe('logprobs must be a whole number from 0 to 20 (the alternatives per token), got 21');
-    expect(argumentError(() => samplingExtras({ logprobs: 1.5 }, V))).toMatch(/got 1\.5$/);
-    expect(argumentError(() => samplingExtras({ logprobs: 8 }, 5))).toMatch(/^logprobs must be a whole number from 0 to 5 /);
-    expect(argumentError(() => samplingExtras({ logprobs: true as unknown as number }, V))).toMatch(/got true$/);
+    expect(samplingExtras({ logprobs: 0 }, V, none)).toEqual({ logprobs: 0 });
+    expect(samplingExtras({ logprobs: 20 }, V, none)).toEqual({ logprobs: 20 });
+    expect(argumentError(() => samplingExtras({ logprobs: 21 }, V, none))).toBe('logprobs must be a whole number from 0 to 20 (the alternatives per token), got 21');
+    expect(argumentError(() => samplingExtras({ logprobs: 1.5 }, V, none))).toMatch(/got 1\.5$/);
+    expect(argumentError(() => samplingExtras({ logprobs: 8 }, 5, none))).toMatch(/^logprobs must be a whole number from 0 to 5 /);
+    expect(argumentError(() => samplingExtras({ logprobs: true as unknown as number }, V, none))).toMatch(/got true$/);
   });
 
+  it('XTC: ranges as mlx-lm checks them; the default kept tokens only when XTC is on', () => {
+    let asked = 0;
+    const special = () => {
+      asked++;
+      return [258, 10, 999]; // 999: past this vocabulary, dropped
+    };
+    expect(samplingExtras({ xtcProbability: 0, xtcThreshold: 0.2 }, V, special)).toEqual({}); // off: nothing sent
+    expect(asked).toBe(0);
+    const on = samplingExtras({ xtcProbability: 0.5, xtcThreshold: 0.2 }, V, special);
+    expect(on).toEqual({ xtcProbability: 0.5, xtcThreshold: 0.2, xtcSpecialTokens: Int32Array.from([258, 10]) });
+    expect(samplingExtras({ xtcProbability: 1, xtcSpecialTokens: [] }, V, special)).toEqual({ xtcProbability: 1, xtcSpecialTokens: new Int32Array() });
+    expect(asked).toBe(1);
+    expect(argumentError(() => samplingExtras({ xtcProbability: 1.5 }, V, none))).toBe('xtcProbability must be a number from 0 to 1, got 1.5');
+    expect(argumentError(() => samplingExtras({ xtcProbability: 1, xtcThreshold: 0.6 }, V, none))).toBe('xtcThreshold must be a number from 0 to 0.5, got 0.6');
+    expect(argumentError(() => samplingExtras({ xtcThreshold: Number.NaN }, V, none))).toBe('xtcThreshold must be a number from 0 to 0.5, got NaN');
+    expect(argumentError(() => samplingExtras({ xtcProbability: 1, xtcSpecialTokens: [3, 400] }, V, none))).toMatch(/^xtcSpecialTokens\[1\]: token id 400 is out of range/);
+  });
 
   it('readLogprobs: one record per kept token (a stop string can cut the engine short), masked alternatives left out', () => {
     // Three tokens from the engine, k = 2; the reply kept two. Token 9 was masked at step 0.
