@@ -228,7 +228,34 @@ GenerateRequest to_generate_request(const Napi::Object& o) {
     r.eos_ids.insert(id);
   }
   read_grammars(o, r);
+  read_sampling_extras(o, r);
   return r;
+}
+
+// logitBiasIds/logitBiasValues, logprobs and the XTC options, as src/model/sampling-options.ts
+// checked and laid them out (only their types are checked here).
+void read_sampling_extras(const Napi::Object& o, GenerateRequest& r) {
+  Napi::Env env = o.Env();
+  auto& s = r.sampling;
+  s.xtc_probability = static_cast<float>(get_number(o, "xtcProbability", 0.0));
+  s.xtc_threshold = static_cast<float>(get_number(o, "xtcThreshold", 0.1));
+  auto present = [&](const char* key) { return !o.Get(key).IsUndefined(); };
+  if (present("xtcSpecialTokens")) {
+    s.xtc_special_tokens = to_tokens(o.Get("xtcSpecialTokens"), "xtcSpecialTokens");
+  }
+  r.logprobs = get_int(o, "logprobs", -1);
+  if (!present("logitBiasIds")) return;
+  auto ids = to_tokens(o.Get("logitBiasIds"), "logitBiasIds");
+  Napi::Value values = o.Get("logitBiasValues");
+  if (!values.IsTypedArray() ||
+      values.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    bad_argument(env, "logitBiasValues must be a Float32Array");
+  }
+  auto v = values.As<Napi::Float32Array>();
+  if (v.ElementLength() != ids.size()) {
+    bad_argument(env, "logitBiasIds and logitBiasValues must have the same length");
+  }
+  for (size_t i = 0; i < ids.size(); ++i) r.logit_bias.emplace_back(ids[i], v[i]);
 }
 
 }  // namespace mlxlab::js

@@ -43,4 +43,7 @@ GenerateRequest to_generate_request(const Napi::Object& obj);
 // The request's grammars ([{ type, data } | null]) and grammarVocab handle (bindings/grammar.cpp).
 void read_grammars(const Napi::Object& obj, GenerateRequest& request);
 
+// The request's logitBias*, logprobs and xtc* fields (checked by src/model/sampling-options.ts).
+void read_sampling_extras(const Napi::Object& obj, GenerateRequest& request);
+
 }  // namespace mlxlab::js

@@ -43,6 +43,20 @@ Napi::Object report_to_js(Napi::Env env, const ComputeReport& r) {
 void release_on_engine(std::shared_ptr<Model> model) {
   if (model) Engine::instance().submit([m = std::move(model)]() mutable { m.reset(); });
 }
+
+// A sequence's logprobs (Float32Array, one per token) and its top-k alternatives (topIds
+// Int32Array and topLogprobs Float32Array, k per token), as generate() recorded them.
+void set_logprobs(Napi::Env env, Napi::Object& out, const SequenceResult& s) {
+  auto logprobs = Napi::Float32Array::New(env, s.logprobs.size());
+  std::copy(s.logprobs.begin(), s.logprobs.end(), logprobs.Data());
+  auto ids = Napi::Int32Array::New(env, s.top_ids.size());
+  std::copy(s.top_ids.begin(), s.top_ids.end(), ids.Data());
+  auto values = Napi::Float32Array::New(env, s.top_logprobs.size());
+  std::copy(s.top_logprobs.begin(), s.top_logprobs.end(), values.Data());
+  out.Set("logprobs", logprobs);
+  out.Set("topIds", ids);
+  out.Set("topLogprobs", values);
+}
 }  // namespace
 
 void NativeModel::Init(Napi::Env env, Napi::Object exports) {
@@ -193,7 +207,7 @@ Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
         };
         return generate(*model, request, sink, *stops, *cancel);
       },
-      [](Napi::Env env, GenerateResult& result) -> Napi::Value {
+      [logprobs = request.logprobs](Napi::Env env, GenerateResult& result) -> Napi::Value {
         Napi::Object out = Napi::Object::New(env);
         Napi::Array seqs = Napi::Array::New(env, result.sequences.size());
         for (size_t i = 0; i < result.sequences.size(); ++i) {
@@ -204,6 +218,7 @@ Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
           so.Set("tokens", tokens);
           so.Set("finish", finish_name(s.finish));
           if (!s.grammar_error.empty()) so.Set("grammarError", s.grammar_error);
+          if (logprobs >= 0) set_logprobs(env, so, s);
           seqs.Set(i, so);
         }
         out.Set("sequences", seqs);

@@ -47,6 +47,19 @@ void validate(const Model& model, const GenerateRequest& r, const StopFlags& sto
   if (s.repetition_penalty != 1.0f && s.repetition_context < 1) {
     fail(codes::kArgument, "generate: repetition_context must be >= 1");
   }
+  // Guards only (src/model/sampling-options.ts checks these with the user's names): an id out of
+  // range would write outside the bias row, a k past V outside the partition.
+  const int V = model.config().vocab_size;
+  for (const auto& entry : r.logit_bias) {
+    if (entry.first < 0 || entry.first >= V)
+      fail(codes::kArgument, "generate: logit_bias id out of range");
+  }
+  if (r.logprobs > V) fail(codes::kArgument, "generate: logprobs must be <= the vocabulary size");
+  if (!(s.xtc_probability >= 0 && s.xtc_probability <= 1 && s.xtc_threshold >= 0 &&
+        s.xtc_threshold <= 0.5f)) {
+    fail(codes::kArgument,
+         "generate: xtc_probability must be in [0, 1], xtc_threshold in [0, 0.5]");
+  }
   if (!r.grammars.empty() && r.grammars.size() != r.prompts.size()) {
     fail(codes::kArgument, "generate: " + std::to_string(r.grammars.size()) + " grammars for " +
                                std::to_string(r.prompts.size()) + " prompts");
@@ -113,94 +126,16 @@ mx::array columns(const mx::array& a, int start, int end) {
   return mx::slice(a, {0, start}, {a.shape(0), end});
 }
 
-// ---- logits processors and samplers (mlx-lm sample_utils)
-
-// Last `context` tokens of each prompt [B, context]; short prompts repeat their first token
-// (a repeated id is penalized once, so this equals the shorter list).
-mx::array prompt_history(const std::vector<std::vector<int>>& prompts, int context) {
-  int B = prompts.size();
-  std::vector<int32_t> flat(static_cast<size_t>(B) * context);
-  for (int b = 0; b < B; ++b) {
-    const auto& p = prompts[b];
-    int n = std::min<int>(context, p.size());
-    for (int i = 0; i < context; ++i) {
-      int src = i < context - n ? 0 : static_cast<int>(p.size()) - context + i;
-      flat[static_cast<size_t>(b) * context + i] = p[std::max(src, 0)];
-    }
-  }
-  return mx::array(flat.data(), {B, context}, mx::int32);
+// Append batch row r's log-probabilities of an evaluated step to its sequence.
+void record_logprobs(const StepOut& y, size_t r, SequenceResult& s) {
+  s.logprobs.push_back(y.logprob->data<float>()[r]);
+  if (!y.top_ids) return;
+  size_t k = y.top_ids->shape(1);
+  const int32_t* ids = y.top_ids->data<int32_t>() + r * k;
+  const float* values = y.top_logprobs->data<float>() + r * k;
+  s.top_ids.insert(s.top_ids.end(), ids, ids + k);
+  s.top_logprobs.insert(s.top_logprobs.end(), values, values + k);
 }
-
-// Sign-aware multiplicative penalty on the logits of recent tokens.
-mx::array repetition_penalty(const mx::array& logits, const mx::array& history, float penalty) {
-  auto selected = mx::take_along_axis(logits, history, -1);
-  auto penalized =
-      mx::where(mx::less(selected, mx::array(0.0f)), mx::multiply(selected, mx::array(penalty)),
-                mx::divide(selected, mx::array(penalty)));
-  return mx::put_along_axis(logits, history, penalized, -1);
-}
-
-mx::array minus_inf(mx::Dtype dtype) {
-  return mx::array(-std::numeric_limits<float>::infinity(), dtype);
-}
-
-// Keep the smallest set of tokens whose probability mass reaches top_p.
-mx::array apply_top_p(const mx::array& logprobs, float top_p) {
-  auto sorted = mx::sort(logprobs, -1);
-  auto probs = mx::exp(mx::astype(sorted, mx::float32));
-  auto mass_above = mx::cumsum(probs, -1, /*reverse=*/true, /*inclusive=*/false);
-  int B = probs.shape(0);
-  auto total = mx::add(mx::slice(mass_above, {0, 0}, {B, 1}), mx::slice(probs, {0, 0}, {B, 1}));
-  auto dropped =
-      mx::sum(mx::greater_equal(mass_above, mx::multiply(mx::array(top_p), total)), -1, true);
-  auto threshold = mx::take_along_axis(sorted, dropped, -1);
-  return mx::where(mx::less(logprobs, threshold), minus_inf(logprobs.dtype()), logprobs);
-}
-
-// Drop tokens less likely than min_p times the most likely one.
-mx::array apply_min_p(const mx::array& logprobs, float min_p) {
-  auto top = mx::max(logprobs, -1, true);
-  auto scaled = mx::add(top, mx::array(std::log(min_p)));
-  return mx::where(mx::less(logprobs, scaled), minus_inf(logprobs.dtype()), logprobs);
-}
-
-// Keep the top_k most likely tokens.
-mx::array apply_top_k(const mx::array& logprobs, int top_k) {
-  int V = logprobs.shape(-1);
-  auto order = mx::argpartition(mx::negative(logprobs), top_k - 1, -1);
-  auto drop = mx::slice(order, {0, top_k}, {order.shape(0), V});
-  return mx::put_along_axis(logprobs, drop, minus_inf(logprobs.dtype()), -1);
-}
-
-class Sampler {
- public:
-  explicit Sampler(const SamplingParams& p) : p_(p) {
-    if (p.seed) key_ = mx::random::key(*p.seed);
-  }
-
-  // One token per row of logits [B, V], as int32 [B]. Greedy needs no normalization (argmax is
-  // shift-invariant): it skips a vocabulary of exps.
-  mx::array operator()(const mx::array& logits) {
-    if (p_.temperature == 0) return mx::astype(mx::argmax(logits, -1), mx::int32);
-    auto x = mx::subtract(logits, mx::logsumexp(logits, -1, true));
-    int V = x.shape(-1);
-    if (p_.top_p > 0 && p_.top_p < 1) x = apply_top_p(x, p_.top_p);
-    if (p_.min_p != 0) x = apply_min_p(x, p_.min_p);
-    if (p_.top_k > 0 && p_.top_k < V) x = apply_top_k(x, p_.top_k);
-    std::optional<mx::array> step_key;
-    if (key_) {
-      auto [next, sub] = mx::random::split(*key_);
-      key_ = next;
-      step_key = sub;
-    }
-    auto scaled = mx::multiply(x, mx::array(1.0f / p_.temperature));
-    return mx::astype(mx::random::categorical(scaled, -1, step_key), mx::int32);
-  }
-
- private:
-  SamplingParams p_;
-  std::optional<mx::array> key_;
-};
 
 }  // namespace
 
@@ -274,17 +209,24 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
     std::vector<int> rows(B);
     for (int b = 0; b < B; ++b) rows[b] = b;
 
-    // Logits of the last position -> processed -> masked by the grammars -> next token [B].
+    // Logits of the last position -> bias -> penalty -> grammar mask (its -inf replaces any bias)
+    // -> next token [R], with its log-probabilities when asked.
+    std::optional<mx::array> bias;
     auto step = [&](const mx::array& input, int start_pos) {
       int end_pos = start_pos + input.shape(1);
       auto logits = run(input, padding_mask(batch, start_pos, end_pos));
       int R = logits.shape(0), L = logits.shape(1), V = logits.shape(2);
       logits = mx::reshape(mx::slice(logits, {0, L - 1, 0}, {R, L, V}), {R, V});
+      if (!request.logit_bias.empty()) {
+        if (!bias) bias = logit_bias_row(request.logit_bias, V);
+        logits = mx::add(mx::astype(logits, mx::float32),
+                         *bias);  // float32: a bias past fp16's range stays finite
+      }
       if (penalize) logits = repetition_penalty(logits, *history, sp.repetition_penalty);
       if (constraints.any()) {
         logits = mx::where(constraints.mask(rows, active, V), logits, minus_inf(logits.dtype()));
       }
-      return sampler(logits);
+      return step_out(logits, sampler(logits), request.logprobs);
     };
     // Remember a new token for the repetition penalty.
     auto remember = [&](const mx::array& y) {
@@ -306,11 +248,11 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
       for (int b = 0; b < B; ++b) finish(b, FinishReason::kCancelled);
     }
     int pos = prefix + P - 1;
-    mx::array y = mx::array(0);
+    StepOut y;
     if (n_active > 0) {
       y = step(columns(batch.tokens, P - 1, P), pos);
-      remember(y);
-      mx::async_eval(y);
+      remember(y.token);
+      mx::async_eval(y.arrays());
       ++pos;
     }
     // Finished rows are dropped from the batch (and its cache) once a quarter of it has
@@ -322,7 +264,7 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
       }
       if (keep.empty() || 4 * (rows.size() - keep.size()) < rows.size()) return;
       auto index = mx::array(keep.data(), {static_cast<int>(keep.size())}, mx::int32);
-      y = mx::take(y, index, 0);
+      y.take_rows(index);
       cache.take_rows(index);
       if (row_offsets) row_offsets = mx::take(*row_offsets, index, 0);
       if (history) history = mx::take(*history, index, 0);
@@ -339,17 +281,17 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
     int n = 0;
     std::vector<int32_t> tokens(B);
     while (n_active > 0) {
-      std::optional<mx::array> next_y;
+      std::optional<StepOut> next_y;
       // Queue the next step now, unless its mask waits for this step's tokens.
       auto queue_next = [&] {
         if (n + 1 >= request.max_tokens || n_active == 0) return;
-        next_y = step(mx::reshape(y, {-1, 1}), pos);
-        remember(*next_y);
-        mx::async_eval(*next_y);
+        next_y = step(mx::reshape(y.token, {-1, 1}), pos);
+        remember(next_y->token);
+        mx::async_eval(next_y->arrays());
       };
       if (!constraints.any()) queue_next();
       if (n == 0) {
-        mx::eval(y);
+        mx::eval(y.arrays());
         result.stats.prompt_seconds = seconds_since(start);
         decode_start = Clock::now();
       }
@@ -357,8 +299,8 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
         for (int b = 0; b < B; ++b) finish(b, FinishReason::kLength);
         break;
       }
-      mx::eval(y);
-      std::copy_n(y.data<int32_t>(), rows.size(), tokens.begin());
+      mx::eval(y.arrays());
+      std::copy_n(y.token.data<int32_t>(), rows.size(), tokens.begin());
       for (size_t r = 0; r < rows.size(); ++r) {
         int b = rows[r];
         if (!active[b]) continue;
@@ -378,6 +320,7 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
         }
         constraints.take(b, t);
         result.sequences[b].tokens.push_back(t);
+        if (y.logprob) record_logprobs(y, r, result.sequences[b]);
         ++result.stats.generated_tokens;
         sink(b, t);
         if (stops.stopped(b))

@@ -9,23 +9,15 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine.h"
 #include "grammar.h"
 #include "models/model.h"
+#include "sampling.h"
 
 namespace mlxlab {
-
-struct SamplingParams {
-  float temperature = 0.0f;  // 0 = greedy
-  float top_p = 1.0f;
-  int top_k = 0;       // 0 = off
-  float min_p = 0.0f;  // 0 = off
-  float repetition_penalty = 1.0f;
-  int repetition_context = 20;
-  std::optional<uint64_t> seed;
-};
 
 struct GenerateRequest {
   std::vector<std::vector<int>> prompts;  // one or more prompts (token ids)
@@ -39,6 +31,12 @@ struct GenerateRequest {
   // Constrained decoding: a grammar per prompt (empty or nullopt: free) over this vocabulary.
   std::vector<std::optional<GrammarSpec>> grammars;
   std::shared_ptr<const GrammarVocab> grammar_vocab;
+  // Added to the logits of these token ids (every row) before the penalties and the grammar mask.
+  std::vector<std::pair<int, float>> logit_bias;
+  // -1: none. k >= 0: each token's log-probability (log-softmax of the processed logits: after
+  // bias, penalty and grammar mask, before temperature and the truncating samplers) and the k
+  // most likely tokens with theirs.
+  int logprobs = -1;
 };
 
 // Per-sequence stop requests from another thread (stop string matched in TS).
@@ -62,6 +60,11 @@ struct SequenceResult {
   std::vector<int> tokens;
   FinishReason finish = FinishReason::kLength;
   std::string grammar_error;
+  // With request.logprobs = k >= 0, per token: its log-probability, and k alternatives
+  // (top_ids[i * k + j], most likely first).
+  std::vector<float> logprobs;
+  std::vector<int> top_ids;
+  std::vector<float> top_logprobs;
 };
 
 struct GenerateStats {

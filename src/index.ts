@@ -6,7 +6,7 @@
  */
 export { MlxLabError, ERROR_CODES, isErrorCode, type ErrorCode } from './core/errors.js';
 export { loadModel, Model } from './model/model.js';
-export type { Generation, GenerationFinish, GenerationStream, GenerateOptions, PromptInput, SamplingOptions, StreamChunk, LoadOptions, ChatMessage } from './model/model.js';
+export type { GeneratedTokenLogprob, Generation, GenerationFinish, LogitBias, TokenLogprob, GenerationStream, GenerateOptions, PromptInput, SamplingOptions, StreamChunk, LoadOptions, ChatMessage } from './model/model.js';
 export type { ChatOptions, ChatTemplate, ToolCall, ToolSchema } from './model/chat.js';
 export type { ComputeMode, ComputeReport, FinishReason, NativeBlasInfo, NativeLoraConfig, NativeQuantSpec, NativeSavedWeights } from './core/native.js';
 export { parseModelConfig, readModelFolder, type ModelConfig } from './model/config.js';

@@ -1,9 +1,10 @@
 /** `mlx-lab generate`: one prompt or conversation through a model, like mlx_lm.generate. */
 import { Command } from 'commander';
 import { MlxLabError } from '../core/errors.js';
-import { loadModel, type ChatMessage, type GenerateOptions } from '../model/model.js';
+import { loadModel, type ChatMessage, type GeneratedTokenLogprob, type GenerateOptions } from '../model/model.js';
+import { logitBiasArrays, MAX_TOP_LOGPROBS } from '../model/sampling-options.js';
 import { describeBlas, runtime } from '../core/runtime.js';
-import { number } from './options.js';
+import { computeOption, number } from './options.js';
 import { onInterrupt } from './signals.js';
 import { readRegularFile } from '../core/files.js';
 import { parseJson } from '../core/json.js';
@@ -11,6 +12,9 @@ import { isPlainObject } from '../core/suggest.js';
 import type { ToolSchema } from '../model/chat.js';
 import { checkToolFormat, type ParsedCall } from '../model/tool-calls/index.js';
 import { toNativeGrammar, type GrammarOption } from '../model/grammar.js';
+import { adapterFiles, type AttachedAdapter } from '../model/adapters.js';
+import { resolveModelPath } from '../hub/resolve.js';
+import { RUN_FILES } from '../core/run-files.js';
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -85,14 +89,46 @@ export function readGrammar(opts: { jsonSchema?: string; regex?: string; lark?: 
   return grammar;
 }
 
-/** An engine error about the grammar option, named after its flag. */
-function renameGrammarError(err: unknown): never {
+/** An error about the grammar or logitBias option (found once the model is known), named after its flag. */
+function renameOptionError(err: unknown): never {
   if (err instanceof MlxLabError && err.code === 'E_GRAMMAR') {
     const flags: Record<string, string> = { jsonSchema: '--json-schema', regex: '--regex', lark: '--lark', toolCalls: '--tool-calls' };
     const flag = flags[/^grammar\.(\w+)/.exec(err.message)?.[1] ?? ''];
     if (flag) throw new MlxLabError('E_GRAMMAR', `${flag}: ${err.message.replace(/^grammar\.\w+( \(\w+\))?: /, '')}`, { cause: err });
   }
+  if (err instanceof MlxLabError && err.code === 'E_ARGUMENT' && err.message.startsWith('logitBias: ')) {
+    throw new MlxLabError('E_ARGUMENT', `--logit-bias: ${err.message.slice('logitBias: '.length)}`, { cause: err });
+  }
   throw err;
+}
+
+/**
+ * --logit-bias takes a JSON object of token id → bias ({"17": -100}) or a file holding one. Its
+ * form is checked before the model loads; the ids against the model's vocabulary after.
+ */
+export function readLogitBias(arg: string): Record<string, number> {
+  const inline = arg.trim().startsWith('{');
+  let text = arg;
+  if (!inline) {
+    try {
+      text = readRegularFile(arg, 'utf8');
+    } catch (cause) {
+      throw new MlxLabError('E_ARGUMENT', `--logit-bias: "${arg}" is neither a JSON object nor a readable file (${(cause as Error).message})`, { cause });
+    }
+  }
+  const value = parseJson(text, inline ? '--logit-bias' : `--logit-bias ${arg}`, { code: 'E_ARGUMENT' });
+  try {
+    logitBiasArrays(value, Number.MAX_SAFE_INTEGER);
+  } catch (err) {
+    renameOptionError(err);
+  }
+  return value as Record<string, number>;
+}
+
+/** Per token: its text, log-probability and the alternatives, for --logprobs without --json. */
+function logprobLines(records: readonly GeneratedTokenLogprob[]): string {
+  const show = (r: { text: string; logprob: number }) => `${JSON.stringify(r.text)} ${r.logprob.toFixed(4)}`;
+  return records.map((r) => `${show(r)}${r.top.length > 0 ? `  | ${r.top.map(show).join(', ')}` : ''}\n`).join('');
 }
 
 /** The parsed calls, one line each, after the streamed text. */
@@ -100,15 +136,27 @@ function callLines(calls: readonly ParsedCall[]): string {
   return calls.map((c) => `Tool call: ${c.name} ${JSON.stringify(c.arguments)}\n`).join('');
 }
 
+/**
+ * --adapter-path: the adapter folder (or its file, or a Hub id), found and checked before the
+ * model loads, so that a missing folder or adapter_config.json fails at once.
+ */
+async function findAdapter(arg: string): Promise<string> {
+  const path = await resolveModelPath(arg);
+  adapterFiles(path);
+  return path;
+}
+
 const GiB = 1024 ** 3;
 
-/** What runs, for --verbose: MLX and its device, the BLAS and kernel, the compute policy. */
-function verboseHeader(compute: { mode: string; reason: string }): string {
+/** What runs, for --verbose: MLX and its device, the BLAS and kernel, the compute policy, the adapter. */
+function verboseHeader(compute: { mode: string; reason: string }, adapter?: AttachedAdapter): string {
   const r = runtime();
+  const c = adapter?.config;
   return [
     `MLX ${r.mlxVersion} on ${r.device}`,
     `BLAS: ${describeBlas(r.blas)}`,
     `compute: ${compute.mode} (${compute.reason})`,
+    ...(adapter && c ? [`adapter: ${adapter.file} (${c.fineTuneType ?? 'lora'}, rank ${c.rank}, last ${c.numLayers} layers)`] : []),
   ].map((l) => `[mlx-lab] ${l}\n`).join('');
 }
 
@@ -126,6 +174,10 @@ export function generateCommand(): Command {
     .option('--min-p <p>', 'min-p sampling (0 = off)', number('--min-p', { min: 0, max: 1 }), 0)
     .option('--repetition-penalty <r>', 'repetition penalty (1 = off)', number('--repetition-penalty', { min: 0 }))
     .option('--seed <n>', 'random seed for sampling', number('--seed', { int: true, min: 0 }))
+    .option('--xtc-probability <p>', 'XTC sampling: the chance per token that the top choices are excluded (0 = off; needs --temp > 0)', number('--xtc-probability', { min: 0, max: 1 }))
+    .option('--xtc-threshold <t>', 'XTC sampling: tokens above this probability but the least likely of them are excluded (default 0.1)', number('--xtc-threshold', { min: 0, max: 0.5 }))
+    .option('--logit-bias <json|file>', 'add to token logits before sampling: a JSON object of token id to bias, e.g. \'{"17": -100}\' (inline or a file)')
+    .option('--logprobs <k>', `report each token's log-probability and its k most likely alternatives (0 to ${MAX_TOP_LOGPROBS})`, number('--logprobs', { int: true, min: 0, max: MAX_TOP_LOGPROBS }))
     .option('--stop <text>', 'stop string (repeatable)', collect)
     .option('--no-chat', 'use the prompt as plain text, without the chat template')
     .option('--enable-thinking', 'let thinking models think (templates with enable_thinking)')
@@ -135,6 +187,8 @@ export function generateCommand(): Command {
     .option('--regex <re>', 'constrain the reply to a regular expression (Rust regex syntax)')
     .option('--tool-calls <mode>', 'constrain the reply to calls of --tools in the call syntax (hermes or qwen3_xml): auto (text, and a valid call after each <tool_call>) or required (calls only)')
     .option('--lark <grammar|file>', 'constrain the reply to a Lark grammar (llguidance syntax; inline or a file)')
+    .option('--adapter-path <path>', `generate with a trained adapter: its folder (${RUN_FILES.adapter} + ${RUN_FILES.adapterConfig}), its file, or a Hugging Face id`)
+    .addOption(computeOption())
     .option('--json', 'print one JSON object (text, toolCalls, stats) instead of streaming text')
     .option('-v, --verbose', 'say what runs: MLX, the device, the BLAS and its kernel, the compute policy (on stderr)')
     .action(async (opts) => {
@@ -142,12 +196,17 @@ export function generateCommand(): Command {
       const input = opts.messages ? readMessages(opts.messages) : (opts.prompt as string);
       const tools = opts.tools ? readTools(opts.tools) : undefined;
       const grammar = readGrammar(opts);
+      const logitBias = opts.logitBias !== undefined ? readLogitBias(opts.logitBias) : undefined;
       if (opts.toolCalls !== undefined && !tools) throw new MlxLabError('E_ARGUMENT', '--tool-calls needs --tools (the tools the calls may name)');
+      const adapterPath = opts.adapterPath !== undefined ? await findAdapter(opts.adapterPath) : undefined;
       const controller = new AbortController();
       const interrupt = onInterrupt(controller, 'generation stops after the current token');
-      const model = await loadModel(opts.model);
-      if (opts.verbose) process.stderr.write(verboseHeader(model.compute));
+      const model = await loadModel(opts.model, { compute: opts.compute });
+      let adapter: AttachedAdapter | undefined;
       try {
+        // A layout or shapes that do not fit the model fail here, naming adapter_config.json or the file.
+        if (adapterPath !== undefined) adapter = await model.attachAdapter(adapterPath);
+        if (opts.verbose) process.stderr.write(verboseHeader(model.compute, adapter));
         const options: GenerateOptions = {
           maxTokens: opts.maxTokens,
           temperature: opts.temp,
@@ -163,17 +222,21 @@ export function generateCommand(): Command {
           tools,
           toolFormat: opts.toolFormat,
           grammar,
+          logitBias,
+          logprobs: opts.logprobs,
+          xtcProbability: opts.xtcProbability,
+          xtcThreshold: opts.xtcThreshold,
           signal: controller.signal,
         };
         if (opts.json) {
-          const g = await model.generate(input, options).catch((err: unknown) => renameGrammarError(err));
+          const g = await model.generate(input, options).catch((err: unknown) => renameOptionError(err));
           process.stdout.write(JSON.stringify(g) + '\n');
           return;
         }
         const stream = model.stream(input, options);
         stream.result.catch(() => {}); // errors surface through next()
         // The first step before the banner: a grammar the engine refuses fails before any output.
-        let step = await stream.next().catch((err: unknown) => renameGrammarError(err));
+        let step = await stream.next().catch((err: unknown) => renameOptionError(err));
         process.stdout.write('==========\n');
         while (!step.done) {
           process.stdout.write(step.value.text);
@@ -182,6 +245,7 @@ export function generateCommand(): Command {
         const g = step.value;
         process.stdout.write('\n==========\n');
         process.stdout.write(callLines(g.toolCalls));
+        if (g.logprobs) process.stdout.write(logprobLines(g.logprobs));
         process.stdout.write(`Prompt: ${g.promptTokens} tokens, ${g.promptTps.toFixed(3)} tokens-per-sec\n`);
         process.stdout.write(`Generation: ${g.generationTokens} tokens, ${g.generationTps.toFixed(3)} tokens-per-sec\n`);
         process.stdout.write(`Peak memory: ${(g.peakMemory / GiB).toFixed(3)} GB\n`);
@@ -192,6 +256,7 @@ export function generateCommand(): Command {
         process.exitCode = interrupt.exitCode();
       } finally {
         interrupt.dispose();
+        adapter?.dispose();
         model.dispose();
       }
     });

@@ -3,8 +3,17 @@
  * flag in the error; commander prefixes "option '<flag> <n>' argument '<value>' is invalid.".
  * Blank values are refused everywhere (Number('') would read as 0).
  */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { parseByteSize } from '../core/byte-size.js';
+import type { ComputeMode } from '../core/native.js';
+
+/** The compute policies loadModel takes (LoadOptions.compute), in the order help lists them. */
+export const COMPUTE_MODES: readonly ComputeMode[] = ['auto', 'native', 'float32', 'kernels'];
+
+/** `--compute <mode>`: the compute policy of the loaded model (commander refuses other values, listing these). */
+export function computeOption(): Option {
+  return new Option('--compute <mode>', 'how weights are used for matmuls: auto (float32 copies of quantized weights on CPU when they fit), native (the stored weights), float32, kernels').choices(COMPUTE_MODES).default('auto');
+}
 
 type Parser = (value: string) => number;
 

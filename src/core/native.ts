@@ -36,6 +36,15 @@ export interface NativeGenerateRequest extends SamplingOptions {
   /** One grammar per prompt (null: free); needs grammarVocab. */
   grammars?: (NativeGrammar | null)[];
   grammarVocab?: NativeGrammarVocab;
+  /** Additive logit bias: ids and values of the same length (src/model/sampling-options.ts lays them out). */
+  logitBiasIds?: Int32Array;
+  logitBiasValues?: Float32Array;
+  /** k >= 0: each token's log-probability and the k most likely alternatives (undefined: none). */
+  logprobs?: number;
+  /** XTC sampling (mlx-lm's xtc_probability, xtc_threshold, xtc_special_tokens). */
+  xtcProbability?: number;
+  xtcThreshold?: number;
+  xtcSpecialTokens?: Int32Array;
 }
 
 /** A grammar in one of the engine's formats. */
@@ -63,7 +72,8 @@ export interface NativeGenerateStats {
 }
 
 export interface NativeGenerateResult {
-  sequences: { tokens: Int32Array; finish: FinishReason; grammarError?: string }[];
+  /** logprobs, topIds (k per token, most likely first) and topLogprobs when the request asked for logprobs. */
+  sequences: { tokens: Int32Array; finish: FinishReason; grammarError?: string; logprobs?: Float32Array; topIds?: Int32Array; topLogprobs?: Float32Array }[];
   stats: NativeGenerateStats;
 }
 

@@ -28,10 +28,25 @@ export interface Generation {
   generationTps: number;
   /** Peak MLX memory in bytes during the call. */
   peakMemory: number;
+  /** With GenerateOptions.logprobs: one record per token of `tokens`. */
+  logprobs?: GeneratedTokenLogprob[];
 }
 
 export interface StreamChunk {
   /** New text (may be empty while a possible stop string is held back). */
   text: string;
   token: number;
+}
+
+/** A token and its log-probability (natural log). */
+export interface TokenLogprob {
+  id: number;
+  /** The token decoded alone (a piece of a multi-byte character decodes to U+FFFD). */
+  text: string;
+  logprob: number;
+}
+
+/** One generated token with its log-probability and the most likely alternatives (most likely first). */
+export interface GeneratedTokenLogprob extends TokenLogprob {
+  top: TokenLogprob[];
 }

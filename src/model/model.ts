@@ -16,6 +16,7 @@ import { tokenizerFromGguf } from './gguf-tokenizer.js';
 import { attachToNative, type AttachedAdapter } from './adapters.js';
 import { resolveModelPath, type HubOptions } from '../hub/resolve.js';
 import { grammarsOf, grammarVocab, type GrammarOption } from './grammar.js';
+import { readLogprobs, samplingExtras, type SamplingExtras } from './sampling-options.js';
 import { checkToolFormat, parameterSchemasOf, parseToolCalls, resolveToolFormat, type CallFormat, type ToolFormat } from './tool-calls/index.js';
 
 export type { ChatMessage } from './chat.js';
@@ -25,7 +26,7 @@ export type PromptInput = string | ChatMessage[] | { tokens: number[] };
 
 export type { SamplingOptions } from '../core/native.js';
 
-export interface GenerateOptions extends SamplingOptions, ChatOptions {
+export interface GenerateOptions extends SamplingOptions, SamplingExtras, ChatOptions {
   /** Tokens to generate at most (default 256). */
   maxTokens?: number;
   /** Stop strings, matched on the decoded text across token boundaries; not part of the text. */
@@ -54,7 +55,8 @@ export interface GenerateOptions extends SamplingOptions, ChatOptions {
   grammar?: GrammarOption | (GrammarOption | null)[];
 }
 
-export type { Generation, GenerationFinish, StreamChunk } from './generation-types.js';
+export type { GeneratedTokenLogprob, Generation, GenerationFinish, StreamChunk, TokenLogprob } from './generation-types.js';
+export type { LogitBias } from './sampling-options.js';
 export type { GenerationStream } from './stream.js';
 
 export interface LoadOptions {
@@ -251,6 +253,16 @@ export class Model {
     }
   }
 
+  /** The tokens XTC keeps by default, as mlx-lm's generate: the EOS ids and the newline's tokens. */
+  private xtcSpecialTokens(): number[] {
+    return [...(this.tok?.eosIds ?? []), ...(this.tok?.encode('\n', { addSpecialTokens: false }) ?? [])];
+  }
+
+  /** One token decoded alone ('' without a tokenizer), for logprobs. */
+  private tokenText(id: number): string {
+    return this.tok?.decode([id]) ?? '';
+  }
+
   private async runBatch(
     inputs: PromptInput[],
     options: GenerateOptions,
@@ -263,6 +275,7 @@ export class Model {
     const grammars = grammarsOf(options.grammar, inputs.length, { tools: options.tools, toolFormat });
     const vocab = grammars ? grammarVocab(this.tok, this.path) : undefined;
     const schemas = parameterSchemasOf(options.tools);
+    const extras = samplingExtras(options, this.config.vocab_size, () => this.xtcSpecialTokens());
     const prompts = inputs.map((input) => Int32Array.from(this.encodePrompt(input, options)));
     this.checkContext(prompts, options.maxTokens ?? 256);
     const stops = this.stopStrings(options);
@@ -307,6 +320,7 @@ export class Model {
           minSharedPrefix: options.sharePrefix === false ? 0 : undefined,
           grammars,
           grammarVocab: vocab,
+          ...extras,
         },
         control,
         onToken,
@@ -336,6 +350,7 @@ export class Model {
           promptTps: stats.promptSeconds > 0 ? stats.promptTokens / stats.promptSeconds : 0,
           generationTps: stats.generateSeconds > 0 ? stats.generatedTokens / stats.generateSeconds : 0,
           peakMemory: stats.peakMemory,
+          ...(extras.logprobs !== undefined && { logprobs: readLogprobs(s.tokens, extras.logprobs, result.sequences[i], (id) => this.tokenText(id)) }),
         };
       });
     } finally {
