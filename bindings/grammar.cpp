@@ -59,7 +59,7 @@ GrammarSpec to_grammar(const Napi::Value& v, size_t k) {
   return spec;
 }
 
-// checkGrammar(vocab, { type, data, name }, tokens) -> { ok, complete, taken, error? }.
+// checkGrammar(vocab, { type, data, name }, tokens) -> { ok, complete, next, taken, error? }.
 Napi::Value CheckGrammar(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsExternal()) {
@@ -72,6 +72,7 @@ Napi::Value CheckGrammar(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("ok", check.ok);
   out.Set("complete", check.complete);
+  out.Set("next", check.next);
   out.Set("taken", static_cast<double>(check.taken));
   if (!check.ok) out.Set("error", check.error);
   return out;

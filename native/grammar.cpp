@@ -228,6 +228,10 @@ GrammarCheck check_tokens(const GrammarVocab& vocab, const GrammarSpec& spec,
     ++check.taken;
   }
   check.complete = matcher.accepting();
+  const uint32_t* bits = matcher.allowed();
+  for (int w = 0; bits != nullptr && w < (vocab.size() + 31) / 32 && !check.next; ++w) {
+    check.next = bits[w] != 0;
+  }
   return check;
 }
 

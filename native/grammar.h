@@ -80,6 +80,8 @@ std::unique_ptr<Matcher> compile_grammar(const GrammarVocab& vocab, const Gramma
 struct GrammarCheck {
   bool ok = true;
   bool complete = false;
+  // Some token (EOS included) may follow what was taken: false for a grammar that allows nothing.
+  bool next = false;
   size_t taken = 0;
   std::string error;
 };

@@ -39,6 +39,8 @@ export type { BatchIteratorOptions, BatchIteratorState, BatchOptions, DataFormat
 export { suiteRollout } from './rl/index.js';
 export { runExperiment, reselect, readManifest, logFusedEval, type ExperimentOptions, type ExperimentResult, type FusedModelInfo, type RunManifest, type FormatRecord } from './run/experiment.js';
 export { runEval, type EvalOptions, type EvalResult, type CaseResult } from './eval/runner.js';
+export { compareConstrained, type ConstraintComparison, type CaseComparison } from './eval/compare.js';
+export { suiteConstraints, type CaseConstraint, type ConstraintKind } from './eval/constraint.js';
 export { loadSuite, parseSuite, scoreCase, registerScorer, loadScorerFile, summarizeScores, wilsonInterval, type EvalSuite, type EvalCase, type ScoreResult, type FailureClass } from './eval/index.js';
 export type { CaseScore, CategorySummary, Interval, MeanSummary, ScoreSummary } from './eval/stats.js';
 export type { Scorer, ScorerInput, ScorerOutput } from './eval/scorers.js';

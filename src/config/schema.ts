@@ -99,6 +99,8 @@ const evalSection = section({
   stop: withDefault(listOf(str({ nonEmpty: true })), []),
   /** Also evaluate before the first step. */
   at_start: withDefault(bool(), true),
+  /** Decode each case under the grammar its scorer implies (mlx-lab eval --constrained); format_score is then the constrained score. Optional, default false. */
+  constrained: bool().optional(),
 });
 
 const earlyStopping = section({

@@ -403,8 +403,11 @@ export interface NativeAddon {
   loadGrammarEngine(stubPath: string, libPath: string): string;
   /** Each token's bytes back to back, their lengths, and the EOS ids the grammar may end on (the first is the main one). */
   grammarVocab(bytes: Uint8Array, lens: Uint32Array, eosIds: number[]): NativeGrammarVocab;
-  /** Feed tokens through a fresh matcher: all taken (ok), a complete reply, or why the first bad one was refused. E_GRAMMAR for an invalid grammar. */
-  checkGrammar(vocab: NativeGrammarVocab, grammar: NativeGrammar, tokens: number[]): { ok: boolean; complete: boolean; taken: number; error?: string };
+  /**
+   * Feed tokens through a fresh matcher: all taken (ok), a complete reply, whether any token
+   * (EOS included) may come next, or why the first bad one was refused. E_GRAMMAR for an invalid grammar.
+   */
+  checkGrammar(vocab: NativeGrammarVocab, grammar: NativeGrammar, tokens: number[]): { ok: boolean; complete: boolean; next: boolean; taken: number; error?: string };
 }
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

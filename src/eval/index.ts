@@ -48,3 +48,5 @@ export {
 } from './scorers.js';
 export { wilsonInterval, meanInterval, summarizeScores, Z95, type Interval, type MeanSummary, type CaseScore, type CategorySummary, type ScoreSummary } from './stats.js';
 export { normalizePrompt, isNearDuplicate, suitePrompts } from './prompts.js';
+export { caseConstraint, suiteConstraints, checkConstraints, wrapperGrammar, wholeReplyRegex, CONSTRAINT_KINDS, type CaseConstraint, type ConstraintKind } from './constraint.js';
+export { compareConstrained, compareResults, type ConstraintComparison, type CaseComparison } from './compare.js';

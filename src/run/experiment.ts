@@ -14,7 +14,7 @@ import { RunDir } from './run-dir.js';
 import type { FormatRecord, RunManifest } from './manifest.js';
 import type { TrainConfig } from '../config/config.js';
 import { MlxLabError } from '../core/errors.js';
-import { loadSuite, type EvalSuite } from '../eval/index.js';
+import { loadSuite, suiteConstraints, type EvalSuite } from '../eval/index.js';
 import { runEval, type EvalResult } from '../eval/runner.js';
 import { appendJsonLine, copyFileAtomic } from '../core/atomic.js';
 import { memory } from '../core/runtime.js';
@@ -164,6 +164,8 @@ async function experimentTracked(config: TrainConfig, options: ExperimentOptions
   const startedAt = new Date().toISOString();
   const evalConfig = config.eval;
   const suite = options.suite ?? (evalConfig ? await loadSuite(evalConfig.suite) : undefined);
+  // A constrained eval's grammars are made before training starts (a bad one names its case).
+  if (suite && evalConfig?.constrained) suiteConstraints(suite);
   const every = evalConfig?.every ?? config.steps_per_eval;
   const stopping = config.early_stopping;
   const stopper = stopping ? new EarlyStopper(stopping) : undefined;
@@ -177,7 +179,7 @@ async function experimentTracked(config: TrainConfig, options: ExperimentOptions
     if (!suite || options.signal?.aborted) return undefined;
     const known = evals.get(ctx.iteration);
     if (known) return known;
-    const r = await runEval(ctx.model, suite, { maxTokens: evalConfig?.max_tokens, stop: evalConfig?.stop, signal: options.signal });
+    const r = await runEval(ctx.model, suite, { maxTokens: evalConfig?.max_tokens, stop: evalConfig?.stop, constrained: evalConfig?.constrained === true, signal: options.signal });
     const rec = { ...toRecord(ctx.iteration, r), valLoss: await ctx.validate() };
     evals.set(ctx.iteration, rec);
     ctx.emit(formatEvent(ctx.iteration, r, rec.valLoss));

@@ -105,6 +105,12 @@ describe('loading YAML', () => {
     expect(c.sweep).toEqual({ lock_threshold: 0.8, seeds: [0, 1, 2], grid: { learning_rate: [1e-4, 2e-4], 'lora_parameters.rank': [8, 16] } });
   });
 
+  it('eval.constrained: optional (left out: absent, a free eval), true or false, anything else an error naming it', () => {
+    expect(yaml('eval: {suite: s.yaml}\n').eval).not.toHaveProperty('constrained');
+    expect(yaml('eval: {suite: s.yaml, constrained: true}\n').eval?.constrained).toBe(true);
+    expectError(() => yaml('eval:\n  suite: s.yaml\n  constrained: always\n'), 'E_CONFIG', 'run.yaml:3:16: eval.constrained: must be true or false (got string "always")');
+  });
+
   it('reads numbers as mlx-lm’s YAML loader does', () => {
     const c = yaml('learning_rate: 1e-5\niters: 1_000\nmask_prompt: on\ngrad_checkpoint: no\n');
     expect([c.learning_rate, c.iters, c.mask_prompt, c.grad_checkpoint]).toEqual([1e-5, 1000, true, false]);
