@@ -8,7 +8,7 @@ import { runEval, type EvalResult } from '../eval/runner.js';
 import { compareConstrained } from '../eval/compare.js';
 import { MlxLabError } from '../core/errors.js';
 import { formatCompareTable } from './eval-compare.js';
-import { positiveInteger } from './options.js';
+import { computeOption, positiveInteger } from './options.js';
 import { GRACE_MS, onInterrupt } from './signals.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -50,7 +50,7 @@ export function evalCommand(): Command {
     .option('--enable-thinking', 'let thinking models think (no <think> stop)')
     .option('--constrained', 'decode each case under the grammar its scorer implies (Hermes/Qwen3 XML calls, the wrapper call, the JSON schema, the regex)')
     .option('--compare', 'with --constrained: run the suite free and constrained and print both scores side by side')
-    .addOption(new Option('--compute <mode>', 'weights for matmuls').choices(['auto', 'native', 'float32', 'kernels']).default('auto'))
+    .addOption(computeOption())
     .option('-v, --verbose', 'print every case')
     .option('--json', 'print the whole result as JSON')
     .action(async (opts) => {
