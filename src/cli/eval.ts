@@ -1,5 +1,5 @@
 /** `mlx-lab eval`: a format-eval suite on a model (+ adapter), in this process: no server, no port. */
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { loadModel } from '../model/model.js';
 import { attachAdapter } from '../model/adapters.js';
 import { RUN_FILES } from '../run/run-dir.js';
