@@ -5,6 +5,7 @@
 
 #include "async.h"
 #include "blas.h"
+#include "cache.h"
 #include "js_error.h"
 #include "mlx/mlx.h"
 #include "model.h"
@@ -117,6 +118,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   NativeModel::Init(env, exports);
   NativeControl::Init(env, exports);
   NativeTrainer::Init(env, exports);
+  NativePromptCache::Init(env, exports);
   void InitFuse(Napi::Env, Napi::Object);
   InitFuse(env, exports);  // bindings/fuse.cpp
   void InitDistributed(Napi::Env, Napi::Object);

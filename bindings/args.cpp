@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "cache.h"
 #include "errors.h"
 #include "js_error.h"
 
@@ -229,6 +230,7 @@ GenerateRequest to_generate_request(const Napi::Object& o) {
   }
   read_grammars(o, r);
   read_sampling_extras(o, r);
+  read_prompt_cache(o, r);
   return r;
 }
 

@@ -8,10 +8,11 @@
 namespace mlxlab::js {
 
 struct Instance {
-  Napi::FunctionReference error_class;     // MlxLabError, registered by setErrorClass
-  Napi::FunctionReference native_model;    // NativeModel
-  Napi::FunctionReference native_control;  // NativeControl
-  Napi::FunctionReference native_trainer;  // NativeTrainer
+  Napi::FunctionReference error_class;          // MlxLabError, registered by setErrorClass
+  Napi::FunctionReference native_model;         // NativeModel
+  Napi::FunctionReference native_control;       // NativeControl
+  Napi::FunctionReference native_trainer;       // NativeTrainer
+  Napi::FunctionReference native_prompt_cache;  // NativePromptCache
 };
 
 // This environment's Instance, made on first use (napi_set_instance_data).

@@ -225,6 +225,9 @@ Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
         Napi::Object stats = Napi::Object::New(env);
         stats.Set("promptTokens", result.stats.prompt_tokens);
         stats.Set("sharedPrefixTokens", result.stats.shared_prefix_tokens);
+        stats.Set("cacheTokens", result.stats.cache_tokens);
+        stats.Set("reusedTokens", result.stats.reused_tokens);
+        stats.Set("prefilledTokens", result.stats.prefilled_tokens);
         stats.Set("promptSeconds", result.stats.prompt_seconds);
         stats.Set("generatedTokens", result.stats.generated_tokens);
         stats.Set("generateSeconds", result.stats.generate_seconds);

@@ -21,18 +21,19 @@ class Error : public std::runtime_error {
 
 // Error codes shared with src/errors.ts.
 namespace codes {
-inline constexpr const char* kModelLoad = "E_MODEL_LOAD";     // files missing or unreadable
-inline constexpr const char* kConfig = "E_CONFIG";            // bad or unsupported config
-inline constexpr const char* kWeights = "E_WEIGHTS";          // missing / mis-shaped weight
-inline constexpr const char* kGguf = "E_GGUF";                // unsupported GGUF content
-inline constexpr const char* kArgument = "E_ARGUMENT";        // bad call arguments
-inline constexpr const char* kDisposed = "E_DISPOSED";        // handle used after dispose()
-inline constexpr const char* kCancelled = "E_ABORTED";        // cancelled through a signal
-inline constexpr const char* kMlx = "E_MLX";                  // an error raised inside MLX
-inline constexpr const char* kTrain = "E_TRAIN";              // a training step failed
-inline constexpr const char* kDistributed = "E_DISTRIBUTED";  // a distributed group failed
-inline constexpr const char* kGrammar = "E_GRAMMAR";          // invalid grammar or no engine
-inline constexpr const char* kInternal = "E_INTERNAL";        // anything else
+inline constexpr const char* kModelLoad = "E_MODEL_LOAD";      // files missing or unreadable
+inline constexpr const char* kConfig = "E_CONFIG";             // bad or unsupported config
+inline constexpr const char* kWeights = "E_WEIGHTS";           // missing / mis-shaped weight
+inline constexpr const char* kGguf = "E_GGUF";                 // unsupported GGUF content
+inline constexpr const char* kArgument = "E_ARGUMENT";         // bad call arguments
+inline constexpr const char* kDisposed = "E_DISPOSED";         // handle used after dispose()
+inline constexpr const char* kCancelled = "E_ABORTED";         // cancelled through a signal
+inline constexpr const char* kMlx = "E_MLX";                   // an error raised inside MLX
+inline constexpr const char* kTrain = "E_TRAIN";               // a training step failed
+inline constexpr const char* kDistributed = "E_DISTRIBUTED";   // a distributed group failed
+inline constexpr const char* kGrammar = "E_GRAMMAR";           // invalid grammar or no engine
+inline constexpr const char* kPromptCache = "E_PROMPT_CACHE";  // bad or misfit cache file
+inline constexpr const char* kInternal = "E_INTERNAL";         // anything else
 // An I/O failure; the message ends with "(ENOSPC)" etc. and src/errors.ts (ioCodeOf, the one
 // errno mapping) turns it into E_NO_SPACE, E_READ_ONLY, ... when the error reaches JS.
 inline constexpr const char* kIo = "E_IO";

@@ -60,6 +60,9 @@ void validate(const Model& model, const GenerateRequest& r, const StopFlags& sto
     fail(codes::kArgument,
          "generate: xtc_probability must be in [0, 1], xtc_threshold in [0, 0.5]");
   }
+  if (r.keep_cache && (!r.cache || r.prompts.size() != 1)) {
+    fail(codes::kArgument, "generate: keeping the cache takes one prompt and a prompt cache");
+  }
   if (!r.grammars.empty() && r.grammars.size() != r.prompts.size()) {
     fail(codes::kArgument, "generate: " + std::to_string(r.grammars.size()) + " grammars for " +
                                std::to_string(r.prompts.size()) + " prompts");
@@ -122,6 +125,24 @@ std::optional<mx::array> padding_mask(const PaddedBatch& batch, int start, int e
   return mx::logical_and(mx::greater_equal(queries, keys), visible);
 }
 
+// Empties a kept prompt cache (taken out of it for in-place updates) when the call fails, so it
+// is never left half-updated; the next call then starts from scratch.
+struct ClearUnlessCommitted {
+  PromptCache* cache = nullptr;
+  bool committed = false;
+  ~ClearUnlessCommitted() {
+    if (cache && !committed) cache->clear();
+  }
+};
+
+// Leading tokens every prompt shares with the cache's tokens (each keeps one token to run).
+int reusable_from(const PromptCache& cache, const std::vector<std::vector<int>>& prompts) {
+  auto held = cache.tokens();
+  int n = cache.kv.offset();
+  for (const auto& p : prompts) n = std::min(n, reusable_tokens(held, p));
+  return n;
+}
+
 mx::array columns(const mx::array& a, int start, int end) {
   return mx::slice(a, {0, start}, {a.shape(0), end});
 }
@@ -155,10 +176,31 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
     mx::reset_peak_memory();
     auto start = Clock::now();
     auto* decoder = as_decoder(model);
-    int prefix = decoder ? shared_prefix(request.prompts, request.min_shared_prefix) : 0;
-    result.stats.shared_prefix_tokens = prefix;
-    auto batch = left_pad(request.prompts, prefix);
     auto cache = model.make_cache();
+    // From the prompt cache: the keys and values of the leading tokens the prompts share with it.
+    ClearUnlessCommitted keep{request.keep_cache ? request.cache.get() : nullptr};
+    int reused = 0;
+    if (request.cache) {
+      if (!decoder) fail(codes::kArgument, "generate: prompt caches need a decoder model");
+      result.stats.cache_tokens = request.cache->size();
+      reused = reusable_from(*request.cache, request.prompts);
+      if (reused > 0) {
+        check_cache_fits(model, request.cache->kv, "generate: the prompt cache");
+        // Kept: taken, so its buffers are updated in place. Otherwise shared: MLX writes into a
+        // copy of a buffer that another array (the prompt cache's) still holds.
+        cache = request.keep_cache ? std::move(request.cache->kv) : request.cache->kv;
+        cache.trim_to(reused);
+      } else if (request.keep_cache) {
+        request.cache->clear();  // nothing of it is reused: free it now
+      }
+    }
+    int prefix =
+        decoder ? std::max(reused, shared_prefix(request.prompts, request.min_shared_prefix)) : 0;
+    result.stats.shared_prefix_tokens = B > 1 ? prefix : 0;
+    result.stats.reused_tokens = reused;
+    result.stats.prefilled_tokens = prefix - reused;
+    for (const auto& p : request.prompts) result.stats.prefilled_tokens += p.size() - prefix;
+    auto batch = left_pad(request.prompts, prefix);
     Sampler sampler(sp);
     bool penalize = sp.repetition_penalty != 1.0f;
     std::optional<mx::array> history;
@@ -186,16 +228,17 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
       mx::clear_cache();
     };
 
-    // The shared prefix once, as one row, then copied to every row.
-    if (prefix > 0) {
+    // The shared prefix once (past what the prompt cache gave), as one row, then copied to
+    // every row.
+    if (prefix > reused) {
       auto first = mx::array(request.prompts[0].data(), {1, prefix}, mx::int32);
-      for (int done = 0; done < prefix && !cancel.cancelled();) {
+      for (int done = reused; done < prefix && !cancel.cancelled();) {
         int end = std::min(prefix, done + request.prefill_step);
         prefill(columns(first, done, end), done, /*rows=*/false);
         done = end;
       }
-      cache.repeat_rows(B);
     }
+    if (prefix > 0 && B > 1) cache.repeat_rows(B);
     // Each row's own tokens but the last, prefill_step positions at a time.
     const int P = batch.length;
     for (int done = 0; P - done > 1 && !cancel.cancelled();) {
@@ -346,6 +389,20 @@ GenerateResult generate(Model& model, const GenerateRequest& request, const Toke
     // A step queued with async_eval may still run: never return (or let the process exit)
     // with MLX and BLAS threads busy on it.
     mx::synchronize();
+    if (request.keep_cache) {
+      // The cache ran the prompt, then the reply's tokens in order (a step queued ahead may have
+      // run one past the last kept token): keep the positions whose tokens are known.
+      std::vector<int> held = request.prompts[0];
+      const auto& reply = result.sequences[0].tokens;
+      held.insert(held.end(), reply.begin(), reply.end());
+      int valid = std::min<int>(cache.offset(), held.size());
+      cache.trim_to(valid);
+      held.resize(valid);
+      request.cache->kv = std::move(cache);
+      request.cache->set_tokens(std::move(held));
+      request.cache->model = model_fingerprint(model);
+      keep.committed = true;
+    }
     result.stats.generate_seconds = seconds_since(decode_start);
     result.stats.peak_memory = mx::get_peak_memory();
   } catch (const Error&) {

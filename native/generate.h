@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "grammar.h"
 #include "models/model.h"
+#include "prompt_cache.h"
 #include "sampling.h"
 
 namespace mlxlab {
@@ -37,6 +38,12 @@ struct GenerateRequest {
   // bias, penalty and grammar mask, before temperature and the truncating samplers) and the k
   // most likely tokens with theirs.
   int logprobs = -1;
+  // Start from this cache's keys and values for the leading prompt tokens it holds (with several
+  // prompts, those all of them begin with). Left unchanged, unless keep_cache.
+  std::shared_ptr<PromptCache> cache;
+  // One prompt only: afterwards `cache` holds the prompt and the reply tokens that ran through
+  // the model (a chat session's next turn starts from it). Updated in place, without a copy.
+  bool keep_cache = false;
 };
 
 // Per-sequence stop requests from another thread (stop string matched in TS).
@@ -70,6 +77,9 @@ struct SequenceResult {
 struct GenerateStats {
   int prompt_tokens = 0;
   int shared_prefix_tokens = 0;  // leading tokens common to all prompts, prefilled once
+  int cache_tokens = 0;          // tokens request.cache held when the call began
+  int reused_tokens = 0;         // leading prompt tokens whose keys/values came from request.cache
+  int prefilled_tokens = 0;      // prompt tokens run through the model (padding not counted)
   double prompt_seconds = 0;
   int generated_tokens = 0;
   double generate_seconds = 0;

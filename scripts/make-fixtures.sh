@@ -11,11 +11,13 @@
 #                                            # on the SDK's OpenBLAS when bench-venv.sh can)
 #   bash scripts/make-fixtures.sh grpo       # test/fixtures/grpo (mlx-lm-lora's GRPO loss and
 #                                            # gradients; a venv of its own, .cache/venv-lora)
+#   bash scripts/make-fixtures.sh prompt-cache  # test/fixtures/prompt-cache (mlx_lm cache_prompt
+#                                               # on tiny-chat, and mlx-lm's continuation)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=$(bash scripts/venv.sh | tail -n 1)
 what=${1:-all}
-case "$what" in all|tiny|smollm2|chat|data|lora|fuse|grpo) ;; *) echo "usage: $0 [all|tiny|smollm2|chat|data|lora|fuse|grpo]" >&2; exit 2 ;; esac
+case "$what" in all|tiny|smollm2|chat|data|lora|fuse|grpo|prompt-cache) ;; *) echo "usage: $0 [all|tiny|smollm2|chat|data|lora|fuse|grpo|prompt-cache]" >&2; exit 2 ;; esac
 gguf() { node scripts/fetch-smollm2.mjs | tail -n 1; }
 if [ "$what" = all ] || [ "$what" = tiny ]; then
   "$PY" scripts/fixtures/make_tiny_models.py
@@ -39,6 +41,9 @@ if [ "$what" = all ] || [ "$what" = lora ]; then
 fi
 if [ "$what" = all ] || [ "$what" = fuse ]; then
   "$PY" scripts/fixtures/make_fuse_fixtures.py
+fi
+if [ "$what" = all ] || [ "$what" = prompt-cache ]; then
+  "$PY" scripts/fixtures/make_prompt_cache_fixtures.py
 fi
 if [ "$what" = all ] || [ "$what" = grpo ]; then
   # mlx-lm-lora pins its own mlx-lm: kept out of .venv. mlx-cpu matches the SDK's MLX version.

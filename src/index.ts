@@ -6,6 +6,9 @@
  */
 export { MlxLabError, ERROR_CODES, isErrorCode, type ErrorCode } from './core/errors.js';
 export { loadModel, Model } from './model/model.js';
+export { PromptCache, type SavePromptCacheOptions } from './model/prompt-cache.js';
+export { ChatSession, type ChatInput, type ChatReply, type ChatSessionOptions, type ChatTurnOptions } from './model/chat-session.js';
+export type { LoadPromptCacheOptions, PrefixInput } from './model/model.js';
 export type { GeneratedTokenLogprob, Generation, GenerationFinish, LogitBias, TokenLogprob, GenerationStream, GenerateOptions, PromptInput, SamplingOptions, StreamChunk, LoadOptions, ChatMessage } from './model/model.js';
 export type { ChatOptions, ChatTemplate, ToolCall, ToolSchema } from './model/chat.js';
 export type { ComputeMode, ComputeReport, FinishReason, NativeBlasInfo, NativeLoraConfig, NativeQuantSpec, NativeSavedWeights } from './core/native.js';

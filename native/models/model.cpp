@@ -47,6 +47,19 @@ std::pair<mx::array, mx::array> LayerCache::update(const mx::array& keys, const 
 
 void LayerCache::trim(int n) { offset_ -= std::min(std::max(n, 0), offset_); }
 
+std::optional<std::pair<mx::array, mx::array>> LayerCache::state() const {
+  if (!keys_ || offset_ == 0) return std::nullopt;
+  auto k = keys_->shape(), v = values_->shape();
+  return std::make_pair(mx::slice(*keys_, {0, 0, 0, 0}, {k[0], k[1], offset_, k[3]}),
+                        mx::slice(*values_, {0, 0, 0, 0}, {v[0], v[1], offset_, v[3]}));
+}
+
+void LayerCache::set_state(mx::array keys, mx::array values, int offset) {
+  keys_ = std::move(keys);
+  values_ = std::move(values);
+  offset_ = offset;
+}
+
 void LayerCache::take_rows(const mx::array& index) {
   if (!keys_) return;
   keys_ = mx::take(*keys_, index, 0);

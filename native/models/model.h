@@ -26,6 +26,10 @@ class LayerCache {
   void trim(int n);         // drop the last n positions
   void repeat_rows(int n);  // a batch-1 cache becomes n identical rows (a shared prefix)
   void take_rows(const mx::array& index);  // keep these batch rows, in this order
+  // The cached keys and values up to offset() ([B, H, offset, D] each); nullopt when empty.
+  std::optional<std::pair<mx::array, mx::array>> state() const;
+  // Hold keys/values [B, H, T, D] of which the first `offset` positions are valid (T >= offset).
+  void set_state(mx::array keys, mx::array values, int offset);
 
  private:
   std::optional<mx::array> keys_, values_;
@@ -40,6 +44,10 @@ struct KVCache {
   }
   void take_rows(const mx::array& index) {
     for (auto& layer : layers) layer.take_rows(index);
+  }
+  // Keep the first n positions of every layer (drop the rest).
+  void trim_to(int n) {
+    for (auto& layer : layers) layer.trim(layer.offset() - n);
   }
 };
 

@@ -1,7 +1,7 @@
 /** `mlx-lab generate`: one prompt or conversation through a model, like mlx_lm.generate. */
 import { Command } from 'commander';
 import { MlxLabError } from '../core/errors.js';
-import { loadModel, type ChatMessage, type GeneratedTokenLogprob, type GenerateOptions } from '../model/model.js';
+import { loadModel, type ChatMessage, type GeneratedTokenLogprob, type GenerateOptions, type Model, type PromptCache } from '../model/model.js';
 import { logitBiasArrays, MAX_TOP_LOGPROBS } from '../model/sampling-options.js';
 import { describeBlas, runtime } from '../core/runtime.js';
 import { computeOption, number } from './options.js';
@@ -21,7 +21,7 @@ function collect(value: string, previous: string[] = []): string[] {
 }
 
 /** --messages takes a JSON array or a path to a JSON file holding one. */
-function readMessages(arg: string): ChatMessage[] {
+export function readMessages(arg: string): ChatMessage[] {
   let text = arg.trim();
   if (!text.startsWith('[')) {
     try {
@@ -148,6 +148,29 @@ async function findAdapter(arg: string): Promise<string> {
 
 const GiB = 1024 ** 3;
 
+/** The metadata key that keeps `cache-prompt --prompt`'s text, which generate continues (as mlx_lm.generate does). */
+export const CACHED_PROMPT_KEY = 'mlx_lab_prompt';
+
+/**
+ * --prompt-cache-file: a cache saved by `mlx-lab cache-prompt` or a chat session. The prompt is
+ * given in full and the cached tokens serve where it begins with them; a cache of
+ * `cache-prompt --prompt TEXT` is continued the way mlx_lm.generate continues mlx_lm.cache_prompt's:
+ * `--prompt` is appended to TEXT in the one user message.
+ */
+async function loadCache(model: Model, file: string, input: string | ChatMessage[]): Promise<{ cache: PromptCache; input: string | ChatMessage[] }> {
+  let cache: PromptCache;
+  try {
+    cache = await model.loadPromptCache(file);
+  } catch (err) {
+    if (err instanceof MlxLabError && err.message.includes('holds no token ids')) {
+      throw new MlxLabError('E_PROMPT_CACHE', `--prompt-cache-file ${file}: the file holds no token ids (a cache made by mlx-lm): make it with mlx-lab cache-prompt, which stores them`, { cause: err });
+    }
+    throw err;
+  }
+  const cachedPrompt = cache.metadata[CACHED_PROMPT_KEY];
+  return { cache, input: cachedPrompt !== undefined && typeof input === 'string' ? cachedPrompt + input : input };
+}
+
 /** What runs, for --verbose: MLX and its device, the BLAS and kernel, the compute policy, the adapter. */
 function verboseHeader(compute: { mode: string; reason: string }, adapter?: AttachedAdapter): string {
   const r = runtime();
@@ -187,13 +210,14 @@ export function generateCommand(): Command {
     .option('--regex <re>', 'constrain the reply to a regular expression (Rust regex syntax)')
     .option('--tool-calls <mode>', 'constrain the reply to calls of --tools in the call syntax (hermes or qwen3_xml): auto (text, and a valid call after each <tool_call>) or required (calls only)')
     .option('--lark <grammar|file>', 'constrain the reply to a Lark grammar (llguidance syntax; inline or a file)')
+    .option('--prompt-cache-file <file>', 'start from a prompt cache saved by mlx-lab cache-prompt (or a chat session): its tokens are not prefilled again')
     .option('--adapter-path <path>', `generate with a trained adapter: its folder (${RUN_FILES.adapter} + ${RUN_FILES.adapterConfig}), its file, or a Hugging Face id`)
     .addOption(computeOption())
     .option('--json', 'print one JSON object (text, toolCalls, stats) instead of streaming text')
     .option('-v, --verbose', 'say what runs: MLX, the device, the BLAS and its kernel, the compute policy (on stderr)')
     .action(async (opts) => {
       if (!opts.prompt && !opts.messages) throw new MlxLabError('E_ARGUMENT', 'give --prompt or --messages');
-      const input = opts.messages ? readMessages(opts.messages) : (opts.prompt as string);
+      let input: string | ChatMessage[] = opts.messages ? readMessages(opts.messages) : (opts.prompt as string);
       const tools = opts.tools ? readTools(opts.tools) : undefined;
       const grammar = readGrammar(opts);
       const logitBias = opts.logitBias !== undefined ? readLogitBias(opts.logitBias) : undefined;
@@ -203,7 +227,9 @@ export function generateCommand(): Command {
       const interrupt = onInterrupt(controller, 'generation stops after the current token');
       const model = await loadModel(opts.model, { compute: opts.compute });
       let adapter: AttachedAdapter | undefined;
+      let promptCache: PromptCache | undefined;
       try {
+        if (opts.promptCacheFile !== undefined) ({ cache: promptCache, input } = await loadCache(model, opts.promptCacheFile, input));
         // A layout or shapes that do not fit the model fail here, naming adapter_config.json or the file.
         if (adapterPath !== undefined) adapter = await model.attachAdapter(adapterPath);
         if (opts.verbose) process.stderr.write(verboseHeader(model.compute, adapter));
@@ -227,6 +253,7 @@ export function generateCommand(): Command {
           xtcProbability: opts.xtcProbability,
           xtcThreshold: opts.xtcThreshold,
           signal: controller.signal,
+          promptCache,
         };
         if (opts.json) {
           const g = await model.generate(input, options).catch((err: unknown) => renameOptionError(err));
@@ -246,7 +273,8 @@ export function generateCommand(): Command {
         process.stdout.write('\n==========\n');
         process.stdout.write(callLines(g.toolCalls));
         if (g.logprobs) process.stdout.write(logprobLines(g.logprobs));
-        process.stdout.write(`Prompt: ${g.promptTokens} tokens, ${g.promptTps.toFixed(3)} tokens-per-sec\n`);
+        const fromCache = g.reusedTokens !== undefined ? ` (${g.reusedTokens} from the prompt cache)` : '';
+        process.stdout.write(`Prompt: ${g.promptTokens} tokens${fromCache}, ${g.promptTps.toFixed(3)} tokens-per-sec\n`);
         process.stdout.write(`Generation: ${g.generationTokens} tokens, ${g.generationTps.toFixed(3)} tokens-per-sec\n`);
         process.stdout.write(`Peak memory: ${(g.peakMemory / GiB).toFixed(3)} GB\n`);
       } catch (err) {
@@ -257,6 +285,7 @@ export function generateCommand(): Command {
       } finally {
         interrupt.dispose();
         adapter?.dispose();
+        promptCache?.dispose();
         model.dispose();
       }
     });

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { createRequire } from 'node:module';
 import { MlxLabError, ioError } from '../core/errors.js';
 import { generateCommand } from './generate.js';
+import { cachePromptCommand } from './cache-prompt.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { selectCommand } from './select.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
     .enablePositionalOptions();
   program.addCommand(demoCommand());
   program.addCommand(generateCommand());
+  program.addCommand(cachePromptCommand());
   program.addCommand(trainCommand());
   program.addCommand(evalCommand());
   program.addCommand(selectCommand());

@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   'E_TOKENIZER', // missing or invalid tokenizer files
   'E_TEMPLATE', // chat template errors
   'E_GRAMMAR', // an invalid grammar (JSON schema, regex, Lark) or no grammar engine installed
+  'E_PROMPT_CACHE', // a prompt cache file that is missing, truncated, corrupt, or made for another model
   'E_ARGUMENT', // bad call arguments
   'E_DISPOSED', // handle used after dispose()
   'E_ABORTED', // cancelled through an AbortSignal

@@ -45,6 +45,27 @@ export interface NativeGenerateRequest extends SamplingOptions {
   xtcProbability?: number;
   xtcThreshold?: number;
   xtcSpecialTokens?: Int32Array;
+  /** Start from this cache's keys and values for the leading tokens the prompts share with it (left unchanged unless keepCache). */
+  promptCache?: NativePromptCache;
+  /** One prompt: afterwards promptCache holds the prompt and the reply tokens that ran (updated in place). */
+  keepCache?: boolean;
+}
+
+/**
+ * A prompt cache (native/prompt_cache.h): the keys and values of one sequence and the token ids
+ * they came from. Saved in mlx-lm's prompt-cache safetensors format.
+ */
+export interface NativePromptCache {
+  /** Write the cache (atomic); metadata goes under mlx-lm's "0.<key>" entries. E_ARGUMENT when empty. */
+  save(path: string, metadata?: Record<string, string>): Promise<void>;
+  /** A copy, filled on the engine thread after the jobs queued before (arrays shared until written). */
+  copy(): NativePromptCache;
+  /** The token ids the cache holds. */
+  tokens(): Int32Array;
+  readonly length: number;
+  /** Frees the arrays (on the engine thread, after queued work). */
+  dispose(): void;
+  readonly disposed: boolean;
 }
 
 /** A grammar in one of the engine's formats. */
@@ -65,6 +86,12 @@ export interface NativeGenerateStats {
   promptTokens: number;
   /** Leading tokens common to all prompts, prefilled once for the batch. */
   sharedPrefixTokens: number;
+  /** Tokens the prompt cache held when the call began (0 without one). */
+  cacheTokens: number;
+  /** Leading prompt tokens whose keys and values came from the prompt cache. */
+  reusedTokens: number;
+  /** Prompt tokens run through the model (all rows, padding not counted). */
+  prefilledTokens: number;
   promptSeconds: number;
   generatedTokens: number;
   generateSeconds: number;
@@ -285,6 +312,16 @@ export interface NativeAddon {
     loadGguf(path: string, options?: { compute?: ComputeMode }): Promise<{ model: NativeModel; config: ModelConfig; metadata: GgufMetadata }>;
   };
   NativeControl: new (sequences?: number) => NativeControl;
+  NativePromptCache: {
+    /** An empty cache. */
+    new (): NativePromptCache;
+    /**
+     * Read a prompt-cache file (ours or mlx-lm's) for this model: E_PROMPT_CACHE naming the file
+     * when it is missing, truncated, corrupt, or does not fit the model (layers, kv heads, head
+     * dim, dtype). A file without token ids (mlx-lm's) needs `tokens`.
+     */
+    load(model: NativeModel, path: string, tokens?: Int32Array | number[]): Promise<{ cache: NativePromptCache; metadata: Record<string, string>; tokensFromFile: boolean }>;
+  };
   NativeTrainer: {
     /** Attach an adapter to the model (which then generates with it) and make its optimizer (none with `inference`). */
     create(model: NativeModel, options?: NativeTrainerOptions): Promise<NativeTrainer>;

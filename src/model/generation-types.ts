@@ -23,11 +23,17 @@ export interface Generation {
   /** Leading prompt tokens shared by the whole batch and prefilled once for it (0 when none). */
   sharedPrefixTokens: number;
   generationTokens: number;
-  /** Prompt (prefill) tokens per second and generation tokens per second, for the whole batch. */
+  /** Prompt (prefill) tokens per second (with a prompt cache: of the tokens prefilled) and generation tokens per second, for the whole batch. */
   promptTps: number;
   generationTps: number;
   /** Peak MLX memory in bytes during the call. */
   peakMemory: number;
+  /** With a prompt cache (GenerateOptions.promptCache, chat sessions): leading prompt tokens whose keys and values came from it. */
+  reusedTokens?: number;
+  /** With a prompt cache: prompt tokens not taken from it (promptTokens - reusedTokens; in a batch, shared-prefix tokens count for every prompt). */
+  prefilledTokens?: number;
+  /** With a prompt cache: the tokens it held past the reused ones, not used because the prompt differs there. */
+  trimmedTokens?: number;
   /** With GenerateOptions.logprobs: one record per token of `tokens`. */
   logprobs?: GeneratedTokenLogprob[];
 }

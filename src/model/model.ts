@@ -7,55 +7,44 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MlxLabError, warn } from '../core/errors.js';
 import { readModelFolder, type ModelConfig } from './config.js';
-import { native, type ComputeMode, type ComputeReport, type NativeModel, type SamplingOptions } from '../core/native.js';
+import { native, type ComputeMode, type ComputeReport, type NativeModel } from '../core/native.js';
 import type { Generation, GenerationFinish, StreamChunk } from './generation-types.js';
+import type { GenerateOptions } from './generate-options.js';
 import { generationStream, type GenerationStream } from './stream.js';
 import { Tokenizer, StreamDecoder, StopMatcher } from './tokenizer.js';
-import { ChatTemplate, type ChatMessage, type ChatOptions } from './chat.js';
+import { ChatTemplate, type ChatMessage } from './chat.js';
 import { tokenizerFromGguf } from './gguf-tokenizer.js';
 import { attachToNative, type AttachedAdapter } from './adapters.js';
 import { resolveModelPath, type HubOptions } from '../hub/resolve.js';
-import { grammarsOf, grammarVocab, type GrammarOption } from './grammar.js';
-import { readLogprobs, samplingExtras, type SamplingExtras } from './sampling-options.js';
-import { checkToolFormat, parameterSchemasOf, parseToolCalls, resolveToolFormat, type CallFormat, type ToolFormat } from './tool-calls/index.js';
+import { grammarsOf, grammarVocab } from './grammar.js';
+import { readLogprobs, samplingExtras } from './sampling-options.js';
+import { checkToolFormat, parameterSchemasOf, parseToolCalls, resolveToolFormat, type CallFormat } from './tool-calls/index.js';
+import { promptCacheHandle, wrapPromptCache, type PromptCache, type PromptCacheOwner } from './prompt-cache.js';
+import { ChatSession, type ChatSessionOptions } from './chat-session.js';
 
 export type { ChatMessage } from './chat.js';
+export type { ChatInput, ChatReply, ChatSession, ChatSessionOptions, ChatTurnOptions } from './chat-session.js';
+export type { PromptCache, SavePromptCacheOptions } from './prompt-cache.js';
 
 /** A prompt: plain text, chat messages, or token ids as they are. */
 export type PromptInput = string | ChatMessage[] | { tokens: number[] };
 
 export type { SamplingOptions } from '../core/native.js';
 
-export interface GenerateOptions extends SamplingOptions, SamplingExtras, ChatOptions {
-  /** Tokens to generate at most (default 256). */
-  maxTokens?: number;
-  /** Stop strings, matched on the decoded text across token boundaries; not part of the text. */
-  stop?: string[];
-  /** A system prompt put before string prompts or messages without one. */
-  system?: string;
-  /** Apply the chat template to a string prompt (default: when the model has a template). */
-  chat?: boolean;
-  /** Cancels between tokens; the promise rejects with E_ABORTED. */
-  signal?: AbortSignal;
+/** What `cachePrefix()` prefills: messages (rendered without a generation prompt) or token ids. */
+export type PrefixInput = ChatMessage[] | { tokens: number[] };
+
+export interface LoadPromptCacheOptions {
   /**
-   * Batches: prefill the prompts' common leading tokens (system prompt, tools) once and copy
-   * that cache to every row. Default true; the tokens generated are the same either way.
+   * The token ids the cache was computed from, for files without them (mlx-lm's
+   * `save_prompt_cache` / `mlx_lm.cache_prompt` store none). When the file has ids, these must
+   * equal them.
    */
-  sharePrefix?: boolean;
-  /**
-   * How tool calls are read from the reply into `toolCalls`: `auto` (default) the syntax the
-   * chat template teaches (`<tool_call>` blocks when it shows none), a named syntax, or `none`.
-   */
-  toolFormat?: ToolFormat;
-  /**
-   * Constrained decoding: the reply follows this grammar (tokens it forbids are masked before
-   * sampling; the reply ends when it is complete). generateBatch also takes a list, one grammar
-   * (or null) per prompt. E_GRAMMAR before any token for an invalid one.
-   */
-  grammar?: GrammarOption | (GrammarOption | null)[];
+  tokens?: number[];
 }
 
 export type { GeneratedTokenLogprob, Generation, GenerationFinish, StreamChunk, TokenLogprob } from './generation-types.js';
+export type { GenerateOptions } from './generate-options.js';
 export type { LogitBias } from './sampling-options.js';
 export type { GenerationStream } from './stream.js';
 
@@ -103,6 +92,11 @@ export function nativeHandle(model: Model): NativeModel {
 }
 
 export class Model {
+  /** Caches and sessions made for this model (freed by its dispose()). */
+  private readonly dependents = new Set<WeakRef<{ dispose(): void }>>();
+  /** What the prompt caches of this model know of it (their owner, checked on use). */
+  private readonly cacheOwner: PromptCacheOwner;
+
   private constructor(
     private handle: NativeModel,
     readonly config: ModelConfig,
@@ -111,6 +105,7 @@ export class Model {
     readonly path: string,
   ) {
     handles.set(this, handle);
+    this.cacheOwner = { path, track: (dependent) => this.track(dependent) };
   }
 
   /** The tokenizer (E_TOKENIZER when the model was loaded with tokenizer: false). */
@@ -146,9 +141,69 @@ export class Model {
     }
   }
 
-  /** Frees the native weights now (a finalizer does it eventually otherwise). */
+  /** Frees the native weights now (a finalizer does it eventually otherwise), and the prompt caches and chat sessions made for it. */
   dispose(): void {
+    for (const ref of this.dependents) ref.deref()?.dispose();
+    this.dependents.clear();
     this.handle.dispose();
+  }
+
+  /** Remember a cache or session of this model, for dispose(). */
+  private track(dependent: { dispose(): void }): void {
+    if (this.dependents.size >= 64) {
+      for (const ref of this.dependents) if (ref.deref() === undefined) this.dependents.delete(ref);
+    }
+    this.dependents.add(new WeakRef(dependent));
+  }
+
+  /**
+   * A chat session: a conversation whose keys and values stay in a prompt cache between turns,
+   * so each `send()` prefills only the new tokens (see ChatSession). `options` are the defaults
+   * of every turn, plus earlier `messages` and a `prefix` cache to start from. Free it with
+   * `dispose()` (or `using`); the model's dispose() frees it too.
+   */
+  chat(options: ChatSessionOptions = {}): ChatSession {
+    if (this.disposed) throw new MlxLabError('E_DISPOSED', 'this model has been disposed');
+    if (!this.template) throw new MlxLabError('E_TEMPLATE', `${this.path}: chat sessions need a chat template, and the model has none`);
+    const { messages, prefix, ...defaults } = options;
+    const handle = prefix ? promptCacheHandle(prefix, this.cacheOwner, 'prefix').copy() : new (native().NativePromptCache)();
+    return new ChatSession(this, wrapPromptCache(handle, this.cacheOwner), defaults, messages);
+  }
+
+  /**
+   * Prefill a prompt prefix once (a system prompt, tools) and keep its keys and values: every
+   * `generate()`, `stream()`, `generateBatch()` or `chat()` given it as `promptCache` / `prefix`
+   * starts from a copy of it instead of prefilling those tokens again. Messages are rendered
+   * with the chat template without a generation prompt (`tools` and the other chat options
+   * apply); the later prompts must render to tokens that begin the same way.
+   */
+  async cachePrefix(input: PrefixInput, options: Omit<GenerateOptions, 'promptCache' | 'updatePromptCache'> = {}): Promise<PromptCache> {
+    if (!Array.isArray(input) && !(input && typeof input === 'object' && Array.isArray((input as { tokens?: unknown }).tokens))) {
+      throw new MlxLabError('E_ARGUMENT', 'cachePrefix() takes chat messages or { tokens }');
+    }
+    const tokens = this.encodePrompt(input, { ...options, addGenerationPrompt: false });
+    if (tokens.length === 0) throw new MlxLabError('E_ARGUMENT', 'cachePrefix(): the prefix has no tokens');
+    const cache = wrapPromptCache(new (native().NativePromptCache)(), this.cacheOwner);
+    try {
+      const control = new (native().NativeControl)(1);
+      await this.handle.generate({ prompts: [Int32Array.from(tokens)], maxTokens: 0, promptCache: promptCacheHandle(cache, this.cacheOwner), keepCache: true }, control);
+    } catch (err) {
+      cache.dispose();
+      throw err;
+    }
+    return cache;
+  }
+
+  /**
+   * Load a prompt cache saved by `PromptCache.save()` or by mlx-lm (`save_prompt_cache`,
+   * `mlx_lm.cache_prompt`): E_PROMPT_CACHE naming the file when it is missing, truncated,
+   * corrupt, or does not fit this model (layer count, kv heads, head dim, dtype). mlx-lm's files
+   * hold no token ids: pass them as `tokens`.
+   */
+  async loadPromptCache(path: string, options: LoadPromptCacheOptions = {}): Promise<PromptCache> {
+    const tokens = options.tokens === undefined ? undefined : Int32Array.from(options.tokens);
+    const { cache, metadata } = await native().NativePromptCache.load(this.handle, resolve(path), tokens);
+    return wrapPromptCache(cache, this.cacheOwner, metadata);
   }
 
   [Symbol.dispose](): void {
@@ -271,6 +326,9 @@ export class Model {
     if (inputs.length === 0) return [];
     const signal = options.signal;
     if (signal?.aborted) throw abortError(signal);
+    const cache = options.promptCache === undefined ? undefined : promptCacheHandle(options.promptCache, this.cacheOwner);
+    if (options.updatePromptCache && !cache) throw new MlxLabError('E_ARGUMENT', 'updatePromptCache needs a promptCache');
+    if (options.updatePromptCache && inputs.length !== 1) throw new MlxLabError('E_ARGUMENT', `updatePromptCache takes one prompt, got ${inputs.length}`);
     const toolFormat = this.toolCallFormat(options);
     const grammars = grammarsOf(options.grammar, inputs.length, { tools: options.tools, toolFormat });
     const vocab = grammars ? grammarVocab(this.tok, this.path) : undefined;
@@ -321,6 +379,7 @@ export class Model {
           grammars,
           grammarVocab: vocab,
           ...extras,
+          ...(cache && { promptCache: cache, keepCache: options.updatePromptCache === true }),
         },
         control,
         onToken,
@@ -347,10 +406,15 @@ export class Model {
           promptTokens: prompts[i].length,
           sharedPrefixTokens: stats.sharedPrefixTokens,
           generationTokens: s.tokens.length,
-          promptTps: stats.promptSeconds > 0 ? stats.promptTokens / stats.promptSeconds : 0,
+          promptTps: stats.promptSeconds > 0 ? (cache ? stats.prefilledTokens : stats.promptTokens) / stats.promptSeconds : 0,
           generationTps: stats.generateSeconds > 0 ? stats.generatedTokens / stats.generateSeconds : 0,
           peakMemory: stats.peakMemory,
           ...(extras.logprobs !== undefined && { logprobs: readLogprobs(s.tokens, extras.logprobs, result.sequences[i], (id) => this.tokenText(id)) }),
+          ...(cache && {
+            reusedTokens: stats.reusedTokens,
+            prefilledTokens: prompts[i].length - stats.reusedTokens,
+            trimmedTokens: stats.cacheTokens - stats.reusedTokens,
+          }),
         };
       });
     } finally {

@@ -144,6 +144,11 @@ async function call(c: BadCase, input: string): Promise<unknown> {
     }
     case 'tokenizerFromGguf':
       return tokenizerFromGgufMetadata(JSON.parse(readFileSync(input, 'utf8')), input);
+    case 'loadPromptCache': {
+      const cache = await model.loadPromptCache(input);
+      cache.dispose();
+      return cache;
+    }
     case 'attachAdapter': {
       const a = await attachAdapter(model, input);
       await a.detach();

@@ -104,4 +104,24 @@ describeOrSkip(SMOLLM2_MISSING, 'SmolLM2-135M GGUF', () => {
     expect(a.tokens).toEqual(b.tokens);
     expect(c.tokens).not.toEqual(a.tokens);
   });
+
+  it('chats: each turn equals a fresh generation of the whole conversation, and prefills only what is new', async () => {
+    using session = model.chat({ maxTokens: 16 });
+    const conversation: ChatMessage[] = [];
+    let previous = 0; // tokens of the last prompt and reply
+    for (const [turn, text] of ['What is the capital of France?', 'And the capital of Germany?', 'Which of the two is larger?'].entries()) {
+      conversation.push({ role: 'user', content: text });
+      const reply = await session.send(text);
+      const fresh = await model.generate(conversation, { maxTokens: 16 });
+      expect(reply.tokens).toEqual(fresh.tokens);
+      expect(reply.promptTokens).toBe(fresh.promptTokens);
+      expect(reply.prefilledTokens).toBe(reply.promptTokens - reply.reusedTokens);
+      console.log(`SmolLM2 chat turn ${turn + 1}: ${reply.promptTokens} prompt tokens, ${reply.reusedTokens} from the cache, ${reply.trimmedTokens} trimmed; ${JSON.stringify(reply.text)}`);
+      // The template re-renders the reply from its text: at most the reply's tokens differ.
+      if (turn > 0) expect(reply.reusedTokens).toBeGreaterThanOrEqual(previous - reply.trimmedTokens - 1);
+      if (turn > 0) expect(reply.reusedTokens).toBeGreaterThan(reply.prefilledTokens);
+      previous = reply.promptTokens + reply.generationTokens;
+      conversation.push({ role: 'assistant', content: reply.rawText });
+    }
+  });
 });

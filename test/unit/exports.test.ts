@@ -6,12 +6,14 @@ import { ERROR_CODES, MlxLabError, isErrorCode, type ErrorCode } from '../../src
 
 const RUNTIME_EXPORTS = [
   'BatchIterator',
+  'ChatSession',
   'DEFAULT_LOCK_THRESHOLD',
   'Dataset',
   'ERROR_CODES',
   'EarlyStopper',
   'MlxLabError',
   'Model',
+  'PromptCache',
   'SINGLE',
   'Tokenizer',
   'attachAdapter',
