@@ -15,7 +15,7 @@ import { ChatTemplate, type ChatMessage, type ChatOptions } from './chat.js';
 import { tokenizerFromGguf } from './gguf-tokenizer.js';
 import { attachToNative, type AttachedAdapter } from './adapters.js';
 import { resolveModelPath, type HubOptions } from '../hub/resolve.js';
-import { grammarsOf, grammarVocab, type GrammarOption } from './grammar.js';
+import { grammarsOf, grammarVocab, specialTokenLookup, type GrammarOption } from './grammar.js';
 import { readLogprobs, samplingExtras, type SamplingExtras } from './sampling-options.js';
 import { checkToolFormat, parameterSchemasOf, parseToolCalls, resolveToolFormat, type CallFormat, type ToolFormat } from './tool-calls/index.js';
 
@@ -272,7 +272,7 @@ export class Model {
     const signal = options.signal;
     if (signal?.aborted) throw abortError(signal);
     const toolFormat = this.toolCallFormat(options);
-    const grammars = grammarsOf(options.grammar, inputs.length, { tools: options.tools, toolFormat });
+    const grammars = grammarsOf(options.grammar, inputs.length, { tools: options.tools, toolFormat, specialTokenId: specialTokenLookup(this.tok) });
     const vocab = grammars ? grammarVocab(this.tok, this.path) : undefined;
     const schemas = parameterSchemasOf(options.tools);
     const extras = samplingExtras(options, this.config.vocab_size, () => this.xtcSpecialTokens());
