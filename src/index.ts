@@ -14,7 +14,7 @@ export type { ModelType, QuantSpec, RopeScaling } from './core/model-types.js';
 export { Tokenizer } from './model/tokenizer.js';
 export type { AddedTokenJSON, DecodeOptions, EncodeOptions, GenerationConfig, SpecialTokenName, StreamDecoder, TokenSpec, TokenizerConfig, TokenizerJSON, TokenizerSource } from './model/tokenizer.js';
 export { runtime, memory, type RuntimeInfo } from './core/runtime.js';
-export { train, type TrainOptions, type TrainResult, type TrainEvent, type FormatEvent, type FusedEvent, type TrainCallbacks, type TrainContext, type StopRequest, type StopReason, type Hook } from './train/loop.js';
+export { train, type TrainOptions, type TrainResult, type TrainEvent, type FormatEvent, type FusedEvent, type ConstrainedEvent, type TrainCallbacks, type TrainContext, type StopRequest, type StopReason, type Hook } from './train/loop.js';
 export { listCheckpoints, findLatestCheckpoint, type Checkpoint } from './train/checkpoints.js';
 export type { GrpoRollout, RolloutBatch, RolloutStats } from './train/grpo.js';
 export { defaultTrainConfig, loadTrainConfig, parseTrainConfig, mergeConfig, validateTrainConfig, type TrainConfig } from './config/config.js';
@@ -37,7 +37,7 @@ export type {
 export { loadData, loadDataArg, loadConfiguredData, loadHfDatasets, Dataset, BatchIterator, evalBatches, type Batch, type DataSplits } from './data/index.js';
 export type { BatchIteratorOptions, BatchIteratorState, BatchOptions, DataFormat, DataOptions, EvalBatchOptions, Example, FeatureKeys, HfDatasetEntry, HubDataOptions, JsonlRecord, LoadDataOptions, SortBy } from './data/index.js';
 export { suiteRollout } from './rl/index.js';
-export { runExperiment, reselect, readManifest, logFusedEval, type ExperimentOptions, type ExperimentResult, type FusedModelInfo, type RunManifest, type FormatRecord } from './run/experiment.js';
+export { runExperiment, reselect, readManifest, logFusedEval, logConstrainedCompare, type ExperimentOptions, type ExperimentResult, type FusedModelInfo, type RunManifest, type FormatRecord } from './run/experiment.js';
 export { runEval, type EvalOptions, type EvalResult, type CaseResult } from './eval/runner.js';
 export { compareConstrained, type ConstraintComparison, type CaseComparison } from './eval/compare.js';
 export { suiteConstraints, type CaseConstraint, type ConstraintKind } from './eval/constraint.js';

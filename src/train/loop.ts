@@ -27,7 +27,7 @@ import { ReportWindow, explainStepError, nonFiniteError } from './step.js';
 import { grpoConfig, grpoEvent } from './grpo.js';
 import type { TrainContext, TrainEvent, TrainOptions, TrainResult } from './types.js';
 
-export type { FormatEvent, FusedEvent, Hook, StopReason, StopRequest, TrainCallbacks, TrainContext, TrainEvent, TrainOptions, TrainResult } from './types.js';
+export type { ConstrainedEvent, FormatEvent, FusedEvent, Hook, StopReason, StopRequest, TrainCallbacks, TrainContext, TrainEvent, TrainOptions, TrainResult } from './types.js';
 export { adapterConfig, trainerOptions } from './setup.js';
 
 /** One run in progress: its session, events, hooks and what it has produced so far. */
