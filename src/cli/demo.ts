@@ -19,6 +19,7 @@ export function demoCommand(): Command {
     .option('--grad-accumulation <n>', 'micro-batches per optimizer update', number('--grad-accumulation', { int: true, min: 1 }))
     .option('--target <score>', 'stop once the format score reaches this', number('--target', { min: 0, max: 1 }))
     .option('--seed <n>', 'seed', number('--seed', { int: true, min: 0 }))
+    .option('--constrained', 'also score the selected adapter under the grammars the suite implies, free and constrained side by side in the report')
     .option('--json', 'print the training events as JSON lines (stdout)');
   return addLiveUiOptions(cmd, 'demo').action(async (opts) => {
     // The page opens first, on the run folder the demo's training (stage 4) writes: empty until
@@ -40,6 +41,7 @@ export function demoCommand(): Command {
         gradAccumulation: opts.gradAccumulation,
         target: opts.target,
         seed: opts.seed,
+        constrained: opts.constrained === true,
         signal: controller.signal,
         onEvent: (e) => {
           pushTrainEvent(feed, e);

@@ -12,14 +12,16 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultTrainConfig, type TrainConfig } from '../config/config.js';
 import { convert } from '../convert/convert.js';
-import { loadSuite } from '../eval/index.js';
+import { loadSuite, type EvalSuite } from '../eval/index.js';
+import { compareConstrained, type ConstraintComparison } from '../eval/compare.js';
+import { RunDir } from '../run/run-dir.js';
 import { writeToolFormatData } from './generate-data.js';
 import { runEval, type EvalResult } from '../eval/runner.js';
-import { logFusedEval, runExperiment, type ExperimentResult, type FormatRecord } from '../run/experiment.js';
+import { logConstrainedCompare, logFusedEval, runExperiment, type ExperimentResult, type FormatRecord } from '../run/experiment.js';
 import { fuse } from '../convert/fuse.js';
 import { MlxLabError } from '../core/errors.js';
 import { LOCK_FILE, lockRunFolder } from '../core/lock.js';
-import { loadModel } from '../model/model.js';
+import { loadModel, type Model } from '../model/model.js';
 import type { TrainEvent } from '../train/loop.js';
 import { writeReport } from '../report/write.js';
 
@@ -51,6 +53,8 @@ export interface DemoOptions {
   suite?: string;
   /** Token budget of a format eval (a suite's own max_tokens wins). Default 96. */
   maxTokens?: number;
+  /** After fusing, score the selected adapter free and under the suite's grammars, logged for the report. Default false. */
+  constrained?: boolean;
   signal?: AbortSignal;
   /** One line per stage and result. */
   log?: (line: string) => void;
@@ -62,6 +66,8 @@ export interface DemoResult {
   baseline?: FormatRecord;
   experiment: ExperimentResult;
   fused: EvalResult;
+  /** The selected adapter free and constrained (with `constrained`). */
+  constrained?: ConstraintComparison;
   fusedDir: string;
   reportFile: string;
   seconds: number;
@@ -173,13 +179,14 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
     o.onEvent?.(logFusedEval(experiment.adapterPath, { model: fusedDir, bits, groupSize, iteration: sel?.checkpoint.iteration ?? experiment.iteration }, fused));
     log(`      fused ${bits}-bit model: ${interval(fused)} (the adapter scored ${sel?.checkpoint.formatScore !== undefined ? pct(sel.checkpoint.formatScore) : 'n/a'})`);
 
+    const constrained = o.constrained ? await compareSelected(model, suite, experiment, config.eval!.max_tokens, o) : undefined;
     stage(7, 'the report');
     const reportFile = await writeReport(experiment.adapterPath, { suite: config.eval!.suite }, () => {});
     const seconds = (performance.now() - started) / 1000;
     log(`      ${reportFile}`);
     const baseline = experiment.baseline;
     log(`done in ${(seconds / 60).toFixed(1)} min: format score ${baseline ? pct(baseline.score) : 'n/a'} → ${sel?.checkpoint.formatScore !== undefined ? pct(sel.checkpoint.formatScore) : 'n/a'} (adapter) → ${pct(fused.score)} (fused ${bits}-bit)`);
-    return { baseline, experiment, fused, fusedDir, reportFile, seconds };
+    return { baseline, experiment, fused, constrained, fusedDir, reportFile, seconds };
   } finally {
     model.dispose();
   }
@@ -205,6 +212,23 @@ export function setAsideEarlierRun(dir: string, log: (line: string) => void = ()
   } finally {
     lock.release();
   }
+}
+
+/** The selected adapter scored free and under the suite's grammars, logged to the run for its report. */
+async function compareSelected(model: Model, suite: EvalSuite, experiment: ExperimentResult, maxTokens: number | undefined, o: DemoOptions): Promise<ConstraintComparison> {
+  const log = o.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const file = new RunDir(experiment.adapterPath).adapter;
+  const adapter = await model.attachAdapter(file);
+  let cmp: ConstraintComparison;
+  try {
+    cmp = await compareConstrained(model, suite, { maxTokens, signal: o.signal });
+  } finally {
+    await adapter.detach();
+  }
+  o.onEvent?.(logConstrainedCompare(experiment.adapterPath, file, cmp, experiment.selection?.checkpoint.iteration ?? experiment.iteration));
+  const removed = Object.entries(cmp.removed).map(([k, n]) => `${k} ${n}`);
+  log(`      the selected adapter free ${interval(cmp.unconstrained)}, under the suite's grammars ${interval(cmp.constrained)}; removed: ${removed.length ? removed.join(', ') : 'none'}`);
+  return cmp;
 }
 
 function failureText(failures: Record<string, number>): string {

@@ -125,9 +125,10 @@ export function checkpointStep(adapterFile: string): number | null {
 
 /**
  * Log a free-vs-constrained comparison of a run's adapter: a `constrained` event appended to the
- * run's metrics.jsonl (holding its lock); the report shows both scores per case.
+ * run's metrics.jsonl (holding its lock); the report shows both scores per case. `step`: the
+ * adapter's checkpoint step (default: read from a `<step>_adapters.safetensors` name).
  */
-export function logConstrainedCompare(runDir: string, adapter: string, cmp: ConstraintComparison): ConstrainedEvent {
+export function logConstrainedCompare(runDir: string, adapter: string, cmp: ConstraintComparison, step: number | null = adapter ? checkpointStep(adapter) : null): ConstrainedEvent {
   const side = (r: EvalResult) => ({ score: r.score, low: r.low, high: r.high, n: r.n });
   const cases = Object.fromEntries(
     cmp.cases.map((c): [string, ConstrainedCase] => [
@@ -136,7 +137,7 @@ export function logConstrainedCompare(runDir: string, adapter: string, cmp: Cons
     ]),
   );
   const failures = Object.fromEntries(Object.entries(cmp.failures).map(([k, n]) => [k, { free: n.unconstrained, constrained: n.constrained }]));
-  const event: ConstrainedEvent = { event: 'constrained', step: adapter ? checkpointStep(adapter) : null, adapter, free: side(cmp.unconstrained), constrained: side(cmp.constrained), cases, failures };
+  const event: ConstrainedEvent = { event: 'constrained', step, adapter, free: side(cmp.unconstrained), constrained: side(cmp.constrained), cases, failures };
   return appendToRun(runDir, 'constrained eval', event);
 }
 

@@ -15,6 +15,8 @@ import { describeOrSkip } from '../helpers/skip.js';
 import { SMOLLM2_MISSING } from '../helpers/smollm2.js';
 import { tmpDir } from '../helpers/train.js';
 
+const at0 = (lines: string[], re: RegExp) => lines.findIndex((l) => re.test(l));
+
 describeOrSkip(SMOLLM2_MISSING, 'the demo, small (SmolLM2, 2 steps, 3 cases)', () => {
   const dir = tmpDir('mlxlab-demo-');
   const events: TrainEvent[] = [];
@@ -34,6 +36,7 @@ describeOrSkip(SMOLLM2_MISSING, 'the demo, small (SmolLM2, 2 steps, 3 cases)', (
       iters: 2,
       evalEvery: 2,
       numLayers: 2,
+      constrained: true,
       log: (line) => lines.push(line),
       onEvent: (e) => events.push(e),
     });
@@ -48,9 +51,17 @@ describeOrSkip(SMOLLM2_MISSING, 'the demo, small (SmolLM2, 2 steps, 3 cases)', (
     expect(fused).toHaveLength(1);
     expect(fused[0]).toMatchObject({ bits: 5, groupSize: 32, model: result.fusedDir, score: result.fused.score, n: 3, iteration: result.experiment.selection!.checkpoint.iteration });
     const logged = readMetrics(join(demoRunDir(dir), 'metrics.jsonl')).events;
-    expect(logged.at(-1)).toMatchObject({ event: 'fused', score: result.fused.score });
+    expect(logged.at(-2)).toMatchObject({ event: 'fused', score: result.fused.score });
+    // With constrained: the selected adapter free and under the grammars, logged last; its free
+    // score is the live eval's at the selected step (the same adapter, greedy), and under the
+    // wrapper grammar no reply is prose.
+    const sel = result.experiment.selection!.checkpoint;
+    expect(logged.at(-1)).toMatchObject({ event: 'constrained', step: sel.iteration, free: { score: sel.formatScore, n: 3 }, constrained: { score: result.constrained!.constrained.score } });
+    expect(events.at(-1)).toMatchObject({ event: 'constrained' });
+    expect(result.constrained!.constrained.failures.prose ?? 0).toBe(0);
+    expect(at0(lines, /^ {6}the selected adapter free /)).toBeGreaterThan(at0(lines, /^ {6}fused 5-bit model: /));
     // The stages in order, the baseline line between stage 3 and 4.
-    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    const at = (re: RegExp) => at0(lines, re);
     expect(at(/^\[3\/7\]/)).toBeLessThan(at(/^ {6}baseline: /));
     expect(at(/^ {6}baseline: /)).toBeLessThan(at(/^\[4\/7\]/));
     expect(at(/^ {6}fused 5-bit model: /)).toBeGreaterThan(at(/^\[6\/7\]/));
@@ -61,6 +72,7 @@ describeOrSkip(SMOLLM2_MISSING, 'the demo, small (SmolLM2, 2 steps, 3 cases)', (
     expect(page).toContain('baseline (step 0)');
     expect(page).toContain('fused 5-bit model');
     expect(readFileSync(result.reportFile, 'utf8')).toContain('fused 5-bit model');
+    expect(readFileSync(result.reportFile, 'utf8')).toContain('<h2>Free vs constrained decoding</h2>');
   });
 });
 
