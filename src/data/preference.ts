@@ -12,13 +12,15 @@
  * from BatchIterator over a view whose examples are the chosen sides (`PreferenceDataset` is that
  * view, with the pairs beside it).
  *
+ * Added: an optional `tools` list (tool schemas, as in mlx-lm's chat data) rendered by the
+ * template, so pairs mined from a tool-calling suite train with the tools they were sampled with.
  * Stricter than mlx-lm-lora, on purpose (E_DATA naming file:line): a missing or non-string
  * prompt/chosen/rejected, an empty reply, a non-string system, a non-finite preference score;
  * ORPO's dict or list replies are not read.
  */
 import { MlxLabError } from '../core/errors.js';
 import { typeName } from '../core/suggest.js';
-import { ChatTemplate, type ChatMessage } from '../model/chat.js';
+import { ChatTemplate, type ChatMessage, type ToolSchema } from '../model/chat.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 import { Dataset, SPLIT_NAMES, type Example } from './dataset.js';
 import { readJsonl, type JsonlRecord } from './jsonl.js';
@@ -109,7 +111,7 @@ export class PairEncoder {
     this.enableThinking = vocabHasThinking(tokenizer);
   }
 
-  private render(messages: ChatMessage[], addGenerationPrompt: boolean, where: string): number[] {
+  private render(messages: ChatMessage[], tools: ToolSchema[] | null, addGenerationPrompt: boolean, where: string): number[] {
     if (!this.template) {
       try {
         this.template = ChatTemplate.forTokenizer(this.tokenizer);
@@ -118,7 +120,7 @@ export class PairEncoder {
       }
     }
     try {
-      return this.template.encode(messages, { addGenerationPrompt, enableThinking: this.enableThinking });
+      return this.template.encode(messages, { tools, addGenerationPrompt, enableThinking: this.enableThinking });
     } catch (err) {
       if (err instanceof MlxLabError && err.code === 'E_DATA') throw err;
       throw new MlxLabError('E_DATA', `${where}: ${(err as Error).message}`, { cause: err });
@@ -135,9 +137,13 @@ export class PairEncoder {
     if (system !== undefined && typeof system !== 'string') throw new MlxLabError('E_DATA', `${where}: "${k.system}" must be a string, got ${typeName(system)}`);
     const score = record[k.score] ?? 1;
     if (typeof score !== 'number' || !Number.isFinite(score)) throw new MlxLabError('E_DATA', `${where}: "${k.score}" must be a finite number, got ${typeName(score)}`);
+    const tools = record.tools ?? null;
+    if (tools !== null && (!Array.isArray(tools) || tools.some((t) => typeof t !== 'object' || t === null || Array.isArray(t)))) {
+      throw new MlxLabError('E_DATA', `${where}: "tools" must be a list of tool schemas (objects), got ${typeName(tools)}`);
+    }
     const base: ChatMessage[] = [...(system !== undefined ? [{ role: 'system', content: system }] : []), { role: 'user', content: prompt }];
-    const side = (reply: string) => Int32Array.from(this.render([...base, { role: 'assistant', content: reply }], false, where));
-    const pair = { chosen: side(chosen), rejected: side(rejected), prompt: this.render(base, true, where).length, score, line };
+    const side = (reply: string) => Int32Array.from(this.render([...base, { role: 'assistant', content: reply }], tools as ToolSchema[] | null, false, where));
+    const pair = { chosen: side(chosen), rejected: side(rejected), prompt: this.render(base, tools as ToolSchema[] | null, true, where).length, score, line };
     for (const [name, tokens] of [['chosen', pair.chosen], ['rejected', pair.rejected]] as const) {
       if (tokens.length <= pair.prompt) throw new MlxLabError('E_DATA', `${where}: the ${name} reply renders to no tokens after the prompt (${tokens.length} tokens, prompt ${pair.prompt})`);
     }

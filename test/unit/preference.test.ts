@@ -114,6 +114,7 @@ describe("mlx-lm-lora's DPO data", () => {
     ['{"prompt": "p", "chosen": "c", "rejected": "r", "preference_score": "high"}', 'p.jsonl:1: "preference_score" must be a finite number'],
     ['{"prompt": "p", "chosen": "c", "rejected": "r"}\n{"prompt": "p", "chosen": "c", "rejected": "r",}', 'p.jsonl:2: invalid JSON'],
     ['[1, 2]', 'p.jsonl:1: expected a JSON object per line'],
+    ['{"prompt": "p", "chosen": "c", "rejected": "r", "tools": "search"}', 'p.jsonl:1: "tools" must be a list of tool schemas'],
   ])('%j is refused naming the file and line', (text, message) => {
     expectError(() => pairs(text.split('\n')), 'E_DATA', new RegExp(message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
   });
