@@ -12,7 +12,9 @@ import { addTrainOptions, optionsToOverrides } from '../../src/cli/train-options
 import { Tokenizer } from '../../src/model/tokenizer.js';
 import { BatchIterator, loadPreferenceData, makePreferenceBatch, preferenceFromRecords } from '../../src/data/index.js';
 import { parseJsonl } from '../../src/data/jsonl.js';
-import { preferenceConfig } from '../../src/train/preference.js';
+import { preferenceConfig, preferenceEvent } from '../../src/train/preference.js';
+import { formatEvent } from '../../src/cli/train.js';
+import { ScalarMapper } from '../../src/run/tracking/scalars.js';
 import { expectError } from '../helpers/errors.js';
 
 const yaml = (text: string) => parseTrainConfig(text, 'run.yaml');
@@ -141,5 +143,28 @@ describe("mlx-lm-lora's DPO data", () => {
   it("reads mlx-lm-lora's renamed keys (chosen_feature, ...)", () => {
     const ds = preferenceFromRecords(parseJsonl('{"q": "p", "good": "c", "bad": "r", "w": 2}', 'k.jsonl'), 'k.jsonl', tok, { prompt: 'q', chosen: 'good', rejected: 'bad', score: 'w' });
     expect(ds.pairs[0].score).toBe(2);
+  });
+});
+
+describe('the DPO / ORPO events', () => {
+  const metrics = { chosenReward: 0.25, rejectedReward: -0.5, accuracies: 1, margins: 0.75, policyChosenLogps: -2, policyRejectedLogps: -3 };
+
+  it("print mlx-lm-lora's line per step and per validation", () => {
+    expect(formatEvent(preferenceEvent(3, 'dpo', 0.4, metrics, 0.1))).toBe('Iter 3: DPO loss 0.400, chosen_r 0.250, rejected_r -0.500, acc 1.000, margin 0.750');
+    expect(formatEvent({ event: 'val', iteration: 5, valLoss: 0.3, valTokens: 10, seconds: 1, preference: metrics })).toBe(
+      'Iter 5: Val loss 0.300, Val chosen reward 0.250, Val rejected reward -0.500, Val accuracy 1.000, Val margin 0.750, Val took 1.000s',
+    );
+  });
+
+  it('become tracking scalars named by the method', () => {
+    const m = new ScalarMapper();
+    expect(m.scalars(preferenceEvent(3, 'orpo', 0.4, metrics, 0.1), 0).map((s) => [s.tag, s.value, s.step])).toEqual([
+      ['orpo/loss', 0.4, 3],
+      ['orpo/chosen_reward', 0.25, 3],
+      ['orpo/rejected_reward', -0.5, 3],
+      ['orpo/accuracies', 1, 3],
+      ['orpo/margins', 0.75, 3],
+    ]);
+    expect(m.scalars({ event: 'val', iteration: 4, valLoss: 0.3, valTokens: 10, seconds: 1, preference: metrics }, 0).map((s) => s.tag)).toEqual(['val/loss', 'val/chosen_reward', 'val/rejected_reward', 'val/accuracies', 'val/margins']);
   });
 });
