@@ -107,11 +107,13 @@ describe('DPO / ORPO training loop', () => {
     expect(val.at(-1)!.valLoss).toBeLessThan(val[0].valLoss);
   });
 
-  it('SFT data with train_mode dpo, or no data, fails before the first step naming the file and line', async () => {
+  it('SFT data with train_mode dpo, no data, or a Hub dataset fails before the first step naming the file and line', async () => {
     const folder = dir();
     const sft = join(folder, 'sft.jsonl');
     writeFileSync(sft, '{"prompt": "a", "completion": "b"}\n');
     await expect(runExperiment(config(join(folder, 'r1'), sft))).rejects.toMatchObject({ code: 'E_DATA', message: expect.stringMatching(/sft\.jsonl:1: no "chosen" \(the preferred reply\)/) });
     await expect(runExperiment(config(join(folder, 'r2'), join(folder, 'none')))).rejects.toMatchObject({ code: 'E_DATA', message: expect.stringMatching(/none: data not found/) });
+    await expect(runExperiment(config(join(folder, 'r3'), sft, { hf_dataset: [{ path: 'org/pairs' }] as TrainConfig['hf_dataset'] }))).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/hf_dataset: train_mode dpo reads local preference pairs only/) });
+    await expect(runExperiment(config(join(folder, 'r4'), sft, { data: null }))).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/data: required for train_mode dpo/) });
   });
 });
