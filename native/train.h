@@ -14,6 +14,7 @@
 #include "grpo.h"
 #include "lora.h"
 #include "optim.h"
+#include "preference.h"
 
 namespace mlxlab {
 
@@ -83,6 +84,31 @@ struct GrpoGradients {
   double kl = 0;
 };
 
+// mlx-lm-lora's DPO / ORPO metrics of one batch (or their token-weighted mean over batches).
+struct PreferenceMetrics {
+  double chosen_reward = 0;
+  double rejected_reward = 0;
+  double accuracies = 0;
+  double margins = 0;
+  double policy_chosen_logps = 0;
+  double policy_rejected_logps = 0;
+};
+
+struct PreferenceStepResult {
+  StepResult step;
+  PreferenceMetrics metrics;
+};
+
+struct PreferenceGradients {
+  Gradients gradients;
+  PreferenceMetrics metrics;
+};
+
+struct PreferenceEval {
+  EvalResult eval;
+  PreferenceMetrics metrics;
+};
+
 // Flat indices (row * (L - 1) + t) of the positions mlx-lm's default_loss counts for tokens
 // [B, L] with lengths [B, 2] (offset, length): offset <= t + 1 <= length.
 mx::array target_positions(const mx::array& lengths, int L);
@@ -113,6 +139,21 @@ class Trainer {
 
   // The GRPO loss, its metrics and gradients of one batch, nothing changed (parity tests).
   GrpoGradients grpo_gradients(const GrpoBatch& batch, const GrpoConfig& config);
+
+  // One DPO / ORPO micro-batch of pairs: the preference loss's gradients go through the same
+  // accumulation and optimizer update as step(). DPO's reference is the base model: the same
+  // weights with the adapter bypassed. Errors as grpo_step.
+  PreferenceStepResult preference_step(const PreferenceBatch& batch,
+                                       const PreferenceConfig& config);
+
+  // The preference loss, its metrics and gradients of one batch, nothing changed (parity tests).
+  PreferenceGradients preference_gradients(const PreferenceBatch& batch,
+                                           const PreferenceConfig& config);
+
+  // The preference loss and metrics over batches without gradients or dropout, weighted by
+  // their reply tokens (mlx-lm-lora's evaluate_dpo / evaluate_orpo).
+  PreferenceEval preference_evaluate(const std::vector<PreferenceBatch>& batches,
+                                     const PreferenceConfig& config);
 
   // Loss over batches without gradients or dropout.
   EvalResult evaluate(const std::vector<Batch>& batches);
@@ -152,6 +193,15 @@ class Trainer {
   void check_grpo(const GrpoBatch& batch, const GrpoConfig& config) const;
   GrpoStepResult grpo_step_impl(const GrpoBatch& batch, const GrpoConfig& config);
   std::vector<mx::array> grpo_inputs(const GrpoBatch& batch, const GrpoConfig& config);
+  void check_preference(const PreferenceBatch& batch, const PreferenceConfig& config) const;
+  PreferenceStepResult preference_step_impl(const PreferenceBatch& batch,
+                                            const PreferenceConfig& config);
+  std::vector<mx::array> preference_inputs(const PreferenceBatch& batch,
+                                           const PreferenceConfig& config);
+  std::vector<mx::array> preference_loss_fn(const std::vector<mx::array>& inputs,
+                                            const PreferenceConfig& c, bool training);
+  std::vector<mx::array> preference_grad_fn(const std::vector<mx::array>& inputs,
+                                            const PreferenceConfig& c);
   mx::array completion_logps(const mx::array& tokens, const mx::array& index);
   std::vector<mx::array> grpo_loss_fn(const std::vector<mx::array>& inputs, const GrpoConfig& c);
   std::vector<mx::array> grpo_grad_fn(const std::vector<mx::array>& inputs, const GrpoConfig& c);

@@ -36,7 +36,8 @@ export type {
 } from './config/config.js';
 export { loadData, loadDataArg, loadConfiguredData, loadHfDatasets, Dataset, BatchIterator, evalBatches, type Batch, type DataSplits } from './data/index.js';
 export type { BatchIteratorOptions, BatchIteratorState, BatchOptions, DataFormat, DataOptions, EvalBatchOptions, Example, FeatureKeys, HfDatasetEntry, HubDataOptions, JsonlRecord, LoadDataOptions, SortBy } from './data/index.js';
-export { suiteRollout } from './rl/index.js';
+export { suiteRollout, minePairs, writePairs, type MineOptions, type MinedPair, type MineSummary } from './rl/index.js';
+export { loadPreferenceData, PreferenceDataset, type PreferencePair, type PreferenceKeys, type PreferenceSplits } from './data/index.js';
 export { runExperiment, reselect, readManifest, logFusedEval, logConstrainedCompare, type ExperimentOptions, type ExperimentResult, type FusedModelInfo, type RunManifest, type FormatRecord } from './run/experiment.js';
 export { runEval, type EvalOptions, type EvalResult, type CaseResult } from './eval/runner.js';
 export { compareConstrained, type ConstraintComparison, type CaseComparison } from './eval/compare.js';

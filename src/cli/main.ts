@@ -6,6 +6,7 @@ import { MlxLabError, ioError } from '../core/errors.js';
 import { generateCommand } from './generate.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
+import { pairsCommand } from './pairs.js';
 import { selectCommand } from './select.js';
 import { reportCommand } from './report.js';
 import { sweepCommand } from './sweep.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   program.addCommand(generateCommand());
   program.addCommand(trainCommand());
   program.addCommand(evalCommand());
+  program.addCommand(pairsCommand());
   program.addCommand(selectCommand());
   program.addCommand(sweepCommand());
   program.addCommand(reportCommand());

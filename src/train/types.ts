@@ -6,14 +6,17 @@ import type { AttachedAdapter } from '../model/adapters.js';
 import type { Group } from '../distributed/group.js';
 import type { Checkpoint } from './checkpoints.js';
 import type { GrpoRollout, grpoEvent } from './grpo.js';
+import type { preferenceEvent } from './preference.js';
+import type { NativePreferenceMetrics } from '../core/native.js';
 
 /** Everything the loop reports, in order; `--json` prints these one per line. */
 export type TrainEvent =
   | { event: 'start'; iters: number; startIteration: number; trainExamples: number; validExamples: number; trainableParameters: number; adapterPath: string; compute: string }
-  | { event: 'val'; iteration: number; valLoss: number; valTokens: number; seconds: number }
+  | { event: 'val'; iteration: number; valLoss: number; valTokens: number; seconds: number; preference?: NativePreferenceMetrics }
   | { event: 'step'; iteration: number; loss: number; tokens: number; lr: number; updated: boolean }
   | { event: 'report'; iteration: number; trainLoss: number; lr: number; itPerSec: number; tokensPerSec: number; trainedTokens: number; peakMemory: number }
   | ReturnType<typeof grpoEvent>
+  | ReturnType<typeof preferenceEvent>
   | { event: 'checkpoint'; iteration: number; adapterFile: string; stateFile: string }
   | { event: 'test'; testLoss: number; testPpl: number; tokens: number }
   | { event: 'stop'; iteration: number; reason: StopReason; message: string }

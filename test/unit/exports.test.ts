@@ -12,6 +12,7 @@ const RUNTIME_EXPORTS = [
   'EarlyStopper',
   'MlxLabError',
   'Model',
+  'PreferenceDataset',
   'SINGLE',
   'Tokenizer',
   'attachAdapter',
@@ -34,6 +35,7 @@ const RUNTIME_EXPORTS = [
   'loadDataArg',
   'loadHfDatasets',
   'loadModel',
+  'loadPreferenceData',
   'loadScorerFile',
   'loadSuite',
   'loadTrainConfig',
@@ -41,6 +43,7 @@ const RUNTIME_EXPORTS = [
   'lockThresholdOf',
   'logFusedEval',
   'memory',
+  'minePairs',
   'mergeConfig',
   'modelCard',
   'parseHostFile',
@@ -71,6 +74,7 @@ const RUNTIME_EXPORTS = [
   'uploadToHub',
   'validateTrainConfig',
   'wilsonInterval',
+  'writePairs',
 ];
 
 describe('the package root', () => {
