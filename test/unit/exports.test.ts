@@ -41,6 +41,7 @@ const RUNTIME_EXPORTS = [
   'loadTrainConfig',
   'localHosts',
   'lockThresholdOf',
+  'logConstrainedCompare',
   'logFusedEval',
   'memory',
   'minePairs',
