@@ -76,61 +76,14 @@ void Trainer::check_preference(const PreferenceBatch& b, const PreferenceConfig&
   }
 }
 
-// trainable arrays..., tokens, index, mask, scores, reference log-probs (DPO: the base model's,
-// computed here once without gradients; ORPO: zeros).
-std::vector<mx::array> Trainer::preference_inputs(const PreferenceBatch& batch,
-                                                  const PreferenceConfig& config) {
-  auto tokens = mx::astype(batch.tokens, mx::int32);
-  auto pos = completion_positions(batch.lengths, tokens.shape(1));
-  std::optional<mx::array> ref;
-  if (config.method == "dpo") {
-    SlotGuard guard(*adapter_, params_);
-    adapter_->context().bypass = true;
-    ref = completion_logps(tokens, pos.index);
-    mx::eval(*ref);
-  } else {
-    ref = mx::zeros(pos.mask.shape(), mx::float32);
-  }
-  std::vector<mx::array> inputs = params_;
-  for (auto& a : {tokens, pos.index, pos.mask, mx::astype(batch.scores, mx::float32), *ref}) {
-    inputs.push_back(a);
-  }
-  return inputs;
-}
-
-// inputs: preference_inputs, dropout key; outputs: the kPreferenceOutputs of preference.h.
+// inputs: completion_inputs (per row: the ORPO score), dropout key; outputs: the
+// kPreferenceOutputs of preference.h.
 std::vector<mx::array> Trainer::preference_loss_fn(const std::vector<mx::array>& inputs,
                                                    const PreferenceConfig& c, bool training) {
   size_t P = params_.size();
-  adapter_->set_values(std::vector<mx::array>(inputs.begin(), inputs.begin() + P));
-  auto& ctx = adapter_->context();
-  ctx.training = training;
-  ctx.bypass = false;
-  ctx.dropout_keys.reset();
-  if (training && config_.lora.dropout > 0 && adapter_->dropout_sites() > 0) {
-    ctx.dropout_keys = mx::random::split(inputs[P + 5], adapter_->dropout_sites());
-  }
-  auto logps = completion_logps(inputs[P], inputs[P + 1]);
+  auto logps = completion_policy_logps(inputs, training);
   if (c.method == "orpo") return orpo_objective(logps, inputs[P + 2], inputs[P + 3], c);
   return dpo_objective(logps, inputs[P + 4], inputs[P + 2], c);
-}
-
-// inputs: preference_inputs, dropout key[, accumulated grads...]; outputs: those of
-// preference_loss_fn, then the gradients (plus the accumulated ones).
-std::vector<mx::array> Trainer::preference_grad_fn(const std::vector<mx::array>& inputs,
-                                                   const PreferenceConfig& c) {
-  size_t P = params_.size(), N = P + 6;
-  std::vector<int> argnums(P);
-  for (size_t i = 0; i < P; ++i) argnums[i] = static_cast<int>(i);
-  auto vag = mx::value_and_grad(
-      [this, &c](const std::vector<mx::array>& in) { return preference_loss_fn(in, c, true); },
-      argnums);
-  auto [values, grads] = vag(std::vector<mx::array>(inputs.begin(), inputs.begin() + N));
-  std::vector<mx::array> out = values;
-  for (size_t i = 0; i < P; ++i) {
-    out.push_back(inputs.size() > N ? mx::add(grads[i], inputs[N + i]) : grads[i]);
-  }
-  return out;
 }
 
 PreferenceStepResult Trainer::preference_step(const PreferenceBatch& batch,
@@ -150,31 +103,16 @@ PreferenceStepResult Trainer::preference_step(const PreferenceBatch& batch,
 
 PreferenceStepResult Trainer::preference_step_impl(const PreferenceBatch& batch,
                                                    const PreferenceConfig& config) {
-  auto [carry, sub] = mx::random::split(key_);
-  auto inputs = preference_inputs(batch, config);
-  inputs.push_back(sub);
-  if (accum_) inputs.insert(inputs.end(), accum_->begin(), accum_->end());
-  std::vector<mx::array> out;
-  {
-    SlotGuard guard(*adapter_, params_);
-    out = preference_grad_fn(inputs, config);
-  }
-  inputs.clear();
-  mx::eval(out);
+  auto loss = [this, &config](const std::vector<mx::array>& in) {
+    return preference_loss_fn(in, config, true);
+  };
+  mx::array carry = key_;
+  auto out = completion_gradients(
+      completion_inputs(batch.tokens, batch.lengths, batch.scores, config.method == "dpo"), loss,
+      /*accumulate=*/true, carry);
   PreferenceStepResult r;
-  r.step.loss = out[0].item<float>();
-  r.step.tokens = out[1].item<int32_t>();
   r.metrics = metrics_of(out);
-  if (!std::isfinite(r.step.loss)) {
-    r.step.non_finite = true;
-    r.step.iteration = iteration_;
-    r.step.step = optimizer_step();
-    r.step.learning_rate = learning_rate();
-    return r;
-  }
-  key_ = carry;
-  ++iteration_;
-  apply_gradients(std::vector<mx::array>(out.begin() + kPreferenceOutputs, out.end()), r.step);
+  finish_completion_step(out, kPreferenceOutputs, carry, r.step);
   return r;
 }
 
@@ -182,23 +120,16 @@ PreferenceGradients Trainer::preference_gradients(const PreferenceBatch& batch,
                                                   const PreferenceConfig& config) {
   check_attached();
   check_preference(batch, config);
-  auto [carry, sub] = mx::random::split(key_);
-  auto inputs = preference_inputs(batch, config);
-  inputs.push_back(sub);
-  std::vector<mx::array> out;
-  {
-    SlotGuard guard(*adapter_, params_);
-    out = preference_grad_fn(inputs, config);
-  }
-  mx::eval(out);
+  auto loss = [this, &config](const std::vector<mx::array>& in) {
+    return preference_loss_fn(in, config, true);
+  };
+  mx::array carry = key_;
+  auto out = completion_gradients(
+      completion_inputs(batch.tokens, batch.lengths, batch.scores, config.method == "dpo"), loss,
+      /*accumulate=*/false, carry);
   PreferenceGradients g;
-  g.gradients.loss = out[0].item<float>();
-  g.gradients.tokens = out[1].item<int32_t>();
+  completion_slot_grads(out, kPreferenceOutputs, g.gradients);
   g.metrics = metrics_of(out);
-  const auto& slots = adapter_->slots();
-  for (size_t i = 0; i < slots.size(); ++i) {
-    g.gradients.grads.insert_or_assign(slots[i].name, out[kPreferenceOutputs + i]);
-  }
   return g;
 }
 
@@ -210,7 +141,7 @@ PreferenceEval Trainer::preference_evaluate(const std::vector<PreferenceBatch>& 
   std::vector<mx::array> sums(kPreferenceOutputs, mx::array(0.0f));
   auto ntokens = mx::array(0, mx::int32);
   for (const auto& b : batches) {
-    auto inputs = preference_inputs(b, config);
+    auto inputs = completion_inputs(b.tokens, b.lengths, b.scores, config.method == "dpo");
     inputs.push_back(key_);
     std::vector<mx::array> out;
     {
