@@ -5,18 +5,16 @@
 // is fused and the fused eval logged to it, both runs get a report, and the GRPO prompts are a
 // loadable suite that holds none of the held-out prompts.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
-import { EXAMPLE_SUITE, demoRunDir, runDemo, type DemoResult } from '../../src/demo/demo.js';
+import { demoRunDir, runDemo, type DemoResult } from '../../src/demo/demo.js';
 import { demoRlRunDir } from '../../src/demo/rl-stage.js';
 import { loadSuite } from '../../src/eval/index.js';
 import type { TrainEvent } from '../../src/train/loop.js';
 import { readMetrics } from '../../src/run/metrics.js';
 import { runCli } from '../helpers/cli.js';
 import { describeOrSkip } from '../helpers/skip.js';
-import { SMOLLM2_MISSING } from '../helpers/smollm2.js';
+import { SMOLLM2_MISSING, smallDemoOptions } from '../helpers/smollm2.js';
 import { tmpDir } from '../helpers/train.js';
 
 describeOrSkip(SMOLLM2_MISSING, 'demo --rl, small (SmolLM2, 2 SFT + 2 GRPO steps, 3 cases)', () => {
@@ -26,27 +24,7 @@ describeOrSkip(SMOLLM2_MISSING, 'demo --rl, small (SmolLM2, 2 SFT + 2 GRPO steps
   let result: DemoResult;
 
   beforeAll(async () => {
-    const suite = parse(readFileSync(EXAMPLE_SUITE, 'utf8')) as { cases: unknown[]; max_tokens?: number };
-    const small = join(dir, 'suite.yaml');
-    writeFileSync(small, stringify({ ...suite, cases: suite.cases.slice(0, 3), max_tokens: 16 }));
-    result = await runDemo({
-      dir,
-      suite: small,
-      maxTokens: 16,
-      trainExamples: 12,
-      validExamples: 4,
-      iters: 2,
-      evalEvery: 2,
-      numLayers: 2,
-      rl: true,
-      rlIters: 2,
-      rlEvalEvery: 2,
-      groupSize: 2,
-      rlPrompts: 1,
-      rlPromptCount: 8,
-      log: (line) => lines.push(line),
-      onEvent: (e) => events.push(e),
-    });
+    result = await runDemo(smallDemoOptions(dir, { rl: true, rlIters: 2, rlEvalEvery: 2, groupSize: 2, rlPrompts: 1, rlPromptCount: 8, log: (line) => lines.push(line), onEvent: (e) => events.push(e) }));
   }, 900_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

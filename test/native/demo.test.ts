@@ -6,13 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
-import { EXAMPLE_SUITE, demoRunDir, runDemo, setAsideEarlierRun, type DemoResult } from '../../src/demo/demo.js';
+import { demoRunDir, runDemo, setAsideEarlierRun, type DemoResult } from '../../src/demo/demo.js';
 import type { TrainEvent } from '../../src/train/loop.js';
 import { readMetrics } from '../../src/run/metrics.js';
 import { renderRunPage } from '../../src/ui/page.js';
 import { describeOrSkip } from '../helpers/skip.js';
-import { SMOLLM2_MISSING } from '../helpers/smollm2.js';
+import { SMOLLM2_MISSING, smallDemoOptions } from '../helpers/smollm2.js';
 import { tmpDir } from '../helpers/train.js';
 
 const at0 = (lines: string[], re: RegExp) => lines.findIndex((l) => re.test(l));
@@ -24,22 +23,7 @@ describeOrSkip(SMOLLM2_MISSING, 'the demo, small (SmolLM2, 2 steps, 3 cases)', (
   let result: DemoResult;
 
   beforeAll(async () => {
-    const suite = parse(readFileSync(EXAMPLE_SUITE, 'utf8')) as { cases: unknown[]; max_tokens?: number };
-    const small = join(dir, 'suite.yaml');
-    writeFileSync(small, stringify({ ...suite, cases: suite.cases.slice(0, 3), max_tokens: 16 }));
-    result = await runDemo({
-      dir,
-      suite: small,
-      maxTokens: 16,
-      trainExamples: 12,
-      validExamples: 4,
-      iters: 2,
-      evalEvery: 2,
-      numLayers: 2,
-      constrained: true,
-      log: (line) => lines.push(line),
-      onEvent: (e) => events.push(e),
-    });
+    result = await runDemo(smallDemoOptions(dir, { constrained: true, log: (line) => lines.push(line), onEvent: (e) => events.push(e) }));
   }, 600_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
