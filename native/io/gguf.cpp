@@ -323,6 +323,7 @@ GgufModel load_gguf_model(const std::string& path) {
   for (auto& [key, value] : loaded.second) model.metadata.emplace(key, to_value(value));
 
   const GgufArch& arch = gguf_arch_of(path, gguf_string(model, "general.architecture"));
+  model.architecture = arch.name;
   int n_heads = require_dim(model, arch.name + ".attention.head_count");
   int n_kv = optional_dim(model, arch.name + ".attention.head_count_kv", n_heads);
 

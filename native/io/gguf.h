@@ -44,7 +44,8 @@ GgufHeader read_gguf_header(const std::string& path);
 
 struct GgufModel {
   std::string path;
-  Weights weights;  // mlx-lm names; q/k rows already in Hugging Face order
+  std::string architecture;  // general.architecture, one gguf_arch_of takes
+  Weights weights;           // mlx-lm names; q/k rows already in Hugging Face order
   std::map<std::string, GgufValue> metadata;
   std::map<std::string, std::string> gguf_names;  // mlx-lm name -> the file's tensor name
 };

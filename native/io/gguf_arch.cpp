@@ -41,15 +41,38 @@ const std::map<std::string, std::string>& top_level_names() {
   return names;
 }
 
-// The GGUF name a message's mlx-lm weight name came from, substituted in `message`.
-std::string with_gguf_names(std::string message, const std::map<std::string, std::string>& names) {
-  for (const auto& [mlx, gguf] : names) {
-    auto quoted = "\"" + mlx + "\"";
-    auto at = message.find(quoted);
-    if (at == std::string::npos) continue;
-    message.replace(at, quoted.size(), "\"" + gguf + "\" (" + mlx + ")");
-    break;
+// "model.layers.3.self_attn.q_proj.bias" -> "blk.3.attn_q.bias" for `arch`, or "" (the inverse
+// of gguf_mlx_name, for names a file lacks).
+std::string gguf_name_for(const GgufArch& arch, const std::string& mlx) {
+  auto dot = mlx.rfind('.');
+  if (dot == std::string::npos) return "";
+  auto base = mlx.substr(0, dot), suffix = mlx.substr(dot + 1);
+  for (const auto& [gguf, module] : top_level_names()) {
+    if (module == base) return gguf + "." + suffix;
   }
+  const std::string layers = "model.layers.";
+  if (base.rfind(layers, 0) != 0) return "";
+  auto second = base.find('.', layers.size());
+  if (second == std::string::npos) return "";
+  auto layer = base.substr(layers.size(), second - layers.size());
+  for (const auto& [gguf, module] : arch.block_names) {
+    if (module == base.substr(second + 1)) return "blk." + layer + "." + gguf + "." + suffix;
+  }
+  return "";
+}
+
+// The first quoted mlx-lm weight name in `message`, followed by the GGUF name it has (or would
+// have) in the file.
+std::string with_gguf_names(std::string message, const GgufArch& arch,
+                            const std::map<std::string, std::string>& names) {
+  auto open = message.find('"');
+  auto close = open == std::string::npos ? open : message.find('"', open + 1);
+  if (close == std::string::npos) return message;
+  auto mlx = message.substr(open + 1, close - open - 1);
+  auto it = names.find(mlx);
+  auto gguf = it != names.end() ? it->second : gguf_name_for(arch, mlx);
+  if (gguf.empty()) return message;
+  message.replace(open, close - open + 1, "\"" + gguf + "\" (" + mlx + ")");
   return message;
 }
 
@@ -93,11 +116,12 @@ std::optional<std::string> gguf_mlx_name(const GgufArch& arch, const std::string
 std::unique_ptr<Model> create_gguf_model(const ModelConfig& config, GgufModel&& gguf) {
   auto names = std::move(gguf.gguf_names);
   auto path = gguf.path;
+  const GgufArch& arch = gguf_arch_of(path, gguf.architecture);
   try {
     return Model::create(config, std::move(gguf.weights));
   } catch (const Error& e) {
     if (e.code() != codes::kWeights) throw;
-    throw Error(e.code(), path + ": " + with_gguf_names(e.what(), names));
+    throw Error(e.code(), path + ": " + with_gguf_names(e.what(), arch, names));
   }
 }
 

@@ -158,6 +158,13 @@ describe('broken qwen GGUF files', () => {
     expect(e.message).toMatch('"blk.0.attn_k.weight" (model.layers.0.self_attn.k_proj.weight)');
   });
 
+  it('a tensor the file lacks is named as the GGUF would name it', async () => {
+    const file = gguf('bad-qwen2-no-bias');
+    const e = await rejects(convert({ input: file, out: join(tmp, 'bad2') }));
+    expect(e.code).toBe('E_WEIGHTS');
+    expect(e.message).toMatch(`${file}: missing weight "blk.0.attn_q.bias" (model.layers.0.self_attn.q_proj.bias)`);
+  });
+
   it('a tensor the architecture does not have is named', async () => {
     const file = gguf('bad-moe-tensor');
     const e = await rejects(convert({ input: file, out: join(tmp, 'bad3') }));
