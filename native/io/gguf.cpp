@@ -333,13 +333,10 @@ GgufModel load_gguf_model(const std::string& path) {
       auto mapped = gguf_mlx_name(arch, name);
       if (!mapped) fail(codes::kGguf, path + ": GGUF tensor \"" + name + "\" is not supported");
       mx::array a = w;
-      if (!arch.rotary_permuted) {
-        // qwen2/qwen3: llama.cpp keeps Hugging Face's row order
-      } else if (mapped->find(".self_attn.q_proj.") != std::string::npos) {
-        a = unpermute_rotary_rows(a, n_heads);
-      } else if (mapped->find(".self_attn.k_proj.") != std::string::npos) {
-        a = unpermute_rotary_rows(a, n_kv);
-      }
+      // llama.cpp permutes the q/k rows of llama only; qwen2/qwen3 keep Hugging Face's order.
+      bool q = mapped->find(".self_attn.q_proj.") != std::string::npos;
+      bool k = mapped->find(".self_attn.k_proj.") != std::string::npos;
+      if (arch.rotary_permuted && (q || k)) a = unpermute_rotary_rows(a, q ? n_heads : n_kv);
       model.gguf_names.insert_or_assign(*mapped, name);
       model.weights.insert_or_assign(*mapped, a);
       all.push_back(a);
