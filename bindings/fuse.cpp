@@ -211,7 +211,7 @@ Napi::Value ConvertModel(const Napi::CallbackInfo& info) {
       saved_to_js);
 }
 
-// ggufMetadata(path) -> Promise<GgufMetadata>: the metadata of a llama GGUF (for its tokenizer).
+// ggufMetadata(path) -> Promise<GgufMetadata>: the metadata of a GGUF file (for its tokenizer).
 Napi::Value GgufMetadata(const Napi::CallbackInfo& info) {
   std::string path = string_arg(info, 0, "path");
   using Meta = std::map<std::string, GgufValue>;

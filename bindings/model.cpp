@@ -6,6 +6,7 @@
 #include "errors.h"
 #include "instance.h"
 #include "io/gguf.h"
+#include "io/gguf_arch.h"
 #include "io/safetensors.h"
 #include "js_error.h"
 #include "values.h"
@@ -141,7 +142,7 @@ Napi::Value NativeModel::LoadGguf(const Napi::CallbackInfo& info) {
         GgufModel gguf = load_gguf_model(path);
         ModelConfig config = config_from_gguf(gguf);
         Loaded out{nullptr, std::move(gguf.metadata), {}};
-        out.model = Model::create(config, std::move(gguf.weights));
+        out.model = create_gguf_model(config, std::move(gguf));
         out.compute = apply_compute_mode(*out.model, mode);
         return out;
       },

@@ -167,24 +167,29 @@ Napi::Object named_to_js(Napi::Env env, const NamedArrays& arrays) {
 }
 
 void NativeTrainer::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function ctor = DefineClass(
-      env, "NativeTrainer",
-      {StaticMethod<&NativeTrainer::Create>("create"), InstanceMethod<&NativeTrainer::Step>("step"),
-       InstanceMethod<&NativeTrainer::Evaluate>("evaluate"),
-       InstanceMethod<&NativeTrainer::Gradients>("gradients"),
-       InstanceMethod<&NativeTrainer::GrpoStep>("grpoStep"),
-       InstanceMethod<&NativeTrainer::GrpoGradients>("grpoGradients"),
-       StaticMethod<&NativeTrainer::GrpoAdvantages>("grpoAdvantages"),
-       InstanceMethod<&NativeTrainer::SaveAdapter>("saveAdapter"),
-       InstanceMethod<&NativeTrainer::LoadAdapter>("loadAdapter"),
-       InstanceMethod<&NativeTrainer::AdapterParameters>("adapterParameters"),
-       InstanceMethod<&NativeTrainer::SaveState>("saveState"),
-       InstanceMethod<&NativeTrainer::LoadState>("loadState"),
-       InstanceMethod<&NativeTrainer::SetLearningRate>("setLearningRate"),
-       InstanceMethod<&NativeTrainer::State>("state"), InstanceMethod<&NativeTrainer::Info>("info"),
-       InstanceMethod<&NativeTrainer::Detach>("detach"),
-       InstanceMethod<&NativeTrainer::Dispose>("dispose"),
-       InstanceAccessor<&NativeTrainer::Disposed>("disposed")});
+  Napi::Function ctor =
+      DefineClass(env, "NativeTrainer",
+                  {StaticMethod<&NativeTrainer::Create>("create"),
+                   InstanceMethod<&NativeTrainer::Step>("step"),
+                   InstanceMethod<&NativeTrainer::Evaluate>("evaluate"),
+                   InstanceMethod<&NativeTrainer::Gradients>("gradients"),
+                   InstanceMethod<&NativeTrainer::GrpoStep>("grpoStep"),
+                   InstanceMethod<&NativeTrainer::GrpoGradients>("grpoGradients"),
+                   StaticMethod<&NativeTrainer::GrpoAdvantages>("grpoAdvantages"),
+                   InstanceMethod<&NativeTrainer::PreferenceStep>("preferenceStep"),
+                   InstanceMethod<&NativeTrainer::PreferenceGradients>("preferenceGradients"),
+                   InstanceMethod<&NativeTrainer::PreferenceEvaluate>("preferenceEvaluate"),
+                   InstanceMethod<&NativeTrainer::SaveAdapter>("saveAdapter"),
+                   InstanceMethod<&NativeTrainer::LoadAdapter>("loadAdapter"),
+                   InstanceMethod<&NativeTrainer::AdapterParameters>("adapterParameters"),
+                   InstanceMethod<&NativeTrainer::SaveState>("saveState"),
+                   InstanceMethod<&NativeTrainer::LoadState>("loadState"),
+                   InstanceMethod<&NativeTrainer::SetLearningRate>("setLearningRate"),
+                   InstanceMethod<&NativeTrainer::State>("state"),
+                   InstanceMethod<&NativeTrainer::Info>("info"),
+                   InstanceMethod<&NativeTrainer::Detach>("detach"),
+                   InstanceMethod<&NativeTrainer::Dispose>("dispose"),
+                   InstanceAccessor<&NativeTrainer::Disposed>("disposed")});
   instance(env).native_trainer = Napi::Persistent(ctor);
   exports.Set("NativeTrainer", ctor);
 }

@@ -34,6 +34,9 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
   Napi::Value GrpoStep(const Napi::CallbackInfo& info);       // trainer_grpo.cpp
   Napi::Value GrpoGradients(const Napi::CallbackInfo& info);  // trainer_grpo.cpp
   static Napi::Value GrpoAdvantages(const Napi::CallbackInfo& info);
+  Napi::Value PreferenceStep(const Napi::CallbackInfo& info);       // trainer_preference.cpp
+  Napi::Value PreferenceGradients(const Napi::CallbackInfo& info);  // trainer_preference.cpp
+  Napi::Value PreferenceEvaluate(const Napi::CallbackInfo& info);   // trainer_preference.cpp
   Napi::Value SaveAdapter(const Napi::CallbackInfo& info);
   Napi::Value LoadAdapter(const Napi::CallbackInfo& info);
   Napi::Value AdapterParameters(const Napi::CallbackInfo& info);

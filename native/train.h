@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include "grpo.h"
 #include "lora.h"
 #include "optim.h"
+#include "preference.h"
 
 namespace mlxlab {
 
@@ -83,6 +85,31 @@ struct GrpoGradients {
   double kl = 0;
 };
 
+// mlx-lm-lora's DPO / ORPO metrics of one batch (or their token-weighted mean over batches).
+struct PreferenceMetrics {
+  double chosen_reward = 0;
+  double rejected_reward = 0;
+  double accuracies = 0;
+  double margins = 0;
+  double policy_chosen_logps = 0;
+  double policy_rejected_logps = 0;
+};
+
+struct PreferenceStepResult {
+  StepResult step;
+  PreferenceMetrics metrics;
+};
+
+struct PreferenceGradients {
+  Gradients gradients;
+  PreferenceMetrics metrics;
+};
+
+struct PreferenceEval {
+  EvalResult eval;
+  PreferenceMetrics metrics;
+};
+
 // Flat indices (row * (L - 1) + t) of the positions mlx-lm's default_loss counts for tokens
 // [B, L] with lengths [B, 2] (offset, length): offset <= t + 1 <= length.
 mx::array target_positions(const mx::array& lengths, int L);
@@ -113,6 +140,21 @@ class Trainer {
 
   // The GRPO loss, its metrics and gradients of one batch, nothing changed (parity tests).
   GrpoGradients grpo_gradients(const GrpoBatch& batch, const GrpoConfig& config);
+
+  // One DPO / ORPO micro-batch of pairs: the preference loss's gradients go through the same
+  // accumulation and optimizer update as step(). DPO's reference is the base model: the same
+  // weights with the adapter bypassed. Errors as grpo_step.
+  PreferenceStepResult preference_step(const PreferenceBatch& batch,
+                                       const PreferenceConfig& config);
+
+  // The preference loss, its metrics and gradients of one batch, nothing changed (parity tests).
+  PreferenceGradients preference_gradients(const PreferenceBatch& batch,
+                                           const PreferenceConfig& config);
+
+  // The preference loss and metrics over batches without gradients or dropout, weighted by
+  // their reply tokens (mlx-lm-lora's evaluate_dpo / evaluate_orpo).
+  PreferenceEval preference_evaluate(const std::vector<PreferenceBatch>& batches,
+                                     const PreferenceConfig& config);
 
   // Loss over batches without gradients or dropout.
   EvalResult evaluate(const std::vector<Batch>& batches);
@@ -151,10 +193,39 @@ class Trainer {
   void apply_gradients(std::vector<mx::array> grads, StepResult& r);
   void check_grpo(const GrpoBatch& batch, const GrpoConfig& config) const;
   GrpoStepResult grpo_step_impl(const GrpoBatch& batch, const GrpoConfig& config);
-  std::vector<mx::array> grpo_inputs(const GrpoBatch& batch, const GrpoConfig& config);
-  mx::array completion_logps(const mx::array& tokens, const mx::array& index);
+  void check_preference(const PreferenceBatch& batch, const PreferenceConfig& config) const;
+  PreferenceStepResult preference_step_impl(const PreferenceBatch& batch,
+                                            const PreferenceConfig& config);
+  std::vector<mx::array> preference_loss_fn(const std::vector<mx::array>& inputs,
+                                            const PreferenceConfig& c, bool training);
   std::vector<mx::array> grpo_loss_fn(const std::vector<mx::array>& inputs, const GrpoConfig& c);
-  std::vector<mx::array> grpo_grad_fn(const std::vector<mx::array>& inputs, const GrpoConfig& c);
+
+  // ---- completion scoring, shared by GRPO and DPO/ORPO (train_completion.cpp)
+  using CompletionLoss = std::function<std::vector<mx::array>(const std::vector<mx::array>&)>;
+  // Log-probs [B, T] of each row's completion tokens at `index` [B, T] of the inputs' positions.
+  mx::array completion_logps(const mx::array& tokens, const mx::array& index);
+  // Trainable arrays, then tokens, completion index, mask, `per_row` and the reference's
+  // log-probs (computed once, adapter bypassed, when `reference`; else zeros).
+  std::vector<mx::array> completion_inputs(const mx::array& tokens, const mx::array& lengths,
+                                           const mx::array& per_row, bool reference);
+  // The adapter set to the inputs' trainable arrays (dropout keys from the input key when
+  // training): the policy's completion log-probs.
+  mx::array completion_policy_logps(const std::vector<mx::array>& inputs, bool training);
+  // `loss`'s outputs, then its gradients over the trainable arrays (plus the accumulated ones).
+  std::vector<mx::array> completion_grad_fn(const std::vector<mx::array>& inputs,
+                                            const CompletionLoss& loss);
+  // The inputs with a fresh dropout key (and the accumulated gradients when `accumulate`)
+  // through completion_grad_fn, evaluated; `carry` gets the next RNG key.
+  std::vector<mx::array> completion_gradients(std::vector<mx::array> inputs,
+                                              const CompletionLoss& loss, bool accumulate,
+                                              mx::array& carry);
+  // A step from the outputs (loss, tokens first; gradients after `n_outputs`): a non-finite loss
+  // changes nothing, else the key advances and the gradients go through the update.
+  void finish_completion_step(const std::vector<mx::array>& out, size_t n_outputs,
+                              const mx::array& carry, StepResult& step);
+  // Loss, tokens and each slot's gradient from the outputs.
+  void completion_slot_grads(const std::vector<mx::array>& out, size_t n_outputs,
+                             Gradients& g) const;
   std::vector<mx::array> shard_gradients(const Batch& batch, const mx::array& key);
   void check_attached() const;
   void check_optimizer(const char* what) const;

@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "errors.h"
-#include "slot_guard.h"
 #include "train.h"
 
 namespace mlxlab {
@@ -59,71 +58,15 @@ void Trainer::check_grpo(const GrpoBatch& b, const GrpoConfig& config) const {
   if (total == 0) fail(codes::kArgument, "the GRPO batch has no completion tokens");
 }
 
-// Log-probs [B, T] of each row's completion tokens: index [B, T] into the inputs' positions.
-mx::array Trainer::completion_logps(const mx::array& tokens, const mx::array& index) {
-  int B = tokens.shape(0), L = tokens.shape(1);
-  use_prefix_ = false;  // the groups' prompts differ from the training set's shared prefix
-  auto h = mx::reshape(hidden(mx::slice(tokens, {0, 0}, {B, L - 1})), {B * (L - 1), -1});
-  auto flat = mx::flatten(index);
-  auto targets = mx::take(mx::flatten(mx::slice(tokens, {0, 1}, {B, L})), flat, 0);
-  auto logits = decoder_->lm_head(decoder_->norm()(mx::take(h, flat, 0)));
-  return mx::reshape(token_logps(logits, targets), index.shape());
-}
-
-// trainable arrays..., tokens, index, mask, advantages, reference log-probs (the base model's,
-// computed here once without gradients; zeros when beta is 0).
-std::vector<mx::array> Trainer::grpo_inputs(const GrpoBatch& batch, const GrpoConfig& config) {
-  auto tokens = mx::astype(batch.tokens, mx::int32);
-  auto pos = completion_positions(batch.lengths, tokens.shape(1));
-  std::optional<mx::array> ref;
-  if (config.beta != 0) {
-    SlotGuard guard(*adapter_, params_);
-    adapter_->context().bypass = true;
-    ref = completion_logps(tokens, pos.index);
-    mx::eval(*ref);
-  } else {
-    ref = mx::zeros(pos.mask.shape(), mx::float32);
-  }
-  std::vector<mx::array> inputs = params_;
-  for (auto& a : {tokens, pos.index, pos.mask, mx::astype(batch.advantages, mx::float32), *ref}) {
-    inputs.push_back(a);
-  }
-  return inputs;
-}
-
-// inputs: grpo_inputs, dropout key; outputs: loss, tokens, kl, clip_ratio_low, clip_ratio_high.
+// inputs: completion_inputs (per row: the advantage), dropout key; outputs: loss, tokens, kl,
+// clip_ratio_low, clip_ratio_high.
 std::vector<mx::array> Trainer::grpo_loss_fn(const std::vector<mx::array>& inputs,
                                              const GrpoConfig& c) {
   size_t P = params_.size();
-  adapter_->set_values(std::vector<mx::array>(inputs.begin(), inputs.begin() + P));
-  auto& ctx = adapter_->context();
-  ctx.training = true;
-  ctx.bypass = false;
-  ctx.dropout_keys.reset();
-  if (config_.lora.dropout > 0 && adapter_->dropout_sites() > 0) {
-    ctx.dropout_keys = mx::random::split(inputs[P + 5], adapter_->dropout_sites());
-  }
-  auto logps = completion_logps(inputs[P], inputs[P + 1]);
+  auto logps = completion_policy_logps(inputs, /*training=*/true);
   // Without the KL term mlx-lm-lora skips the reference: it equals the policy (KL 0).
   auto ref = c.beta != 0 ? inputs[P + 4] : mx::stop_gradient(logps);
   return grpo_objective(logps, ref, inputs[P + 2], inputs[P + 3], c);
-}
-
-// inputs: grpo_inputs, dropout key[, accumulated grads...]; outputs: the five of
-// grpo_loss_fn, then the gradients (plus the accumulated ones).
-std::vector<mx::array> Trainer::grpo_grad_fn(const std::vector<mx::array>& inputs,
-                                             const GrpoConfig& c) {
-  size_t P = params_.size(), N = P + 6;
-  std::vector<int> argnums(P);
-  for (size_t i = 0; i < P; ++i) argnums[i] = static_cast<int>(i);
-  auto vag = mx::value_and_grad(
-      [this, &c](const std::vector<mx::array>& in) { return grpo_loss_fn(in, c); }, argnums);
-  auto [values, grads] = vag(std::vector<mx::array>(inputs.begin(), inputs.begin() + N));
-  std::vector<mx::array> out = values;
-  for (size_t i = 0; i < P; ++i) {
-    out.push_back(inputs.size() > N ? mx::add(grads[i], inputs[N + i]) : grads[i]);
-  }
-  return out;
 }
 
 GrpoStepResult Trainer::grpo_step(const GrpoBatch& batch, const GrpoConfig& config) {
@@ -140,57 +83,39 @@ GrpoStepResult Trainer::grpo_step(const GrpoBatch& batch, const GrpoConfig& conf
   }
 }
 
+namespace {
+constexpr size_t kGrpoOutputs = 5;
+}  // namespace
+
 GrpoStepResult Trainer::grpo_step_impl(const GrpoBatch& batch, const GrpoConfig& config) {
-  auto [carry, sub] = mx::random::split(key_);
-  auto inputs = grpo_inputs(batch, config);
-  inputs.push_back(sub);
-  if (accum_) inputs.insert(inputs.end(), accum_->begin(), accum_->end());
-  std::vector<mx::array> out;
-  {
-    SlotGuard guard(*adapter_, params_);
-    out = grpo_grad_fn(inputs, config);
-  }
-  inputs.clear();
-  mx::eval(out);
+  auto loss = [this, &config](const std::vector<mx::array>& in) {
+    return grpo_loss_fn(in, config);
+  };
+  mx::array carry = key_;
+  auto out = completion_gradients(
+      completion_inputs(batch.tokens, batch.lengths, batch.advantages, config.beta != 0), loss,
+      /*accumulate=*/true, carry);
   GrpoStepResult r;
-  r.step.loss = out[0].item<float>();
-  r.step.tokens = out[1].item<int32_t>();
   r.kl = out[2].item<float>();
   r.clip_ratio_low = out[3].item<float>();
   r.clip_ratio_high = out[4].item<float>();
-  if (!std::isfinite(r.step.loss)) {
-    r.step.non_finite = true;
-    r.step.iteration = iteration_;
-    r.step.step = optimizer_step();
-    r.step.learning_rate = learning_rate();
-    return r;
-  }
-  key_ = carry;
-  ++iteration_;
-  apply_gradients(std::vector<mx::array>(out.begin() + 5, out.end()), r.step);
+  finish_completion_step(out, kGrpoOutputs, carry, r.step);
   return r;
 }
 
 GrpoGradients Trainer::grpo_gradients(const GrpoBatch& batch, const GrpoConfig& config) {
   check_attached();
   check_grpo(batch, config);
-  auto [carry, sub] = mx::random::split(key_);
-  auto inputs = grpo_inputs(batch, config);
-  inputs.push_back(sub);
-  std::vector<mx::array> out;
-  {
-    SlotGuard guard(*adapter_, params_);
-    out = grpo_grad_fn(inputs, config);
-  }
-  mx::eval(out);
+  auto loss = [this, &config](const std::vector<mx::array>& in) {
+    return grpo_loss_fn(in, config);
+  };
+  mx::array carry = key_;
+  auto out = completion_gradients(
+      completion_inputs(batch.tokens, batch.lengths, batch.advantages, config.beta != 0), loss,
+      /*accumulate=*/false, carry);
   GrpoGradients g;
-  g.gradients.loss = out[0].item<float>();
-  g.gradients.tokens = out[1].item<int32_t>();
+  completion_slot_grads(out, kGrpoOutputs, g.gradients);
   g.kl = out[2].item<float>();
-  const auto& slots = adapter_->slots();
-  for (size_t i = 0; i < slots.size(); ++i) {
-    g.gradients.grads.insert_or_assign(slots[i].name, out[5 + i]);
-  }
   return g;
 }
 

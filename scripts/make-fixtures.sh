@@ -3,6 +3,7 @@
 # for us: the tests read the committed files and never run Python.
 #   bash scripts/make-fixtures.sh            # everything
 #   bash scripts/make-fixtures.sh tiny       # test/fixtures/models (tiny random models)
+#   bash scripts/make-fixtures.sh gguf       # test/fixtures/gguf (qwen2/qwen3 GGUFs from the tiny models)
 #   bash scripts/make-fixtures.sh smollm2    # test/fixtures/smollm2 (downloads the GGUF, ~1 min)
 #   bash scripts/make-fixtures.sh chat       # test/fixtures/chat + tokenizers (chat templates)
 #   bash scripts/make-fixtures.sh fuse       # test/fixtures/fuse (mlx-lm's fused logits)
@@ -17,10 +18,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=$(bash scripts/venv.sh | tail -n 1)
 what=${1:-all}
-case "$what" in all|tiny|smollm2|chat|data|lora|fuse|grpo|prompt-cache) ;; *) echo "usage: $0 [all|tiny|smollm2|chat|data|lora|fuse|grpo|prompt-cache]" >&2; exit 2 ;; esac
+case "$what" in all|tiny|gguf|smollm2|chat|data|lora|fuse|grpo|prompt-cache) ;; *) echo "usage: $0 [all|tiny|gguf|smollm2|chat|data|lora|fuse|grpo|prompt-cache]" >&2; exit 2 ;; esac
 gguf() { node scripts/fetch-smollm2.mjs | tail -n 1; }
 if [ "$what" = all ] || [ "$what" = tiny ]; then
   "$PY" scripts/fixtures/make_tiny_models.py
+fi
+if [ "$what" = all ] || [ "$what" = gguf ]; then
+  "$PY" scripts/fixtures/make_gguf_fixtures.py
 fi
 if [ "$what" = all ] || [ "$what" = smollm2 ]; then
   GGUF=$(gguf)

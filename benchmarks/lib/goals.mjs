@@ -23,8 +23,8 @@ function comparisons(goal, reports) {
   const r = reports[goal.from];
   if (!r) return [];
   if (goal.id === 'decode' || goal.id === 'prefill') {
-    // The goals are against mlx_lm.generate: the llama.cpp peer rows stay in generate's own table.
-    const rows = (r.comparisons ?? []).filter((x) => x.batch === 1 && x.kind !== 'peer');
+    // The goals are against mlx_lm.generate: the llama.cpp peer and feature rows stay in generate's own table.
+    const rows = (r.comparisons ?? []).filter((x) => x.batch === 1 && x.kind !== 'peer' && !x.kind.startsWith('feature'));
     const first = rows[0]?.prompt_tokens;
     return rows
       .filter((x) => x.prompt_tokens === first)

@@ -10,6 +10,7 @@
 #include <map>
 
 #include "errors.h"
+#include "io/gguf_arch.h"
 #include "nn/weights.h"
 
 namespace mlxlab {
@@ -17,43 +18,6 @@ namespace mlxlab {
 namespace {
 
 namespace fs = std::filesystem;
-
-// GGUF block names -> mlx-lm module names.
-const std::map<std::string, std::string>& top_level_names() {
-  static const std::map<std::string, std::string> names = {
-      {"token_embd", "model.embed_tokens"}, {"output_norm", "model.norm"}, {"output", "lm_head"}};
-  return names;
-}
-const std::map<std::string, std::string>& block_names() {
-  static const std::map<std::string, std::string> names = {
-      {"attn_q", "self_attn.q_proj"},          {"attn_k", "self_attn.k_proj"},
-      {"attn_v", "self_attn.v_proj"},          {"attn_output", "self_attn.o_proj"},
-      {"ffn_gate", "mlp.gate_proj"},           {"ffn_up", "mlp.up_proj"},
-      {"ffn_down", "mlp.down_proj"},           {"attn_norm", "input_layernorm"},
-      {"ffn_norm", "post_attention_layernorm"}};
-  return names;
-}
-
-// "blk.3.attn_q.scales" -> "model.layers.3.self_attn.q_proj.scales", or nullopt.
-std::optional<std::string> mlx_name(const std::string& name) {
-  auto dot = name.rfind('.');
-  if (dot == std::string::npos) return std::nullopt;
-  auto base = name.substr(0, dot), suffix = name.substr(dot + 1);
-  if (base.rfind("blk.", 0) == 0) {
-    auto second = base.find('.', 4);
-    if (second == std::string::npos) return std::nullopt;
-    auto layer = base.substr(4, second - 4);
-    if (layer.empty() || layer.find_first_not_of("0123456789") != std::string::npos) {
-      return std::nullopt;
-    }
-    auto it = block_names().find(base.substr(second + 1));
-    if (it == block_names().end()) return std::nullopt;
-    return "model.layers." + layer + "." + it->second + "." + suffix;
-  }
-  auto it = top_level_names().find(base);
-  if (it == top_level_names().end()) return std::nullopt;
-  return it->second + "." + suffix;
-}
 
 GgufValue to_value(const mx::GGUFMetaData& meta) {
   if (auto s = std::get_if<std::string>(&meta)) return *s;
@@ -358,26 +322,22 @@ GgufModel load_gguf_model(const std::string& path) {
   model.path = path;
   for (auto& [key, value] : loaded.second) model.metadata.emplace(key, to_value(value));
 
-  auto arch = gguf_string(model, "general.architecture");
-  if (!arch) fail(codes::kGguf, path + ": GGUF metadata \"general.architecture\" is missing");
-  if (*arch != "llama") {
-    fail(codes::kGguf,
-         path + ": GGUF architecture \"" + *arch + "\" is not supported (only llama)");
-  }
-  int n_heads = require_dim(model, "llama.attention.head_count");
-  int n_kv = optional_dim(model, "llama.attention.head_count_kv", n_heads);
+  const GgufArch& arch = gguf_arch_of(path, gguf_string(model, "general.architecture"));
+  model.architecture = arch.name;
+  int n_heads = require_dim(model, arch.name + ".attention.head_count");
+  int n_kv = optional_dim(model, arch.name + ".attention.head_count_kv", n_heads);
 
   try {
     std::vector<mx::array> all;
     for (auto& [name, w] : loaded.first) {
-      auto mapped = mlx_name(name);
+      auto mapped = gguf_mlx_name(arch, name);
       if (!mapped) fail(codes::kGguf, path + ": GGUF tensor \"" + name + "\" is not supported");
       mx::array a = w;
-      if (mapped->find(".self_attn.q_proj.") != std::string::npos) {
-        a = unpermute_rotary_rows(a, n_heads);
-      } else if (mapped->find(".self_attn.k_proj.") != std::string::npos) {
-        a = unpermute_rotary_rows(a, n_kv);
-      }
+      // llama.cpp permutes the q/k rows of llama only; qwen2/qwen3 keep Hugging Face's order.
+      bool q = mapped->find(".self_attn.q_proj.") != std::string::npos;
+      bool k = mapped->find(".self_attn.k_proj.") != std::string::npos;
+      if (arch.rotary_permuted && (q || k)) a = unpermute_rotary_rows(a, q ? n_heads : n_kv);
+      model.gguf_names.insert_or_assign(*mapped, name);
       model.weights.insert_or_assign(*mapped, a);
       all.push_back(a);
     }
@@ -391,38 +351,41 @@ GgufModel load_gguf_model(const std::string& path) {
 }
 
 ModelConfig config_from_gguf(const GgufModel& m) {
+  const GgufArch& arch = gguf_arch_of(m.path, gguf_string(m, "general.architecture"));
+  const std::string k = arch.name + ".";
   ModelConfig c;
-  c.model_type = "llama";
-  c.hidden_size = require_dim(m, "llama.embedding_length");
-  c.num_hidden_layers = require_dim(m, "llama.block_count");
-  c.intermediate_size = require_dim(m, "llama.feed_forward_length");
-  c.num_attention_heads = require_dim(m, "llama.attention.head_count");
-  c.num_key_value_heads = optional_dim(m, "llama.attention.head_count_kv", c.num_attention_heads);
+  c.model_type = arch.model_type;
+  c.hidden_size = require_dim(m, k + "embedding_length");
+  c.num_hidden_layers = require_dim(m, k + "block_count");
+  c.intermediate_size = require_dim(m, k + "feed_forward_length");
+  c.num_attention_heads = require_dim(m, k + "attention.head_count");
+  c.num_key_value_heads = optional_dim(m, k + "attention.head_count_kv", c.num_attention_heads);
   c.head_dim = optional_dim(
-      m, "llama.attention.key_length",
-      optional_dim(m, "llama.rope.dimension_count", c.hidden_size / c.num_attention_heads));
-  auto eps = gguf_float(m, "llama.attention.layer_norm_rms_epsilon");
+      m, k + "attention.key_length",
+      optional_dim(m, k + "rope.dimension_count", c.hidden_size / c.num_attention_heads));
+  auto eps = gguf_float(m, k + "attention.layer_norm_rms_epsilon");
   if (!eps)
     fail(codes::kGguf,
-         m.path + ": GGUF metadata \"llama.attention.layer_norm_rms_epsilon\" is missing");
+         m.path + ": GGUF metadata \"" + k + "attention.layer_norm_rms_epsilon\" is missing");
   c.rms_norm_eps = static_cast<float>(*eps);
-  c.rope_theta = static_cast<float>(gguf_float(m, "llama.rope.freq_base").value_or(10000.0));
-  c.max_position_embeddings = optional_dim(m, "llama.context_length", 0);
-  if (auto type = gguf_string(m, "llama.rope.scaling.type"); type && *type != "none") {
+  c.rope_theta = static_cast<float>(gguf_float(m, k + "rope.freq_base").value_or(10000.0));
+  c.max_position_embeddings = optional_dim(m, k + "context_length", 0);
+  if (auto type = gguf_string(m, k + "rope.scaling.type"); type && *type != "none") {
     c.rope_scaling.type = *type;
     c.rope_scaling.factor =
-        static_cast<float>(gguf_float(m, "llama.rope.scaling.factor").value_or(1.0));
+        static_cast<float>(gguf_float(m, k + "rope.scaling.factor").value_or(1.0));
   }
 
-  // Vocabulary: the metadata, the token list, else the embedding rows.
-  if (gguf_int(m, "llama.vocab_size")) {
-    c.vocab_size = require_dim(m, "llama.vocab_size");
+  // Vocabulary: the metadata, the embedding rows, else the token list (Qwen pads its embedding
+  // past the token list; llama.cpp's converter pads the list to match).
+  if (gguf_int(m, k + "vocab_size")) {
+    c.vocab_size = require_dim(m, k + "vocab_size");
+  } else if (auto it = m.weights.find("model.embed_tokens.weight"); it != m.weights.end()) {
+    c.vocab_size = it->second.shape(0);
   } else if (auto it = m.metadata.find("tokenizer.ggml.tokens");
              it != m.metadata.end() &&
              std::holds_alternative<std::vector<std::string>>(it->second)) {
     c.vocab_size = static_cast<int>(std::get<std::vector<std::string>>(it->second).size());
-  } else if (auto it = m.weights.find("model.embed_tokens.weight"); it != m.weights.end()) {
-    c.vocab_size = it->second.shape(0);
   }
   c.tie_word_embeddings = m.weights.count("lm_head.weight") == 0;
 

@@ -1,4 +1,5 @@
-// Loading llama-architecture GGUF files (e.g. SmolLM2) as mlx-lm-named weights plus metadata.
+// Loading GGUF files (llama, qwen2, qwen3: see io/gguf_arch.h) as mlx-lm-named weights plus
+// metadata.
 #pragma once
 
 #include <cstdint>
@@ -43,18 +44,20 @@ GgufHeader read_gguf_header(const std::string& path);
 
 struct GgufModel {
   std::string path;
-  Weights weights;  // mlx-lm names; q/k rows already in Hugging Face order
+  std::string architecture;  // general.architecture, one gguf_arch_of takes
+  Weights weights;           // mlx-lm names; q/k rows already in Hugging Face order
   std::map<std::string, GgufValue> metadata;
+  std::map<std::string, std::string> gguf_names;  // mlx-lm name -> the file's tensor name
 };
 
 // Load a GGUF file with MLX's loader (Q4_0/Q4_1/Q8_0 become affine triplets with group size
-// 32, other quantized types float16), map the names to mlx-lm's and un-permute the q/k rows
-// llama.cpp permuted for its RoPE. Throws Error(E_MODEL_LOAD) for an unreadable file and
-// Error(E_GGUF) for an architecture other than llama or unknown tensor names.
+// 32, other quantized types float16), map the names to mlx-lm's and, for llama, un-permute the
+// q/k rows llama.cpp permuted for its RoPE. Throws Error(E_MODEL_LOAD) for an unreadable file and
+// Error(E_GGUF) for an unsupported architecture or unknown tensor names.
 GgufModel load_gguf_model(const std::string& path);
 
-// The llama config the metadata describes, with the quantization the weights carry
-// (base {32, 4 or 8}, overrides for tensors that differ).
+// The config the metadata describes (keys "<architecture>.*"), with the quantization the weights
+// carry (base {32, 4 or 8}, overrides for tensors that differ).
 ModelConfig config_from_gguf(const GgufModel& model);
 
 // Metadata accessors; nullopt when absent or of another type.

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { demoRunDir, runDemo } from '../demo/demo.js';
 import { pushFeed } from '../ui/feed.js';
 import { number } from './options.js';
+import { MlxLabError } from '../core/errors.js';
 import { GRACE_MS, onInterrupt } from './signals.js';
 import { addLiveUiOptions, keepOpenUntilInterrupt, openLivePage, pushTrainEvent } from './ui.js';
 
@@ -19,8 +20,16 @@ export function demoCommand(): Command {
     .option('--grad-accumulation <n>', 'micro-batches per optimizer update', number('--grad-accumulation', { int: true, min: 1 }))
     .option('--target <score>', 'stop once the format score reaches this', number('--target', { min: 0, max: 1 }))
     .option('--seed <n>', 'seed', number('--seed', { int: true, min: 0 }))
+    .option('--constrained', 'also score the selected adapter under the grammars the suite implies, free and constrained side by side in the report')
+    .option('--rl', 'after SFT, GRPO with the rubric as reward from the selected adapter; its selection is fused and reported')
+    .option('--rl-iters <n>', 'GRPO steps at most (default 40)', number('--rl-iters', { int: true, min: 1 }))
+    .option('--rl-eval-every <n>', 'format eval every N GRPO steps (default 10)', number('--rl-eval-every', { int: true, min: 1 }))
+    .option('--group-size <n>', 'GRPO completions per prompt (default 8)', number('--group-size', { int: true, min: 2 }))
     .option('--json', 'print the training events as JSON lines (stdout)');
   return addLiveUiOptions(cmd, 'demo').action(async (opts) => {
+    if (!opts.rl && [opts.rlIters, opts.rlEvalEvery, opts.groupSize].some((v) => v !== undefined)) {
+      throw new MlxLabError('E_ARGUMENT', '--rl-iters, --rl-eval-every and --group-size shape the GRPO stage: give them with --rl');
+    }
     // The page opens first, on the run folder the demo's training (stage 4) writes: empty until
     // then, live while it trains, read-only once the demo is done.
     const feed = opts.ui ? pushFeed() : undefined;
@@ -40,6 +49,11 @@ export function demoCommand(): Command {
         gradAccumulation: opts.gradAccumulation,
         target: opts.target,
         seed: opts.seed,
+        constrained: opts.constrained === true,
+        rl: opts.rl === true,
+        rlIters: opts.rlIters,
+        rlEvalEvery: opts.rlEvalEvery,
+        groupSize: opts.groupSize,
         signal: controller.signal,
         onEvent: (e) => {
           pushTrainEvent(feed, e);

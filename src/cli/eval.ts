@@ -6,6 +6,7 @@ import { RUN_FILES } from '../run/run-dir.js';
 import { loadSuite, suiteConstraints } from '../eval/index.js';
 import { runEval, type EvalResult } from '../eval/runner.js';
 import { compareConstrained } from '../eval/compare.js';
+import { checkRunToLog, logConstrainedCompare } from '../run/experiment.js';
 import { MlxLabError } from '../core/errors.js';
 import { formatCompareTable } from './eval-compare.js';
 import { computeOption, positiveInteger } from './options.js';
@@ -50,6 +51,7 @@ export function evalCommand(): Command {
     .option('--enable-thinking', 'let thinking models think (no <think> stop)')
     .option('--constrained', 'decode each case under the grammar its scorer implies (Hermes/Qwen3 XML calls, the wrapper call, the JSON schema, the regex)')
     .option('--compare', 'with --constrained: run the suite free and constrained and print both scores side by side')
+    .option('--run <dir>', "with --compare: also log the comparison to this run folder's metrics (its report shows both scores per case)")
     .addOption(computeOption())
     .option('-v, --verbose', 'print every case')
     .option('--json', 'print the whole result as JSON')
@@ -58,6 +60,8 @@ export function evalCommand(): Command {
       const suite = await loadSuite(opts.suite);
       // The grammars a suite implies are made before the model loads (a bad one names its case).
       if (opts.constrained) suiteConstraints(suite);
+      // A run folder that cannot take the result fails before two evals are spent.
+      if (opts.run !== undefined) checkRunToLog(opts.run, 'constrained eval');
       const controller = new AbortController();
       const interrupt = onInterrupt(controller, 'the eval stops after the current token', { graceMs: GRACE_MS });
       const model = await loadModel(opts.model, { compute: opts.compute });
@@ -73,6 +77,7 @@ export function evalCommand(): Command {
         if (opts.compare) {
           const cmp = await compareConstrained(model, suite, options);
           await adapter?.detach();
+          if (opts.run !== undefined) logConstrainedCompare(opts.run, adapter?.file ?? '', cmp);
           process.stdout.write((opts.json ? JSON.stringify(cmp) : formatCompareTable(cmp)) + '\n');
           return;
         }
@@ -89,7 +94,8 @@ export function evalCommand(): Command {
 }
 
 /** --compare needs --constrained, and a constrained eval does not think: E_ARGUMENT before anything loads. */
-function checkConstraintFlags(opts: { constrained?: boolean; compare?: boolean; enableThinking?: boolean }): void {
+function checkConstraintFlags(opts: { constrained?: boolean; compare?: boolean; run?: string; enableThinking?: boolean }): void {
+  if (opts.run !== undefined && !opts.compare) throw new MlxLabError('E_ARGUMENT', '--run logs a free-vs-constrained comparison: give it with --constrained --compare');
   if (opts.compare && !opts.constrained) throw new MlxLabError('E_ARGUMENT', '--compare compares a free and a constrained run: give it with --constrained');
   if (opts.constrained && opts.enableThinking) {
     throw new MlxLabError('E_ARGUMENT', '--constrained cannot be combined with --enable-thinking: the grammars hold the reply to its format from the first token');

@@ -4,9 +4,8 @@ import { MlxLabError } from '../core/errors.js';
 import { loadModel, type ChatMessage, type GeneratedTokenLogprob, type GenerateOptions, type Model, type PromptCache } from '../model/model.js';
 import { logitBiasArrays, MAX_TOP_LOGPROBS } from '../model/sampling-options.js';
 import { describeBlas, runtime } from '../core/runtime.js';
-import { computeOption, number } from './options.js';
+import { computeOption, inlineOrFile, number } from './options.js';
 import { onInterrupt } from './signals.js';
-import { readRegularFile } from '../core/files.js';
 import { parseJson } from '../core/json.js';
 import { isPlainObject } from '../core/suggest.js';
 import type { ToolSchema } from '../model/chat.js';
@@ -22,35 +21,22 @@ function collect(value: string, previous: string[] = []): string[] {
 
 /** --messages takes a JSON array or a path to a JSON file holding one. */
 export function readMessages(arg: string): ChatMessage[] {
-  let text = arg.trim();
-  if (!text.startsWith('[')) {
-    try {
-      text = readRegularFile(arg, 'utf8');
-    } catch (cause) {
-      if (cause instanceof MlxLabError) throw cause;
-      throw new MlxLabError('E_ARGUMENT', `--messages: "${arg}" is neither a JSON array nor a readable file`, { cause });
-    }
-  }
-  const value = parseJson(text, '--messages', { code: 'E_ARGUMENT' });
+  const { text, where } = inlineOrFile(arg, '--messages', startsWith('['), 'E_ARGUMENT', 'a JSON array');
+  const value = parseJson(text, where, { code: 'E_ARGUMENT' });
   if (!Array.isArray(value) || !value.every((m) => typeof m === 'object' && m && typeof m.role === 'string')) {
-    throw new MlxLabError('E_ARGUMENT', '--messages must be a JSON array of {role, content} objects');
+    throw new MlxLabError('E_ARGUMENT', `${where} must be a JSON array of {role, content} objects`);
   }
   return value as ChatMessage[];
 }
 
+/** Whether an argument is inline JSON opening with `open` (else it names a file). */
+function startsWith(open: string): (arg: string) => boolean {
+  return (arg) => arg.trim().startsWith(open);
+}
+
 /** --tools takes a JSON array of tool schemas or a path to a JSON file holding one; errors name the file and entry. */
 export function readTools(arg: string): ToolSchema[] {
-  const inline = arg.trim().startsWith('[');
-  let text = arg;
-  if (!inline) {
-    try {
-      text = readRegularFile(arg, 'utf8');
-    } catch (cause) {
-      if (cause instanceof MlxLabError) throw new MlxLabError('E_ARGUMENT', `--tools: ${cause.message}`, { cause });
-      throw new MlxLabError('E_ARGUMENT', `--tools: "${arg}" is neither a JSON array nor a readable file`, { cause });
-    }
-  }
-  const where = inline ? '--tools' : `--tools ${arg}`;
+  const { text, where } = inlineOrFile(arg, '--tools', startsWith('['), 'E_ARGUMENT', 'a JSON array');
   const value = parseJson(text, where, { code: 'E_ARGUMENT' });
   if (!Array.isArray(value)) throw new MlxLabError('E_ARGUMENT', `${where}: expected a JSON array of tool schemas ({type: "function", function: {name, parameters}})`);
   value.forEach((tool, i) => {
@@ -62,16 +48,6 @@ export function readTools(arg: string): ToolSchema[] {
   return value as ToolSchema[];
 }
 
-/** Inline text, or the text of a file when the argument does not look like `inline` (E_GRAMMAR naming the flag). */
-function inlineOrFile(arg: string, flag: string, inline: (text: string) => boolean): string {
-  if (inline(arg)) return arg;
-  try {
-    return readRegularFile(arg, 'utf8');
-  } catch (cause) {
-    throw new MlxLabError('E_GRAMMAR', `${flag}: "${arg}" is neither inline text nor a readable file (${(cause as Error).message})`, { cause });
-  }
-}
-
 /** --json-schema <json|file>, --regex <re>, --lark <file>, --tool-calls <mode>: at most one, checked before the model loads. */
 export function readGrammar(opts: { jsonSchema?: string; regex?: string; lark?: string; toolCalls?: string }): GrammarOption | undefined {
   const given = (['jsonSchema', 'regex', 'lark', 'toolCalls'] as const).filter((k) => opts[k] !== undefined);
@@ -81,9 +57,9 @@ export function readGrammar(opts: { jsonSchema?: string; regex?: string; lark?: 
     return { toolCalls: opts.toolCalls };
   }
   let grammar: GrammarOption | undefined;
-  if (opts.jsonSchema !== undefined) grammar = { jsonSchema: inlineOrFile(opts.jsonSchema, '--json-schema', (t) => /^\s*[{]/.test(t) || /^\s*(true|false)\s*$/.test(t)) };
+  if (opts.jsonSchema !== undefined) grammar = { jsonSchema: inlineOrFile(opts.jsonSchema, '--json-schema', (t) => /^\s*[{]/.test(t) || /^\s*(true|false)\s*$/.test(t), 'E_GRAMMAR', 'inline text').text };
   if (opts.regex !== undefined) grammar = { regex: opts.regex };
-  if (opts.lark !== undefined) grammar = { lark: inlineOrFile(opts.lark, '--lark', (t) => t.includes('\n') || t.includes(':')) };
+  if (opts.lark !== undefined) grammar = { lark: inlineOrFile(opts.lark, '--lark', (t) => t.includes('\n') || t.includes(':'), 'E_GRAMMAR', 'inline text').text };
   const flag = { jsonSchema: '--json-schema', regex: '--regex', lark: '--lark', toolCalls: '--tool-calls' }[given[0]];
   if (grammar) toNativeGrammar(grammar, flag);
   return grammar;
@@ -107,16 +83,8 @@ function renameOptionError(err: unknown): never {
  * form is checked before the model loads; the ids against the model's vocabulary after.
  */
 export function readLogitBias(arg: string): Record<string, number> {
-  const inline = arg.trim().startsWith('{');
-  let text = arg;
-  if (!inline) {
-    try {
-      text = readRegularFile(arg, 'utf8');
-    } catch (cause) {
-      throw new MlxLabError('E_ARGUMENT', `--logit-bias: "${arg}" is neither a JSON object nor a readable file (${(cause as Error).message})`, { cause });
-    }
-  }
-  const value = parseJson(text, inline ? '--logit-bias' : `--logit-bias ${arg}`, { code: 'E_ARGUMENT' });
+  const { text, where } = inlineOrFile(arg, '--logit-bias', startsWith('{'), 'E_ARGUMENT', 'a JSON object');
+  const value = parseJson(text, where, { code: 'E_ARGUMENT' });
   try {
     logitBiasArrays(value, Number.MAX_SAFE_INTEGER);
   } catch (err) {

@@ -18,6 +18,7 @@ export function formatBytes(n: number): string {
 export function progressLine(e: HubProgress): string | undefined {
   if (e.event === 'start') return `Downloading ${e.repo}@${e.commit.slice(0, 8)}: ${e.files} file(s), ${formatBytes(e.totalBytes)}`;
   if (e.event === 'done') return `Downloaded ${e.repo}@${e.commit.slice(0, 8)} (${formatBytes(e.totalBytes)})`;
+  if (e.event === 'wait') return `Waiting: ${e.file} of ${e.repo} is being downloaded by ${e.holder}`;
   return undefined;
 }
 
@@ -43,6 +44,8 @@ export function hubProgressBar(stream: NodeJS.WriteStream = process.stderr): Hub
         cliProgress.Presets.shades_classic,
       );
       bar.start(e.totalBytes, 0, { done: formatBytes(0), size: formatBytes(e.totalBytes) });
+    } else if (e.event === 'wait') {
+      stream.write(`${progressLine(e)}\n`);
     } else if (e.event === 'bytes') {
       done += e.bytes;
       bar?.update(done, { done: formatBytes(done) });

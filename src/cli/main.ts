@@ -7,6 +7,7 @@ import { generateCommand } from './generate.js';
 import { cachePromptCommand } from './cache-prompt.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
+import { pairsCommand } from './pairs.js';
 import { selectCommand } from './select.js';
 import { reportCommand } from './report.js';
 import { sweepCommand } from './sweep.js';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   program.addCommand(cachePromptCommand());
   program.addCommand(trainCommand());
   program.addCommand(evalCommand());
+  program.addCommand(pairsCommand());
   program.addCommand(selectCommand());
   program.addCommand(sweepCommand());
   program.addCommand(reportCommand());

@@ -5,6 +5,8 @@
  */
 import { InvalidArgumentError, Option } from 'commander';
 import { parseByteSize } from '../core/byte-size.js';
+import { MlxLabError, type ErrorCode } from '../core/errors.js';
+import { readRegularFile } from '../core/files.js';
 import type { ComputeMode } from '../core/native.js';
 
 /** The compute policies loadModel takes (LoadOptions.compute), in the order help lists them. */
@@ -70,4 +72,20 @@ export function byteSize(flag: string): Parser {
     if (bytes === undefined) throw new InvalidArgumentError(`${flag} must be a size such as 1000000, 512M or 2GB`);
     return bytes;
   };
+}
+
+/**
+ * An option that takes its value inline or as a path to a file holding it: the text, and `where`
+ * (the flag, plus the path when read from a file) for later errors. `isInline` tells the forms
+ * apart; a path that cannot be read is an error as `code`, naming the flag and saying what
+ * inline form (`kind`) was expected.
+ */
+export function inlineOrFile(arg: string, flag: string, isInline: (arg: string) => boolean, code: ErrorCode, kind: string): { text: string; where: string } {
+  if (isInline(arg)) return { text: arg, where: flag };
+  try {
+    return { text: readRegularFile(arg, 'utf8'), where: `${flag} ${arg}` };
+  } catch (cause) {
+    if (cause instanceof MlxLabError) throw new MlxLabError(code, `${flag}: ${cause.message}`, { cause });
+    throw new MlxLabError(code, `${flag}: "${arg}" is neither ${kind} nor a readable file (${(cause as Error).message})`, { cause });
+  }
 }

@@ -5,10 +5,11 @@
  *
  * Added to mlx-lm's flags: --no-mask-prompt and --no-grad-checkpoint, to turn off what a config
  * file turns on. LoRA parameters, the schedule and the optimizer options are config-file only,
- * as in mlx-lm. The GRPO flags are mlx-lm-lora's (--train-mode, --group-size, --beta, ...).
+ * as in mlx-lm. The GRPO, DPO and ORPO flags are mlx-lm-lora's (--train-mode, --group-size, --beta,
+ * --dpo-cpo-loss-type, --delta, ...).
  */
 import { Option, type Command } from 'commander';
-import { FINE_TUNE_TYPES, GRPO_LOSS_TYPES, OPTIMIZERS, TRAIN_MODES, validateTrainConfig, type TrainConfig } from '../config/config.js';
+import { DPO_LOSS_TYPES, FINE_TUNE_TYPES, GRPO_LOSS_TYPES, OPTIMIZERS, TRAIN_MODES, validateTrainConfig, type TrainConfig } from '../config/config.js';
 import { byteSize, integer, number } from './options.js';
 
 /** Commander attribute name → config key, for every flag added by addTrainOptions. */
@@ -52,6 +53,8 @@ const FLAG_KEYS = {
   rewardFunctions: 'reward_functions',
   rewardWeights: 'reward_weights',
   rewardFunctionsFile: 'reward_functions_file',
+  dpoCpoLossType: 'dpo_cpo_loss_type',
+  delta: 'delta',
 } as const satisfies Record<string, keyof TrainConfig>;
 
 /** The options object commander gives for the flags of addTrainOptions (all optional). */
@@ -89,9 +92,9 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--project-name <name>', 'project name for logging')
     .option('--seed <n>', 'the PRNG seed (default 0)', integer('--seed'))
     .option('--trust-remote-code', 'accepted for mlx-lm compatibility (mlx-lab runs no model code)')
-    .addOption(new Option('--train-mode <mode>', "sft (next-token loss) or grpo (the suite's scorers as rewards; mlx-lm-lora's key)").choices([...TRAIN_MODES]))
+    .addOption(new Option('--train-mode <mode>', "sft (next-token loss), grpo (the suite's scorers as rewards), dpo or orpo (chosen/rejected pairs); mlx-lm-lora's key").choices([...TRAIN_MODES]))
     .option('--group-size <n>', 'GRPO: completions per prompt (default 4)', integer('--group-size'))
-    .option('--beta <x>', 'GRPO: KL coefficient to the base model (default 0.1)', number('--beta'))
+    .option('--beta <x>', 'GRPO: KL coefficient to the base model; DPO: preference temperature; ORPO: log-odds weight (default 0.1)', number('--beta'))
     .option('--epsilon <x>', 'GRPO: lower clip width of the importance ratio (default 1e-4)', number('--epsilon'))
     .option('--epsilon-high <x>', 'GRPO: upper clip width (default: epsilon)', number('--epsilon-high'))
     .option('--max-completion-length <n>', 'GRPO: tokens per completion at most (default 512)', integer('--max-completion-length'))
@@ -100,7 +103,9 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--importance-sampling-level <level>', 'GRPO: token or sequence (default token)')
     .option('--reward-functions <names>', 'GRPO: comma-separated scorer names (default: each case\'s own scorer)')
     .option('--reward-weights <list>', 'GRPO: one weight per reward, e.g. "[1.0, 0.5]"')
-    .option('--reward-functions-file <path>', 'GRPO: a user scorer file added as a reward');
+    .option('--reward-functions-file <path>', 'GRPO: a user scorer file added as a reward')
+    .addOption(new Option('--dpo-cpo-loss-type <type>', 'DPO: loss type (default sigmoid)').choices([...DPO_LOSS_TYPES]))
+    .option('--delta <x>', 'DPO with dpop: weight of the chosen-likelihood penalty (default 50)', number('--delta'));
 }
 
 /**

@@ -27,7 +27,13 @@ export function formatEvent(e: TrainEvent): string | undefined {
       return `Training ${e.trainableParameters.toLocaleString('en-US')} parameters on ${e.trainExamples} examples (${e.validExamples} validation), compute ${e.compute}` +
         (e.startIteration > 1 ? `, resuming at iteration ${e.startIteration}` : '');
     case 'val':
+      if (e.preference) {
+        const p = e.preference;
+        return `Iter ${e.iteration}: Val loss ${e.valLoss.toFixed(3)}, Val chosen reward ${p.chosenReward.toFixed(3)}, Val rejected reward ${p.rejectedReward.toFixed(3)}, Val accuracy ${p.accuracies.toFixed(3)}, Val margin ${p.margins.toFixed(3)}, Val took ${e.seconds.toFixed(3)}s`;
+      }
       return `Iter ${e.iteration}: Val loss ${e.valLoss.toFixed(3)}, Val took ${e.seconds.toFixed(3)}s`;
+    case 'preference':
+      return `Iter ${e.iteration}: ${e.method.toUpperCase()} loss ${e.loss.toFixed(3)}, chosen_r ${e.chosenReward.toFixed(3)}, rejected_r ${e.rejectedReward.toFixed(3)}, acc ${e.accuracies.toFixed(3)}, margin ${e.margins.toFixed(3)}`;
     case 'report':
       return `Iter ${e.iteration}: Train loss ${e.trainLoss.toFixed(3)}, Learning Rate ${e.lr.toExponential(3)}, It/sec ${e.itPerSec.toFixed(3)}, Tokens/sec ${e.tokensPerSec.toFixed(3)}, Trained Tokens ${e.trainedTokens}, Peak mem ${(e.peakMemory / GB).toFixed(3)} GB`;
     case 'grpo':

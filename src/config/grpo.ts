@@ -1,20 +1,32 @@
 /**
- * mlx-lm-lora's keys for GRPO (mlx_lm_lora/train.py CONFIG_DEFAULTS, GRPOTrainingArgs), with its
- * names and defaults so its users recognise the config: `train_mode` picks the method, the rest
- * shape the sampling and the loss. `reward_functions` name mlx-lab scorers (the suite's built-ins
+ * mlx-lm-lora's keys for GRPO, DPO and ORPO (mlx_lm_lora/train.py CONFIG_DEFAULTS,
+ * GRPOTrainingArgs, DPOTrainingArgs, ORPOTrainingArgs), with its names and defaults so its users
+ * recognise the config: `train_mode` picks the method, the rest shape the sampling and the loss. `reward_functions` name mlx-lab scorers (the suite's built-ins
  * or its user scorer files) instead of mlx-lm-lora's Python functions.
  */
 import { z } from 'zod';
 import { documentedAs } from '../core/schema-doc.js';
 import { describe, int, listOf, num, oneOf, says, str, withDefault } from './fields.js';
 
-export const TRAIN_MODES = ['sft', 'grpo'] as const;
+export const TRAIN_MODES = ['sft', 'grpo', 'dpo', 'orpo'] as const;
 export type TrainMode = (typeof TRAIN_MODES)[number];
 
 export const GRPO_LOSS_TYPES = ['grpo', 'bnpo', 'dr_grpo'] as const;
 export type GrpoLossType = (typeof GRPO_LOSS_TYPES)[number];
 
 export const IMPORTANCE_SAMPLING_LEVELS = ['token', 'sequence'] as const;
+
+export const DPO_LOSS_TYPES = ['sigmoid', 'hinge', 'ipo', 'dpop'] as const;
+export type DpoLossType = (typeof DPO_LOSS_TYPES)[number];
+
+/** The preference methods: trained on (prompt, chosen, rejected) pairs. */
+export const PREFERENCE_MODES = ['dpo', 'orpo'] as const;
+export type PreferenceMode = (typeof PREFERENCE_MODES)[number];
+
+/** Whether a train_mode trains on preference pairs (dpo, orpo). */
+export function isPreferenceMode(mode: TrainMode): mode is PreferenceMode {
+  return (PREFERENCE_MODES as readonly string[]).includes(mode);
+}
 
 /** A list of names, or mlx-lm-lora's comma-separated string ("rubric,regex"); read as a list. */
 const nameList = documentedAs(
@@ -43,9 +55,9 @@ const weightList = documentedAs(
 
 /** The GRPO keys, in mlx-lm-lora's order. */
 export const GRPO_SETTINGS = {
-  /** mlx-lm-lora's method key: sft (next-token loss, as mlx-lm) or grpo (the scorers as rewards). */
+  /** mlx-lm-lora's method key: sft (next-token loss, as mlx-lm), grpo (the scorers as rewards), dpo or orpo (chosen/rejected pairs). */
   train_mode: withDefault(oneOf(TRAIN_MODES), 'sft'),
-  /** GRPO: the KL coefficient to the reference (the base model, the adapter off); 0 skips it. */
+  /** GRPO: the KL coefficient to the reference (the base model, the adapter off); 0 skips it. DPO: the temperature of the preference logits; ORPO: the weight of the log-odds term (both > 0). */
   beta: withDefault(num({ min: 0 }), 0.1),
   /** GRPO: completions sampled per prompt; advantages compare the completions of a group. */
   group_size: withDefault(int({ min: 2, hint: '(advantages compare the completions of a group)' }), 4),
@@ -69,6 +81,21 @@ export const GRPO_SETTINGS = {
   importance_sampling_level: withDefault(oneOf(IMPORTANCE_SAMPLING_LEVELS), 'token'),
 };
 
+/** mlx-lm-lora's DPO / ORPO keys (beta is shared with GRPO). */
+export const PREFERENCE_SETTINGS = {
+  /** DPO: sigmoid (DPO's log-sigmoid), hinge, ipo (squared, on mean per-token log-probs) or dpop (sigmoid plus a penalty on the chosen reply's likelihood falling). */
+  dpo_cpo_loss_type: withDefault(oneOf(DPO_LOSS_TYPES), 'sigmoid'),
+  /** DPO with dpo_cpo_loss_type dpop: the weight of that penalty. */
+  delta: withDefault(num({ min: 0 }), 50),
+  /** mlx-lm-lora's separate reference model; mlx-lab's reference is always the base model with the adapter off, so only null is accepted. */
+  reference_model_path: withDefault(str({ nonEmpty: true }).nullable(), null),
+  /** DPO / ORPO data: the record keys of the chosen and rejected replies, the system prompt and ORPO's per-pair score. */
+  chosen_feature: withDefault(str({ nonEmpty: true }), 'chosen'),
+  rejected_feature: withDefault(str({ nonEmpty: true }), 'rejected'),
+  system_feature: withDefault(str({ nonEmpty: true }), 'system'),
+  preference_score_feature: withDefault(str({ nonEmpty: true }), 'preference_score'),
+};
+
 /** GRPO keys only meaningful with train_mode: grpo. */
 export const GRPO_KEYS = Object.keys(GRPO_SETTINGS).filter((k) => k !== 'train_mode');
 
@@ -82,6 +109,20 @@ export function grpoProblems(c: { train_mode: TrainMode; fine_tune_type: string;
   }
   if (c.fine_tune_type === 'full' && c.beta !== 0) {
     out.push(['fine_tune_type', "is full, but GRPO's reference is the base model with the adapter off: use lora or dora, or beta: 0"]);
+  }
+  return out;
+}
+
+/** Problems of a config's DPO / ORPO keys taken together: [path, message]. */
+export function preferenceProblems(c: { train_mode: TrainMode; fine_tune_type: string; beta: number; reference_model_path: string | null }): [string, string][] {
+  const out: [string, string][] = [];
+  if (!isPreferenceMode(c.train_mode)) return out;
+  if (c.beta === 0) out.push(['beta', `is 0, but ${c.train_mode} needs beta > 0 (it scales the preference term)`]);
+  if (c.reference_model_path !== null) {
+    out.push(['reference_model_path', "is not supported: mlx-lab's reference is the base model with the adapter off (no second model in memory); remove the key"]);
+  }
+  if (c.train_mode === 'dpo' && c.fine_tune_type === 'full') {
+    out.push(['fine_tune_type', "is full, but DPO's reference is the base model with the adapter off: use lora or dora"]);
   }
   return out;
 }

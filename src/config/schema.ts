@@ -12,10 +12,10 @@ import { BYTE_SIZE, parseByteSize } from '../core/byte-size.js';
 import { baseOf, bool, describe, int, listOf, num, oneOf, required, says, section, str, withDefault } from './fields.js';
 import { lrSchedule, optimizer, optimizerConfig, type OptimizerName } from './optimizers.js';
 import { NON_GRID_KEYS, seed, sweepSection } from './sweep.js';
-import { GRPO_SETTINGS, grpoProblems } from './grpo.js';
+import { GRPO_SETTINGS, PREFERENCE_SETTINGS, grpoProblems, preferenceProblems } from './grpo.js';
 
 export { OPTIMIZERS, TRAINER_OPTIMIZERS, LR_SCHEDULES, type OptimizerName, type LrScheduleName } from './optimizers.js';
-export { TRAIN_MODES, GRPO_LOSS_TYPES, GRPO_KEYS, type TrainMode, type GrpoLossType } from './grpo.js';
+export { TRAIN_MODES, GRPO_LOSS_TYPES, GRPO_KEYS, DPO_LOSS_TYPES, PREFERENCE_MODES, isPreferenceMode, type TrainMode, type GrpoLossType, type DpoLossType, type PreferenceMode } from './grpo.js';
 
 export const FINE_TUNE_TYPES = ['lora', 'dora', 'full'] as const;
 export type FineTuneType = (typeof FINE_TUNE_TYPES)[number];
@@ -201,6 +201,8 @@ const SETTINGS = {
   text_feature: withDefault(nonEmpty(), 'text'),
   /** mlx-lm-lora's GRPO keys (train_mode and the method's settings; src/config/grpo.ts). */
   ...GRPO_SETTINGS,
+  /** mlx-lm-lora's DPO / ORPO keys (src/config/grpo.ts). */
+  ...PREFERENCE_SETTINGS,
   eval: withDefault(evalSection.nullable(), null),
   early_stopping: withDefault(earlyStopping.nullable(), null),
   selection: withDefault(selection.nullable(), null),
@@ -221,7 +223,7 @@ export const GRID_KEYS: readonly string[] = Object.keys(GRID_FIELDS);
 
 /** The whole training config, keys as in mlx-lm's YAML; the defaults are mlx-lm's (model and data aside: null). */
 export const trainConfigSchema = section({ ...SETTINGS, sweep: withDefault(sweepSection(GRID_FIELDS).nullable(), null) }).superRefine((c, ctx) => {
-  for (const [key, message] of grpoProblems(c)) ctx.addIssue({ code: 'custom', path: [key], input: c[key as keyof typeof c], message });
+  for (const [key, message] of [...grpoProblems(c), ...preferenceProblems(c)]) ctx.addIssue({ code: 'custom', path: [key], input: c[key as keyof typeof c], message });
   for (const name of ['early_stopping', 'selection'] as const) {
     if (c[name]?.metric === 'format_score' && c.eval === null) {
       ctx.addIssue({

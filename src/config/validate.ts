@@ -23,8 +23,9 @@ const HINTS: Record<string, Record<string, string>> = {
     lora_rank: 'use lora_parameters.rank',
     lora_alpha: "mlx-lm's LoRA has no alpha: use lora_parameters.scale (the update is multiplied by scale)",
     lora_dropout: 'use lora_parameters.dropout',
-    training_mode: "mlx-lm-lora calls it train_mode (sft or grpo)",
-    loss_type: 'use grpo_loss_type (mlx-lm-lora\'s name): grpo, bnpo or dr_grpo',
+    training_mode: "mlx-lm-lora calls it train_mode (sft, grpo, dpo or orpo)",
+    loss_type: "use grpo_loss_type (GRPO: grpo, bnpo or dr_grpo) or dpo_cpo_loss_type (DPO: sigmoid, hinge, ipo or dpop), mlx-lm-lora's names",
+    dpo_loss_type: "mlx-lm-lora calls it dpo_cpo_loss_type (sigmoid, hinge, ipo or dpop)",
     num_generations: 'use group_size (mlx-lm-lora\'s name)',
   },
   lora_parameters: {

@@ -1,6 +1,6 @@
 /**
  * Converting models into MLX model folders (mlx_lm.convert):
- * - a GGUF file (llama architecture; F32 / F16 / Q4_0 / Q4_1 / Q8_0 tensors) to an mlx-lm
+ * - a GGUF file (llama, qwen2 or qwen3 architecture; F32 / F16 / Q4_0 / Q4_1 / Q8_0 tensors) to an mlx-lm
  *   folder with tokenizer.json, tokenizer_config.json (chat template) and generation_config.json
  *   built from its metadata; quantized tensors stay quantized as MLX loads them (affine, group
  *   size 32) unless `dequantize`;
@@ -43,6 +43,9 @@ const DTYPES = ['float16', 'bfloat16', 'float32'] as const;
 
 // ------------------------------------------------------------------ GGUF header
 
+/** The GGUF architectures (general.architecture) import takes, as native/io/gguf_arch.cpp lists them. */
+export const GGUF_ARCHITECTURES = ['llama', 'qwen2', 'qwen3'] as const;
+
 /** The tensor types convert takes from a GGUF. */
 export const GGUF_CONVERT_TYPES = ['F32', 'F16', 'Q4_0', 'Q4_1', 'Q8_0'] as const;
 
@@ -56,7 +59,9 @@ export function checkGgufForConvert(path: string): GgufHeader {
   const header = readGgufHeader(path);
   const arch = header.metadata['general.architecture'];
   if (typeof arch !== 'string') throw new MlxLabError('E_GGUF', `${path}: GGUF metadata "general.architecture" is missing`);
-  if (arch !== 'llama') throw new MlxLabError('E_GGUF', `${path}: GGUF architecture "${arch}" is not supported (only llama)`);
+  if (!(GGUF_ARCHITECTURES as readonly string[]).includes(arch)) {
+    throw new MlxLabError('E_GGUF', `${path}: GGUF architecture "${arch}" is not supported (supported: ${GGUF_ARCHITECTURES.join(', ')})`);
+  }
   const bad = header.tensors.filter((t) => !(GGUF_CONVERT_TYPES as readonly string[]).includes(t.type));
   if (bad.length > 0) {
     const types = [...new Set(bad.map((t) => t.type))].join(', ');

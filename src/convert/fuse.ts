@@ -172,11 +172,20 @@ function float32Decimal(x: number): number {
   return x;
 }
 
-/** config.json for a model loaded from a GGUF (llama): what its metadata and weights say. */
+/** The Hugging Face class name of each model_type a GGUF can hold. */
+const GGUF_CLASSES: Record<string, string> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM' };
+
+function ggufClass(modelType: string): string {
+  const name = GGUF_CLASSES[modelType];
+  if (!name) throw new MlxLabError('E_GGUF', `a GGUF model of type "${modelType}" has no config.json mapping (supported: ${Object.keys(GGUF_CLASSES).join(', ')})`);
+  return name;
+}
+
+/** config.json for a model loaded from a GGUF (llama, qwen2, qwen3): what its metadata and weights say. */
 export function configFromGguf(config: ModelConfig, metadata: GgufMetadata): Record<string, unknown> {
   const out: Record<string, unknown> = {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
+    architectures: [ggufClass(config.model_type)],
+    model_type: config.model_type,
     hidden_act: 'silu',
     hidden_size: config.hidden_size,
     num_hidden_layers: config.num_hidden_layers,

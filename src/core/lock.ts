@@ -41,7 +41,8 @@ function readHolder(file: string): LockHolder | undefined {
   }
 }
 
-function describe(h: LockHolder | undefined): string {
+/** A lock's holder, for messages. */
+export function describeHolder(h: LockHolder | undefined): string {
   return h ? `\`${h.command}\` (pid ${h.pid} on ${h.host}, since ${h.startedAt})` : 'another writer (its lock file is being written or unreadable)';
 }
 
@@ -84,7 +85,7 @@ function takeOver(file: string, stale: LockHolder): boolean {
     return false;
   }
   rmSync(aside, { force: true });
-  warn(`${file}: taking over a stale lock of ${describe(stale)}: that process is gone`);
+  warn(`${file}: taking over a stale lock of ${describeHolder(stale)}: that process is gone`);
   return true;
 }
 
@@ -102,31 +103,45 @@ export function lockRunFolder(dir: string, command: string): RunLock {
     return { file: mine.file, release: () => release(real) };
   }
   const file = join(real, LOCK_FILE);
+  const other = tryLockFile(file, command);
+  if (other === null) {
+    held.set(real, { file, count: 1 });
+    return { file, release: () => release(real) };
+  }
+  throw new MlxLabError(
+    'E_LOCKED',
+    `${dir}: the run folder is locked by ${describeHolder(other)}; one writer at a time (train, resume, sweep, select). Wait for it to finish, or if it is gone from its host, remove ${file}`,
+  );
+}
+
+/**
+ * Take the lock file `file` for `command` (a stale one is taken over): null when taken, else
+ * who holds it (undefined: its file is being written or unreadable).
+ */
+export function tryLockFile(file: string, command: string): LockHolder | undefined | null {
   const holder: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), command };
   for (let attempt = 0; attempt < 5; attempt++) {
-    if (tryCreate(file, holder)) {
-      held.set(real, { file, count: 1 });
-      return { file, release: () => release(real) };
-    }
+    if (tryCreate(file, holder)) return null;
     const other = readHolder(file);
     if (other === undefined) continue; // removed or being written meanwhile: try again
     const stale = other.host === holder.host && other.pid !== process.pid && !isAlive(other.pid);
     if (!stale) break;
     takeOver(file, other);
   }
-  const other = readHolder(file);
-  throw new MlxLabError(
-    'E_LOCKED',
-    `${dir}: the run folder is locked by ${describe(other)}; one writer at a time (train, resume, sweep, select). Wait for it to finish, or if it is gone from its host, remove ${file}`,
-  );
+  return readHolder(file);
+}
+
+/** Remove a lock file this process took with tryLockFile (left alone when another holder's). */
+export function releaseLockFile(file: string): void {
+  const h = readHolder(file);
+  if (h && h.pid === process.pid) rmSync(file, { force: true });
 }
 
 function release(real: string): void {
   const mine = held.get(real);
   if (!mine || --mine.count > 0) return;
   held.delete(real);
-  const h = readHolder(mine.file);
-  if (h && h.pid === process.pid) rmSync(mine.file, { force: true });
+  releaseLockFile(mine.file);
 }
 
 /** Whether this process holds the lock of `dir`. */

@@ -272,8 +272,49 @@ export interface NativeGrpoStepResult extends Omit<NativeStepResult, 'prefixToke
   clipRatioHigh: number;
 }
 
+/**
+ * One DPO / ORPO micro-batch of `pairs` pairs: rows of prompt + reply tokens [2 * pairs, length]
+ * row-major, zero padded, the chosen rows first, then the rejected ones in the same order; per row
+ * its prompt and reply lengths; per pair ORPO's preference score (default 1).
+ */
+export interface NativePreferenceBatch {
+  tokens: Int32Array | number[];
+  pairs: number;
+  promptLengths: Int32Array | number[];
+  completionLengths: Int32Array | number[];
+  preferenceScores?: number[];
+}
+
+/** mlx-lm-lora's DPO / ORPO loss settings (DPOTrainingArgs, ORPOTrainingArgs), camelCased. */
+export interface NativePreferenceConfig {
+  /** train_mode: dpo (against the base model as reference) or orpo (no reference). Default dpo. */
+  method?: 'dpo' | 'orpo';
+  /** dpo_cpo_loss_type: sigmoid, hinge, ipo or dpop. Default sigmoid. */
+  lossType?: 'sigmoid' | 'hinge' | 'ipo' | 'dpop';
+  /** DPO: temperature of the preference logits; ORPO: weight of the log-odds term. Default 0.1. */
+  beta?: number;
+  /** dpop: weight of the penalty on the chosen reply's likelihood falling. Default 50. */
+  delta?: number;
+}
+
+/** mlx-lm-lora's DPO / ORPO metrics (its names, camelCased). */
+export interface NativePreferenceMetrics {
+  chosenReward: number;
+  rejectedReward: number;
+  accuracies: number;
+  margins: number;
+  policyChosenLogps: number;
+  policyRejectedLogps: number;
+}
+
 export interface NativeTrainer {
   step(batch: NativeTrainBatch): Promise<NativeStepResult>;
+  /** One DPO / ORPO micro-batch through the same accumulation and optimizer update as step(). */
+  preferenceStep(batch: NativePreferenceBatch, config?: NativePreferenceConfig): Promise<Omit<NativeStepResult, 'prefixTokens'> & NativePreferenceMetrics>;
+  /** DPO / ORPO loss, metrics and gradients of one batch; changes nothing. */
+  preferenceGradients(batch: NativePreferenceBatch, config?: NativePreferenceConfig): Promise<{ loss: number; tokens: number; grads: Record<string, NativeArray> } & NativePreferenceMetrics>;
+  /** The loss and metrics over batches weighted by their reply tokens, no dropout (mlx-lm-lora's evaluate_dpo). */
+  preferenceEvaluate(batches: NativePreferenceBatch[], config?: NativePreferenceConfig): Promise<{ loss: number; tokens: number } & NativePreferenceMetrics>;
   /** One GRPO micro-batch through the same accumulation and optimizer update as step(). */
   grpoStep(batch: NativeGrpoBatch, config?: NativeGrpoConfig): Promise<NativeGrpoStepResult>;
   /** GRPO loss, KL and gradients of one batch; changes nothing. */
@@ -395,7 +436,7 @@ export interface NativeAddon {
   fuseModel(model: NativeModel, options: NativeFuseOptions, onProgress?: (p: NativeFuseProgress) => void, control?: NativeControl): Promise<NativeSavedWeights>;
   /** The model's stored weights quantized / dequantized / cast, written as shards. */
   convertModel(model: NativeModel, options: NativeConvertOptions, onProgress?: (p: NativeFuseProgress) => void, control?: NativeControl): Promise<NativeSavedWeights>;
-  /** The metadata of a llama GGUF file (reads the file through MLX's loader). */
+  /** The metadata of a GGUF file (llama, qwen2, qwen3) (reads the file through MLX's loader). */
   ggufMetadata(path: string): Promise<GgufMetadata>;
   /** The header of a GGUF file (v2/v3), read synchronously: E_MODEL_LOAD for a missing, non-GGUF or corrupt file, E_GGUF for content it does not take. */
   readGgufHeader(path: string): GgufHeader;

@@ -45,3 +45,15 @@ export { loadHfDatasets, loadHubDataset, type HfDatasetEntry, type HubDataOption
 export { loadConfiguredData, loadDataArg, type DataConfig } from './load.js';
 export { readParquet } from './parquet.js';
 export { Mt19937, type Mt19937State } from './random.js';
+export {
+  DEFAULT_PREFERENCE_KEYS,
+  PairEncoder,
+  PreferenceDataset,
+  loadPreferenceData,
+  makePreferenceBatch,
+  preferenceFromRecords,
+  type PreferenceBatch,
+  type PreferenceKeys,
+  type PreferencePair,
+  type PreferenceSplits,
+} from './preference.js';

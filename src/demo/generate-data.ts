@@ -140,3 +140,23 @@ export function writeToolFormatData(options: WriteOptions): { train: string; val
   writeFileAtomic(train, lines(all.slice(0, options.n)));
   return { train, valid, trainCount: options.n, validCount };
 }
+
+/**
+ * Write a prompt set for GRPO on the rubric (`<dir>/prompts.jsonl`, a suite in JSONL: a
+ * `{"suite": …}` header with the held-out suite's name, system prompt and scorer, then one case
+ * per line with the tools and keywords the rubric expects), from the same generator as the
+ * training set, the held-out suite's prompts excluded. Written atomically; returns the path.
+ */
+export function writeToolFormatPrompts(options: GenerateOptions & { dir: string }): string {
+  const examples = generateToolFormatData(options);
+  const header = { suite: { name: `${options.heldOut.name}-rl-prompts`, system: options.heldOut.system ?? TOOL_FORMAT_SYSTEM, scorer: 'rubric' } };
+  const cases = examples.map((x, i) => ({
+    id: `rl-${i + 1}`,
+    category: x.category,
+    prompt: x.messages[1].content,
+    expect: { tool: x.tools.length === 1 ? x.tools[0] : x.tools, keywords: x.keywords },
+  }));
+  const file = join(options.dir, 'prompts.jsonl');
+  writeFileAtomic(file, [header, ...cases].map((line) => JSON.stringify(line) + '\n').join(''));
+  return file;
+}

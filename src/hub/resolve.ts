@@ -9,6 +9,7 @@ import { datasetInfo, listFiles, modelInfo } from '@huggingface/hub';
 import { MlxLabError } from '../core/errors.js';
 import { blobPath, blobSize, cachedSnapshot, linkSnapshotFile, repoFolder, writeRef } from './cache.js';
 import { downloadBlob, type RemoteFile } from './download.js';
+import { withBlobLock } from './blob-lock.js';
 import { hubEnv, type HubEnv } from './env.js';
 import { hubError, type HubRequest } from './errors.js';
 import { assertSafeRepoPath } from './files.js';
@@ -120,8 +121,13 @@ async function fetchMissing(req: HubRequest, folder: string, files: RemoteFile[]
     onProgress?.({ event: 'start', repo: req.repo, commit: req.commit, files: missing.length, totalBytes });
     for (const file of missing) {
       const blob = blobPath(folder, file.etag);
-      rmSync(blob, { force: true }); // a blob of the wrong size is never linked or loaded
-      await downloadBlob(req, file, blob, (bytes) => onProgress?.({ event: 'bytes', repo: req.repo, file: file.path, bytes, totalBytes }));
+      const onBytes = (bytes: number) => onProgress?.({ event: 'bytes', repo: req.repo, file: file.path, bytes, totalBytes });
+      // One downloader per blob: another process fetching it is waited for, and its blob used.
+      await withBlobLock(folder, file.etag, (holder) => onProgress?.({ event: 'wait', repo: req.repo, file: file.path, holder }), async () => {
+        if (blobSize(blob) === file.size) return onBytes(file.size);
+        rmSync(blob, { force: true }); // a blob of the wrong size is never linked or loaded
+        await downloadBlob(req, file, blob, onBytes);
+      });
     }
     onProgress?.({ event: 'done', repo: req.repo, commit: req.commit, totalBytes });
   }

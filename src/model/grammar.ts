@@ -8,6 +8,7 @@ import { grammarEngineVersion } from '../core/grammar-engine.js';
 import { native, type NativeGrammar, type NativeGrammarVocab } from '../core/native.js';
 import { tokenBytes } from './token-bytes.js';
 import { hermesToolGrammar, qwen3XmlToolGrammar } from './tool-grammar.js';
+import { llama3ToolGrammar, mistralToolGrammar, pythonicToolGrammar, type SpecialTokenId } from './tool-grammar-plain.js';
 import type { Tokenizer } from './tokenizer.js';
 
 /**
@@ -21,6 +22,8 @@ export type GrammarOption = { jsonSchema: object | boolean | string } | { regex:
 export interface GrammarContext {
   tools?: unknown;
   toolFormat?: string;
+  /** The id of a special token with this text (Mistral's `[TOOL_CALLS]` is one in its tokenizers). */
+  specialTokenId?: SpecialTokenId;
 }
 
 /** Grammars above this many characters are refused before the engine sees them. */
@@ -74,13 +77,24 @@ function schemaText(value: unknown, where: string): string {
   }
 }
 
-/** The Lark grammar of a toolCalls option, in the call syntax in use (hermes or qwen3_xml). */
+/** The Lark grammar of a toolCalls option, in the call syntax in use. */
 function toolCallsText(mode: unknown, where: string, context: GrammarContext): string {
   if (mode !== 'auto' && mode !== 'required') bad(where, 'must be "auto" or "required"');
-  const format = context.toolFormat ?? 'hermes';
-  if (format === 'qwen3_xml') return qwen3XmlToolGrammar(context.tools, mode, where, JSON_LAYOUT);
-  if (format !== 'hermes') bad(where, `tool-call grammars are made for the hermes and qwen3_xml syntaxes; this call reads "${format}" (set toolFormat)`);
-  return hermesToolGrammar(context.tools, mode, where, JSON_LAYOUT);
+  const { tools, toolFormat = 'hermes' } = context;
+  if (toolFormat === 'hermes') return hermesToolGrammar(tools, mode, where, JSON_LAYOUT);
+  if (toolFormat === 'qwen3_xml') return qwen3XmlToolGrammar(tools, mode, where, JSON_LAYOUT);
+  if (toolFormat === 'llama3_json') return llama3ToolGrammar(tools, mode, where, JSON_LAYOUT);
+  if (toolFormat === 'mistral') return mistralToolGrammar(tools, mode, where, JSON_LAYOUT, context.specialTokenId);
+  if (toolFormat === 'pythonic') return pythonicToolGrammar(tools, mode, where, JSON_LAYOUT);
+  return bad(where, `a tool-call grammar needs a call syntax; this call reads "${toolFormat}" (set toolFormat to hermes, qwen3_xml, llama3_json, mistral or pythonic)`);
+}
+
+/** A tokenizer's special-token lookup for GrammarContext.specialTokenId. */
+export function specialTokenLookup(tokenizer: Tokenizer | undefined): SpecialTokenId {
+  return (text) => {
+    const id = tokenizer?.tokenToId(text);
+    return id !== undefined && tokenizer?.isSpecial(id) ? id : undefined;
+  };
 }
 
 /** One grammar per prompt from the `grammar` option (one for all, or a list as long as the batch). */
@@ -115,7 +129,7 @@ export function grammarVocab(tokenizer: Tokenizer | undefined, where: string): N
 
 /** Whether a text fits a grammar: `ok` when every token of it is allowed, `complete` when it is a whole reply. */
 export function checkGrammarText(tokenizer: Tokenizer, option: GrammarOption, text: string, context: GrammarContext = {}): { ok: boolean; complete: boolean; error?: string } {
-  const grammar = toNativeGrammar(option, 'grammar', context);
+  const grammar = toNativeGrammar(option, 'grammar', { specialTokenId: specialTokenLookup(tokenizer), ...context });
   const tokens = tokenizer.encode(text, { addSpecialTokens: false });
   const { ok, complete, error } = native().checkGrammar(grammarVocab(tokenizer, 'checkGrammarText'), grammar, tokens);
   return { ok, complete: ok && complete, ...(error !== undefined && { error }) };

@@ -16,7 +16,7 @@ import { ChatTemplate, type ChatMessage } from './chat.js';
 import { tokenizerFromGguf } from './gguf-tokenizer.js';
 import { attachToNative, type AttachedAdapter } from './adapters.js';
 import { resolveModelPath, type HubOptions } from '../hub/resolve.js';
-import { grammarsOf, grammarVocab } from './grammar.js';
+import { grammarsOf, grammarVocab, specialTokenLookup } from './grammar.js';
 import { readLogprobs, samplingExtras } from './sampling-options.js';
 import { checkToolFormat, parameterSchemasOf, parseToolCalls, resolveToolFormat, type CallFormat } from './tool-calls/index.js';
 import { promptCacheHandle, wrapPromptCache, type PromptCache, type PromptCacheOwner } from './prompt-cache.js';
@@ -330,7 +330,7 @@ export class Model {
     if (options.updatePromptCache && !cache) throw new MlxLabError('E_ARGUMENT', 'updatePromptCache needs a promptCache');
     if (options.updatePromptCache && inputs.length !== 1) throw new MlxLabError('E_ARGUMENT', `updatePromptCache takes one prompt, got ${inputs.length}`);
     const toolFormat = this.toolCallFormat(options);
-    const grammars = grammarsOf(options.grammar, inputs.length, { tools: options.tools, toolFormat });
+    const grammars = grammarsOf(options.grammar, inputs.length, { tools: options.tools, toolFormat, specialTokenId: specialTokenLookup(this.tok) });
     const vocab = grammars ? grammarVocab(this.tok, this.path) : undefined;
     const schemas = parameterSchemasOf(options.tools);
     const extras = samplingExtras(options, this.config.vocab_size, () => this.xtcSpecialTokens());

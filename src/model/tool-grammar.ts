@@ -13,7 +13,7 @@ import { isPlainObject } from '../core/suggest.js';
 export type ToolCallMode = 'auto' | 'required';
 
 /** Each tool's name and parameter schema (E_GRAMMAR naming the entry that is not a tool). */
-function toolList(tools: unknown, where: string): { name: string; parameters: Record<string, unknown> }[] {
+export function toolList(tools: unknown, where: string): { name: string; parameters: Record<string, unknown> }[] {
   if (!Array.isArray(tools) || tools.length === 0) {
     throw new MlxLabError('E_GRAMMAR', `${where}: a tool-call grammar needs the tools option (a non-empty list of tool schemas)`);
   }
@@ -26,12 +26,12 @@ function toolList(tools: unknown, where: string): { name: string; parameters: Re
   });
 }
 
-/** One JSON Schema for the body of a call: any tool's name with that tool's arguments. */
-export function callSchema(tools: unknown, where: string, layout: object): Record<string, unknown> {
+/** One JSON Schema for the body of a call: any tool's name with that tool's arguments (under `argsKey`). */
+export function callSchema(tools: unknown, where: string, layout: object, argsKey = 'arguments'): Record<string, unknown> {
   const anyOf = toolList(tools, where).map(({ name, parameters }) => ({
     type: 'object',
-    properties: { name: { const: name }, arguments: parameters },
-    required: ['name', 'arguments'],
+    properties: { name: { const: name }, [argsKey]: parameters },
+    required: ['name', argsKey],
     additionalProperties: false,
   }));
   return { anyOf, 'x-guidance': layout };

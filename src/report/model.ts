@@ -9,6 +9,7 @@ import type { FormatRecord, RunManifest } from '../run/manifest.js';
 import { FAILURE_CLASSES } from '../eval/scorers.js';
 import { selectCheckpoint, type CheckpointScores } from '../select/selection.js';
 import { eventsOf, type MetricsEvent } from '../run/metrics.js';
+import { constrainedView, type ConstrainedView } from './constrained.js';
 import { distribution, type Distribution } from '../eval/stats.js';
 import { DEFAULT_LOCK_THRESHOLD, bestEval, lockedFormat } from '../sweep/evals.js';
 
@@ -61,6 +62,8 @@ export interface RunView {
   grpo: { iteration: number; reward: number; kl: number }[];
   /** The eval of a model fused from a checkpoint after training (the log's last well-formed fused event). */
   fused?: FusedView;
+  /** The adapter scored free and under its grammars (the log's last well-formed constrained event). */
+  constrained?: ConstrainedView;
   checkpoints: CheckpointScores[];
   selected?: SelectedPoint;
   /** Case ids in suite order, grouped by category (one group "all cases" when unknown). */
@@ -245,6 +248,7 @@ export function buildRunView(input: RunInput): RunView {
     trainLosses,
     grpo,
     fused: fusedView(events),
+    constrained: constrainedView(events),
     checkpoints,
     selected,
     groups: groupCases(caseIds, input.caseCategories),

@@ -42,6 +42,8 @@ export function runSummary(input: RunInput | RunView, source?: string): string {
     if (v.lowestValLoss) lines.push(`val loss  lowest ${lossText(v.lowestValLoss.loss)} at step ${v.lowestValLoss.iteration}`);
   }
   if (v.fused) lines.push(`fused     ${v.fused.bits}-bit model from step ${v.fused.iteration}: ${pct(v.fused.score)} ${interval(v.fused.low, v.fused.high)} (${v.fused.model})`);
+  const c = v.constrained;
+  if (c) lines.push(`grammar   free ${pct(c.free.score)} ${interval(c.free.low, c.free.high)} → constrained ${pct(c.constrained.score)} ${interval(c.constrained.low, c.constrained.high)}${c.step !== null ? ` (step ${c.step})` : ''}`);
   lines.push(`stop      ${stop(v)}`);
   return lines.join('\n') + '\n';
 }

@@ -25,3 +25,4 @@ export async function suiteRollout(config: TrainConfig): Promise<SuiteRollout> {
   checkExpectations(suite, rewards);
   return new SuiteRollout(suite, rewards, config);
 }
+export { minePairs, writePairs, type MineOptions, type MinedPair, type MineSummary } from './pairs.js';

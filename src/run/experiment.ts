@@ -22,6 +22,9 @@ import { EarlyStopper } from '../select/early-stopping.js';
 import { selectCheckpoint, type CheckpointScores, type Selection } from '../select/selection.js';
 import { eventsOf } from './metrics.js';
 import { openTracking, type RunEnd } from './tracking/index.js';
+import type { ConstrainedCase, ConstrainedEvent } from '../train/types.js';
+import type { ConstraintComparison } from '../eval/compare.js';
+import { RUN_FILES } from '../core/run-files.js';
 import { train, type FormatEvent, type FusedEvent, type StopRequest, type TrainContext, type TrainEvent, type TrainOptions, type TrainResult } from '../train/loop.js';
 
 export type { FormatRecord, RunManifest } from './manifest.js';
@@ -92,14 +95,50 @@ export interface FusedModelInfo {
  * beside the adapter's evals. Returns the event (for a live page fed in this process).
  */
 export function logFusedEval(runDir: string, fused: FusedModelInfo, r: EvalResult): FusedEvent {
-  const event: FusedEvent = { event: 'fused', ...evalFields(fused.iteration, r), model: fused.model, bits: fused.bits, groupSize: fused.groupSize };
-  const lock = lockRunFolder(runDir, 'fused eval');
+  return appendToRun(runDir, 'fused eval', { event: 'fused', ...evalFields(fused.iteration, r), model: fused.model, bits: fused.bits, groupSize: fused.groupSize });
+}
+
+/** A run folder that an event can be logged to now: it has a metrics log and no other writer (else E_ARGUMENT / the lock's error). */
+export function checkRunToLog(runDir: string, command: string): void {
+  if (!new RunDir(runDir).hasMetrics()) throw new MlxLabError('E_ARGUMENT', `${runDir}: not a run folder (it has no ${RUN_FILES.metrics})`);
+  lockRunFolder(runDir, command).release();
+}
+
+/** Append one event to a finished run's metrics.jsonl, holding the run's lock (a run folder without a log is E_ARGUMENT). */
+function appendToRun<T extends TrainEvent>(runDir: string, command: string, event: T): T {
+  const run = new RunDir(runDir);
+  checkRunToLog(runDir, command);
+  const lock = lockRunFolder(runDir, command);
   try {
-    appendJsonLine(new RunDir(runDir).metrics, { ...event, time: Date.now() });
+    appendJsonLine(run.metrics, { ...event, time: Date.now() });
   } finally {
     lock.release();
   }
   return event;
+}
+
+/** The checkpoint step of an adapter file named `<step>_adapters.safetensors`, else null. */
+export function checkpointStep(adapterFile: string): number | null {
+  const m = /^(\d+)_adapters\.safetensors$/.exec(basename(adapterFile));
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * Log a free-vs-constrained comparison of a run's adapter: a `constrained` event appended to the
+ * run's metrics.jsonl (holding its lock); the report shows both scores per case. `step`: the
+ * adapter's checkpoint step (default: read from a `<step>_adapters.safetensors` name).
+ */
+export function logConstrainedCompare(runDir: string, adapter: string, cmp: ConstraintComparison, step: number | null = adapter ? checkpointStep(adapter) : null): ConstrainedEvent {
+  const side = (r: EvalResult) => ({ score: r.score, low: r.low, high: r.high, n: r.n });
+  const cases = Object.fromEntries(
+    cmp.cases.map((c): [string, ConstrainedCase] => [
+      c.id,
+      { free: c.unconstrained.score, constrained: c.constrained.score, constraint: c.constraint, freeFailure: c.unconstrained.failure, constrainedFailure: c.constrained.failure, deadEnd: c.constrained.finishReason === 'grammar' },
+    ]),
+  );
+  const failures = Object.fromEntries(Object.entries(cmp.failures).map(([k, n]) => [k, { free: n.unconstrained, constrained: n.constrained }]));
+  const event: ConstrainedEvent = { event: 'constrained', step, adapter, free: side(cmp.unconstrained), constrained: side(cmp.constrained), cases, failures };
+  return appendToRun(runDir, 'constrained eval', event);
 }
 
 /** What earlier sessions of a resumed run measured, read back from its metrics log. */

@@ -5,7 +5,6 @@
  */
 import type { TrainConfig } from '../config/config.js';
 import type { Batch } from '../data/index.js';
-import type { NativeTrainer } from '../core/native.js';
 import { anyRank, firstDefined, type Group } from '../distributed/group.js';
 import type { Hook, StopReason, StopRequest, TrainContext } from './types.js';
 
@@ -55,10 +54,8 @@ export function validatesAt(it: number, config: TrainConfig, valBatches: readonl
 export class Validation {
   private readonly cache = new Map<number, number>();
 
-  constructor(
-    private readonly trainer: NativeTrainer,
-    private readonly batches: Batch[],
-  ) {}
+  /** `evaluate`: the validation loss of the live weights; undefined without validation data. */
+  constructor(private readonly evaluate: (() => Promise<number>) | undefined) {}
 
   /** Record the loss of the weights after `iteration`. */
   set(iteration: number, loss: number): void {
@@ -67,8 +64,8 @@ export class Validation {
 
   /** The loss of the weights after `iteration` (computed now unless known; undefined without validation data). */
   async at(iteration: number): Promise<number | undefined> {
-    if (this.batches.length === 0) return undefined;
-    if (!this.cache.has(iteration)) this.cache.set(iteration, (await this.trainer.evaluate(this.batches)).loss);
+    if (!this.evaluate) return undefined;
+    if (!this.cache.has(iteration)) this.cache.set(iteration, await this.evaluate());
     return this.cache.get(iteration);
   }
 }

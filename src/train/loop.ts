@@ -25,9 +25,10 @@ import { setUp, trainerOptions, type Held, type Session } from './setup.js';
 import { adapterHandle } from '../model/adapters.js';
 import { ReportWindow, explainStepError, nonFiniteError } from './step.js';
 import { grpoConfig, grpoEvent } from './grpo.js';
+import { evaluatePreference, pairBatch, preferenceConfig, preferenceEvalBatches, preferenceEvent, preferenceMetrics } from './preference.js';
 import type { TrainContext, TrainEvent, TrainOptions, TrainResult } from './types.js';
 
-export type { FormatEvent, FusedEvent, Hook, StopReason, StopRequest, TrainCallbacks, TrainContext, TrainEvent, TrainOptions, TrainResult } from './types.js';
+export type { ConstrainedEvent, FormatEvent, FusedEvent, Hook, StopReason, StopRequest, TrainCallbacks, TrainContext, TrainEvent, TrainOptions, TrainResult } from './types.js';
 export { adapterConfig, trainerOptions } from './setup.js';
 
 /** One run in progress: its session, events, hooks and what it has produced so far. */
@@ -48,7 +49,7 @@ class Run {
     group: Group,
   ) {
     this.iteration = session.startIteration - 1;
-    this.validation = new Validation(session.trainer, session.valBatches);
+    this.validation = new Validation(session.valBatches.length > 0 ? async () => (await this.evaluateVal()).loss : undefined);
     this.hooks = new Hooks(group, () => this.context());
   }
 
@@ -84,15 +85,24 @@ class Run {
     await this.hooks.call(this.options.onStart, event);
   }
 
+  /** The validation loss of the live weights: next-token loss, or DPO / ORPO's loss and metrics on the validation pairs. */
+  private async evaluateVal() {
+    const s = this.session;
+    if (!s.preference) return s.trainer.evaluate(s.valBatches);
+    const v = await evaluatePreference(s.trainer, s.preference.valBatches, this.config);
+    return { loss: v.loss, tokens: v.tokens, preference: preferenceMetrics(v) };
+  }
+
   /** Validate before the step of `it`; false when a hook asked to stop. */
   async validate(it: number): Promise<boolean> {
     const s = this.session;
     const t0 = performance.now();
-    const v = await s.trainer.evaluate(s.valBatches).catch((err: unknown) => {
+    const v = await this.evaluateVal().catch((err: unknown) => {
       throw explainStepError(err, s.data.valid?.source ?? s.data.path, this.config, it);
     });
     this.validation.set(it - 1, v.loss); // the weights before step `it` are those after step it - 1
-    const event = { event: 'val' as const, iteration: it, valLoss: v.loss, valTokens: v.tokens, seconds: (performance.now() - t0) / 1000 };
+    const metrics = 'preference' in v ? { preference: v.preference } : {};
+    const event = { event: 'val' as const, iteration: it, valLoss: v.loss, valTokens: v.tokens, ...metrics, seconds: (performance.now() - t0) / 1000 };
     this.valLosses.push({ iteration: it, loss: v.loss });
     this.emit(event);
     await this.hooks.call(this.options.onEval, event);
@@ -107,6 +117,16 @@ class Run {
       throw explainStepError(err, s.trainSet?.source ?? s.data.path, config, it);
     });
     await this.stepped(it, r, t0);
+  }
+
+  /** The DPO / ORPO step of iteration `it` on the pairs `batch` picked. */
+  async preferenceStep(it: number, batch: Batch): Promise<void> {
+    const { session: s, config } = this;
+    const t0 = performance.now();
+    const pairs = pairBatch(s.preference!.train, batch, config.max_seq_length);
+    const r = await s.trainer.preferenceStep(pairs, preferenceConfig(config));
+    if (!r.nonFinite) this.emit(preferenceEvent(it, config.train_mode, r.loss, r, (performance.now() - t0) / 1000));
+    await this.stepped(it, { ...r, prefixTokens: 0 }, t0);
   }
 
   /** The GRPO step of iteration `it`: sample and score a batch of groups, then the native step. */
@@ -150,8 +170,9 @@ class Run {
   async test(): Promise<number | undefined> {
     const { session: s, config } = this;
     if (!config.test || !s.data.test || this.hooks.stop) return undefined;
-    const batches = evalBatches(s.data.test, { batchSize: config.batch_size, maxSeqLength: config.max_seq_length, numBatches: config.test_batches, seed: config.seed });
-    const t = await s.trainer.evaluate(batches);
+    const t = s.preference
+      ? await evaluatePreference(s.trainer, preferenceEvalBatches(s.data.test as Parameters<typeof preferenceEvalBatches>[0], config, config.test_batches), config)
+      : await s.trainer.evaluate(evalBatches(s.data.test, { batchSize: config.batch_size, maxSeqLength: config.max_seq_length, numBatches: config.test_batches, seed: config.seed }));
     this.emit({ event: 'test', testLoss: t.loss, testPpl: Math.exp(t.loss), tokens: t.tokens });
     return t.loss;
   }
@@ -166,7 +187,8 @@ async function iterate(run: Run, options: TrainOptions): Promise<void> {
     if (await hooks.agreed()) break;
     const batch = s.batches ? shardBatch(s.batches.next().value as Batch, group) : undefined;
     if (validatesAt(it, config, s.valBatches) && !(await run.validate(it))) break;
-    if (batch) await run.step(it, batch);
+    if (batch && s.preference) await run.preferenceStep(it, batch);
+    else if (batch) await run.step(it, batch);
     else await run.grpoStep(it);
   }
 }

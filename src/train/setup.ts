@@ -14,6 +14,9 @@ import { checkpointFiles, findLatestCheckpoint } from './checkpoints.js';
 import type { Group } from '../distributed/group.js';
 import type { TrainOptions } from './types.js';
 import { requireRollout, type GrpoRollout } from './grpo.js';
+import { isPreferenceMode } from '../config/config.js';
+import { loadPreferenceSplits, preferenceEvalBatches } from './preference.js';
+import { PreferenceDataset, type PreferenceBatch } from '../data/index.js';
 
 /** The native trainer's options from mlx-lm's config keys. */
 export function trainerOptions(config: TrainConfig): NativeTrainerOptions {
@@ -84,6 +87,8 @@ export interface Session {
   valBatches: Batch[];
   /** train_mode grpo: the prompts, sampler and rewards. */
   rollout?: GrpoRollout;
+  /** train_mode dpo / orpo: the training pairs (also trainSet, whose batches pick them) and the validation pairs. */
+  preference?: { train: PreferenceDataset; valBatches: PreferenceBatch[] };
 }
 
 /** The training data, checked to fill at least one batch. */
@@ -114,16 +119,17 @@ async function restore(trainer: NativeTrainer, config: TrainConfig, resumeFrom: 
   return { startIteration: 1 };
 }
 
-/** The SFT data (none for GRPO, whose prompts the rollout holds). */
+/** The training data: SFT examples, DPO / ORPO pairs, or none for GRPO (whose prompts the rollout holds). */
 async function sftData(config: TrainConfig, options: TrainOptions, model: Model): Promise<DataSplits> {
   if (config.train_mode === 'grpo') return options.data ?? { path: options.rollout?.source ?? '', train: null, valid: null, test: null };
+  if (isPreferenceMode(config.train_mode)) return options.data ?? loadPreferenceSplits(config, model.tokenizer);
   return options.data ?? (await loadConfiguredData(config, model.tokenizer, { requireTest: config.test }));
 }
 
 /** Load what the run needs and make its trainer (recorded in `held` as soon as made, for the caller to free). */
 export async function setUp(config: TrainConfig, options: TrainOptions, adapterPath: string, group: Group, held: Held): Promise<Session> {
   const rollout = requireRollout(config, options.rollout);
-  if (rollout && group.size > 1) throw new MlxLabError('E_CONFIG', 'train_mode grpo trains in one process (no distributed group yet)');
+  if ((rollout || isPreferenceMode(config.train_mode)) && group.size > 1) throw new MlxLabError('E_CONFIG', `train_mode ${config.train_mode} trains in one process (no distributed group yet)`);
   const model = options.model ?? (await loadModel(requireString(config.model, 'model')));
   held.model = model;
   const data = await sftData(config, options, model);
@@ -145,5 +151,18 @@ export async function setUp(config: TrainConfig, options: TrainOptions, adapterP
   const shape = { batchSize: config.batch_size, maxSeqLength: config.max_seq_length };
   const batches = trainSet ? (iteratorState ? BatchIterator.restore(trainSet, iteratorState) : new BatchIterator(trainSet, { ...shape, seed: config.seed })) : undefined;
   const valBatches = data.valid ? evalBatches(data.valid, { ...shape, numBatches: config.val_batches, seed: config.seed }) : [];
-  return { config, model, trainer, data, trainSet, adapterPath, adapterFile: files.adapter, startIteration, resumeFrom, batches, valBatches, rollout };
+  const preference = preferencePairs(config, trainSet, data);
+  return { config, model, trainer, data, trainSet, adapterPath, adapterFile: files.adapter, startIteration, resumeFrom, batches, valBatches, rollout, preference };
+}
+
+/** A dpo / orpo run's pairs: the training set and the validation batches (E_DATA when the data is not pairs). */
+function preferencePairs(config: TrainConfig, trainSet: Dataset | undefined, data: DataSplits): Session['preference'] {
+  if (!isPreferenceMode(config.train_mode)) return undefined;
+  const pairs = (d: Dataset | null | undefined, split: string): PreferenceDataset | null => {
+    if (!d) return null;
+    if (!(d instanceof PreferenceDataset)) throw new MlxLabError('E_DATA', `${d.source}: train_mode ${config.train_mode} needs the ${split} split as preference pairs (prompt/chosen/rejected records)`);
+    return d;
+  };
+  const valid = pairs(data.valid, 'valid');
+  return { train: pairs(trainSet, 'train')!, valBatches: valid ? preferenceEvalBatches(valid, config, config.val_batches) : [] };
 }

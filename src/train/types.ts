@@ -6,19 +6,23 @@ import type { AttachedAdapter } from '../model/adapters.js';
 import type { Group } from '../distributed/group.js';
 import type { Checkpoint } from './checkpoints.js';
 import type { GrpoRollout, grpoEvent } from './grpo.js';
+import type { preferenceEvent } from './preference.js';
+import type { NativePreferenceMetrics } from '../core/native.js';
 
 /** Everything the loop reports, in order; `--json` prints these one per line. */
 export type TrainEvent =
   | { event: 'start'; iters: number; startIteration: number; trainExamples: number; validExamples: number; trainableParameters: number; adapterPath: string; compute: string }
-  | { event: 'val'; iteration: number; valLoss: number; valTokens: number; seconds: number }
+  | { event: 'val'; iteration: number; valLoss: number; valTokens: number; seconds: number; preference?: NativePreferenceMetrics }
   | { event: 'step'; iteration: number; loss: number; tokens: number; lr: number; updated: boolean }
   | { event: 'report'; iteration: number; trainLoss: number; lr: number; itPerSec: number; tokensPerSec: number; trainedTokens: number; peakMemory: number }
   | ReturnType<typeof grpoEvent>
+  | ReturnType<typeof preferenceEvent>
   | { event: 'checkpoint'; iteration: number; adapterFile: string; stateFile: string }
   | { event: 'test'; testLoss: number; testPpl: number; tokens: number }
   | { event: 'stop'; iteration: number; reason: StopReason; message: string }
   | FormatEvent
   | FusedEvent
+  | ConstrainedEvent
   | { event: 'scores'; iteration: number; adapterFile: string; formatScore?: number; formatLow?: number; formatHigh?: number; valLoss?: number }
   | { event: 'done'; iteration: number; adapterFile: string; seconds: number; distributed?: { ranks: number; backend: string; bytesSent: number } };
 
@@ -48,6 +52,32 @@ export interface FusedEvent extends Omit<FormatEvent, 'event' | 'valLoss'> {
   model: string;
   bits: number;
   groupSize: number;
+}
+
+/** One case of a ConstrainedEvent: its score and failure class free and under its grammar. */
+export interface ConstrainedCase {
+  free: number;
+  constrained: number;
+  /** The grammar the case was held to (null: it ran free both times). */
+  constraint: string | null;
+  freeFailure: string | null;
+  constrainedFailure: string | null;
+  /** The constrained reply ended at a grammar dead end. */
+  deadEnd: boolean;
+}
+
+/** After training: one adapter's suite scored free and under the grammars its scorers imply (`eval --constrained --compare --run`). */
+export interface ConstrainedEvent {
+  event: 'constrained';
+  /** The checkpoint step of the adapter (null: not known from its file name). */
+  step: number | null;
+  /** The adapter file scored ('' for the model alone). */
+  adapter: string;
+  free: { score: number; low: number; high: number; n: number };
+  constrained: { score: number; low: number; high: number; n: number };
+  cases: Record<string, ConstrainedCase>;
+  /** Per failure class seen in either run: its count free and constrained. */
+  failures: Record<string, { free: number; constrained: number }>;
 }
 
 export type StopReason = 'completed' | 'callback' | 'aborted';

@@ -78,20 +78,29 @@ const config = (dir: string) => JSON.parse(readFileSync(join(dir, 'config.json')
 
 describe('convert: safetensors folders', () => {
   // mlx-lm made the *-q4 fixtures from the *-f32 weights: llama, mistral, gemma3_text and qwen3_moe
-  // with group size 32, qwen3, qwen2 and phi3 with 64 (the default), qwen3_moe's router at 8 bits /
-  // group 64 by its quant_predicate.
+  // with group size 32, qwen3, qwen2 and phi3 with 64 (the default), and each architecture's
+  // *-q4-g32 / *-q4-g64 at the other group size; qwen3_moe's router at 8 bits / group 64 by its
+  // quant_predicate.
   it.each([
-    ['llama', 32],
-    ['qwen3', 64],
-    ['qwen3_moe', 32],
-    ['qwen2', 64],
-    ['mistral', 32],
-    ['phi3', 64],
-    ['gemma3_text', 32],
-  ] as const)('%s float32 -> 4 bits is what mlx_lm.convert -q writes', async (arch, groupSize) => {
-    const out = join(tmp, `${arch}-q4`);
+    ['llama', 'llama-q4', 32],
+    ['llama', 'llama-q4-g64', 64],
+    ['qwen3', 'qwen3-q4', 64],
+    ['qwen3', 'qwen3-q4-g32', 32],
+    ['qwen3_moe', 'qwen3_moe-q4', 32],
+    ['qwen3_moe', 'qwen3_moe-q4-g64', 64],
+    ['qwen2', 'qwen2-q4', 64],
+    ['qwen2', 'qwen2-q4-g32', 32],
+    ['mistral', 'mistral-q4', 32],
+    ['mistral', 'mistral-q4-g64', 64],
+    ['phi3', 'phi3-q4', 64],
+    ['phi3', 'phi3-q4-g32', 32],
+    ['gemma3_text', 'gemma3_text-q4', 32],
+    ['gemma3_text', 'gemma3_text-q4-g64', 64],
+  ] as const)('%s float32 -> 4 bits is what mlx_lm.convert -q writes (%s, group %i)', async (arch, name, groupSize) => {
+    const out = join(tmp, name);
     const r = await convert({ input: modelDir(`${arch}-f32`), out, quantize: true, groupSize: groupSize === 64 ? undefined : groupSize });
-    const ref = modelDir(`${arch}-q4`);
+    const ref = modelDir(name);
+    expect(config(ref).quantization).toMatchObject({ group_size: groupSize, bits: 4 });
     expect(config(out).quantization).toEqual(config(ref).quantization);
     expect(config(out).quantization_config).toEqual(config(ref).quantization);
     // Every tensor byte for byte as mlx-lm quantized it.
@@ -104,7 +113,7 @@ describe('convert: safetensors folders', () => {
     expect(index.metadata).toEqual(refIndex.metadata);
     expect(r.layers.quantized).toBeGreaterThan(0);
     const expected = readSafetensors(join(ref, 'expected.safetensors')).logits.data;
-    expectClose(await logits(out, rows(`${arch}-q4`)), expected, { rel: LOGITS, label: `convert.quantized-logits[${arch}]` });
+    expectClose(await logits(out, rows(name)), expected, { rel: LOGITS, label: `convert.quantized-logits[${name}]` });
   });
 
   it('4 bits -> full precision (dequantize): the same model', async () => {
@@ -193,7 +202,7 @@ describe('convert: GGUF files it refuses', () => {
   it('an unsupported architecture', async () => {
     const file = join(tmp, 'gpt2.gguf');
     writeFileSync(file, gguf([['general.architecture', 'gpt2']], []));
-    await expectRejects(convert({ input: file, out: join(tmp, 'gpt2') }), 'E_GGUF', `${file}: GGUF architecture "gpt2" is not supported (only llama)`);
+    await expectRejects(convert({ input: file, out: join(tmp, 'gpt2') }), 'E_GGUF', `${file}: GGUF architecture "gpt2" is not supported (supported: llama, qwen2, qwen3)`);
     expect(existsSync(join(tmp, 'gpt2'))).toBe(false);
   });
 

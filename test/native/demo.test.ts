@@ -6,14 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
-import { EXAMPLE_SUITE, demoRunDir, runDemo, setAsideEarlierRun, type DemoResult } from '../../src/demo/demo.js';
+import { demoRunDir, runDemo, setAsideEarlierRun, type DemoResult } from '../../src/demo/demo.js';
 import type { TrainEvent } from '../../src/train/loop.js';
 import { readMetrics } from '../../src/run/metrics.js';
 import { renderRunPage } from '../../src/ui/page.js';
 import { describeOrSkip } from '../helpers/skip.js';
-import { SMOLLM2_MISSING } from '../helpers/smollm2.js';
+import { SMOLLM2_MISSING, smallDemoOptions } from '../helpers/smollm2.js';
 import { tmpDir } from '../helpers/train.js';
+
+const at0 = (lines: string[], re: RegExp) => lines.findIndex((l) => re.test(l));
 
 describeOrSkip(SMOLLM2_MISSING, 'the demo, small (SmolLM2, 2 steps, 3 cases)', () => {
   const dir = tmpDir('mlxlab-demo-');
@@ -22,21 +23,7 @@ describeOrSkip(SMOLLM2_MISSING, 'the demo, small (SmolLM2, 2 steps, 3 cases)', (
   let result: DemoResult;
 
   beforeAll(async () => {
-    const suite = parse(readFileSync(EXAMPLE_SUITE, 'utf8')) as { cases: unknown[]; max_tokens?: number };
-    const small = join(dir, 'suite.yaml');
-    writeFileSync(small, stringify({ ...suite, cases: suite.cases.slice(0, 3), max_tokens: 16 }));
-    result = await runDemo({
-      dir,
-      suite: small,
-      maxTokens: 16,
-      trainExamples: 12,
-      validExamples: 4,
-      iters: 2,
-      evalEvery: 2,
-      numLayers: 2,
-      log: (line) => lines.push(line),
-      onEvent: (e) => events.push(e),
-    });
+    result = await runDemo(smallDemoOptions(dir, { constrained: true, log: (line) => lines.push(line), onEvent: (e) => events.push(e) }));
   }, 600_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -48,9 +35,17 @@ describeOrSkip(SMOLLM2_MISSING, 'the demo, small (SmolLM2, 2 steps, 3 cases)', (
     expect(fused).toHaveLength(1);
     expect(fused[0]).toMatchObject({ bits: 5, groupSize: 32, model: result.fusedDir, score: result.fused.score, n: 3, iteration: result.experiment.selection!.checkpoint.iteration });
     const logged = readMetrics(join(demoRunDir(dir), 'metrics.jsonl')).events;
-    expect(logged.at(-1)).toMatchObject({ event: 'fused', score: result.fused.score });
+    expect(logged.at(-2)).toMatchObject({ event: 'fused', score: result.fused.score });
+    // With constrained: the selected adapter free and under the grammars, logged last; its free
+    // score is the live eval's at the selected step (the same adapter, greedy), and under the
+    // wrapper grammar no reply is prose.
+    const sel = result.experiment.selection!.checkpoint;
+    expect(logged.at(-1)).toMatchObject({ event: 'constrained', step: sel.iteration, free: { score: sel.formatScore, n: 3 }, constrained: { score: result.constrained!.constrained.score } });
+    expect(events.at(-1)).toMatchObject({ event: 'constrained' });
+    expect(result.constrained!.constrained.failures.prose ?? 0).toBe(0);
+    expect(at0(lines, /^ {6}the selected adapter free /)).toBeGreaterThan(at0(lines, /^ {6}fused 5-bit model: /));
     // The stages in order, the baseline line between stage 3 and 4.
-    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    const at = (re: RegExp) => at0(lines, re);
     expect(at(/^\[3\/7\]/)).toBeLessThan(at(/^ {6}baseline: /));
     expect(at(/^ {6}baseline: /)).toBeLessThan(at(/^\[4\/7\]/));
     expect(at(/^ {6}fused 5-bit model: /)).toBeGreaterThan(at(/^\[6\/7\]/));
@@ -61,6 +56,7 @@ describeOrSkip(SMOLLM2_MISSING, 'the demo, small (SmolLM2, 2 steps, 3 cases)', (
     expect(page).toContain('baseline (step 0)');
     expect(page).toContain('fused 5-bit model');
     expect(readFileSync(result.reportFile, 'utf8')).toContain('fused 5-bit model');
+    expect(readFileSync(result.reportFile, 'utf8')).toContain('<h2>Free vs constrained decoding</h2>');
   });
 });
 

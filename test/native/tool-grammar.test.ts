@@ -109,7 +109,7 @@ describe('tool-call grammars', () => {
       expect((err as Error).message).toMatch(pattern);
     };
     await fails({ grammar: { toolCalls: 'required' } }, /grammar\.toolCalls: a tool-call grammar needs the tools option/);
-    await fails({ tools: TOOLS, toolFormat: 'pythonic', grammar: { toolCalls: 'auto' } }, /made for the hermes and qwen3_xml syntaxes; this call reads "pythonic"/);
+    await fails({ tools: TOOLS, toolFormat: 'none', grammar: { toolCalls: 'auto' } }, /needs a call syntax; this call reads "none"/);
     await fails({ tools: TOOLS, grammar: { toolCalls: 'always' as never } }, /grammar\.toolCalls: must be "auto" or "required"/);
     await fails({ tools: [{ type: 'function', function: {} }], grammar: { toolCalls: 'auto' } }, /tools\[0\] is not a tool schema/);
   });

@@ -11,8 +11,18 @@ import { expectClose } from '../helpers/close.js';
 // largest ratio over 5 OpenBLAS kernels (README, "Parity bounds"): float32 and 4-bit weights with
 // float32 activations differ from mlx-lm's only by the BLAS kernel's order of sums.
 const F32 = 5e-6; // measured ≤ 9.0e-7 (gemma3_text-f32, Prescott)
-const Q4 = 5e-6; // measured ≤ 7.1e-7 (qwen3-mixed)
+const Q4 = 5e-6; // measured ≤ 1.0e-6 (compute kernels, qwen3-mixed, Prescott); 4-bit logits at both group sizes ≤ 7.5e-7 (gemma3_text-q4, Prescott)
 const BF16 = 5e-6; // bf16 matmuls do not go through BLAS: measured 0 on every kernel
+// The same weights as <arch>-q4 quantized by mlx-lm at the other group size (32 <-> 64).
+const Q4_OTHER_GROUP = [
+  'llama-q4-g64',
+  'qwen3-q4-g32',
+  'qwen3_moe-q4-g64',
+  'qwen2-q4-g32',
+  'mistral-q4-g64',
+  'phi3-q4-g32',
+  'gemma3_text-q4-g64',
+];
 const CASES: [string, number][] = [
   ['llama-f32', F32],
   ['qwen3-f32', F32],
@@ -31,6 +41,8 @@ const CASES: [string, number][] = [
   ['phi3-q4', Q4],
   ['gemma3_text-f32', F32],
   ['gemma3_text-q4', Q4],
+  // Each architecture's 4-bit model at its other group size (the *-q4 above are at 32 or 64).
+  ...Q4_OTHER_GROUP.map((name): [string, number] => [name, Q4]),
 ];
 
 describe.each(CASES)('%s matches mlx-lm', (name, tol) => {
@@ -97,6 +109,7 @@ describe.each([
   ['mistral-q4', F32_COMPUTE_Q4],
   ['phi3-q4', F32_COMPUTE_Q4],
   ['gemma3_text-q4', F32_COMPUTE_Q4],
+  ...Q4_OTHER_GROUP.map((name): [string, number] => [name, F32_COMPUTE_Q4]),
 ] as [string, number][])('%s: compute float32 matches native', (name, tol) => {
   it(`logits within ${tol} of their scale, same greedy tokens`, async () => {
     const dir = modelDir(name);
@@ -117,7 +130,7 @@ describe.each([
 
 // compute 'kernels': our quantized kernel (native/kernels) for calls of at most 32 rows (the greedy
 // decode here), MLX's quantized_matmul above that: the stored weights' values summed in another order.
-describe.each(['llama-q4', 'qwen3-q4', 'qwen3_moe-q4', 'qwen3-mixed'])('%s: compute kernels matches mlx-lm', (name) => {
+describe.each(['llama-q4', 'qwen3-q4', 'qwen3_moe-q4', 'qwen3-mixed', 'llama-q4-g64', 'qwen3-q4-g32', 'qwen3_moe-q4-g64'])('%s: compute kernels matches mlx-lm', (name) => {
   it(`logits within ${Q4} of their scale, same greedy tokens`, async () => {
     const dir = modelDir(name);
     const expected = readSafetensors(join(dir, 'expected.safetensors'));

@@ -31,7 +31,7 @@ describe('GRPO config keys', () => {
   });
 
   it.each([
-    ['train_mode: dpo\n', 'run.yaml:1:13: train_mode: unknown value "dpo": must be one of sft, grpo'],
+    ['train_mode: kto\n', 'run.yaml:1:13: train_mode: unknown value "kto": must be one of sft, grpo, dpo, orpo'],
     ['train_mode: grp\n', 'did you mean grpo?'],
     ['group_size: 1\n', 'run.yaml:1:13: group_size: must be ≥ 2 (advantages compare the completions of a group) (got 1)'],
     ['group_size: 2.5\n', 'group_size: must be an integer (got 2.5)'],
@@ -48,7 +48,7 @@ describe('GRPO config keys', () => {
     ['reward_functions: 3\n', 'reward_functions: must be a list of scorer names or a comma-separated string (got number 3)'],
     ['reward_weights: "[1, x]"\n', 'reward_weights[1]: must be a number (got string "x")'],
     ['reward_weights: [1, .inf]\n', 'reward_weights[1]: must be a finite number'],
-    ['training_mode: grpo\n', 'mlx-lm-lora calls it train_mode (sft or grpo)'],
+    ['training_mode: grpo\n', 'mlx-lm-lora calls it train_mode (sft, grpo, dpo or orpo)'],
     ['num_generations: 8\n', 'use group_size'],
   ])('%j is refused naming the key', (text, message) => {
     expectError(() => yaml(text), 'E_CONFIG', message.startsWith('run.yaml') ? message : new RegExp(message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
@@ -83,7 +83,7 @@ describe("mlx-lm-lora's GRPO flags", () => {
   });
 
   it('bad values name the flag or the key, from the command line', () => {
-    expect(() => parse(['--train-mode', 'dpo'])).toThrow(/Allowed choices are sft, grpo/);
+    expect(() => parse(['--train-mode', 'kto'])).toThrow(/Allowed choices are sft, grpo, dpo, orpo/);
     expect(() => parse(['--group-size', 'two'])).toThrow(/--group-size/);
     expectError(() => parse(['--group-size', '1']), 'E_CONFIG', /command line: group_size: must be ≥ 2/);
     expectError(() => parse(['--importance-sampling-level', 'tok']), 'E_CONFIG', /importance_sampling_level: unknown value "tok"/);

@@ -13,6 +13,7 @@ const RUNTIME_EXPORTS = [
   'EarlyStopper',
   'MlxLabError',
   'Model',
+  'PreferenceDataset',
   'PromptCache',
   'SINGLE',
   'Tokenizer',
@@ -36,13 +37,16 @@ const RUNTIME_EXPORTS = [
   'loadDataArg',
   'loadHfDatasets',
   'loadModel',
+  'loadPreferenceData',
   'loadScorerFile',
   'loadSuite',
   'loadTrainConfig',
   'localHosts',
   'lockThresholdOf',
+  'logConstrainedCompare',
   'logFusedEval',
   'memory',
+  'minePairs',
   'mergeConfig',
   'modelCard',
   'parseHostFile',
@@ -73,6 +77,7 @@ const RUNTIME_EXPORTS = [
   'uploadToHub',
   'validateTrainConfig',
   'wilsonInterval',
+  'writePairs',
 ];
 
 describe('the package root', () => {

@@ -3,11 +3,13 @@
  * per step, and the config as flat parameters.
  *
  *   report  train/loss, train/learning_rate, train/tokens_per_sec, train/it_per_sec, train/peak_memory_gb
- *   val     val/loss
+ *   val     val/loss (and with dpo/orpo val/chosen_reward, val/rejected_reward, val/accuracies, val/margins)
  *   format  format/score, format/low, format/high, format/category/<name>
  *   test    test/loss, test/ppl (at the last step seen)
  *   grpo    grpo/reward_mean, grpo/reward_std, grpo/kl, grpo/loss, grpo/zero_advantage_groups,
  *           grpo/scorer_errors, grpo/reward/<name>
+ *   preference  <method>/loss, <method>/chosen_reward, <method>/rejected_reward, <method>/accuracies,
+ *           <method>/margins (method: dpo or orpo)
  */
 import type { TrainEvent } from '../../train/loop.js';
 import type { Scalar } from './tfrecord.js';
@@ -32,6 +34,10 @@ export class ScalarMapper {
         break;
       case 'val':
         out.push(at('val/loss', e.valLoss));
+        if (e.preference) {
+          const p = e.preference;
+          out.push(at('val/chosen_reward', p.chosenReward), at('val/rejected_reward', p.rejectedReward), at('val/accuracies', p.accuracies), at('val/margins', p.margins));
+        }
         break;
       case 'format':
         out.push(at('format/score', e.score), at('format/low', e.low), at('format/high', e.high));
@@ -44,6 +50,10 @@ export class ScalarMapper {
         out.push(at('grpo/reward_mean', e.rewardMean), at('grpo/reward_std', e.rewardStd), at('grpo/kl', e.kl), at('grpo/loss', e.loss));
         out.push(at('grpo/zero_advantage_groups', e.zeroAdvantageGroups), at('grpo/scorer_errors', e.scorerErrors));
         for (const [name, mean] of Object.entries(e.rewards)) out.push(at(`grpo/reward/${name}`, mean));
+        break;
+      case 'preference':
+        out.push(at(`${e.method}/loss`, e.loss), at(`${e.method}/chosen_reward`, e.chosenReward), at(`${e.method}/rejected_reward`, e.rejectedReward));
+        out.push(at(`${e.method}/accuracies`, e.accuracies), at(`${e.method}/margins`, e.margins));
         break;
       default:
         break;
