@@ -31,7 +31,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchPython, blasText, ensureFloat32Folder, loadedBlas, runJson as runSide, ourBlas, ensureSmolLM2, SMOLLM2_DIR } from './lib/env.mjs';
+import { benchPython, blasText, ensureFloat32Folder, gitState, loadedBlas, runJson as runSide, ourBlas, ensureSmolLM2, SMOLLM2_DIR } from './lib/env.mjs';
 import { ensureNodeLlamaCpp, smollm2Gguf } from './lib/llama-cpp.mjs';
 import { fmt, interleaved, machine, median, pairedRatio, peakRss, spreadText, summarizeCost, summarizeRate, table } from './lib/stats.mjs';
 import { promptIds } from './lib/prompt.mjs';
@@ -271,6 +271,8 @@ async function main() {
 
   const report = {
     benchmark: 'generate',
+    command: `node benchmarks/generate.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+    git: gitState(),
     date: new Date().toISOString(),
     machine: machine(),
     model: folders.quant,
