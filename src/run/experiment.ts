@@ -8,7 +8,7 @@ import { suiteRollout } from '../rl/index.js';
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { ensureFolder } from '../core/files.js';
-import { lockRunFolder, withRunLock } from '../core/lock.js';
+import { lockRunFolder, withRunLock, type RunLock } from '../core/lock.js';
 import { sameFile } from '../core/paths.js';
 import { RunDir } from './run-dir.js';
 import type { FormatRecord, RunManifest } from './manifest.js';
@@ -100,17 +100,20 @@ export function logFusedEval(runDir: string, fused: FusedModelInfo, r: EvalResul
 
 /** A run folder that an event can be logged to now: it has a metrics log and no other writer (else E_ARGUMENT / the lock's error). */
 export function checkRunToLog(runDir: string, command: string): void {
+  lockRunToLog(runDir, command).release();
+}
+
+/** The lock of a run folder that has a metrics log (else E_ARGUMENT; another writer: the lock's error). */
+function lockRunToLog(runDir: string, command: string): RunLock {
   if (!new RunDir(runDir).hasMetrics()) throw new MlxLabError('E_ARGUMENT', `${runDir}: not a run folder (it has no ${RUN_FILES.metrics})`);
-  lockRunFolder(runDir, command).release();
+  return lockRunFolder(runDir, command);
 }
 
 /** Append one event to a finished run's metrics.jsonl, holding the run's lock (a run folder without a log is E_ARGUMENT). */
 function appendToRun<T extends TrainEvent>(runDir: string, command: string, event: T): T {
-  const run = new RunDir(runDir);
-  checkRunToLog(runDir, command);
-  const lock = lockRunFolder(runDir, command);
+  const lock = lockRunToLog(runDir, command);
   try {
-    appendJsonLine(run.metrics, { ...event, time: Date.now() });
+    appendJsonLine(new RunDir(runDir).metrics, { ...event, time: Date.now() });
   } finally {
     lock.release();
   }
