@@ -224,13 +224,26 @@ export function setAsideEarlierRun(dir: string, log: (line: string) => void = ()
     const entries = readdirSync(runDir).filter((name) => name !== LOCK_FILE);
     if (entries.length === 0) return undefined;
     const suffix = resolve(runDir) === demoRunDir(dir) ? '' : `-${basename(runDir)}`;
-    const dest = join(resolve(dir), 'earlier-runs', new Date().toISOString().replace(/[:.]/g, '-') + suffix);
-    mkdirSync(dest, { recursive: true });
+    const dest = freshFolder(join(resolve(dir), 'earlier-runs'), new Date().toISOString().replace(/[:.]/g, '-') + suffix);
     for (const name of entries) renameSync(join(runDir, name), join(dest, name));
     log(`      an earlier demo run was moved to ${dest}`);
     return dest;
   } finally {
     lock.release();
+  }
+}
+
+/** Makes and returns <parent>/<name>, or <name>-2, -3… when taken: two set-asides in one millisecond must never share a folder. */
+function freshFolder(parent: string, name: string): string {
+  mkdirSync(parent, { recursive: true });
+  for (let n = 1; ; n++) {
+    const dest = join(parent, n === 1 ? name : `${name}-${n}`);
+    try {
+      mkdirSync(dest);
+      return dest;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
   }
 }
 

@@ -2,7 +2,7 @@
 // slice of the example suite): the baseline is the run's step-0 eval, the fused model's eval is a
 // `fused` event in metrics.jsonl, both reach onEvent (what `demo --ui` pushes to its live page),
 // and the run's page and report show the baseline, the adapter's evals and the fused model.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -68,7 +68,11 @@ describe('the demo starts over without losing an earlier run', () => {
     expect(setAsideEarlierRun(dir)).toBeUndefined(); // no run folder
     const run = demoRunDir(dir);
     mkdirSync(join(run, 'checkpoints'), { recursive: true });
-    expect(setAsideEarlierRun(dir)).toBeDefined(); // the empty checkpoints folder is an earlier run's file
+    // The clock frozen: both set-asides fall in one millisecond and must still get folders of their own.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-12-07T08:00:00.000Z'));
+    const first = setAsideEarlierRun(dir)!; // the empty checkpoints folder is an earlier run's file
+    expect(readdirSync(first)).toEqual(['checkpoints']);
     expect(readdirSync(run)).toEqual([]);
     expect(setAsideEarlierRun(dir)).toBeUndefined(); // an empty run folder (the live page makes one)
     writeFileSync(join(run, 'metrics.jsonl'), '{"event":"start"}\n');
@@ -80,6 +84,9 @@ describe('the demo starts over without losing an earlier run', () => {
     expect(readFileSync(join(dest, 'metrics.jsonl'), 'utf8')).toBe('{"event":"start"}\n');
     expect(readdirSync(dest).sort()).toEqual(['adapters.safetensors', 'metrics.jsonl']);
     expect(lines[0]).toContain(dest);
+    expect(dest).toBe(`${first}-2`);
+    expect(readdirSync(first)).toEqual(['checkpoints']);
+    vi.useRealTimers();
   });
 
   it('refuses while another process writes the run, moving nothing', () => {
