@@ -7,7 +7,7 @@
 //   - mlx_lm.server, per --baselines venv (stock: the project venv, the wheel's reference BLAS;
 //     same-blas: the same libmlx on the same BLAS files as ours; see benchmarks/README.md; a
 //     -f32 suffix serves the float32-dequantized copy of the folder instead of the stored 4-bit
-//     weights: the same float32 math as our `auto` policy, the like-for-like comparison) and
+//     weights: the same float32 math as our `float32` compute, the like-for-like comparison) and
 //     per --server-modes: a fresh server each, start-up (spawn → /health answers → it serves our
 //     model folder → a 1-token request has come back, i.e. the model is loaded) timed on its own,
 //     then the suite's cases as POST /v1/chat/completions requests: "sequential" one after
@@ -24,12 +24,14 @@
 // process group is ended when the run ends (also on failure or Ctrl-C).
 //
 // Usage: node benchmarks/eval.mjs [--model DIR] [--suite FILE] [--cases 9|N|all] [--max-tokens N]
-//          [--batch-size N] [--compute auto[,native]|none]
+//          [--batch-size N] [--compute auto[,float32,native]|none]
 //          [--baselines stock,same-blas,stock-f32,same-blas-f32|none]
 //          [--server-modes sequential,concurrent] [--rounds 1] [--port P] [--request-timeout 300]
 //          [--start-timeout 300] [--json] [--out FILE]
 // Defaults keep a run under ~10 minutes on 2 cores: 9 of the 27 cases, spread over the suite
-// (--cases all: every case), and compute auto only (--compute native runs MLX's quantized CPU
+// (--cases all: every case), and compute auto only (our CPU policy: mlx-lab's kernels on the
+// stored 4-bit weights; float32 = the kept float32 copies, the like-for-like side against the
+// -f32 servers; --compute native runs MLX's quantized CPU
 // kernels, ~10x slower at prefill: minutes for even 3 cases) against the stock mlx_lm.server only
 // (--baselines stock,same-blas adds the venv on our BLAS; the server runs the Q4 model on MLX's
 // quantized kernels, so its BLAS barely matters: same replies and speed on 9 cases).
@@ -335,9 +337,15 @@ async function serverSide(python, job, prompts, label, hubCache, mode) {
 
 /** What our side runs: weights, kernels, batching. */
 function describeOurs(compute) {
+  const kinds = {
+    native: ['stored 4-bit', 'MLX quantized matmul (CPU)'],
+    float32: ['float32 copies of the 4-bit weights, kept', 'MLX f32 matmul on BLAS'],
+    auto: ['stored 4-bit, no copies (our CPU policy)', "mlx-lab's quantized kernel (<= 32 rows), a per-call float32 weight + MLX f32 matmul above"],
+  };
+  const [weights, kernels] = kinds[compute] ?? kinds.auto;
   return {
-    weights: compute === 'native' ? 'stored 4-bit' : 'float32 copies of the 4-bit weights (our CPU policy)',
-    kernels: compute === 'native' ? 'MLX quantized matmul (CPU)' : 'MLX f32 matmul on BLAS',
+    weights,
+    kernels,
     batching: `runEval in process: the cases decoded together${values['batch-size'] ? ` in batches of ${values['batch-size']}` : ' in one batch'}`,
   };
 }
@@ -354,13 +362,14 @@ function describeServer(mode, f32) {
 /**
  * What a ratio compares. Like for like only when both sides batch the cases (the server gets them
  * at once) and run the same math: our float32 copies against the float32 folder, or our stored
- * 4-bit weights against the stored 4-bit weights. Anything else mixes a policy with the engine.
+ * 4-bit weights on MLX's kernels against the stored 4-bit weights. Anything else (our `auto`, whose
+ * kernels are our own) mixes a policy with the engine.
  */
 function ratioKind(ours, server) {
-  const sameMath = (ours.policy === 'auto') === server.f32;
+  const sameMath = (ours.policy === 'float32' && server.f32) || (ours.policy === 'native' && !server.f32);
   if (server.mode !== 'concurrent') return `${sameMath ? 'same math' : 'policy + engine'}, the server one request at a time`;
   if (!sameMath) return 'policy + engine: both batch';
-  return ours.policy === 'auto' ? 'like-for-like: same float32 math, both batch' : 'like-for-like: same stored 4-bit weights, both batch';
+  return ours.policy === 'float32' ? 'like-for-like: same float32 math, both batch' : 'like-for-like: same stored 4-bit weights, both batch';
 }
 
 /** One side's rounds: the first round's replies, the suite time's median and spread, cases timed. */

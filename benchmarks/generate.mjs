@@ -2,14 +2,15 @@
 // Generation benchmark: prompt (prefill) tokens/s, decode tokens/s and memory of ours, mlx-lm and
 // llama.cpp on SmolLM2-135M, in one run. The sides (--sides; each says what it runs):
 //   ours-native           our engine, the stored 4-bit weights, MLX's quantized CPU kernels
-//   ours-auto             our CPU policy: float32 copies of the 4-bit weights, f32 matmuls on BLAS
+//   ours-auto             our CPU policy: the stored 4-bit weights, mlx-lab's quantized kernel for
+//                         calls of at most 32 rows, a per-call float32 weight and BLAS above
+//   ours-float32          the policy before: float32 copies of the 4-bit weights kept, f32 matmuls
 //   ours-f32              our engine on the float32-dequantized folder, f32 matmuls on BLAS
 //   mlx-lm-same-blas      mlx_lm.generate, the stored 4-bit weights, on our libmlx and our BLAS
 //   mlx-lm-same-blas-f32  mlx_lm.generate on the float32-dequantized folder, our libmlx and BLAS
 //   mlx-lm-stock          mlx_lm.generate as pip installs it (its wheel's reference BLAS), 4-bit
 //   llama.cpp             node-llama-cpp's prebuilt CPU build on the same GGUF (Q4_1), batch 1
-//   ours-kernels          our engine, the stored 4-bit weights, mlx-lab's own quantized CPU kernel
-//                         for calls of at most 32 rows (compute 'kernels'). Opt-in.
+//   ours-kernels          compute 'kernels' forced (what auto picks for this model). Opt-in.
 //   ours-auto-grammar     ours-auto under a grammar (llguidance mask every token; a regex that
 //                         allows any text and never ends early): the cost of constrained decoding.
 //                         Opt-in: name it in --sides (not in "all" or "ours").
@@ -45,13 +46,14 @@ const ROOT = resolve(HERE, '..');
  */
 const SIDES = {
   'ours-native': { name: 'ours native', engine: 'ours', compute: 'native', folder: 'quant', weights: 'stored 4-bit (affine, group 32)', kernels: 'MLX quantized matmul (CPU)', batching: 'generateBatch, one prefill per row' },
-  'ours-auto': { name: 'ours auto', engine: 'ours', compute: 'auto', folder: 'quant', weights: 'float32 copies of the 4-bit weights (our CPU policy)', kernels: 'MLX f32 matmul on BLAS', batching: 'generateBatch, one prefill per row' },
+  'ours-auto': { name: 'ours auto', engine: 'ours', compute: 'auto', folder: 'quant', weights: 'stored 4-bit (affine, group 32), no copies (our CPU policy)', kernels: "mlx-lab's quantized CPU kernel (M <= 32), a per-call float32 weight + MLX f32 matmul on BLAS above", batching: 'generateBatch, one prefill per row' },
+  'ours-float32': { name: 'ours float32', engine: 'ours', compute: 'float32', folder: 'quant', weights: 'float32 copies of the 4-bit weights, kept (the policy before)', kernels: 'MLX f32 matmul on BLAS', batching: 'generateBatch, one prefill per row' },
   'ours-f32': { name: 'ours f32', engine: 'ours', compute: 'native', folder: 'f32', weights: 'float32 folder (dequantized)', kernels: 'MLX f32 matmul on BLAS', batching: 'generateBatch, one prefill per row' },
   'mlx-lm-same-blas': { name: 'mlx-lm same-blas', engine: 'mlx-lm', venv: 'same-blas', folder: 'quant', weights: 'stored 4-bit (affine, group 32)', kernels: 'MLX quantized matmul (CPU)', batching: 'batch_generate' },
   'mlx-lm-same-blas-f32': { name: 'mlx-lm same-blas f32', engine: 'mlx-lm', venv: 'same-blas', folder: 'f32', weights: 'float32 folder (dequantized)', kernels: 'MLX f32 matmul on BLAS', batching: 'batch_generate' },
   'mlx-lm-stock': { name: 'mlx-lm stock', engine: 'mlx-lm', venv: 'stock', folder: 'quant', weights: 'stored 4-bit (affine, group 32)', kernels: 'MLX quantized matmul (CPU)', batching: 'batch_generate' },
-  'ours-kernels': { name: 'ours kernels', engine: 'ours', compute: 'kernels', optIn: true, folder: 'quant', weights: 'stored 4-bit (affine, group 32)', kernels: "mlx-lab's quantized CPU kernel (M <= 32), MLX's above", batching: 'generateBatch, one prefill per row' },
-  'ours-auto-grammar': { name: 'ours auto + grammar', engine: 'ours', compute: 'auto', grammar: true, optIn: true, folder: 'quant', weights: 'float32 copies of the 4-bit weights (our CPU policy)', kernels: 'MLX f32 matmul on BLAS + llguidance token mask', batching: 'generateBatch, one prefill per row' },
+  'ours-kernels': { name: 'ours kernels', engine: 'ours', compute: 'kernels', optIn: true, folder: 'quant', weights: 'stored 4-bit (affine, group 32)', kernels: "mlx-lab's quantized CPU kernel (M <= 32), a per-call float32 weight + MLX f32 matmul on BLAS above", batching: 'generateBatch, one prefill per row' },
+  'ours-auto-grammar': { name: 'ours auto + grammar', engine: 'ours', compute: 'auto', grammar: true, optIn: true, folder: 'quant', weights: 'stored 4-bit (affine, group 32), no copies (our CPU policy)', kernels: "as ours auto + llguidance token mask", batching: 'generateBatch, one prefill per row' },
   'llama.cpp': { name: 'llama.cpp', engine: 'llama.cpp', folder: 'gguf', weights: 'stored Q4_1 GGUF (the same 4-bit values)', kernels: 'ggml CPU kernels (no BLAS)', batching: 'batch 1 only' },
 };
 
@@ -59,7 +61,8 @@ const SIDES = {
 const COMPARISONS = [
   { id: 'same-weights', kind: 'like-for-like', label: 'same stored weights and kernels, same libmlx and BLAS', a: 'ours-native', b: 'mlx-lm-same-blas' },
   { id: 'same-math', kind: 'like-for-like', label: 'same math: the float32 folder, same libmlx and BLAS', a: 'ours-f32', b: 'mlx-lm-same-blas-f32' },
-  { id: 'user', kind: 'policy + engine', label: 'what a user gets: ours auto (f32 copies) vs mlx-lm as installed', a: 'ours-auto', b: 'mlx-lm-stock' },
+  { id: 'user', kind: 'policy + engine', label: 'what a user gets: ours auto (our kernels) vs mlx-lm as installed', a: 'ours-auto', b: 'mlx-lm-stock' },
+  { id: 'policy-change', kind: 'policy', label: 'our CPU policy now (kernels, no copies) vs before (float32 copies)', a: 'ours-auto', b: 'ours-float32' },
   { id: 'llama.cpp-weights', kind: 'peer', label: 'llama.cpp peer: same stored 4-bit weights, each engine its kernels', a: 'ours-native', b: 'llama.cpp' },
   { id: 'llama.cpp-kernels', kind: 'peer', label: 'llama.cpp peer: same stored 4-bit weights, our own CPU kernel vs ggml', a: 'ours-kernels', b: 'llama.cpp' },
   { id: 'kernels-gain', kind: 'feature gain', label: 'our quantized kernel vs MLX\'s, same stored weights', a: 'ours-kernels', b: 'ours-native' },

@@ -47,15 +47,15 @@ const BENCHMARKS = [
   { name: 'bandwidth', full: [], quick: ['--prompt-tokens', '32', '--max-tokens', '16', '--warmup', '0', '--copy-mb', '256'], reps: '--reps', smollm2: true },
   {
     name: 'train',
-    full: ['--compute', 'auto,native', '--baselines', 'same-blas-f32,same-blas,stock', '--data-kinds', 'shared-prefix,no-prefix'],
-    quick: ['--compute', 'auto', '--baselines', 'same-blas-f32', '--data-kinds', 'shared-prefix,no-prefix', '--examples', '8', '--iters', '3', '--warmup', '1', '--max-seconds', '15', '--num-layers', '2'],
+    full: ['--compute', 'auto,float32,native', '--baselines', 'same-blas-f32,same-blas,stock', '--data-kinds', 'shared-prefix,no-prefix'],
+    quick: ['--compute', 'float32', '--baselines', 'same-blas-f32', '--data-kinds', 'shared-prefix,no-prefix', '--examples', '8', '--iters', '3', '--warmup', '1', '--max-seconds', '15', '--num-layers', '2'],
     noMlxLm: ['--baselines', 'none'],
     reps: '--rounds',
     smollm2: true,
   },
   {
     name: 'eval',
-    full: ['--cases', 'all', '--baselines', 'same-blas-f32', '--server-modes', 'sequential,concurrent'],
+    full: ['--cases', 'all', '--compute', 'auto,float32', '--baselines', 'same-blas-f32', '--server-modes', 'sequential,concurrent'],
     quick: ['--cases', '2', '--max-tokens', '8', '--baselines', 'same-blas-f32', '--server-modes', 'sequential,concurrent'],
     noMlxLm: ['--baselines', 'none'],
     reps: '--rounds',

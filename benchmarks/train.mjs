@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 // LoRA training benchmark, side by side with mlx-lm on the same model folder, data and settings,
 // in one run: training tokens/s, it/s and peak MLX memory for
-//   - ours: train() from dist/ (the native trainer), per compute mode (--compute: "auto" = float32
-//     copies of the quantized weights on CPU, "native" = the quantized base, as mlx-lm trains);
+//   - ours: train() from dist/ (the native trainer), per compute mode (--compute: "auto" = our CPU
+//     policy: the stored 4-bit base, a float32 weight made per matmul call for training batches;
+//     "float32" = float32 copies of the quantized weights kept; "native" = the quantized base with
+//     MLX's kernels, as mlx-lm trains);
 //   - mlx-lm as users install it (the project venv: the wheel's vendored reference BLAS), and
 //   - mlx-lm on the same libmlx and the same BLAS files as ours (scripts/bench-venv.sh
 //     same-blas): the like-for-like comparison.
 // The data is the tool-format training set (writeToolFormatData: chat examples with the suite's
 // ~380-token system prompt), its lines sorted by token count, written once into a temporary
 // folder that every side reads: sorted data gives both sides the same batches in the same order
-// (the "same batches" column checks it; in our runs the losses of ours "auto" and mlx-lm
+// (the "same batches" column checks it; in our runs the losses of ours "float32" (then "auto") and mlx-lm
 // "-f32" were bit-identical, and float32 vs quantized weights differed by ~2e-4 relative).
 // Every side runs in its own fresh process with the same settings (LoRA rank/scale/num_layers,
 // batch size, Adam with a constant learning rate, mask_prompt, seed, no validation, a report per
@@ -25,9 +27,9 @@
 // 2 cores; for steadier numbers: --max-seconds 0 --iters 30 --rounds 2 (rounds alternate the
 // sides, the median round is reported; on a shared machine also look at "best iteration").
 //
-// Sides: --compute auto,native (ours); --baselines from
+// Sides: --compute auto,float32,native (ours); --baselines from
 //   same-blas-f32  mlx-lm on the same libmlx and BLAS as ours, the model dequantized to float32:
-//                  the same math as our "auto" (float32 copies): like-for-like with it;
+//                  the same math as our "float32" (kept copies): like-for-like with it;
 //   same-blas      mlx-lm on the same libmlx and BLAS, the quantized folder as it is (QLoRA):
 //                  like-for-like with our "native";
 //   stock          mlx-lm as users install it (reference BLAS), the quantized folder (QLoRA);
@@ -42,7 +44,7 @@
 // Usage: node benchmarks/train.mjs [--model DIR] [--data DIR] [--examples 100] [--iters 20]
 //          [--warmup 2] [--max-seconds 25] [--min-iters 1] [--rounds 1] [--batch 1]
 //          [--num-layers 8] [--rank 8] [--scale 20] [--lr 1e-4] [--seed 42] [--grad-accum 1]
-//          [--no-mask-prompt] [--max-seq-length 2048] [--compute auto,native]
+//          [--no-mask-prompt] [--max-seq-length 2048] [--compute auto,float32,native]
 //          [--baselines same-blas-f32,same-blas,stock|none]
 //          [--data-kinds shared-prefix,no-prefix] [--json] [--verbose] [--out FILE]
 import { spawnSync } from 'node:child_process';
@@ -79,7 +81,7 @@ const { values, positionals } = parseArgs({
     'min-iters': { type: 'string', default: '1' },
     rounds: { type: 'string', default: '1' },
     'data-kinds': { type: 'string', default: 'shared-prefix,no-prefix' },
-    compute: { type: 'string', default: 'auto,native' },
+    compute: { type: 'string', default: 'auto,float32,native' },
     baselines: { type: 'string', default: 'same-blas-f32,same-blas,stock' },
     json: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
@@ -176,7 +178,7 @@ const runJson = (cmd, args, label) => runSide(cmd, args, { label, log, quiet: !v
 /**
  * The mlx-lm sides: the venv (stock = as users install it, same-blas = the same libmlx and BLAS as ours)
  * and the weights (the folder's quantized ones = QLoRA, or "-f32": dequantized to float32 in
- * the driver, plain LoRA: the same math as our CPU "auto" compute).
+ * the driver, plain LoRA: the same math as our "float32" compute).
  */
 const BASELINES = ['stock', 'same-blas', 'stock-f32', 'same-blas-f32'];
 
@@ -225,9 +227,10 @@ function summarize(raw, warmup) {
 /** What each side runs (weights, kernels, batching); its BLAS is read from its process. */
 function describe(compute, baseline) {
   if (compute) {
-    return compute === 'native'
-      ? { weights: 'stored 4-bit base (QLoRA)', kernels: 'MLX quantized matmul (CPU)', batching: `batch ${values.batch}, shared prefix run once when the data has one` }
-      : { weights: 'float32 copies of the 4-bit base (our CPU policy)', kernels: 'MLX f32 matmul on BLAS', batching: `batch ${values.batch}, shared prefix run once when the data has one` };
+    const batching = `batch ${values.batch}, shared prefix run once when the data has one`;
+    if (compute === 'native') return { weights: 'stored 4-bit base (QLoRA)', kernels: 'MLX quantized matmul (CPU)', batching };
+    if (compute === 'float32') return { weights: 'float32 copies of the 4-bit base, kept', kernels: 'MLX f32 matmul on BLAS', batching };
+    return { weights: 'stored 4-bit base, a float32 weight made per call (our CPU policy)', kernels: 'MLX f32 matmul on BLAS (training batches); mlx-lab kernel for <= 32 rows', batching };
   }
   return baseline.endsWith('-f32')
     ? { weights: 'base dequantized to float32 in the driver', kernels: 'MLX f32 matmul on BLAS', batching: `batch ${values.batch}, every token of every example` }
@@ -276,11 +279,11 @@ function combineRounds(r, rs, ours) {
 
 /**
  * What a pair compares: like-for-like when both run the same weights and kernels on the same
- * libmlx and BLAS (ours auto vs mlx-lm same-blas-f32: float32; ours native vs mlx-lm same-blas:
+ * libmlx and BLAS (ours float32 vs mlx-lm same-blas-f32: float32; ours native vs mlx-lm same-blas:
  * QLoRA), else our policy and engine against that mlx-lm.
  */
 function pairKind(o, m) {
-  const like = (o.compute === 'auto' && m.baseline === 'same-blas-f32') || (o.compute === 'native' && m.baseline === 'same-blas');
+  const like = (o.compute === 'float32' && m.baseline === 'same-blas-f32') || (o.compute === 'native' && m.baseline === 'same-blas');
   return like ? 'like-for-like' : 'policy + engine';
 }
 

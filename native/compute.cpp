@@ -26,30 +26,60 @@ mx::array dense_float32(const mx::array& w, const std::optional<mx::array>& scal
                         mx::float32);
 }
 
-// Visit every weight that takes part in a matmul or lookup.
+// Whether our kernels (native/kernels) take this stored layout: affine 4/8-bit, group 32/64/128.
+bool kernel_layout(const std::optional<QuantSpec>& q, const std::optional<mx::array>& biases) {
+  if (!q || q->mode != "affine" || !biases || (q->bits != 4 && q->bits != 8)) return false;
+  return q->group_size == 32 || q->group_size == 64 || q->group_size == 128;
+}
+
+// Visit every weight that takes part in a matmul or lookup, with whether our kernels take it
+// (the quantized embedding and linears of a kernel layout; expert linears never).
 template <typename Fn>
 void for_each_weight(DecoderModel& m, Fn&& fn) {
   auto& e = m.embed_tokens();
-  fn(e.weight, e.scales, e.biases, e.quant, e.compute_weight);
-  for (auto* l : m.linears()) fn(l->weight, l->scales, l->biases, l->quant, l->compute_weight);
+  fn(e.weight, e.scales, e.biases, e.quant, e.compute_weight, kernel_layout(e.quant, e.biases));
+  for (auto* l : m.linears())
+    fn(l->weight, l->scales, l->biases, l->quant, l->compute_weight,
+       kernel_layout(l->quant, l->biases));
   for (auto* s : m.switch_linears())
-    fn(s->weight, s->scales, s->biases, s->quant, s->compute_weight);
+    fn(s->weight, s->scales, s->biases, s->quant, s->compute_weight, false);
 }
 
-// Route the quantized linears (and a quantized tied embedding) through our kernel, or not.
-// The weights are evaluated here: the kernel takes only weights already in memory.
+// Route the quantized linears (and a quantized tied embedding) of a layout our kernels take
+// through them, or not. The weights are evaluated here: the kernel takes only weights in memory.
 void set_kernels(DecoderModel& m, bool on) {
   std::vector<mx::array> stored;
   auto use = [&](auto& layer) {
-    layer.use_kernels = on && layer.quant.has_value();
+    layer.use_kernels = on && kernel_layout(layer.quant, layer.biases);
     if (!layer.use_kernels) return;
     stored.push_back(layer.weight);
     stored.push_back(*layer.scales);
-    if (layer.biases) stored.push_back(*layer.biases);
+    stored.push_back(*layer.biases);
   };
   use(m.embed_tokens());
   for (auto* l : m.linears()) use(*l);
   if (!stored.empty()) mx::eval(stored);
+}
+
+// Whether any quantized linear or embedding has a layout our kernels take.
+bool any_kernel_layout(DecoderModel& m) {
+  if (kernel_layout(m.embed_tokens().quant, m.embed_tokens().biases)) return true;
+  for (auto* l : m.linears())
+    if (kernel_layout(l->quant, l->biases)) return true;
+  return false;
+}
+
+// Bytes of the float32 copies, leaving out the weights our kernels take when `kernels`.
+size_t copy_bytes(DecoderModel& m, bool kernels) {
+  size_t total = 0;
+  for_each_weight(m, [&](const mx::array& w, const std::optional<mx::array>& scales,
+                         const std::optional<mx::array>&, const std::optional<QuantSpec>& q,
+                         std::optional<mx::array>&, bool kernel_site) {
+    if (kernels && kernel_site) return;
+    if (needs_copy(w, q.has_value()))
+      total += float32_bytes(w, q.has_value(), scales, q ? q->group_size : 0);
+  });
+  return total;
 }
 
 DecoderModel& decoder(Model& model) {
@@ -76,33 +106,31 @@ size_t physical_memory_bytes() {
 
 size_t default_compute_budget() { return physical_memory_bytes() / 2; }
 
-size_t float32_copy_bytes(Model& model) {
-  size_t total = 0;
-  for_each_weight(decoder(model),
-                  [&](const mx::array& w, const std::optional<mx::array>& scales,
-                      const std::optional<mx::array>&, const std::optional<QuantSpec>& q,
-                      std::optional<mx::array>&) {
-                    if (needs_copy(w, q.has_value()))
-                      total += float32_bytes(w, q.has_value(), scales, q ? q->group_size : 0);
-                  });
-  return total;
-}
+size_t float32_copy_bytes(Model& model) { return copy_bytes(decoder(model), false); }
 
 ComputeReport apply_compute_mode(Model& model, ComputeMode mode, size_t memory_budget) {
   DecoderModel& m = decoder(model);
   ComputeReport report;
-  size_t extra = float32_copy_bytes(model);
+  bool copy_others = false;  // auto with kernels: float32 copies of the weights they do not take
   if (mode == ComputeMode::kAuto) {
+    const size_t all = copy_bytes(m, false), others = copy_bytes(m, true);
+    const std::string mib = std::to_string(others >> 20) + " MiB";
     if (mx::default_device() != mx::Device::cpu) {
       mode = ComputeMode::kNative;
       report.reason = "GPU: quantized and half-precision kernels are fast there";
-    } else if (extra == 0) {
+    } else if (all == 0) {
       mode = ComputeMode::kNative;
       report.reason = "all weights are float32 already";
-    } else if (extra > memory_budget) {
+    } else if (any_kernel_layout(m)) {
+      mode = ComputeMode::kKernels;
+      copy_others = others > 0 && others <= memory_budget;
+      report.reason = "CPU: mlx-lab's kernels on the stored 4/8-bit weights, no float32 copies";
+      if (copy_others) report.reason += " (except " + mib + " for weights they do not take)";
+      if (others > memory_budget) report.reason += " (" + mib + " of other weights kept as stored)";
+    } else if (all > memory_budget) {
       mode = ComputeMode::kNative;
       report.reason =
-          "float32 copies (" + std::to_string(extra >> 20) + " MiB) exceed the memory budget";
+          "float32 copies (" + std::to_string(all >> 20) + " MiB) exceed the memory budget";
     } else {
       mode = ComputeMode::kFloat32;
       report.reason =
@@ -111,18 +139,20 @@ ComputeReport apply_compute_mode(Model& model, ComputeMode mode, size_t memory_b
   }
   for_each_weight(m, [&](const mx::array& w, const std::optional<mx::array>& scales,
                          const std::optional<mx::array>& biases, const std::optional<QuantSpec>& q,
-                         std::optional<mx::array>& compute) {
+                         std::optional<mx::array>& compute, bool kernel_site) {
     compute.reset();
-    if (mode != ComputeMode::kFloat32 || !needs_copy(w, q.has_value())) return;
+    if (!needs_copy(w, q.has_value())) return;
+    const bool copy = mode == ComputeMode::kFloat32 || (copy_others && !kernel_site);
+    if (!copy) return;
     compute = dense_float32(w, scales, biases, q);
     mx::eval(*compute);
     report.layers++;
+    report.extra_bytes += float32_bytes(w, q.has_value(), scales, q ? q->group_size : 0);
   });
   set_kernels(m, mode == ComputeMode::kKernels);
   report.mode = mode == ComputeMode::kFloat32   ? "float32"
                 : mode == ComputeMode::kKernels ? "kernels"
                                                 : "native";
-  report.extra_bytes = mode == ComputeMode::kFloat32 ? extra : 0;
   if (report.reason.empty()) report.reason = "requested";
   return report;
 }

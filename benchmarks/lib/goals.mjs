@@ -40,7 +40,8 @@ function comparisons(goal, reports) {
     return r.ratios.map((x) => ({ comparison: `${x.ours} / ${x.mlx_lm}${x.data ? `, ${x.data} data` : ''}`, kind: x.kind, value: x.tokens_per_sec, range: range(x.tokens_per_sec_spread), like: x.like ?? false }));
   }
   if (goal.id === 'eval') {
-    return r.ratios.filter((x) => x.ours === OURS).map((x) => ({
+    // The default policy's rows, and the like-for-like ones (our float32 copies against the -f32 server).
+    return r.ratios.filter((x) => x.ours === OURS || x.like).map((x) => ({
       comparison: `${x.server} / ${x.ours}, ${r.cases} of ${r.cases_in_suite} cases`,
       kind: x.kind ?? (x.mode === 'concurrent' ? 'both batch, same libmlx' : x.mode === 'sequential' ? 'server one request at a time' : null),
       value: x.suite,

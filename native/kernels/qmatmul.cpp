@@ -180,28 +180,62 @@ Isa active_isa() {
   return static_cast<Isa>(g_isa.load());
 }
 
-bool qmatmul_supported(const mx::array& x, const mx::array& w, const mx::array& scales,
-                       const std::optional<mx::array>& biases, int group_size, int bits,
-                       const std::string& mode, mx::StreamOrDevice s) {
+bool qmatmul_layout_supported(const mx::array& x, const mx::array& w, const mx::array& scales,
+                              const std::optional<mx::array>& biases, int group_size, int bits,
+                              const std::string& mode, mx::StreamOrDevice s) {
   if (mode != "affine" || (bits != 4 && bits != 8) || !biases) return false;
   if (group_size != 32 && group_size != 64 && group_size != 128) return false;
   if (mx::to_stream(s).device != mx::Device::cpu) return false;
   if (x.ndim() < 1 || !float_dtype(x.dtype())) return false;
   const int K = x.shape(-1);
-  if (K <= 0 || K % group_size != 0) return false;
-  const size_t rows = x.size() / K;
-  if (rows == 0 || rows > static_cast<size_t>(kMaxRows)) return false;
+  if (K <= 0 || K % group_size != 0 || x.size() == 0) return false;
   if (w.ndim() != 2 || w.dtype() != mx::uint32 || w.shape(1) * 32 / bits != K) return false;
   const mx::Shape params = {w.shape(0), K / group_size};
   if (scales.shape() != params || biases->shape() != params) return false;
-  if (!float_dtype(scales.dtype()) || biases->dtype() != scales.dtype()) return false;
+  return float_dtype(scales.dtype()) && biases->dtype() == scales.dtype();
+}
+
+bool qmatmul_supported(const mx::array& x, const mx::array& w, const mx::array& scales,
+                       const std::optional<mx::array>& biases, int group_size, int bits,
+                       const std::string& mode, mx::StreamOrDevice s) {
+  if (!qmatmul_layout_supported(x, w, scales, biases, group_size, bits, mode, s)) return false;
+  const size_t rows = x.size() / x.shape(-1);
+  if (rows > static_cast<size_t>(kMaxRows)) return false;
   return ready(w) && ready(scales) && ready(*biases);
+}
+
+mx::array dense_qmatmul(const mx::array& x, const mx::array& w, const mx::array& scales,
+                        const mx::array& biases, int group_size, int bits, mx::StreamOrDevice s) {
+  auto stream = mx::to_stream(s);
+  auto dtype = mx::promote_types(x.dtype(), scales.dtype());
+  // The float32 weight, made where it is used and dropped after: no copy outlives the call.
+  auto dense = [=](const mx::array& wq, const mx::array& sc, const mx::array& bi) {
+    return mx::dequantize(wq, sc, bi, group_size, bits, "affine", std::nullopt, mx::float32,
+                          stream);
+  };
+  auto forward = [=](const std::vector<mx::array>& in) -> std::vector<mx::array> {
+    auto xf = mx::astype(in[0], mx::float32, stream);
+    auto y = mx::matmul(xf, mx::transpose(dense(in[1], in[2], in[3]), stream), stream);
+    return {mx::astype(y, dtype, stream)};
+  };
+  // The backward pass dequantizes again instead of keeping the forward's float32 weight alive.
+  auto backward = [=](const std::vector<mx::array>& in, const std::vector<mx::array>& cot,
+                      const std::vector<mx::array>&) -> std::vector<mx::array> {
+    auto g = mx::astype(cot[0], mx::float32, stream);
+    auto dx = mx::astype(mx::matmul(g, dense(in[1], in[2], in[3]), stream), in[0].dtype(), stream);
+    return {dx, mx::zeros_like(in[1], stream), mx::zeros_like(in[2], stream),
+            mx::zeros_like(in[3], stream)};
+  };
+  return mx::custom_vjp(forward, backward)({x, w, scales, biases})[0];
 }
 
 mx::array qmatmul(const mx::array& x, const mx::array& w, const mx::array& scales,
                   const std::optional<mx::array>& biases, int group_size, int bits,
                   const std::string& mode, mx::StreamOrDevice s) {
   if (!qmatmul_supported(x, w, scales, biases, group_size, bits, mode, s)) {
+    if (qmatmul_layout_supported(x, w, scales, biases, group_size, bits, mode, s)) {
+      return dense_qmatmul(x, w, scales, *biases, group_size, bits, s);
+    }
     return mx::quantized_matmul(x, w, scales, biases, true, group_size, bits, mode, s);
   }
   auto stream = mx::to_stream(s);

@@ -13,7 +13,7 @@ namespace mlxlab::kernels {
 
 namespace mx = mlx::core;
 
-// The most rows of x our kernel takes; more go to MLX's quantized_matmul.
+// The most rows of x our kernel takes; more go to dense_qmatmul.
 inline constexpr int kMaxRows = 32;
 
 enum class Isa { kScalar, kAvx2, kAvx512, kNeon };
@@ -40,7 +40,19 @@ bool qmatmul_supported(const mx::array& x, const mx::array& w, const mx::array& 
                        const std::optional<mx::array>& biases, int group_size, int bits,
                        const std::string& mode, mx::StreamOrDevice s = {});
 
-// x . dequantize(w)^T: our kernel where qmatmul_supported, mx::quantized_matmul otherwise.
+// The layout half of qmatmul_supported: any row count, weights not yet evaluated allowed.
+bool qmatmul_layout_supported(const mx::array& x, const mx::array& w, const mx::array& scales,
+                              const std::optional<mx::array>& biases, int group_size, int bits,
+                              const std::string& mode, mx::StreamOrDevice s = {});
+
+// x . dequantize(w)^T as a float32 matmul on a float32 weight made for this call alone (its
+// backward pass makes it again): the float32 speed for many rows without a kept copy.
+mx::array dense_qmatmul(const mx::array& x, const mx::array& w, const mx::array& scales,
+                        const mx::array& biases, int group_size, int bits,
+                        mx::StreamOrDevice s = {});
+
+// x . dequantize(w)^T: our kernel where qmatmul_supported, dense_qmatmul for more rows of a
+// supported layout, mx::quantized_matmul otherwise.
 mx::array qmatmul(const mx::array& x, const mx::array& w, const mx::array& scales,
                   const std::optional<mx::array>& biases, int group_size, int bits,
                   const std::string& mode = "affine", mx::StreamOrDevice s = {});

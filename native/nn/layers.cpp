@@ -184,8 +184,11 @@ mx::array Embedding::operator()(const mx::array& tokens) const {
   if (!quant) return mx::take(weight, tokens, 0);
   std::optional<mx::array> rows_biases;
   if (biases) rows_biases = mx::take(*biases, tokens, 0);
+  // With our kernels the rows come out float32, so the activations are float32 as with copies.
+  std::optional<mx::Dtype> dtype;
+  if (use_kernels) dtype = mx::float32;
   return mx::dequantize(mx::take(weight, tokens, 0), mx::take(*scales, tokens, 0), rows_biases,
-                        quant->group_size, quant->bits, quant->mode);
+                        quant->group_size, quant->bits, quant->mode, std::nullopt, dtype);
 }
 
 mx::array Embedding::as_linear(const mx::array& x) const {

@@ -90,7 +90,7 @@ struct Embedding {
   std::optional<mx::array> scales, biases;
   std::optional<QuantSpec> quant;
   std::optional<mx::array> compute_weight;  // float32 [vocab, dims] used when set
-  bool use_kernels = false;                 // quantized: our kernel for as_linear's few rows
+  bool use_kernels = false;                 // quantized: our kernels for as_linear, float32 rows
 
   static Embedding load(WeightTaker& weights, const std::string& path, int num_embeddings, int dims,
                         const QuantConfig& quantization, const std::string& why);

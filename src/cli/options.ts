@@ -14,7 +14,7 @@ export const COMPUTE_MODES: readonly ComputeMode[] = ['auto', 'native', 'float32
 
 /** `--compute <mode>`: the compute policy of the loaded model (commander refuses other values, listing these). */
 export function computeOption(): Option {
-  return new Option('--compute <mode>', 'how weights are used for matmuls: auto (float32 copies of quantized weights on CPU when they fit), native (the stored weights), float32, kernels').choices(COMPUTE_MODES).default('auto');
+  return new Option('--compute <mode>', 'how weights are used for matmuls: auto (on CPU: our kernels on stored 4/8-bit weights, float32 copies of the others when they fit), native (MLX on the stored weights), float32 (copies of all), kernels').choices(COMPUTE_MODES).default('auto');
 }
 
 type Parser = (value: string) => number;

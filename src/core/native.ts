@@ -121,7 +121,7 @@ export interface GgufHeader {
   tensors: { name: string; shape: number[]; type: string }[];
 }
 
-/** 'kernels': the stored quantized weights, with mlx-lab's own CPU kernel for calls of at most 32 rows (decode, eval batches). */
+/** 'kernels': the stored quantized weights, with mlx-lab's own CPU kernel for calls of at most 32 rows (decode, eval batches) and a per-call float32 weight above. */
 export type ComputeMode = 'auto' | 'native' | 'float32' | 'kernels';
 
 /** What the compute policy applied to a loaded model. */

@@ -54,10 +54,11 @@ export interface LoadOptions {
   /** false: load the weights only (prompts must then be token ids). Default true. */
   tokenizer?: boolean;
   /**
-   * How weights are used for matmuls. "auto" (default): on CPU keep float32 copies of quantized
-   * and half-precision weights (30-80x faster there, same math) when they fit in half the
-   * machine's memory; on a GPU use the stored weights. "native": always the stored weights.
-   * "float32": always float32 copies.
+   * How weights are used for matmuls. "auto" (default) on CPU: affine 4/8-bit weights stay
+   * stored and run through mlx-lab's kernels ("kernels"); other quantized and half-precision
+   * weights get float32 copies when they fit in half the machine's memory. On a GPU: the stored
+   * weights. "native": always the stored weights with MLX's kernels. "float32": float32 copies
+   * of every quantized or half-precision weight. "kernels": our kernels, no copies.
    */
   compute?: ComputeMode;
   /** How a Hugging Face id (`org/name[@revision]`) is fetched: progress listener, env, fetch. */

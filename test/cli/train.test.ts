@@ -59,7 +59,7 @@ describeOrSkip(SMOLLM2_MISSING, 'mlx-lab train', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    expect(events[0]).toMatchObject({ event: 'start', iters: 6, trainExamples: 5, validExamples: 2, compute: 'float32' });
+    expect(events[0]).toMatchObject({ event: 'start', iters: 6, trainExamples: 5, validExamples: 2, compute: 'kernels' }); // auto on the CPU for a 4-bit model
     expect(events.filter((e) => e.event === 'step')).toHaveLength(6);
     expect(events.filter((e) => e.event === 'val').map((e) => e.iteration)).toEqual([1, 3, 6]);
     expect(events.filter((e) => e.event === 'report').map((e) => e.iteration)).toEqual([2, 4, 6]);

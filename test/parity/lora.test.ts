@@ -248,16 +248,19 @@ describe.each(OTHER_GROUP)('QLoRA on %s (the weights of %s at the other group si
   });
 });
 
-describe.each([
+// compute 'float32' (kept copies) and 'kernels' (auto's pick on the CPU: training batches take a
+// float32 weight made per call, and made again in the backward pass instead of kept).
+const QLORA_RUNS = [
   ...MODELS.filter((m) => m.endsWith('q4')).map((m) => [m, 'adam']),
   ...OTHER_GROUP.map(([m]) => [m, 'adam_bc']),
-])('QLoRA on %s through float32 compute copies (compute float32)', (name, runName) => {
+];
+describe.each((['float32', 'kernels'] as const).flatMap((compute) => QLORA_RUNS.map(([m, run]) => [m, run, compute] as const)))('QLoRA on %s (%s) through compute %s', (name, runName, compute) => {
   const dir = join(LORA, name);
   const expected = readSafetensors(join(dir, 'expected.safetensors'));
 
   it(`gradients, 10 ${runName} updates within their bounds`, async () => {
-    using model = await loadModel(modelDir(name), { tokenizer: false, compute: 'float32' });
-    expect(model.compute.mode).toBe('float32');
+    using model = await loadModel(modelDir(name), { tokenizer: false, compute });
+    expect(model.compute.mode).toBe(compute);
     const t = await trainer(model, { optimizer: optimizer(RUNS.runs[runName]) });
     try {
       await t.loadAdapter(initialAdapter(name));
@@ -265,9 +268,9 @@ describe.each([
       const grads = fixtureGrads(expected, g.grads);
       expect(Object.keys(grads.got).length).toBe(Object.keys(g.grads).length);
       const { losses } = await run(t);
-      expectClose(g.loss, scalar(expected.loss), { rel: BOUND.loss, label: `qlora-f32.loss[${name}]` });
-      expectClose(grads.got, grads.want, { rel: BOUND.f32Grads, label: `qlora-f32.grads[${name}]` });
-      expectClose(losses, expected[`${runName}.losses`].data, { rel: BOUND.runLosses, label: `qlora-f32.run-losses[${name}]` });
+      expectClose(g.loss, scalar(expected.loss), { rel: BOUND.loss, label: `qlora-${compute === 'float32' ? 'f32' : compute}.loss[${name}]` });
+      expectClose(grads.got, grads.want, { rel: BOUND.f32Grads, label: `qlora-${compute === 'float32' ? 'f32' : compute}.grads[${name}]` });
+      expectClose(losses, expected[`${runName}.losses`].data, { rel: BOUND.runLosses, label: `qlora-${compute === 'float32' ? 'f32' : compute}.run-losses[${name}]` });
     } finally {
       t.dispose();
     }

@@ -128,10 +128,13 @@ describe.each([
   });
 });
 
-// compute 'kernels': our quantized kernel (native/kernels) for calls of at most 32 rows (the greedy
-// decode here), MLX's quantized_matmul above that: the stored weights' values summed in another order.
-describe.each(['llama-q4', 'qwen3-q4', 'qwen3_moe-q4', 'qwen3-mixed', 'llama-q4-g64', 'qwen3-q4-g32', 'qwen3_moe-q4-g64'])('%s: compute kernels matches mlx-lm', (name) => {
-  it(`logits within ${Q4} of their scale, same greedy tokens`, async () => {
+// compute 'kernels' (what auto picks on the CPU for 4/8-bit models): our quantized kernel for calls of
+// at most 32 rows (the 2 x 10 logits rows, the greedy decode), a per-call float32 weight and BLAS
+// above (the same rows twice: 40). Both are the stored weights' values summed in another order; a
+// wrong nibble order, group size or scale would miss by orders of magnitude.
+const Q4_MODELS = [...CASES.filter(([, tol]) => tol === Q4).map(([name]) => name), ...Q4_OTHER_GROUP];
+describe.each(Q4_MODELS)('%s: compute kernels matches mlx-lm', (name) => {
+  it(`logits within ${Q4} of their scale for 20 and 40 rows, same greedy tokens`, async () => {
     const dir = modelDir(name);
     const expected = readSafetensors(join(dir, 'expected.safetensors'));
     using model = await loadModel(dir, { tokenizer: false, compute: 'kernels' });
@@ -139,10 +142,33 @@ describe.each(['llama-q4', 'qwen3-q4', 'qwen3_moe-q4', 'qwen3-mixed', 'llama-q4-
     const ids = expected.input_ids;
     const [b, l] = ids.shape;
     const rows = Array.from({ length: b }, (_, i) => Array.from(ids.data.subarray(i * l, (i + 1) * l)));
+    expect(b * l).toBeLessThanOrEqual(32);
     expectClose((await model.logits(rows)).data, expected.logits.data, { rel: Q4, label: `compute-kernels.logits[${name}]` });
+    const twice = Float32Array.from([...expected.logits.data, ...expected.logits.data]);
+    expectClose((await model.logits([...rows, ...rows])).data, twice, { rel: Q4, label: `compute-kernels.logits-40-rows[${name}]` });
     const g = await model.generate({ tokens: Array.from(expected.greedy_prompt.data) }, { maxTokens: 32 });
     expect(g.tokens).toEqual(Array.from(expected.greedy_tokens.data));
   });
+});
+
+// auto on the CPU: our kernels for affine 4/8-bit weights, no copies; float32 copies only for the
+// weights they do not take (expert linears, half precision).
+it.each([
+  ['llama-q4', 0],
+  ['gemma3_text-q4-g64', 0],
+  ['qwen3-mixed', 1], // its 6-bit down_proj
+  ['qwen3_moe-q4', 1],
+])('auto on %s: kernels, float32 copies only for weights the kernels do not take', async (name, copies) => {
+  using model = await loadModel(modelDir(name), { tokenizer: false });
+  expect(model.compute.mode).toBe('kernels');
+  expect(model.compute.extraBytes > 0).toBe(copies > 0);
+  expect(model.compute.weights > 0).toBe(copies > 0);
+});
+
+it('auto gives half-precision models float32 copies', async () => {
+  using model = await loadModel(modelDir('llama-bf16'), { tokenizer: false });
+  expect(model.compute.mode).toBe('float32');
+  expect(model.compute.extraBytes).toBeGreaterThan(0);
 });
 
 it('auto keeps float32 models native', async () => {
