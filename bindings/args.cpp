@@ -157,6 +157,10 @@ ModelConfig to_model_config(const Napi::Object& o) {
   c.rope_local_base_freq = static_cast<float>(get_number(o, "rope_local_base_freq", 10000.0));
   c.sliding_window = get_int(o, "sliding_window", 0);
   c.sliding_window_pattern = get_int(o, "sliding_window_pattern", 0);
+  c.embedding_multiplier = static_cast<float>(get_number(o, "embedding_multiplier", 1.0));
+  c.attention_multiplier = static_cast<float>(get_number(o, "attention_multiplier", 0.0));
+  c.residual_multiplier = static_cast<float>(get_number(o, "residual_multiplier", 1.0));
+  c.logits_scaling = static_cast<float>(get_number(o, "logits_scaling", 1.0));
   c.tie_word_embeddings = get_bool(o, "tie_word_embeddings", false);
   c.attention_bias = get_bool(o, "attention_bias", false);
   c.mlp_bias = get_bool(o, "mlp_bias", false);

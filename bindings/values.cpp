@@ -63,6 +63,12 @@ Napi::Object config_to_js(Napi::Env env, const ModelConfig& c) {
     o.Set("sliding_window", c.sliding_window);
     o.Set("sliding_window_pattern", c.sliding_window_pattern);
   }
+  if (c.model_type == "granite") {
+    o.Set("embedding_multiplier", c.embedding_multiplier);
+    o.Set("attention_multiplier", c.attention_multiplier);
+    o.Set("residual_multiplier", c.residual_multiplier);
+    o.Set("logits_scaling", c.logits_scaling);
+  }
   if (c.model_type == "qwen3_moe") {
     o.Set("num_experts", c.num_experts);
     o.Set("num_experts_per_tok", c.num_experts_per_tok);

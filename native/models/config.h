@@ -58,6 +58,11 @@ struct ModelConfig {
   float rope_local_base_freq = 10000.0f;
   int sliding_window = 0;
   int sliding_window_pattern = 0;
+  // granite
+  float embedding_multiplier = 1.0f;  // embeddings times this
+  float attention_multiplier = 0.0f;  // attention scale (0: head_dim^-0.5)
+  float residual_multiplier = 1.0f;   // each block's attention and MLP output times this
+  float logits_scaling = 1.0f;        // logits divided by this
   bool tie_word_embeddings = false;
   bool attention_bias = false;
   bool mlp_bias = false;

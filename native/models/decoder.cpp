@@ -76,14 +76,18 @@ ModelConfig normalize_config(const ModelConfig& in) {
 mx::array DecoderBlock::operator()(const mx::array& x, const std::optional<mx::array>& mask,
                                    LayerCache* cache,
                                    const std::optional<mx::array>& row_offsets) const {
+  // A branch's output as the residual add takes it: times residual_scale in its dtype (granite).
+  auto scaled = [&](const mx::array& r) {
+    return residual_scale ? mx::multiply(r, mx::array(*residual_scale, r.dtype())) : r;
+  };
   auto attn = self_attn(input_layernorm(x), mask, cache, row_offsets);
   auto ffn = [&](const mx::array& v) { return mlp ? (*mlp)(v) : (*moe)(v); };
   if (pre_feedforward_layernorm) {
-    auto h = mx::add(x, post_attention_layernorm(attn));
-    return mx::add(h, (*post_feedforward_layernorm)(ffn((*pre_feedforward_layernorm)(h))));
+    auto h = mx::add(x, scaled(post_attention_layernorm(attn)));
+    return mx::add(h, scaled((*post_feedforward_layernorm)(ffn((*pre_feedforward_layernorm)(h)))));
   }
-  auto h = mx::add(x, attn);
-  return mx::add(h, ffn(post_attention_layernorm(h)));
+  auto h = mx::add(x, scaled(attn));
+  return mx::add(h, scaled(ffn(post_attention_layernorm(h))));
 }
 
 void DecoderBlock::collect(Weights& out) const {
@@ -102,6 +106,9 @@ DecoderModel::DecoderModel(const ModelConfig& config, nn::WeightTaker& w, const 
     : config_(config) {
   if (arch.tie_from_weights) config_.tie_word_embeddings = !w.has("lm_head.weight");
   if (arch.embed_scale) embed_scale_ = arch.embed_scale(config_);
+  if (arch.logits_divisor) logits_divisor_ = arch.logits_divisor(config_);
+  std::optional<float> residual_scale;
+  if (arch.residual_scale) residual_scale = arch.residual_scale(config_);
   const auto& c = config_;
   std::string model = "model_type " + c.model_type;
   drop_unused(w, c);
@@ -121,6 +128,7 @@ DecoderModel::DecoderModel(const ModelConfig& config, nn::WeightTaker& w, const 
     b.input_layernorm = source.norm("input_layernorm");
     b.post_attention_layernorm = source.norm("post_attention_layernorm");
     arch.load_block(b, source);
+    b.residual_scale = residual_scale;
     layers_.push_back(std::move(b));
   }
   norm_ =
@@ -154,13 +162,14 @@ mx::array DecoderModel::hidden_states(const mx::array& tokens, KVCache* cache,
 mx::array DecoderModel::embed(const mx::array& tokens) const {
   auto h = embed_tokens_(tokens);
   if (!embed_scale_) return h;
-  // mlx-lm rounds the factor to bfloat16 first (gemma3_text.py).
-  auto scale = mx::astype(mx::array(*embed_scale_, mx::bfloat16), h.dtype());
-  return mx::multiply(h, scale);
+  return mx::multiply(h, mx::array(*embed_scale_, h.dtype()));
 }
 
 mx::array DecoderModel::lm_head(const mx::array& hidden) const {
-  return lm_head_ ? (*lm_head_)(hidden) : embed_tokens_.as_linear(hidden);
+  auto logits = lm_head_ ? (*lm_head_)(hidden) : embed_tokens_.as_linear(hidden);
+  if (!logits_divisor_) return logits;
+  // A division, as mlx-lm's granite.py (a product by the reciprocal can round differently).
+  return mx::divide(logits, mx::array(*logits_divisor_, logits.dtype()));
 }
 
 mx::array DecoderModel::forward(const mx::array& tokens, KVCache* cache,

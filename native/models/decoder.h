@@ -27,6 +27,8 @@ struct DecoderBlock {
   nn::Attention self_attn;
   std::optional<nn::Mlp> mlp;
   std::optional<nn::SparseMoe> moe;
+  // Attention and MLP outputs times this before their residual add (granite); none: as they are.
+  std::optional<float> residual_scale;
 
   mx::array operator()(const mx::array& x, const std::optional<mx::array>& mask, LayerCache* cache,
                        const std::optional<mx::array>& row_offsets) const;
@@ -56,7 +58,7 @@ class DecoderModel : public Model {
                           const std::optional<mx::array>& mask,
                           const std::optional<mx::array>& row_offsets = std::nullopt);
   mx::array lm_head(const mx::array& hidden) const;
-  // The token embeddings [B, L, hidden] as the first block takes them (scaled for gemma3).
+  // The token embeddings [B, L, hidden] as the first block takes them (scaled for gemma3, granite).
   mx::array embed(const mx::array& tokens) const;
 
   // Every linear layer, by its module path (for LoRA, training and fusing).
@@ -73,6 +75,7 @@ class DecoderModel : public Model {
   nn::RMSNorm norm_;
   std::optional<nn::Linear> lm_head_;
   std::optional<float> embed_scale_;
+  std::optional<float> logits_divisor_;  // lm_head() divides by it (granite)
 };
 
 // The decoder behind a Model (all supported model types are one), or nullptr.

@@ -50,9 +50,10 @@ void load_block(DecoderBlock& b, const BlockSource& s) {
   b.post_feedforward_layernorm = s.norm("post_feedforward_layernorm");
 }
 
-// sqrt(hidden_size), which mlx-lm rounds to bfloat16 (DecoderModel::embed does).
+// sqrt(hidden_size) rounded to bfloat16, as mlx-lm's gemma3_text.py rounds it.
 float embed_scale(const ModelConfig& c) {
-  return static_cast<float>(std::sqrt(static_cast<double>(c.hidden_size)));
+  auto exact = static_cast<float>(std::sqrt(static_cast<double>(c.hidden_size)));
+  return static_cast<float>(mx::bfloat16_t(exact));
 }
 
 }  // namespace

@@ -62,10 +62,7 @@ void load_block(DecoderBlock& b, const BlockSource& s) {
 
 // The router keeps 8 bits, group 64, whatever the rest gets (mlx-lm quant_predicate).
 QuantSpec quant_spec(const std::string& path, const QuantSpec& spec) {
-  const std::string router = ".mlp.gate";
-  bool is_router = path.size() >= router.size() &&
-                   path.compare(path.size() - router.size(), router.size(), router) == 0;
-  return is_router ? QuantSpec{64, 8, "affine"} : spec;
+  return path_ends_with(path, ".mlp.gate") ? QuantSpec{64, 8, "affine"} : spec;
 }
 
 }  // namespace

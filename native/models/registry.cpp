@@ -11,12 +11,13 @@ extern const Architecture kQwen2;
 extern const Architecture kMistral;
 extern const Architecture kPhi3;
 extern const Architecture kGemma3Text;
+extern const Architecture kGranite;
 
 namespace {
 
 // Every architecture, in the order error messages list them.
-const Architecture* const kArchitectures[] = {&kLlama,   &kQwen3, &kQwen3Moe,  &kQwen2,
-                                              &kMistral, &kPhi3,  &kGemma3Text};
+const Architecture* const kArchitectures[] = {&kLlama,   &kQwen3, &kQwen3Moe,   &kQwen2,
+                                              &kMistral, &kPhi3,  &kGemma3Text, &kGranite};
 
 }  // namespace
 
@@ -52,6 +53,11 @@ nn::Mlp BlockSource::mlp(bool bias, bool fused, nn::Activation activation) const
 nn::RMSNorm BlockSource::norm(const std::string& name) const {
   return nn::RMSNorm::load(weights, prefix + "." + name, config.hidden_size, config.rms_norm_eps,
                            why, norm_offset);
+}
+
+bool path_ends_with(const std::string& path, const std::string& suffix) {
+  return path.size() >= suffix.size() &&
+         path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 const Architecture* find_architecture(const std::string& model_type) {

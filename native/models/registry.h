@@ -47,12 +47,21 @@ struct Architecture {
   QuantSpec (*quant_spec)(const std::string& path, const QuantSpec& spec) = nullptr;
   // Every RMSNorm scales by norm_offset + weight (gemma3: 1).
   float norm_offset = 0.0f;
-  // The factor the embeddings are multiplied by (nullptr: none; gemma3: sqrt(hidden_size)).
+  // The factor the embeddings are multiplied by, in their dtype (nullptr: none; gemma3:
+  // sqrt(hidden_size) rounded to bfloat16; granite: embedding_multiplier).
   float (*embed_scale)(const ModelConfig& config) = nullptr;
   // Tied embeddings exactly when the checkpoint has no lm_head.weight (gemma3), whatever the
   // config says.
   bool tie_from_weights = false;
+  // The factor each block's attention and MLP outputs are multiplied by before their residual
+  // add (nullptr: none; granite: residual_multiplier).
+  float (*residual_scale)(const ModelConfig& config) = nullptr;
+  // The number the logits are divided by (nullptr: none; granite: logits_scaling).
+  float (*logits_divisor)(const ModelConfig& config) = nullptr;
 };
+
+// Whether a module path ends with `suffix` (how quant_spec functions pick their layers).
+bool path_ends_with(const std::string& path, const std::string& suffix);
 
 // The architecture of a model_type; throws Error(E_CONFIG) listing the supported ones.
 const Architecture& architecture(const std::string& model_type);

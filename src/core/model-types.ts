@@ -1,5 +1,5 @@
 /** The model description the native addon consumes (field names as in config.json); model/config.ts builds it. */
-export const SUPPORTED_MODEL_TYPES = ['llama', 'qwen3', 'qwen3_moe', 'qwen2', 'mistral', 'phi3', 'gemma3_text'] as const;
+export const SUPPORTED_MODEL_TYPES = ['llama', 'qwen3', 'qwen3_moe', 'qwen2', 'mistral', 'phi3', 'gemma3_text', 'granite'] as const;
 export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
 
 export interface QuantSpec {
@@ -36,6 +36,10 @@ export interface ModelConfig {
   rope_local_base_freq?: number;
   sliding_window?: number;
   sliding_window_pattern?: number;
+  embedding_multiplier?: number;
+  attention_multiplier?: number;
+  residual_multiplier?: number;
+  logits_scaling?: number;
   tie_word_embeddings: boolean;
   attention_bias?: boolean;
   mlp_bias?: boolean;

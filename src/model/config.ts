@@ -34,6 +34,14 @@ class Reader {
     return v;
   }
 
+  positive(key: string): number {
+    const v = this.raw[key];
+    if (v === undefined || v === null) this.bad(key, 'is missing');
+    if (typeof v !== 'number' || !Number.isFinite(v)) this.bad(key, `must be a number, got ${JSON.stringify(v)}`);
+    if (!(v > 0)) this.bad(key, `must be positive, got ${v}`);
+    return v;
+  }
+
   num(key: string, fallback: number): number {
     const v = this.raw[key];
     if (v === undefined || v === null) return fallback;
@@ -103,7 +111,7 @@ function parseRopeScaling(file: string, v: unknown): RopeScaling | undefined {
 /**
  * What mlx-lm's ModelArgs of each type assume for keys config.json leaves out: tied embeddings
  * (llama and mistral, which mlx-lm loads as llama, and qwen2 default to tied; qwen3 configs always
- * state it, HF's default is untied; phi3 is untied), rope_theta, and whether head_dim is derived
+ * state it, HF's default is untied; phi3 is untied; granite is tied), rope_theta, and whether head_dim is derived
  * regardless.
  */
 const TYPE_DEFAULTS: Record<ModelType, { tied: boolean; ropeTheta: number; derivedHeadDim?: boolean }> = {
@@ -115,7 +123,16 @@ const TYPE_DEFAULTS: Record<ModelType, { tied: boolean; ropeTheta: number; deriv
   phi3: { tied: false, ropeTheta: 10000, derivedHeadDim: true },
   // Tied exactly when the weights have no lm_head (decided at load, as mlx-lm's sanitize does).
   gemma3_text: { tied: true, ropeTheta: 1000000 },
+  granite: { tied: true, ropeTheta: 10000, derivedHeadDim: true },
 };
+
+/** granite's four multipliers: mlx-lm's ModelArgs has no default for them, so each is required. */
+function readGranite(r: Reader, config: ModelConfig): void {
+  config.embedding_multiplier = r.positive('embedding_multiplier');
+  config.attention_multiplier = r.positive('attention_multiplier');
+  config.residual_multiplier = r.positive('residual_multiplier');
+  config.logits_scaling = r.positive('logits_scaling');
+}
 
 /** gemma3_text's own keys, with mlx-lm's ModelArgs defaults. */
 function readGemma3(r: Reader, config: ModelConfig): void {
@@ -146,7 +163,7 @@ export function parseModelConfig(raw: Json, file: string): ModelConfig {
     intermediate_size: r.int('intermediate_size'),
     num_attention_heads: heads,
     num_key_value_heads: r.int('num_key_value_heads', { fallback: heads }),
-    // mlx-lm's qwen2 and phi3 derive head_dim from hidden_size whatever config.json says.
+    // mlx-lm's qwen2, phi3 and granite derive head_dim from hidden_size whatever config.json says.
     head_dim: defaults.derivedHeadDim ? Math.floor(hidden / heads) : r.int('head_dim', { fallback: Math.floor(hidden / heads) }),
     vocab_size: r.int('vocab_size'),
     max_position_embeddings: r.int('max_position_embeddings', { fallback: 0, min: 0 }),
@@ -168,6 +185,7 @@ export function parseModelConfig(raw: Json, file: string): ModelConfig {
     config.partial_rotary_factor = factor;
   }
   if (type === 'gemma3_text') readGemma3(r, config);
+  if (type === 'granite') readGranite(r, config);
   if (type === 'qwen3_moe') {
     config.num_experts = r.int('num_experts');
     config.num_experts_per_tok = r.int('num_experts_per_tok');

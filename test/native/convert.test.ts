@@ -78,9 +78,9 @@ const config = (dir: string) => JSON.parse(readFileSync(join(dir, 'config.json')
 
 describe('convert: safetensors folders', () => {
   // mlx-lm made the *-q4 fixtures from the *-f32 weights: llama, mistral, gemma3_text and qwen3_moe
-  // with group size 32, qwen3, qwen2 and phi3 with 64 (the default), and each architecture's
-  // *-q4-g32 / *-q4-g64 at the other group size; qwen3_moe's router at 8 bits / group 64 by its
-  // quant_predicate.
+  // with group size 32, qwen3, qwen2, phi3 and granite with 64 (the default), and each architecture's
+  // *-q4-g32 / *-q4-g64 at the other group size; qwen3_moe's router, and granite's o_proj,
+  // down_proj and lm_head, at 8 bits / group 64 by their quant_predicate.
   it.each([
     ['llama', 'llama-q4', 32],
     ['llama', 'llama-q4-g64', 64],
@@ -96,6 +96,8 @@ describe('convert: safetensors folders', () => {
     ['phi3', 'phi3-q4-g32', 32],
     ['gemma3_text', 'gemma3_text-q4', 32],
     ['gemma3_text', 'gemma3_text-q4-g64', 64],
+    ['granite', 'granite-q4', 64],
+    ['granite', 'granite-q4-g32', 32],
   ] as const)('%s float32 -> 4 bits is what mlx_lm.convert -q writes (%s, group %i)', async (arch, name, groupSize) => {
     const out = join(tmp, name);
     const r = await convert({ input: modelDir(`${arch}-f32`), out, quantize: true, groupSize: groupSize === 64 ? undefined : groupSize });

@@ -220,7 +220,7 @@ describe('every architecture', () => {
   // Token-level turns (the fixtures have no tokenizer): the cache extended in place, as a session
   // does, must give the tokens of a fresh generation each time; gemma3's 6-position sliding window
   // is crossed by the cached and the new positions.
-  it.each(['llama-f32', 'qwen3-f32', 'qwen3_moe-f32', 'qwen2-f32', 'mistral-f32', 'phi3-f32', 'gemma3_text-f32', 'llama-q4', 'gemma3_text-q4'])('%s', async (name) => {
+  it.each(['llama-f32', 'qwen3-f32', 'qwen3_moe-f32', 'qwen2-f32', 'mistral-f32', 'phi3-f32', 'gemma3_text-f32', 'granite-f32', 'llama-q4', 'gemma3_text-q4'])('%s', async (name) => {
     using model = await loadModel(modelDir(name), { tokenizer: false });
     using cache = await model.cachePrefix({ tokens: [1, 2, 3, 4, 5, 6, 7, 8, 9] });
     let prompt = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];

@@ -22,7 +22,7 @@ import { expectBreaks, expectClose } from '../helpers/close.js';
 import { FIXTURES, modelDir } from '../helpers/paths.js';
 
 const LORA = join(FIXTURES, 'lora');
-const MODELS = ['llama-f32', 'llama-q4', 'qwen3-f32', 'qwen3-q4', 'qwen3_moe-f32', 'qwen3_moe-q4', 'qwen2-f32', 'qwen2-q4', 'mistral-f32', 'mistral-q4', 'phi3-f32', 'phi3-q4', 'gemma3_text-f32', 'gemma3_text-q4'];
+const MODELS = ['llama-f32', 'llama-q4', 'qwen3-f32', 'qwen3-q4', 'qwen3_moe-f32', 'qwen3_moe-q4', 'qwen2-f32', 'qwen2-q4', 'mistral-f32', 'mistral-q4', 'phi3-f32', 'phi3-q4', 'gemma3_text-f32', 'gemma3_text-q4', 'granite-f32', 'granite-q4'];
 
 interface RunSpec {
   optimizer: 'adam' | 'adamw' | 'sgd';

@@ -22,6 +22,7 @@ const Q4_OTHER_GROUP = [
   'mistral-q4-g64',
   'phi3-q4-g32',
   'gemma3_text-q4-g64',
+  'granite-q4-g32',
 ];
 const CASES: [string, number][] = [
   ['llama-f32', F32],
@@ -41,6 +42,10 @@ const CASES: [string, number][] = [
   ['phi3-q4', Q4],
   ['gemma3_text-f32', F32],
   ['gemma3_text-q4', Q4],
+  // granite's four multipliers are none of them 1 in its fixture (embeddings x4, attention scale
+  // 1/16, branches x0.5, logits / 2): a decoder that ignored any one of them fails the logits row.
+  ['granite-f32', F32],
+  ['granite-q4', Q4],
   // Each architecture's 4-bit model at its other group size (the *-q4 above are at 32 or 64).
   ...Q4_OTHER_GROUP.map((name): [string, number] => [name, Q4]),
 ];
@@ -109,6 +114,7 @@ describe.each([
   ['mistral-q4', F32_COMPUTE_Q4],
   ['phi3-q4', F32_COMPUTE_Q4],
   ['gemma3_text-q4', F32_COMPUTE_Q4],
+  ['granite-q4', F32_COMPUTE_Q4],
   ...Q4_OTHER_GROUP.map((name): [string, number] => [name, F32_COMPUTE_Q4]),
 ] as [string, number][])('%s: compute float32 matches native', (name, tol) => {
   it(`logits within ${tol} of their scale, same greedy tokens`, async () => {

@@ -37,6 +37,18 @@ describe('parseModelConfig per model_type', () => {
     expect(() => parseModelConfig({ ...BASE, model_type: 'gemma3_text', sliding_window: 0 }, '/m/config.json')).toThrow('/m/config.json: "sliding_window" must be >= 1, got 0');
   });
 
+  it('granite: tied by default, head_dim derived, the four multipliers required and positive, each error naming its key', () => {
+    const MULT = { embedding_multiplier: 12, attention_multiplier: 0.015625, residual_multiplier: 0.22, logits_scaling: 8 };
+    const c = parseModelConfig({ ...BASE, ...MULT, model_type: 'granite', head_dim: 32 }, 'config.json');
+    expect(c).toMatchObject({ model_type: 'granite', tie_word_embeddings: true, head_dim: 16, ...MULT });
+    for (const key of Object.keys(MULT)) {
+      const { [key as keyof typeof MULT]: _, ...without } = MULT;
+      expect(() => parseModelConfig({ ...BASE, ...without, model_type: 'granite' }, '/m/config.json')).toThrow(`/m/config.json: "${key}" is missing`);
+      expect(() => parseModelConfig({ ...BASE, ...MULT, [key]: 0, model_type: 'granite' }, '/m/config.json')).toThrow(`/m/config.json: "${key}" must be positive, got 0`);
+      expect(() => parseModelConfig({ ...BASE, ...MULT, [key]: '2', model_type: 'granite' }, '/m/config.json')).toThrow(`/m/config.json: "${key}" must be a number, got "2"`);
+    }
+  });
+
   it('qwen3 keeps its untied default', () => {
     expect(parseModelConfig({ ...BASE, model_type: 'qwen3' }, 'config.json').tie_word_embeddings).toBe(false);
   });
@@ -50,7 +62,7 @@ describe('parseModelConfig per model_type', () => {
     }
     expect(caught).toBeInstanceOf(MlxLabError);
     expect((caught as MlxLabError).message).toBe(`/m/config.json: model_type "gpt_neox" is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`);
-    for (const t of ['llama', 'qwen3', 'qwen3_moe', 'qwen2', 'mistral', 'phi3', 'gemma3_text']) expect(SUPPORTED_MODEL_TYPES).toContain(t);
+    for (const t of ['llama', 'qwen3', 'qwen3_moe', 'qwen2', 'mistral', 'phi3', 'gemma3_text', 'granite']) expect(SUPPORTED_MODEL_TYPES).toContain(t);
   });
 
   it('a missing key is named with its file', () => {
