@@ -39,6 +39,13 @@ const CASES: [string, number][] = [
   ['mistral-q4', Q4],
   ['phi3-f32', F32],
   ['phi3-q4', Q4],
+  // phi3 with rope_scaling "longrope": original_max_position_embeddings 8, so the 10 input ids, the
+  // 8 + 32 greedy positions and the batch tests' 40-token prefix all go past it. mlx-lm rotates
+  // with long_factor at every length (short_factor is read, never used) and scales the rotated dims
+  // by sqrt(1 + ln(512/8) / ln 8). Mutations checked once by hand (native/nn/rope.cpp): rotating
+  // with short_factor instead fails the logits row (1.4e-1 against the 5e-6 bound) and the greedy
+  // tokens; leaving out the sqrt(3) factor fails them too (4.0e-1).
+  ['phi3-longrope-f32', F32],
   ['gemma3_text-f32', F32],
   ['gemma3_text-q4', Q4],
   // Each architecture's 4-bit model at its other group size (the *-q4 above are at 32 or 64).
