@@ -48,6 +48,26 @@ describe('longrope', () => {
     expect(Array.from((await b.logits([row])).data)).toEqual(Array.from((await a.logits([row])).data));
   });
 
+  it("a config without max_position_embeddings takes mlx-lm's phi3 default, 131072", async () => {
+    const { max_position_embeddings: _, ...noMax } = RAW;
+    const folder = (name: string, raw: Record<string, unknown>) => {
+      const dir = join(tmp, name);
+      cpSync(DIR, dir, { recursive: true });
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(raw));
+      return dir;
+    };
+    const ids = readSafetensors(join(DIR, 'expected.safetensors')).input_ids;
+    const row = Array.from(ids.data.subarray(0, ids.shape[1]));
+    const logits = async (dir: string) => {
+      using m = await loadModel(dir, { tokenizer: false, compute: 'native' });
+      return Array.from((await m.logits([row])).data);
+    };
+    const missing = await logits(folder('no-max', noMax));
+    // The same as 131072 stated (attention factor sqrt(1 + ln(16384) / ln 8)), not as the fixture's 512.
+    expect(missing).toEqual(await logits(folder('max-131072', { ...RAW, max_position_embeddings: 131072 })));
+    expect(missing).not.toEqual(await logits(DIR));
+  });
+
   it('the native layer names a factor list of the wrong length, a bad factor and a bad original_max', async () => {
     let e = await nativeError(withScaling({ long_factor: [1, 2, 3] }));
     expect(e.code).toBe('E_CONFIG');
