@@ -46,6 +46,7 @@ const CASES: [string, number][] = [
   // with short_factor instead fails the logits row (1.4e-1 against the 5e-6 bound) and the greedy
   // tokens; leaving out the sqrt(3) factor fails them too (4.0e-1).
   ['phi3-longrope-f32', F32],
+  ['phi3-longrope-q4', Q4], // the same weights, 4 bits, group 32
   ['gemma3_text-f32', F32],
   ['gemma3_text-q4', Q4],
   // Each architecture's 4-bit model at its other group size (the *-q4 above are at 32 or 64).
@@ -115,6 +116,7 @@ describe.each([
   ['qwen2-q4', F32_COMPUTE_Q4],
   ['mistral-q4', F32_COMPUTE_Q4],
   ['phi3-q4', F32_COMPUTE_Q4],
+  ['phi3-longrope-q4', F32_COMPUTE_Q4],
   ['gemma3_text-q4', F32_COMPUTE_Q4],
   ...Q4_OTHER_GROUP.map((name): [string, number] => [name, F32_COMPUTE_Q4]),
 ] as [string, number][])('%s: compute float32 matches native', (name, tol) => {
