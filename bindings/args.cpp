@@ -135,6 +135,23 @@ std::vector<int> int_list(const Napi::Object& obj, const char* key) {
   }
   return out;
 }
+
+// An optional list of numbers (longrope's factor lists; native code checks them); absent: empty.
+std::vector<float> float_list(const Napi::Object& obj, const char* key, const std::string& where) {
+  std::vector<float> out;
+  Napi::Value v = obj.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return out;
+  if (!v.IsArray()) bad_argument(obj.Env(), where + " must be an array of numbers");
+  auto a = v.As<Napi::Array>();
+  for (uint32_t k = 0; k < a.Length(); ++k) {
+    Napi::Value x = a.Get(k);
+    if (!x.IsNumber()) {
+      bad_argument(obj.Env(), where + "[" + std::to_string(k) + "] must be a number");
+    }
+    out.push_back(static_cast<float>(x.As<Napi::Number>().DoubleValue()));
+  }
+  return out;
+}
 }  // namespace
 
 ModelConfig to_model_config(const Napi::Object& o) {
@@ -179,6 +196,8 @@ ModelConfig to_model_config(const Napi::Object& o) {
     c.rope_scaling.high_freq_factor = static_cast<float>(get_number(r, "high_freq_factor", 4.0));
     c.rope_scaling.original_max_position_embeddings =
         get_int(r, "original_max_position_embeddings", 8192);
+    c.rope_scaling.short_factor = float_list(r, "short_factor", "rope_scaling.short_factor");
+    c.rope_scaling.long_factor = float_list(r, "long_factor", "rope_scaling.long_factor");
   }
   Napi::Value q = o.Get("quantization");
   if (q.IsObject()) {

@@ -55,6 +55,10 @@ Napi::Object config_to_js(Napi::Env env, const ModelConfig& c) {
     r.Set("low_freq_factor", c.rope_scaling.low_freq_factor);
     r.Set("high_freq_factor", c.rope_scaling.high_freq_factor);
     r.Set("original_max_position_embeddings", c.rope_scaling.original_max_position_embeddings);
+    if (!c.rope_scaling.long_factor.empty()) {
+      r.Set("short_factor", to_js(env, c.rope_scaling.short_factor));
+      r.Set("long_factor", to_js(env, c.rope_scaling.long_factor));
+    }
     o.Set("rope_scaling", r);
   }
   if (c.model_type == "gemma3_text") {

@@ -31,11 +31,14 @@ struct QuantConfig {
 };
 
 struct RopeScaling {
-  std::string type = "default";  // default | linear | llama3
+  std::string type = "default";  // default | linear | llama3 | longrope (also spelled su)
   float factor = 1.0f;
   float low_freq_factor = 1.0f;
   float high_freq_factor = 4.0f;
   int original_max_position_embeddings = 8192;
+  // longrope: one frequency factor per rotated pair (dims / 2 each)
+  std::vector<float> short_factor;
+  std::vector<float> long_factor;
 };
 
 struct ModelConfig {

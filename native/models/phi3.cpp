@@ -1,6 +1,7 @@
 // Phi-3 (mlx-lm models/phi3.py; Phi-3 and Phi-3.5 mini, Phi-4-mini): llama's block with q/k/v
 // fused into one qkv_proj and gate/up into one gate_up_proj, no biases, head_dim = hidden_size /
-// num_attention_heads, and RoPE over the first head_dim * partial_rotary_factor dims. LoRA adapts
+// num_attention_heads, and RoPE over the first head_dim * partial_rotary_factor dims (plain,
+// linear or longrope/su as Phi-3-mini-128k and Phi-3.5-mini use it). LoRA adapts
 // the fused layers as they are (self_attn.qkv_proj, mlp.gate_up_proj), as mlx-lm does.
 #include "errors.h"
 #include "models/registry.h"
@@ -14,14 +15,21 @@ int rope_dims(const ModelConfig& c) {
   return static_cast<int>(static_cast<float>(c.head_dim) * c.partial_rotary_factor);
 }
 
-// nn.RoPE with rope_traditional, scaled by 1 / factor for linear rope_scaling.
+// mlx-lm's phi3 ModelArgs default for a config without max_position_embeddings.
+constexpr int kDefaultMaxPositions = 131072;
+
+// nn.RoPE with rope_traditional, scaled by 1 / factor for linear rope_scaling; longrope (su) as
+// mlx-lm's SuScaledRoPE, its attention factor from max_position_embeddings.
 nn::Rope make_rope(const ModelConfig& c) {
   const auto& type = c.rope_scaling.type;
-  if (type != "default" && type != "linear") {
+  if (type != "default" && type != "linear" && type != "longrope" && type != "su") {
     fail(codes::kConfig, "phi3: rope_scaling.type \"" + type +
-                             "\" is not supported (none or linear; longrope/su are not yet)");
+                             "\" is not supported (none, linear, longrope or su)");
   }
-  return nn::Rope::make(rope_dims(c), c.rope_theta, c.rope_traditional, c.rope_scaling);
+  int max_positions =
+      c.max_position_embeddings > 0 ? c.max_position_embeddings : kDefaultMaxPositions;
+  return nn::Rope::make(rope_dims(c), c.rope_theta, c.rope_traditional, c.rope_scaling,
+                        max_positions);
 }
 
 // A dense MLP, heads that split hidden_size exactly, and an even number of RoPE dims.

@@ -9,11 +9,14 @@ export interface QuantSpec {
 }
 
 export interface RopeScaling {
-  type: 'default' | 'linear' | 'llama3';
+  type: 'default' | 'linear' | 'llama3' | 'longrope';
   factor?: number;
   low_freq_factor?: number;
   high_freq_factor?: number;
   original_max_position_embeddings?: number;
+  /** longrope: one frequency factor per pair of rotated dims. */
+  short_factor?: number[];
+  long_factor?: number[];
 }
 
 /** What native code receives (field names as in config.json). */

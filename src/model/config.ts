@@ -7,9 +7,10 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { MlxLabError } from '../core/errors.js';
 import { readJsonObject } from '../core/json.js';
 import { isInside } from '../core/paths.js';
+import { parseRopeScaling, readLongrope } from './rope-scaling.js';
 
 export { SUPPORTED_MODEL_TYPES, type ModelType, type QuantSpec, type RopeScaling, type ModelConfig } from '../core/model-types.js';
-import { SUPPORTED_MODEL_TYPES, type ModelConfig, type ModelType, type QuantSpec, type RopeScaling } from '../core/model-types.js';
+import { SUPPORTED_MODEL_TYPES, type ModelConfig, type ModelType, type QuantSpec } from '../core/model-types.js';
 
 type Json = Record<string, unknown>;
 
@@ -90,24 +91,6 @@ function parseQuantization(file: string, q: unknown): ModelConfig['quantization'
   return { base, overrides };
 }
 
-function parseRopeScaling(file: string, v: unknown): RopeScaling | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'object') throw new MlxLabError('E_CONFIG', `${file}: "rope_scaling" must be an object`);
-  const o = v as Json;
-  const type = (o.rope_type ?? o.type ?? 'default') as string;
-  if (!['default', 'linear', 'llama3'].includes(type)) {
-    throw new MlxLabError('E_CONFIG', `${file}: "rope_scaling.type" "${type}" is not supported (default, linear, llama3)`);
-  }
-  const r = new Reader(file, o);
-  return {
-    type: type as RopeScaling['type'],
-    factor: r.num('factor', 1),
-    low_freq_factor: r.num('low_freq_factor', 1),
-    high_freq_factor: r.num('high_freq_factor', 4),
-    original_max_position_embeddings: r.int('original_max_position_embeddings', { fallback: 8192 }),
-  };
-}
-
 /**
  * What mlx-lm's ModelArgs of each type assume for keys config.json leaves out: tied embeddings
  * (llama and mistral, which mlx-lm loads as llama, and qwen2 default to tied; qwen3 configs always
@@ -170,7 +153,7 @@ export function parseModelConfig(raw: Json, file: string): ModelConfig {
     rms_norm_eps: r.num('rms_norm_eps', 1e-6),
     rope_theta: r.num('rope_theta', defaults.ropeTheta),
     rope_traditional: r.bool('rope_traditional', false),
-    rope_scaling: parseRopeScaling(file, raw.rope_scaling),
+    rope_scaling: parseRopeScaling(file, raw.rope_scaling, type),
     tie_word_embeddings: r.bool('tie_word_embeddings', defaults.tied),
     attention_bias: r.bool('attention_bias', false),
     mlp_bias: r.bool('mlp_bias', false),
@@ -183,6 +166,7 @@ export function parseModelConfig(raw: Json, file: string): ModelConfig {
     const factor = r.num('partial_rotary_factor', 1);
     if (!(factor > 0 && factor <= 1)) throw new MlxLabError('E_CONFIG', `${file}: "partial_rotary_factor" must be in (0, 1], got ${factor}`);
     config.partial_rotary_factor = factor;
+    if (config.rope_scaling?.type === 'longrope') readLongrope(file, raw, config);
   }
   if (type === 'gemma3_text') readGemma3(r, config);
   if (type === 'granite') readGranite(r, config);

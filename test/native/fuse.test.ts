@@ -1,7 +1,9 @@
 // Fusing adapters (src/convert/fuse.ts, native/fuse.cpp) against mlx-lm's own fuse
 // (test/fixtures/fuse, made by scripts/fixtures/make_fuse_fixtures.py from the adapters mlx-lm
-// trained in test/fixtures/lora): LoRA on llama / qwen3 / qwen3_moe (experts included), float32
-// and 4-bit bases, DoRA, full fine-tuning. Models load with compute 'native' (the stored weights,
+// trained in test/fixtures/lora): LoRA on every architecture (qwen3_moe's experts included),
+// float32 and 4-bit bases (each architecture's 4-bit base at group sizes 32 and 64: <arch>-q4 and
+// <arch>-q4-g32/-g64, re-quantized at the base's group size as mlx_lm.fuse does), DoRA, full
+// fine-tuning. Models load with compute 'native' (the stored weights,
 // as mlx-lm computes).
 //
 // Tolerances (stated; the ratios measured over the OPENBLAS_CORETYPE kernels are in the README's
@@ -22,7 +24,10 @@
 //   rms(fused − base+adapter) ≤ 2 · L_base · E_fused / E_base. These tiny random models amplify
 //   weight errors (final norm ×16): L_base is 1.5–4.2 for logits of rms 9.5–16.6.
 // - against mlx-lm's fused model (same algorithm; identical quantized weights): relative to the
-//   largest logit, for the float rounding of the fixtures' BLAS on another CPU.
+//   largest logit, for the float rounding of the fixtures' BLAS on another CPU. A fused weight on
+//   a rounding tie could round the other way and miss this bound by far (one 4-bit step moves
+//   these models' logits by ~1e-2): the fixtures avoid the one such case found
+//   (test/fixtures/fuse/README.md).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -58,7 +63,7 @@ const CASES = Object.keys(FIXTURE.cases);
 // 5 OpenBLAS kernels (scripts/kernel-spread.mjs; README, "Parity bounds"), rounded up to 1/2/5.
 const BOUND = {
   fusedVsAdapter: 2e-5, // measured ≤ 4.1e-6 (llama-q4, Prescott)
-  fusedVsMlxLm: 2e-5, // full precision and re-quantized: measured ≤ 3.7e-6 (qwen2-q4 re-quantized, Prescott)
+  fusedVsMlxLm: 2e-5, // full precision ≤ 5.5e-6 (gemma3_text-q4-g64, SkylakeX); re-quantized ≤ 4.0e-6 (phi3-longrope-q4, Haswell)
   computeF32: 5e-6, // float32 compute copies vs mlx-lm's quantized kernels: measured ≤ 4.8e-7
 };
 const MUTANT_FACTOR = 100; // a 1% scale misses fusedVsAdapter by 2500×
@@ -235,14 +240,18 @@ function quantizationError(quantized: Record<string, RawTensor>, exact: Record<s
   return sum;
 }
 
-/** L_base and E_base² of an architecture from the base fixtures (*-f32 vs *-q4, same weights). */
+/**
+ * L_base and E_base² of an architecture from the base fixtures (*-f32 vs the 4-bit base, same
+ * weights): the case's own base when it is 4-bit (*-q4, *-q4-g32, *-q4-g64), else *-q4.
+ */
 function baseQuantization(model: string): { logitsRms: number; weightError2: number } {
-  const arch = model.replace(/-(f32|q4)$/, '');
+  const arch = model.replace(/-(f32|q4(-g\d+)?)$/, '');
+  const q4 = model.endsWith('-f32') ? `${arch}-q4` : model;
   const f = readSafetensors(join(modelDir(`${arch}-f32`), 'expected.safetensors')).logits.data;
-  const q = readSafetensors(join(modelDir(`${arch}-q4`), 'expected.safetensors')).logits.data;
+  const q = readSafetensors(join(modelDir(q4), 'expected.safetensors')).logits.data;
   return {
     logitsRms: rms(f, q),
-    weightError2: quantizationError(readFolder(modelDir(`${arch}-q4`)), readFolder(modelDir(`${arch}-f32`))),
+    weightError2: quantizationError(readFolder(modelDir(q4)), readFolder(modelDir(`${arch}-f32`))),
   };
 }
 

@@ -40,6 +40,14 @@ const CASES: [string, number][] = [
   ['mistral-q4', Q4],
   ['phi3-f32', F32],
   ['phi3-q4', Q4],
+  // phi3 with rope_scaling "longrope": original_max_position_embeddings 8, so the 10 input ids, the
+  // 8 + 32 greedy positions and the batch tests' 40-token prefix all go past it. mlx-lm rotates
+  // with long_factor at every length (short_factor is read, never used) and scales the rotated dims
+  // by sqrt(1 + ln(512/8) / ln 8). Mutations checked once by hand (native/nn/rope.cpp): rotating
+  // with short_factor instead fails the logits row (1.4e-1 against the 5e-6 bound) and the greedy
+  // tokens; leaving out the sqrt(3) factor fails them too (4.0e-1).
+  ['phi3-longrope-f32', F32],
+  ['phi3-longrope-q4', Q4], // the same weights, 4 bits, group 32
   ['gemma3_text-f32', F32],
   ['gemma3_text-q4', Q4],
   // granite's four multipliers are none of them 1 in its fixture (embeddings x4, attention scale
@@ -113,6 +121,7 @@ describe.each([
   ['qwen2-q4', F32_COMPUTE_Q4],
   ['mistral-q4', F32_COMPUTE_Q4],
   ['phi3-q4', F32_COMPUTE_Q4],
+  ['phi3-longrope-q4', F32_COMPUTE_Q4],
   ['gemma3_text-q4', F32_COMPUTE_Q4],
   ['granite-q4', F32_COMPUTE_Q4],
   ...Q4_OTHER_GROUP.map((name): [string, number] => [name, F32_COMPUTE_Q4]),
