@@ -96,25 +96,31 @@ const TARGETS = {
 
   async 'gguf-tokenizer'() {
     const { tokenizerFromGgufMetadata } = await dist('model/gguf-tokenizer.js');
-    const token = fc.oneof(fc.constantFrom('a', 'b', 'ab', '<eos>', 'Ġ', 'constructor', '__proto__', 'toString', ' ', ''), fc.string({ maxLength: 4 }));
+    const token = fc.oneof(fc.constantFrom('a', 'b', 'ab', '<eos>', 'Ġ', '\u2581', '\u2581a', '<0x61>', '<0xC3>', 'constructor', '__proto__', 'toString', ' ', ''), fc.string({ maxLength: 4 }));
     // Mostly plausible values (so parsing goes deep), sometimes any JSON value.
     const usually = (good) => fc.oneof({ arbitrary: good, weight: 12 }, { arbitrary: json, weight: 1 });
     const scalar = fc.option(usually(fc.oneof(fc.integer({ min: 0, max: 7 }), fc.boolean(), fc.constant(0xffffffff), fc.double())), { nil: undefined });
-    const meta = fc.record(
-      {
-        'tokenizer.ggml.model': usually(fc.constant('gpt2')),
-        'tokenizer.ggml.pre': usually(fc.constantFrom('smollm', 'llama3', 'qwen2', 'default')),
-        'tokenizer.ggml.tokens': usually(fc.array(token, { maxLength: 8 })),
-        'tokenizer.ggml.merges': usually(fc.array(fc.constantFrom('a b', 'ab <eos>', 'Ġ a', 'constructor b'), { maxLength: 4 })),
-        'tokenizer.ggml.token_type': usually(fc.array(fc.integer({ min: 0, max: 6 }), { maxLength: 8 })),
-        'tokenizer.ggml.bos_token_id': scalar,
-        'tokenizer.ggml.eos_token_id': scalar,
-        'tokenizer.ggml.add_bos_token': scalar,
-        'tokenizer.ggml.add_space_prefix': scalar,
-        'tokenizer.chat_template': usually(fc.constant('{{ messages[0].content }}')),
-        'tokenizer.chat_templates': usually(fc.constant([])),
-      },
-      { requiredKeys: ['tokenizer.ggml.model', 'tokenizer.ggml.tokens', 'tokenizer.ggml.merges'] },
+    // Tokens with their scores and types, mostly of one length (so the lists agree).
+    const entry = fc.tuple(token, fc.oneof(fc.integer({ min: -9, max: 0 }), fc.double()), fc.integer({ min: 0, max: 6 }));
+    const meta = fc.array(entry, { maxLength: 8 }).chain((entries) =>
+      fc.record(
+        {
+          'tokenizer.ggml.model': usually(fc.constantFrom('gpt2', 'llama')),
+          'tokenizer.ggml.pre': usually(fc.constantFrom('smollm', 'llama3', 'qwen2', 'default')),
+          'tokenizer.ggml.tokens': usually(fc.constant(entries.map((e) => e[0]))),
+          'tokenizer.ggml.merges': usually(fc.array(fc.constantFrom('a b', 'ab <eos>', 'Ġ a', 'constructor b'), { maxLength: 4 })),
+          'tokenizer.ggml.scores': usually(fc.constant(entries.map((e) => e[1]))),
+          'tokenizer.ggml.token_type': usually(fc.constant(entries.map((e) => e[2]))),
+          'tokenizer.ggml.bos_token_id': scalar,
+          'tokenizer.ggml.eos_token_id': scalar,
+          'tokenizer.ggml.unknown_token_id': scalar,
+          'tokenizer.ggml.add_bos_token': scalar,
+          'tokenizer.ggml.add_space_prefix': scalar,
+          'tokenizer.chat_template': usually(fc.constant('{{ messages[0].content }}')),
+          'tokenizer.chat_templates': usually(fc.constant([])),
+        },
+        { requiredKeys: ['tokenizer.ggml.model', 'tokenizer.ggml.tokens', 'tokenizer.ggml.merges'] },
+      ),
     );
     return {
       arbitrary: fc.tuple(meta, fc.string({ maxLength: 12 })),

@@ -3,7 +3,7 @@
 # for us: the tests read the committed files and never run Python.
 #   bash scripts/make-fixtures.sh            # everything
 #   bash scripts/make-fixtures.sh tiny       # test/fixtures/models (tiny random models)
-#   bash scripts/make-fixtures.sh gguf       # test/fixtures/gguf (qwen2/qwen3 GGUFs from the tiny models)
+#   bash scripts/make-fixtures.sh gguf       # test/fixtures/gguf (qwen2/qwen3/gemma3 GGUFs from the tiny models)
 #   bash scripts/make-fixtures.sh smollm2    # test/fixtures/smollm2 (downloads the GGUF, ~1 min)
 #   bash scripts/make-fixtures.sh chat       # test/fixtures/chat + tokenizers (chat templates)
 #   bash scripts/make-fixtures.sh fuse       # test/fixtures/fuse (mlx-lm's fused logits)
@@ -25,6 +25,7 @@ if [ "$what" = all ] || [ "$what" = tiny ]; then
 fi
 if [ "$what" = all ] || [ "$what" = gguf ]; then
   "$PY" scripts/fixtures/make_gguf_fixtures.py
+  npx tsc -p tsconfig.json && node scripts/fixtures/llama_cpp_gemma3.mjs
 fi
 if [ "$what" = all ] || [ "$what" = smollm2 ]; then
   GGUF=$(gguf)

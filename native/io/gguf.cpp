@@ -8,6 +8,7 @@
 #include <iterator>
 #include <limits>
 #include <map>
+#include <sstream>
 
 #include "errors.h"
 #include "io/gguf_arch.h"
@@ -255,12 +256,59 @@ int optional_dim(const GgufModel& m, const std::string& key, int fallback) {
   return gguf_int(m, key) ? require_dim(m, key) : fallback;
 }
 
+// gemma3_text's keys, as llama.cpp's loader reads a "gemma3" file (its converter writes no
+// query_pre_attn_scalar, local RoPE base or layer pattern). A sliding window present and non-zero
+// makes all but every sliding_window_pattern-th layer local; llama.cpp has no key for the pattern
+// and uses Gemma 3's 6, which a "<k>attention.sliding_window_pattern" integer (written for the
+// test files, whose tiny model alternates) overrides. No window: every layer global (pattern 1).
+// Local layers use RoPE base "<k>rope.freq_base_swa", else llama.cpp's 10000. The attention
+// scale is head_dim^-0.5, except for Gemma 3 27B (62 blocks: hidden_size / heads), as llama.cpp.
+void gemma3_config(const GgufModel& m, const std::string& k, ModelConfig& c) {
+  const std::string window = k + "attention.sliding_window";
+  // Present and not 0 (a value that is no positive integer is refused by require_dim).
+  if (m.metadata.count(window) != 0 && gguf_int(m, window) != std::optional<int64_t>(0)) {
+    c.sliding_window = require_dim(m, window);
+    c.sliding_window_pattern = optional_dim(m, k + "attention.sliding_window_pattern", 6);
+  } else {
+    c.sliding_window = std::max(c.max_position_embeddings, 1);
+    c.sliding_window_pattern = 1;
+  }
+  c.rope_local_base_freq =
+      static_cast<float>(gguf_float(m, k + "rope.freq_base_swa").value_or(10000.0));
+  c.query_pre_attn_scalar = static_cast<float>(
+      c.num_hidden_layers == 62 ? c.hidden_size / c.num_attention_heads : c.head_dim);
+  const std::string softcap = k + "final_logit_softcapping";
+  if (auto cap = gguf_float(m, softcap); cap && *cap != 0.0) {
+    std::ostringstream value;
+    value << *cap;
+    fail(codes::kGguf, m.path + ": GGUF metadata \"" + softcap + "\" = " + value.str() +
+                           " is not supported (gemma3_text has no final logit soft-capping)");
+  }
+}
+
 // Rows grouped per head as [n_heads, a, b, ...] -> [n_heads, b, a, ...].
 mx::array swap_row_halves(const mx::array& w, int n_heads, int a, int b) {
   auto shape = w.shape();
   mx::Shape split = {n_heads, a, b};
   split.insert(split.end(), shape.begin() + 1, shape.end());
   return mx::reshape(mx::swapaxes(mx::reshape(w, split), 1, 2), shape);
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// A norm weight llama.cpp stored as shift + w, back to w in its own float type (taking 1 off a
+// value in [0.5, 2] is exact: what remains is the rounding of the converter's 1 + w). A quantized
+// norm is refused.
+mx::array unshift_norm(const mx::array& w, float shift, const std::string& path,
+                       const std::string& name) {
+  if (!mx::issubdtype(w.dtype(), mx::floating)) {
+    fail(codes::kGguf, path + ": GGUF tensor \"" + name +
+                           "\" is quantized; a norm weight must be stored as floats");
+  }
+  return mx::subtract(w, mx::array(shift, w.dtype()));
 }
 
 }  // namespace
@@ -337,6 +385,9 @@ GgufModel load_gguf_model(const std::string& path) {
       bool q = mapped->find(".self_attn.q_proj.") != std::string::npos;
       bool k = mapped->find(".self_attn.k_proj.") != std::string::npos;
       if (arch.rotary_permuted && (q || k)) a = unpermute_rotary_rows(a, q ? n_heads : n_kv);
+      if (arch.norm_shift != 0.0f && ends_with(*mapped, "norm.weight")) {
+        a = unshift_norm(a, arch.norm_shift, path, name);
+      }
       model.gguf_names.insert_or_assign(*mapped, name);
       model.weights.insert_or_assign(*mapped, a);
       all.push_back(a);
@@ -375,6 +426,7 @@ ModelConfig config_from_gguf(const GgufModel& m) {
     c.rope_scaling.factor =
         static_cast<float>(gguf_float(m, k + "rope.scaling.factor").value_or(1.0));
   }
+  if (arch.name == "gemma3") gemma3_config(m, k, c);
 
   // Vocabulary: the metadata, the embedding rows, else the token list (Qwen pads its embedding
   // past the token list; llama.cpp's converter pads the list to match).

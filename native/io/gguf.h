@@ -1,4 +1,4 @@
-// Loading GGUF files (llama, qwen2, qwen3: see io/gguf_arch.h) as mlx-lm-named weights plus
+// Loading GGUF files (llama, qwen2, qwen3, gemma3: see io/gguf_arch.h) as mlx-lm-named weights plus
 // metadata.
 #pragma once
 
@@ -52,7 +52,8 @@ struct GgufModel {
 
 // Load a GGUF file with MLX's loader (Q4_0/Q4_1/Q8_0 become affine triplets with group size
 // 32, other quantized types float16), map the names to mlx-lm's and, for llama, un-permute the
-// q/k rows llama.cpp permuted for its RoPE. Throws Error(E_MODEL_LOAD) for an unreadable file and
+// q/k rows llama.cpp permuted for its RoPE; for gemma3, take off the 1 llama.cpp added to every
+// RMSNorm weight. Throws Error(E_MODEL_LOAD) for an unreadable file and
 // Error(E_GGUF) for an unsupported architecture or unknown tensor names.
 GgufModel load_gguf_model(const std::string& path);
 

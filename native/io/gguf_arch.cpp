@@ -25,12 +25,24 @@ std::map<std::string, std::string> qwen3_blocks() {
   return names;
 }
 
+// Gemma 3 (gguf's GEMMA3 tensors): qwen3's names, but four norms per block; its ffn_norm is the
+// pre-feedforward norm, and post_attention_norm the attention output's (not llama's pre-MLP one).
+std::map<std::string, std::string> gemma3_blocks() {
+  auto names = qwen3_blocks();
+  names["post_attention_norm"] = "post_attention_layernorm";
+  names["ffn_norm"] = "pre_feedforward_layernorm";
+  names["post_ffw_norm"] = "post_feedforward_layernorm";
+  return names;
+}
+
 // qwen2's q/k/v biases are "blk.N.attn_q.bias": the suffix carries them, no extra names.
+// gemma3: the text model only (a vision tower ships in a separate mmproj file).
 const std::vector<GgufArch>& architectures() {
   static const std::vector<GgufArch> all = {
       {"llama", "llama", true, llama_blocks()},
       {"qwen2", "qwen2", false, llama_blocks()},
       {"qwen3", "qwen3", false, qwen3_blocks()},
+      {"gemma3", "gemma3_text", false, gemma3_blocks(), /*norm_shift=*/1.0f},
   };
   return all;
 }

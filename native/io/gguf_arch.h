@@ -18,12 +18,15 @@ struct GgufArch {
   bool rotary_permuted = false;
   // Block tensor names ("attn_q", "attn_q_norm", ...) -> mlx-lm module names in a layer.
   std::map<std::string, std::string> block_names;
+  // What llama.cpp's converter added to every RMSNorm weight ("...norm.weight"), taken off on
+  // import: Gemma's norms scale by 1 + w, and llama.cpp stores 1 + w for its plain RMSNorm.
+  float norm_shift = 0.0f;
 };
 
 // The architecture a GGUF file declares; Error(E_GGUF) naming the supported ones otherwise.
 const GgufArch& gguf_arch_of(const std::string& path, const std::optional<std::string>& name);
 
-// The supported architectures, comma-separated ("llama, qwen2, qwen3").
+// The supported architectures, comma-separated ("llama, qwen2, qwen3, gemma3").
 std::string gguf_supported_architectures();
 
 // "blk.3.attn_q.bias" -> "model.layers.3.self_attn.q_proj.bias" for `arch`, or nullopt.

@@ -41,6 +41,17 @@ void drop_unused(nn::WeightTaker& w, const ModelConfig& c) {
   for (auto& name : unused) w.drop(name);
 }
 
+// x + y on a sandwich block's residual stream as mlx-lm's gemma3_text (clip_residual): a float16
+// stream is summed in float32, clipped to float16's range and kept float16 (a plain add would
+// turn it float32, the norms' float32 weights having promoted y: GGUF Q8_0/Q4_0 files load with
+// float16 scales); other dtypes add as they are.
+mx::array clip_residual(const mx::array& x, const mx::array& y) {
+  if (x.dtype() != mx::float16) return mx::add(x, y);
+  const float bound = 65504.0f;  // float16's largest finite value
+  auto sum = mx::add(mx::astype(x, mx::float32), mx::astype(y, mx::float32));
+  return mx::astype(mx::clip(sum, mx::array(-bound), mx::array(bound)), mx::float16);
+}
+
 }  // namespace
 
 void require_positive(int value, const char* key) {
@@ -83,8 +94,8 @@ mx::array DecoderBlock::operator()(const mx::array& x, const std::optional<mx::a
   auto attn = self_attn(input_layernorm(x), mask, cache, row_offsets);
   auto ffn = [&](const mx::array& v) { return mlp ? (*mlp)(v) : (*moe)(v); };
   if (pre_feedforward_layernorm) {
-    auto h = mx::add(x, scaled(post_attention_layernorm(attn)));
-    return mx::add(h, scaled((*post_feedforward_layernorm)(ffn((*pre_feedforward_layernorm)(h)))));
+    auto h = clip_residual(x, scaled(post_attention_layernorm(attn)));
+    return clip_residual(h, scaled((*post_feedforward_layernorm)(ffn((*pre_feedforward_layernorm)(h)))));
   }
   auto h = mx::add(x, scaled(attn));
   return mx::add(h, scaled(ffn(post_attention_layernorm(h))));

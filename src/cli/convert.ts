@@ -8,7 +8,7 @@ import { GRACE_MS, onInterrupt } from './signals.js';
 
 export function convertCommand(): Command {
   return new Command('convert')
-    .description('convert a GGUF file (llama, qwen2, qwen3; F32/F16/Q4_0/Q4_1/Q8_0) or a safetensors model folder into an MLX model folder, optionally quantized (mlx_lm.convert)')
+    .description('convert a GGUF file (llama, qwen2, qwen3, gemma3; F32/F16/Q4_0/Q4_1/Q8_0) or a safetensors model folder into an MLX model folder, optionally quantized (mlx_lm.convert)')
     .option('--model <path>', 'the .gguf file or model folder to convert')
     .option('--hf-path <path>', 'the same as --model')
     .option('--mlx-path <path>', 'the folder to write', 'mlx_model')

@@ -1,6 +1,6 @@
 /**
  * Converting models into MLX model folders (mlx_lm.convert):
- * - a GGUF file (llama, qwen2 or qwen3 architecture; F32 / F16 / Q4_0 / Q4_1 / Q8_0 tensors) to an mlx-lm
+ * - a GGUF file (llama, qwen2, qwen3 or gemma3 architecture; F32 / F16 / Q4_0 / Q4_1 / Q8_0 tensors) to an mlx-lm
  *   folder with tokenizer.json, tokenizer_config.json (chat template) and generation_config.json
  *   built from its metadata; quantized tensors stay quantized as MLX loads them (affine, group
  *   size 32) unless `dequantize`;
@@ -44,7 +44,7 @@ const DTYPES = ['float16', 'bfloat16', 'float32'] as const;
 // ------------------------------------------------------------------ GGUF header
 
 /** The GGUF architectures (general.architecture) import takes, as native/io/gguf_arch.cpp lists them. */
-export const GGUF_ARCHITECTURES = ['llama', 'qwen2', 'qwen3'] as const;
+export const GGUF_ARCHITECTURES = ['llama', 'qwen2', 'qwen3', 'gemma3'] as const;
 
 /** The tensor types convert takes from a GGUF. */
 export const GGUF_CONVERT_TYPES = ['F32', 'F16', 'Q4_0', 'Q4_1', 'Q8_0'] as const;

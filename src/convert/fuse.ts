@@ -173,7 +173,12 @@ function float32Decimal(x: number): number {
 }
 
 /** The Hugging Face class name of each model_type a GGUF can hold. */
-const GGUF_CLASSES: Record<string, string> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM' };
+const GGUF_CLASSES: Record<string, string> = {
+  llama: 'LlamaForCausalLM',
+  qwen2: 'Qwen2ForCausalLM',
+  qwen3: 'Qwen3ForCausalLM',
+  gemma3_text: 'Gemma3ForCausalLM',
+};
 
 function ggufClass(modelType: string): string {
   const name = GGUF_CLASSES[modelType];
@@ -181,12 +186,14 @@ function ggufClass(modelType: string): string {
   return name;
 }
 
-/** config.json for a model loaded from a GGUF (llama, qwen2, qwen3): what its metadata and weights say. */
+/** config.json for a model loaded from a GGUF (llama, qwen2, qwen3, gemma3): what its metadata and weights say. */
 export function configFromGguf(config: ModelConfig, metadata: GgufMetadata): Record<string, unknown> {
+  const gemma = config.model_type === 'gemma3_text';
   const out: Record<string, unknown> = {
     architectures: [ggufClass(config.model_type)],
     model_type: config.model_type,
-    hidden_act: 'silu',
+    // Gemma 3's GELU (tanh) under transformers' key for it; the others' SiLU.
+    ...(gemma ? { hidden_activation: 'gelu_pytorch_tanh' } : { hidden_act: 'silu' }),
     hidden_size: config.hidden_size,
     num_hidden_layers: config.num_hidden_layers,
     intermediate_size: config.intermediate_size,
@@ -201,6 +208,13 @@ export function configFromGguf(config: ModelConfig, metadata: GgufMetadata): Rec
   if (config.max_position_embeddings) out.max_position_embeddings = config.max_position_embeddings;
   if (config.rope_scaling && config.rope_scaling.type !== 'default') {
     out.rope_scaling = { ...config.rope_scaling, rope_type: config.rope_scaling.type };
+  }
+  if (gemma) {
+    // What native/io/gguf.cpp derived from the metadata (and llama.cpp's defaults), as mlx-lm reads it.
+    out.query_pre_attn_scalar = config.query_pre_attn_scalar;
+    out.rope_local_base_freq = float32Decimal(config.rope_local_base_freq ?? 10000);
+    out.sliding_window = config.sliding_window;
+    out.sliding_window_pattern = config.sliding_window_pattern;
   }
   const bos = metadata['tokenizer.ggml.bos_token_id'];
   const eos = metadata['tokenizer.ggml.eos_token_id'];

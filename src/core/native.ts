@@ -436,7 +436,7 @@ export interface NativeAddon {
   fuseModel(model: NativeModel, options: NativeFuseOptions, onProgress?: (p: NativeFuseProgress) => void, control?: NativeControl): Promise<NativeSavedWeights>;
   /** The model's stored weights quantized / dequantized / cast, written as shards. */
   convertModel(model: NativeModel, options: NativeConvertOptions, onProgress?: (p: NativeFuseProgress) => void, control?: NativeControl): Promise<NativeSavedWeights>;
-  /** The metadata of a GGUF file (llama, qwen2, qwen3) (reads the file through MLX's loader). */
+  /** The metadata of a GGUF file (llama, qwen2, qwen3, gemma3) (reads the file through MLX's loader). */
   ggufMetadata(path: string): Promise<GgufMetadata>;
   /** The header of a GGUF file (v2/v3), read synchronously: E_MODEL_LOAD for a missing, non-GGUF or corrupt file, E_GGUF for content it does not take. */
   readGgufHeader(path: string): GgufHeader;

@@ -1,15 +1,25 @@
 /**
  * A Hugging Face tokenizer (tokenizer.json + tokenizer_config.json objects) from the tokenizer
  * metadata of a GGUF file, as MLX's load_gguf reports it (key → number | string | string[] |
- * number[]).
+ * number[]). The rules follow llama.cpp, the reference for GGUF files.
  *
- * Supported: `tokenizer.ggml.model = "gpt2"` (byte-level BPE) with the pre-tokenizer types below.
- * The split rules follow llama.cpp (the reference for GGUF files), which for "smollm" is: every
- * digit on its own (`\p{N}`), then the GPT-2 regex — the same as the upstream SmolLM2
- * tokenizer.json (Digits(individual_digits) + ByteLevel). transformers' own GGUF conversion has no
- * entry for "smollm" and splits with the plain GPT-2 regex, which differs on text such as "a  1";
- * our fixtures record both (test/fixtures/chat/smollm2.json).
- * Anything else fails with E_TOKENIZER naming the metadata key.
+ * Supported `tokenizer.ggml.model`s:
+ * - "gpt2" (byte-level BPE) with the pre-tokenizer types below. For "smollm" llama.cpp splits
+ *   every digit on its own (`\p{N}`), then applies the GPT-2 regex — the same as the upstream
+ *   SmolLM2 tokenizer.json (Digits(individual_digits) + ByteLevel). transformers' own GGUF
+ *   conversion has no entry for "smollm" and splits with the plain GPT-2 regex, which differs on
+ *   text such as "a  1"; our fixtures record both (test/fixtures/chat/smollm2.json).
+ * - "llama" (SentencePiece: Gemma, Llama 2, Mistral v0.1, Phi-3), tokens with their scores and
+ *   no merges. llama.cpp splits text into characters (spaces written as U+2581, one prepended
+ *   when `tokenizer.ggml.add_space_prefix`, its default) and repeatedly merges the adjacent pair
+ *   whose concatenation is the vocabulary token of highest score; characters left outside the
+ *   vocabulary become their UTF-8 byte tokens `<0xXX>`. That is a BPE whose merges are every
+ *   split of every token into two vocabulary tokens, ranked by the token's score: what we build
+ *   (see sentencePieceMerges), with byte fallback. Equal scores are ordered by token id (llama.cpp
+ *   takes the leftmost pair; SentencePiece-trained vocabularies have distinct scores).
+ * Control tokens (and SentencePiece's unknown token) become special added tokens, user-defined
+ * ones plain added tokens, matched whole in the text as llama.cpp matches them. Anything else
+ * fails with E_TOKENIZER naming the metadata key.
  */
 import { MlxLabError } from '../core/errors.js';
 import { Tokenizer, type AddedTokenJSON, type GenerationConfig, type TokenizerConfig, type TokenizerJSON } from './tokenizer.js';
@@ -24,8 +34,15 @@ export interface GgufTokenizerFiles {
 }
 
 // llama.cpp's token types (tokenizer.ggml.token_type)
+const TOKEN_UNKNOWN = 2;
 const TOKEN_CONTROL = 3;
 const TOKEN_USER_DEFINED = 4;
+
+/** SentencePiece's space. */
+const SPACE = '\u2581';
+
+/** Control tokens llama.cpp ends generation at in a SentencePiece file besides its EOS (its EOG list). */
+const SENTENCEPIECE_END_TOKENS = new Set(['<end_of_turn>', '<|end|>', '<|eot_id|>', '<|im_end|>', '<EOT>']);
 
 const _GPT2_REGEX = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 const LLAMA3_REGEX =
@@ -142,17 +159,39 @@ function splitRegex(pattern: string) {
   return { type: 'Split', pattern: { Regex: pattern }, behavior: 'Isolated', invert: false };
 }
 
-/**
- * tokenizer.json / tokenizer_config.json / generation_config.json objects from GGUF metadata.
- * @param source the GGUF path, for error messages
- */
-export function tokenizerFromGguf(meta: GgufTokenizerMetadata, source = '<gguf>'): GgufTokenizerFiles {
-  const model = meta['tokenizer.ggml.model'];
-  if (model === undefined) fail(source, 'GGUF metadata has no `tokenizer.ggml.model` (the file carries no tokenizer)');
-  if (model !== 'gpt2') {
-    const what = model === 'llama' ? ' (SentencePiece)' : model === 'bert' ? ' (WordPiece)' : '';
-    fail(source, `GGUF \`tokenizer.ggml.model\` = ${JSON.stringify(model)}${what} is not supported; supported: "gpt2" (byte-level BPE)`);
+/** The parts of tokenizer.json that depend on the tokenizer model. */
+interface ModelParts {
+  model: TokenizerJSON['model'];
+  normalizer: unknown;
+  preTokenizer: unknown;
+  decoder: unknown;
+  /** Added tokens (control, user-defined, ...). */
+  added: AddedTokenJSON[];
+  /** How the vocabulary spells a token of the list (the post-processor looks special tokens up so). */
+  keyOf: (token: string) => string;
+  /** The vocabulary: spelling → id (the first id of a spelling). */
+  vocab: Record<string, number>;
+  /** Whether the file's tokenizer adds BOS when it does not say (llama.cpp: SentencePiece does). */
+  defaultAddBos: boolean;
+  /** Ids besides EOS that end generation. */
+  endIds: number[];
+}
+
+function addedToken(id: number, content: string, special: boolean): AddedTokenJSON {
+  return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special };
+}
+
+/** The token types, checked against the token count. */
+function tokenTypes(meta: GgufTokenizerMetadata, count: number, source: string): number[] | undefined {
+  const types = numberArray(meta, 'tokenizer.ggml.token_type', source);
+  if (types && types.length !== count) {
+    fail(source, `GGUF \`tokenizer.ggml.token_type\` has ${types.length} entries for ${count} tokens`);
   }
+  return types;
+}
+
+/** Byte-level BPE (`tokenizer.ggml.model` = "gpt2"): the vocabulary in GPT-2's byte spelling, the file's merges. */
+function byteLevelParts(meta: GgufTokenizerMetadata, tokens: string[], source: string): ModelParts {
   const preName = meta['tokenizer.ggml.pre'];
   if (preName !== undefined && typeof preName !== 'string') fail(source, 'GGUF metadata `tokenizer.ggml.pre` must be a string');
   const preKey = preName ?? 'default';
@@ -160,16 +199,11 @@ export function tokenizerFromGguf(meta: GgufTokenizerMetadata, source = '<gguf>'
   if (!pre) {
     fail(source, `GGUF \`tokenizer.ggml.pre\` = ${JSON.stringify(preKey)} is not supported; supported: ${Object.keys(PRE_TOKENIZERS).join(', ')}`);
   }
-
-  const tokens = stringArray(meta, 'tokenizer.ggml.tokens', source, true);
   const merges = stringArray(meta, 'tokenizer.ggml.merges', source, true);
-  const types = numberArray(meta, 'tokenizer.ggml.token_type', source);
-  if (types && types.length !== tokens.length) {
-    fail(source, `GGUF \`tokenizer.ggml.token_type\` has ${types.length} entries for ${tokens.length} tokens`);
-  }
+  const types = tokenTypes(meta, tokens.length, source);
 
-  // The vocabulary in GPT-2's byte spelling. Tokens written with other characters (some files
-  // store raw text) are re-spelled from their UTF-8 bytes, as transformers does.
+  // Tokens written with other characters (some files store raw text) are re-spelled from their
+  // UTF-8 bytes, as transformers does.
   const alphabet = bytesToUnicode();
   const inAlphabet = new Set(alphabet);
   const spelled = (token: string) => [...token].every((c) => inAlphabet.has(c));
@@ -190,19 +224,13 @@ export function tokenizerFromGguf(meta: GgufTokenizerMetadata, source = '<gguf>'
     return [m.slice(0, space), m.slice(space + 1)];
   });
 
-  // Control tokens become special added tokens, user-defined ones plain added tokens (matched
-  // whole in text, like llama.cpp). A control token outside the byte alphabet is a mislabel.
+  // A control token outside the byte alphabet is a mislabel.
   const added: AddedTokenJSON[] = [];
-  if (types) {
-    types.forEach((type, id) => {
-      const content = tokens[id];
-      if (type === TOKEN_CONTROL && spelled(content)) {
-        added.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
-      } else if (type === TOKEN_USER_DEFINED) {
-        added.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: false });
-      }
-    });
-  }
+  types?.forEach((type, id) => {
+    const content = tokens[id];
+    if (type === TOKEN_CONTROL && spelled(content)) added.push(addedToken(id, content, true));
+    else if (type === TOKEN_USER_DEFINED) added.push(addedToken(id, content, false));
+  });
 
   const addPrefixSpace = flag(meta, 'tokenizer.ggml.add_space_prefix') ?? false;
   let preTokenizer: unknown;
@@ -220,6 +248,116 @@ export function tokenizerFromGguf(meta: GgufTokenizerMetadata, source = '<gguf>'
       preTokenizer = { type: 'Sequence', pretokenizers: [splitRegex(QWEN2_REGEX), byteLevel(false, false)] };
       break;
   }
+  return {
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: IGNORE_MERGES.has(preKey),
+      vocab,
+      merges: mergePairs,
+    },
+    normalizer: null,
+    preTokenizer,
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    added,
+    keyOf,
+    vocab,
+    defaultAddBos: false,
+    endIds: [],
+  };
+}
+
+/**
+ * The merges of llama.cpp's SentencePiece tokenizer as BPE merges: every split of a token into
+ * two vocabulary tokens, ranked by the token's score (highest first), equal scores by token id,
+ * then longer left pieces first. (llama.cpp also merges a character outside the vocabulary when
+ * the concatenation is a token; a BPE merge must name vocabulary tokens, and SentencePiece
+ * vocabularies hold every character of their pieces.)
+ */
+export function sentencePieceMerges(tokens: readonly string[], scores: readonly number[], vocab: Record<string, number>): [string, string][] {
+  const merges: { left: string; right: string; score: number; id: number }[] = [];
+  tokens.forEach((token, id) => {
+    if (vocab[token] !== id) return; // a later duplicate spelling: the first id is the token
+    const chars = Array.from(token);
+    for (let i = 1; i < chars.length; i++) {
+      const left = chars.slice(0, i).join('');
+      const right = chars.slice(i).join('');
+      if (left in vocab && right in vocab) merges.push({ left, right, score: scores[id], id });
+    }
+  });
+  merges.sort((a, b) => b.score - a.score || a.id - b.id || b.left.length - a.left.length);
+  return merges.map((m) => [m.left, m.right]);
+}
+
+/** SentencePiece (`tokenizer.ggml.model` = "llama"): tokens and scores as a byte-fallback BPE (module comment). */
+function sentencePieceParts(meta: GgufTokenizerMetadata, tokens: string[], source: string): ModelParts {
+  const scores = numberArray(meta, 'tokenizer.ggml.scores', source) ?? tokens.map(() => 0); // llama.cpp: 0 when absent
+  if (scores.length !== tokens.length) fail(source, `GGUF \`tokenizer.ggml.scores\` has ${scores.length} entries for ${tokens.length} tokens`);
+  const types = tokenTypes(meta, tokens.length, source);
+  const vocab: Record<string, number> = Object.create(null);
+  tokens.forEach((token, id) => {
+    if (!(token in vocab)) vocab[token] = id;
+  });
+  const added: AddedTokenJSON[] = [];
+  const endIds: number[] = [];
+  types?.forEach((type, id) => {
+    const content = tokens[id];
+    if (type === TOKEN_CONTROL || type === TOKEN_UNKNOWN) added.push(addedToken(id, content, true));
+    else if (type === TOKEN_USER_DEFINED) added.push(addedToken(id, content, false));
+    if (type === TOKEN_CONTROL && SENTENCEPIECE_END_TOKENS.has(content)) endIds.push(id);
+  });
+  const unkId = tokenId(meta, 'tokenizer.ggml.unknown_token_id', tokens.length, source);
+  // llama.cpp prepends a space to every piece of text (after each special token too): a normalizer,
+  // which runs on each span between added tokens. Its decoder then drops the first space.
+  const prefix = flag(meta, 'tokenizer.ggml.add_space_prefix') ?? true;
+  const replace = (from: string, to: string) => ({ type: 'Replace', pattern: { String: from }, content: to });
+  const spaces = replace(' ', SPACE);
+  return {
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: unkId !== undefined ? tokens[unkId] : null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: true,
+      byte_fallback: true,
+      ignore_merges: false,
+      vocab,
+      merges: sentencePieceMerges(tokens, scores, vocab),
+    },
+    normalizer: prefix ? { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: SPACE }, spaces] } : spaces,
+    preTokenizer: null,
+    decoder: {
+      type: 'Sequence',
+      decoders: [replace(SPACE, ' '), { type: 'ByteFallback' }, { type: 'Fuse' }, ...(prefix ? [{ type: 'Strip', content: ' ', start: 1, stop: 0 }] : [])],
+    },
+    added,
+    keyOf: (token) => token,
+    vocab,
+    defaultAddBos: true,
+    endIds,
+  };
+}
+
+/**
+ * tokenizer.json / tokenizer_config.json / generation_config.json objects from GGUF metadata.
+ * @param source the GGUF path, for error messages
+ */
+export function tokenizerFromGguf(meta: GgufTokenizerMetadata, source = '<gguf>'): GgufTokenizerFiles {
+  const kind = meta['tokenizer.ggml.model'];
+  if (kind === undefined) fail(source, 'GGUF metadata has no `tokenizer.ggml.model` (the file carries no tokenizer)');
+  if (kind !== 'gpt2' && kind !== 'llama') {
+    const what = kind === 'bert' ? ' (WordPiece)' : kind === 't5' ? ' (Unigram)' : '';
+    fail(source, `GGUF \`tokenizer.ggml.model\` = ${JSON.stringify(kind)}${what} is not supported; supported: "gpt2" (byte-level BPE), "llama" (SentencePiece)`);
+  }
+  const tokens = stringArray(meta, 'tokenizer.ggml.tokens', source, true);
+  const parts = kind === 'gpt2' ? byteLevelParts(meta, tokens, source) : sentencePieceParts(meta, tokens, source);
+  const { added, keyOf, vocab } = parts;
 
   const count = tokens.length;
   const bosId = tokenId(meta, 'tokenizer.ggml.bos_token_id', count, source);
@@ -228,7 +366,7 @@ export function tokenizerFromGguf(meta: GgufTokenizerMetadata, source = '<gguf>'
   const eomId = tokenId(meta, 'tokenizer.ggml.eom_token_id', count, source);
   const unkId = tokenId(meta, 'tokenizer.ggml.unknown_token_id', count, source);
   const padId = tokenId(meta, 'tokenizer.ggml.padding_token_id', count, source);
-  const addBos = flag(meta, 'tokenizer.ggml.add_bos_token') ?? false;
+  const addBos = flag(meta, 'tokenizer.ggml.add_bos_token') ?? parts.defaultAddBos;
   const addEos = flag(meta, 'tokenizer.ggml.add_eos_token') ?? false;
 
   // BOS/EOS added on encode (with add_special_tokens) when the file asks for it.
@@ -238,9 +376,7 @@ export function tokenizerFromGguf(meta: GgufTokenizerMetadata, source = '<gguf>'
     // The token as the vocabulary spells it (the post-processor looks it up there); when that
     // spelling belongs to an earlier token, it is added with its own id (found by scripts/fuzz.mjs).
     const content = keyOf(tokens[id]);
-    if (vocab[content] !== id && !added.some((a) => a.id === id)) {
-      added.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
-    }
+    if (vocab[content] !== id && !added.some((a) => a.id === id)) added.push(addedToken(id, content, true));
     specialTokens[content] = { id: content, ids: [id], tokens: [content] };
     return [{ SpecialToken: { id: content, type_id: typeId } }];
   };
@@ -254,22 +390,11 @@ export function tokenizerFromGguf(meta: GgufTokenizerMetadata, source = '<gguf>'
     truncation: null,
     padding: null,
     added_tokens: added,
-    normalizer: null,
-    pre_tokenizer: preTokenizer,
+    normalizer: parts.normalizer,
+    pre_tokenizer: parts.preTokenizer,
     post_processor: { type: 'TemplateProcessing', single, pair, special_tokens: specialTokens },
-    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: '',
-      end_of_word_suffix: '',
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: IGNORE_MERGES.has(preKey),
-      vocab,
-      merges: mergePairs,
-    },
+    decoder: parts.decoder,
+    model: parts.model,
   };
 
   const tokenizerConfig: TokenizerConfig = {
@@ -302,7 +427,7 @@ export function tokenizerFromGguf(meta: GgufTokenizerMetadata, source = '<gguf>'
 
   const generationConfig: GenerationConfig = {};
   if (bosId !== undefined) generationConfig.bos_token_id = bosId;
-  const eosIds = [...new Set([eosId, eotId, eomId].filter((x): x is number => x !== undefined))];
+  const eosIds = [...new Set([eosId, eotId, eomId, ...parts.endIds].filter((x): x is number => x !== undefined))];
   if (eosIds.length === 1) generationConfig.eos_token_id = eosIds[0];
   else if (eosIds.length > 1) generationConfig.eos_token_id = eosIds;
   if (padId !== undefined) generationConfig.pad_token_id = padId;

@@ -116,7 +116,7 @@ describe('bad model input', () => {
       writeFileSync(file, ggufWithArchitecture('gpt2'));
       const e = await loadError(file);
       expect(e.code).toBe('E_GGUF');
-      expect(e.message).toBe(`${file}: GGUF architecture "gpt2" is not supported (supported: llama, qwen2, qwen3)`);
+      expect(e.message).toBe(`${file}: GGUF architecture "gpt2" is not supported (supported: llama, qwen2, qwen3, gemma3)`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -204,7 +204,7 @@ describe('convert: GGUF files it refuses', () => {
   it('an unsupported architecture', async () => {
     const file = join(tmp, 'gpt2.gguf');
     writeFileSync(file, gguf([['general.architecture', 'gpt2']], []));
-    await expectRejects(convert({ input: file, out: join(tmp, 'gpt2') }), 'E_GGUF', `${file}: GGUF architecture "gpt2" is not supported (supported: llama, qwen2, qwen3)`);
+    await expectRejects(convert({ input: file, out: join(tmp, 'gpt2') }), 'E_GGUF', `${file}: GGUF architecture "gpt2" is not supported (supported: llama, qwen2, qwen3, gemma3)`);
     expect(existsSync(join(tmp, 'gpt2'))).toBe(false);
   });
 

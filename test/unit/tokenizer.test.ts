@@ -4,7 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Tokenizer, StreamDecoder, StopMatcher, type TokenizerJSON } from '../../src/model/tokenizer.js';
-import { tokenizerFromGguf, tokenizerFromGgufMetadata } from '../../src/model/gguf-tokenizer.js';
+import { sentencePieceMerges, tokenizerFromGguf, tokenizerFromGgufMetadata } from '../../src/model/gguf-tokenizer.js';
 import { MlxLabError } from '../../src/core/errors.js';
 import { readGgufMetadata } from './helpers/gguf-meta.js';
 import { expectError } from '../helpers/errors.js';
@@ -236,6 +236,95 @@ describe('GGUF qwen2 pre-tokenizer (metadata made from Qwen3 tokenizer.json)', (
   });
 });
 
+describe('GGUF SentencePiece tokenizer (tokenizer.ggml.model = "llama")', () => {
+  // The gemma3 test files' tokenizer (scripts/fixtures/make_gguf_fixtures.py): a SentencePiece BPE
+  // model in Gemma's layout; ids.json holds sentencepiece's ids (equal to transformers' on the
+  // tokenizer.model and on the GGUF), ids-llama-cpp.json llama.cpp's own on the same file, with
+  // and without add_space_prefix (scripts/fixtures/llama_cpp_gemma3.mjs).
+  const GEMMA3 = join(ROOT, 'test/fixtures/gguf');
+  type IdsRow = { text: string; ids: number[]; ids_space_prefix?: number[] };
+  const rows: IdsRow[] = JSON.parse(readFileSync(join(GEMMA3, 'gemma3-tokenizer/ids.json'), 'utf8'));
+  const llamaCpp: { llama_cpp: string; rows: Required<IdsRow>[] } = JSON.parse(readFileSync(join(GEMMA3, 'gemma3-tokenizer/ids-llama-cpp.json'), 'utf8'));
+  const meta = readGgufMetadata(join(GEMMA3, 'gemma3-f32.gguf'));
+  /** Metadata of a hand-made vocabulary: [token, score, type] (type 1 normal, 3 control, 6 byte). */
+  const vocab = (entries: [string, number, number][], extra: Record<string, unknown> = {}) => ({
+    'tokenizer.ggml.model': 'llama',
+    'tokenizer.ggml.tokens': entries.map((e) => e[0]),
+    'tokenizer.ggml.scores': entries.map((e) => e[1]),
+    'tokenizer.ggml.token_type': entries.map((e) => e[2]),
+    'tokenizer.ggml.add_bos_token': false,
+    'tokenizer.ggml.add_space_prefix': false,
+    ...extra,
+  });
+
+  it('gives sentencepiece\'s ids on the gemma3 texts and decodes them back', () => {
+    const tok = tokenizerFromGgufMetadata(meta, 'gemma3-f32.gguf');
+    expect(rows.length).toBe(10);
+    for (const r of rows) {
+      expect(tok.encode(r.text, { addSpecialTokens: false }), JSON.stringify(r.text)).toEqual(r.ids);
+      expect(tok.decode(r.ids)).toBe(r.text);
+    }
+    expect(tok.encode('Hello')[0]).toBe(2); // add_bos_token
+    expect([tok.bosId, tok.unkId, tok.padId, [...tok.eosIds].sort()]).toEqual([2, 3, 0, [1, 5]]);
+    expect(tok.isSpecial(4) && tok.isSpecial(5)).toBe(true); // <start_of_turn>, <end_of_turn>
+    expect(tok.isSpecial(7)).toBe(false); // two spaces: user-defined, matched whole but not special
+    expect(tok.decode(tok.encode('a <end_of_turn>'), { skipSpecialTokens: true })).toBe('a ');
+  });
+
+  it("gives llama.cpp's ids on the same file, with and without add_space_prefix", () => {
+    const plain = tokenizerFromGgufMetadata(meta);
+    const prefixed = tokenizerFromGgufMetadata({ ...meta, 'tokenizer.ggml.add_space_prefix': true });
+    expect(llamaCpp.rows.map((r) => r.text)).toEqual(rows.map((r) => r.text));
+    for (const r of llamaCpp.rows) {
+      expect(r.ids, JSON.stringify(r.text)).toEqual(rows.find((x) => x.text === r.text)!.ids); // llama.cpp = sentencepiece here
+      expect(plain.encode(r.text, { addSpecialTokens: false }), JSON.stringify(r.text)).toEqual(r.ids);
+      expect(prefixed.encode(r.text, { addSpecialTokens: false }), JSON.stringify(r.text)).toEqual(r.ids_space_prefix);
+    }
+    // where the prefix after a special or user-defined token shows: sentencepiece has none there
+    expect(llamaCpp.rows.filter((r) => !rows.find((x) => x.text === r.text)!.ids_space_prefix && r.ids_space_prefix.length > r.ids.length).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('merges by the score of the merged token, not by its id (llama.cpp)', () => {
+    const entries: [string, number, number][] = [['a', -10, 1], ['b', -11, 1], ['c', -12, 1], ['bc', -1, 1], ['ab', -2, 1]];
+    expect(sentencePieceMerges(entries.map((e) => e[0]), entries.map((e) => e[1]), { a: 0, b: 1, c: 2, bc: 3, ab: 4 })).toEqual([
+      ['b', 'c'],
+      ['a', 'b'],
+    ]);
+    expect(tokenizerFromGgufMetadata(vocab(entries)).encode('abc')).toEqual([0, 3]); // a + bc (score -1 beats -2)
+    const swapped = entries.map(([t, s, y]): [string, number, number] => [t, t === 'ab' ? -1 : t === 'bc' ? -2 : s, y]);
+    expect(tokenizerFromGgufMetadata(vocab(swapped)).encode('abc')).toEqual([4, 2]); // ab + c
+  });
+
+  it('byte fallback for characters outside the vocabulary, <unk> without byte tokens', () => {
+    const bytes: [string, number, number][] = Array.from({ length: 256 }, (_, b) => [`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`, 0, 6]);
+    const tok = tokenizerFromGgufMetadata(vocab([['<unk>', 0, 2], ...bytes, ['a', -1, 1]], { 'tokenizer.ggml.unknown_token_id': 0 }));
+    expect(tok.encode('aé')).toEqual([257, 1 + 0xc3, 1 + 0xa9]);
+    expect(tok.decode(tok.encode('aé'))).toBe('aé');
+    expect(tokenizerFromGgufMetadata(vocab([['<unk>', 0, 2], ['a', -1, 1]], { 'tokenizer.ggml.unknown_token_id': 0 })).encode('aéé')).toEqual([1, 0]);
+  });
+
+  it('add_space_prefix (llama.cpp\'s default): a space before the text and after each special token, dropped on decode', () => {
+    const entries: [string, number, number][] = [['<s>', 0, 3], ['\u2581', -1, 1], ['h', -2, 1], ['i', -3, 1], ['\u2581h', -4, 1], ['\u2581hi', -5, 1]];
+    const base = vocab(entries);
+    delete (base as Record<string, unknown>)['tokenizer.ggml.add_space_prefix'];
+    const tok = tokenizerFromGgufMetadata(base);
+    expect(tok.encode('hi hi')).toEqual([5, 5]);
+    expect(tok.encode('hi<s>hi')).toEqual([5, 0, 5]);
+    expect(tok.decode([5, 5])).toBe('hi hi');
+    const none = tokenizerFromGgufMetadata(vocab(entries));
+    expect(none.encode('hi hi')).toEqual([2, 3, 5]);
+    // on the gemma3 texts without special or whitespace-run tokens: sentencepiece's add_dummy_prefix
+    const prefixed = tokenizerFromGgufMetadata({ ...meta, 'tokenizer.ggml.add_space_prefix': true });
+    const plain = rows.filter((r) => r.ids_space_prefix);
+    expect(plain.length).toBe(6);
+    for (const r of plain) expect(prefixed.encode(r.text, { addSpecialTokens: false }), JSON.stringify(r.text)).toEqual(r.ids_space_prefix);
+  });
+
+  it('names a scores list of the wrong length', () => {
+    expectError(() => tokenizerFromGguf({ ...meta, 'tokenizer.ggml.scores': [0] }, 'm.gguf'), 'E_TOKENIZER', '`tokenizer.ggml.scores` has 1 entries for 384 tokens');
+  });
+});
+
 describe('tokenizer errors', () => {
   it('names a missing folder', () => {
     expectError(() => Tokenizer.fromFolder(join(tmp, 'nope')), 'E_TOKENIZER', join(tmp, 'nope'), /tokenizer\.json not found/);
@@ -262,7 +351,8 @@ describe('tokenizer errors', () => {
     expectError(() => Tokenizer.fromJSON({ model: { type: 'Nope' } }), 'E_TOKENIZER', /unsupported or invalid tokenizer\.json/);
   });
   it('names the GGUF key of an unsupported tokenizer', () => {
-    expectError(() => tokenizerFromGguf({ ...smolMeta, 'tokenizer.ggml.model': 'llama' }, 'm.gguf'), 'E_TOKENIZER', 'm.gguf', '`tokenizer.ggml.model` = "llama"', /not supported/);
+    expectError(() => tokenizerFromGguf({ ...smolMeta, 'tokenizer.ggml.model': 'bert' }, 'm.gguf'), 'E_TOKENIZER', 'm.gguf', '`tokenizer.ggml.model` = "bert" (WordPiece)', /not supported/);
+    expectError(() => tokenizerFromGguf({ ...smolMeta, 'tokenizer.ggml.model': 't5' }, 'm.gguf'), 'E_TOKENIZER', '`tokenizer.ggml.model` = "t5" (Unigram)', /not supported/);
     expectError(() => tokenizerFromGguf({ ...smolMeta, 'tokenizer.ggml.pre': 'gpt-4o' }, 'm.gguf'), 'E_TOKENIZER', '`tokenizer.ggml.pre` = "gpt-4o"');
     expectError(() => tokenizerFromGguf({ 'general.architecture': 'llama' }, 'm.gguf'), 'E_TOKENIZER', '`tokenizer.ggml.model`');
     const noMerges = { ...smolMeta };

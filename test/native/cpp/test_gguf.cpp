@@ -253,7 +253,7 @@ TEST(gguf_tiny_llama_roundtrip) {
   auto other = write_tiny_gguf((dir / "mlxlab-tiny-gpt2.gguf").string(), "gpt2");
   testing::expect_error(
       [&] { load_gguf_model(other); }, codes::kGguf,
-      "GGUF architecture \"gpt2\" is not supported (supported: llama, qwen2, qwen3)");
+      "GGUF architecture \"gpt2\" is not supported (supported: llama, qwen2, qwen3, gemma3)");
   auto cut = write_tiny_gguf((dir / "mlxlab-tiny-cut.gguf").string(), "llama", 100000);
   testing::expect_error([&] { load_gguf_model(cut); }, codes::kModelLoad, "extends past the end");
   for (auto& p : {path, other, cut}) std::filesystem::remove(p);
