@@ -95,7 +95,8 @@ mx::array DecoderBlock::operator()(const mx::array& x, const std::optional<mx::a
   auto ffn = [&](const mx::array& v) { return mlp ? (*mlp)(v) : (*moe)(v); };
   if (pre_feedforward_layernorm) {
     auto h = clip_residual(x, scaled(post_attention_layernorm(attn)));
-    return clip_residual(h, scaled((*post_feedforward_layernorm)(ffn((*pre_feedforward_layernorm)(h)))));
+    return clip_residual(
+        h, scaled((*post_feedforward_layernorm)(ffn((*pre_feedforward_layernorm)(h)))));
   }
   auto h = mx::add(x, scaled(attn));
   return mx::add(h, scaled(ffn(post_attention_layernorm(h))));
