@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "errors.h"
+#include "kernels/dequant.h"
 #include "kernels/pool.h"
 #include "kernels/qdot.h"
 #include "mlx/backend/cpu/encoder.h"
@@ -210,8 +211,7 @@ mx::array dense_qmatmul(const mx::array& x, const mx::array& w, const mx::array&
   auto dtype = mx::promote_types(x.dtype(), scales.dtype());
   // The float32 weight, made where it is used and dropped after: no copy outlives the call.
   auto dense = [=](const mx::array& wq, const mx::array& sc, const mx::array& bi) {
-    return mx::dequantize(wq, sc, bi, group_size, bits, "affine", std::nullopt, mx::float32,
-                          stream);
+    return dequantize_f32(wq, sc, bi, group_size, bits, stream);
   };
   auto forward = [=](const std::vector<mx::array>& in) -> std::vector<mx::array> {
     auto xf = mx::astype(in[0], mx::float32, stream);
@@ -233,7 +233,8 @@ mx::array qmatmul(const mx::array& x, const mx::array& w, const mx::array& scale
                   const std::optional<mx::array>& biases, int group_size, int bits,
                   const std::string& mode, mx::StreamOrDevice s) {
   if (!qmatmul_supported(x, w, scales, biases, group_size, bits, mode, s)) {
-    if (qmatmul_layout_supported(x, w, scales, biases, group_size, bits, mode, s)) {
+    if (qmatmul_layout_supported(x, w, scales, biases, group_size, bits, mode, s) && ready(w) &&
+        ready(scales) && ready(*biases)) {
       return dense_qmatmul(x, w, scales, *biases, group_size, bits, s);
     }
     return mx::quantized_matmul(x, w, scales, biases, true, group_size, bits, mode, s);

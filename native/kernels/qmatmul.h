@@ -40,7 +40,8 @@ bool qmatmul_supported(const mx::array& x, const mx::array& w, const mx::array& 
                        const std::optional<mx::array>& biases, int group_size, int bits,
                        const std::string& mode, mx::StreamOrDevice s = {});
 
-// The layout half of qmatmul_supported: any row count, weights not yet evaluated allowed.
+// The layout half of qmatmul_supported: any row count, weights not yet evaluated allowed
+// (qmatmul still takes its own paths only for evaluated, row-contiguous weights).
 bool qmatmul_layout_supported(const mx::array& x, const mx::array& w, const mx::array& scales,
                               const std::optional<mx::array>& biases, int group_size, int bits,
                               const std::string& mode, mx::StreamOrDevice s = {});

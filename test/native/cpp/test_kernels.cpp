@@ -8,6 +8,7 @@
 
 #include "errors.h"
 #include "harness.h"
+#include "kernels/dequant.h"
 #include "kernels/pool.h"
 #include "kernels/qmatmul.h"
 
@@ -218,10 +219,7 @@ TEST(kernels_qmatmul_compiled_grad) {
 
 TEST(kernels_qmatmul_falls_back) {
   auto q = quantized_weight(16, 64, 32, 4, mx::float32, 31);
-  // More rows than the kernel takes, 2 bits, a lazy (unevaluated) weight: MLX's own kernel.
-  auto many = mx::random::normal({k::kMaxRows + 1, 64}, mx::float32, mx::random::key(32));
-  CHECK(std::string(k::qmatmul(many, q.w, q.scales, q.biases, 32, 4).primitive().name()) ==
-        "QuantizedMatmul");
+  // 2 bits, a lazy (unevaluated) weight: MLX's own kernel.
   auto q2 = mx::quantize(mx::random::normal({16, 64}, mx::float32, mx::random::key(33)), 32, 2);
   mx::eval(q2);
   auto one = mx::random::normal({1, 64}, mx::float32, mx::random::key(34));
@@ -231,6 +229,65 @@ TEST(kernels_qmatmul_falls_back) {
   CHECK(std::string(k::qmatmul(one, lazy, q.scales, q.biases, 32, 4).primitive().name()) ==
         "QuantizedMatmul");
   CHECK(!k::qmatmul_supported(one, q.w, q.scales, std::nullopt, 32, 4, "affine"));
+}
+
+TEST(kernels_dequantize_f32) {
+  // Our float32 dequantization equals MLX's float32 one over fuzzed layouts (scale * q + bias,
+  // one rounding or a fused one: within 1 ulp of the value's scale); a wrong nibble order or
+  // group misses by far.
+  std::mt19937_64 rng(5);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const int groups[] = {32, 64, 128};
+  const mx::Dtype params[] = {mx::float32, mx::bfloat16, mx::float16};
+  for (int threads : {1, 3}) {
+    k::set_pool_threads(threads);
+    for (int i = 0; i < 30; ++i) {
+      const int group = groups[pick(0, 2)], bits = pick(0, 1) ? 4 : 8;
+      const int N = pick(1, 200), K = group * pick(1, 8);
+      auto q = quantized_weight(N, K, group, bits, params[pick(0, 2)], 300 + i);
+      auto ours = k::dequantize_f32(q.w, q.scales, q.biases, group, bits);
+      // MLX with float32 scales: with half-precision ones it rounds to their precision first.
+      auto ref =
+          mx::dequantize(q.w, mx::astype(q.scales, mx::float32), mx::astype(q.biases, mx::float32),
+                         group, bits, "affine", std::nullopt, mx::float32);
+      CHECK(ours.dtype() == mx::float32 && ours.shape() == ref.shape());
+      const double size = mx::max(mx::abs(ref)).item<float>();
+      const double diff = testing::max_abs_diff(ours, ref);
+      CHECK_MSG(diff <= 1.2e-7 * size, "dequantize_f32 differs by "
+                                           << diff << " (max " << size << ") N=" << N << " K=" << K
+                                           << " group=" << group << " bits=" << bits);
+    }
+  }
+  k::set_pool_threads(0);
+}
+
+TEST(kernels_qmatmul_many_rows) {
+  // Above kMaxRows: a float32 weight made for the call, an f32 matmul; gradients to x as MLX's.
+  for (auto [group, bits] : {std::pair{32, 4}, std::pair{64, 8}, std::pair{128, 4}}) {
+    auto q = quantized_weight(72, 256, group, bits, mx::bfloat16, 50 + bits);
+    auto x = mx::random::normal({k::kMaxRows + 9, 256}, mx::float32, mx::random::key(51));
+    auto r = mx::random::normal({k::kMaxRows + 9, 72}, mx::float32, mx::random::key(52));
+    CHECK(!k::qmatmul_supported(x, q.w, q.scales, q.biases, group, bits, "affine"));
+    CHECK(k::qmatmul_layout_supported(x, q.w, q.scales, q.biases, group, bits, "affine"));
+    auto ours = k::qmatmul(x, q.w, q.scales, q.biases, group, bits);
+    auto ref = mx::quantized_matmul(x, q.w, q.scales, q.biases, true, group, bits);
+    CHECK(ours.dtype() == mx::float32 && ours.shape() == ref.shape());
+    double ratio = bound_ratio(ours, ref, output_scale(x, q, group, bits), 2e-5);
+    CHECK_MSG(ratio <= 1.0, "many rows outside the bound (ratio " << ratio << ")");
+    auto loss = [&](bool mine) {
+      return [&, mine](const mx::array& xi) {
+        auto y = mine ? k::qmatmul(xi, q.w, q.scales, q.biases, group, bits)
+                      : mx::quantized_matmul(xi, q.w, q.scales, q.biases, true, group, bits);
+        return mx::sum(mx::multiply(y, r));
+      };
+    };
+    auto g_ours = mx::grad(std::function<mx::array(const mx::array&)>(loss(true)))(x);
+    auto g_ref = mx::grad(std::function<mx::array(const mx::array&)>(loss(false)))(x);
+    double diff = testing::max_abs_diff(g_ours, g_ref);
+    double size = mx::max(mx::abs(g_ref)).item<float>();
+    CHECK_MSG(diff <= 1e-5 * size,
+              "many-rows gradient differs by " << diff << " (max " << size << ")");
+  }
 }
 
 TEST(kernels_isa_choice) {
