@@ -8,7 +8,8 @@
 // generate (greedy, exactly --max-tokens tokens after a --prompt-tokens prompt, --warmup runs,
 // then --reps), and reports decode tok/s × bytes per token ÷ copy bandwidth as a fraction (the
 // goal: ≥ 60%). Bytes per token (lib/decode-bytes.mjs) follow the compute policy the model was
-// loaded with: float32 copies of quantized weights under "auto" on CPU; KV cache bytes at the
+// loaded with: the stored weights under "auto" on CPU (our kernels), float32 copies under
+// "float32"; KV cache bytes at the
 // mean position of the decode (prompt + max_tokens / 2).
 //
 // Usage: node benchmarks/bandwidth.mjs [--model DIR] [--compute auto] [--prompt-tokens 128]

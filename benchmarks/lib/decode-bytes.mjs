@@ -38,7 +38,8 @@ function matmulBytes(mod, groupSizeOf, float32) {
 
 /**
  * { weights, kv, total } bytes read per decoded token at KV position `position` (batch 1).
- * computeMode: "float32" (float32 copies of every non-f32 matmul weight) or "native".
+ * computeMode: "float32" (float32 copies of every non-f32 matmul weight), "kernels" (the stored
+ * weights, float32 activations) or "native" (the stored weights, activations in their dtype).
  */
 export function decodeBytesPerToken(dir, { computeMode, position }) {
   if (!existsSync(join(dir, 'config.json'))) throw new Error(`${dir}: no config.json`);
@@ -60,8 +61,9 @@ export function decodeBytesPerToken(dir, { computeMode, position }) {
     if (mod.scales) activationDtype = mod.scales.dtype;
     else if (mod.weight.dtype !== 'F32' && DTYPE_BYTES[mod.weight.dtype] === 2) activationDtype = mod.weight.dtype;
   }
-  // The KV cache holds activations: float32 under float32 compute, else the model's float dtype.
-  const kvElement = float32 ? 4 : DTYPE_BYTES[activationDtype];
+  // The KV cache holds activations: float32 under float32 or kernels compute (whose embedding rows
+  // come out float32), else the model's float dtype.
+  const kvElement = float32 || computeMode === 'kernels' ? 4 : DTYPE_BYTES[activationDtype];
   const headDim = config.head_dim ?? config.hidden_size / config.num_attention_heads;
   const kvHeads = config.num_key_value_heads ?? config.num_attention_heads;
   const kv = 2 * config.num_hidden_layers * kvHeads * headDim * position * kvElement;
