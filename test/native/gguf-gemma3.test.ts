@@ -35,7 +35,10 @@ const gguf = (name: string) => join(DIR, `${name}.gguf`);
 
 // Bounds on max|ours − mlx-lm| / max|mlx-lm| of the logits (test/helpers/close.ts), as for qwen.
 const F32 = 5e-6;
-const QUANT = 5e-6;
+// Q8_0/Q4_0 files load with float16 scales, so the activations are float16: where a BLAS kernel's
+// summation order turns one float16 rounding (2^-11 = 4.9e-4) the other way, the logits move by up
+// to 1.8e-4 (Q8_0 under Prescott; 0 to 2.3e-6 under SkylakeX, Haswell, Zen and Sandybridge).
+const QUANT = 1e-3;
 const DEQUANT = 5e-3;
 // The stored 1 + w taken as w must miss the F32 bound by at least this factor.
 const MUTANT_FACTOR = 100;
