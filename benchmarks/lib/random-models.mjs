@@ -12,12 +12,15 @@ const SIZES = {
   tiny: { hidden_size: 128, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 32, intermediate_size: 384, vocab_size: 2048, num_experts: 8, moe_intermediate_size: 128 },
   mid: { hidden_size: 512, num_hidden_layers: 8, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 64, intermediate_size: 1536, vocab_size: 16384, num_experts: 8, moe_intermediate_size: 384 },
   large: { hidden_size: 768, num_hidden_layers: 16, num_attention_heads: 12, num_key_value_heads: 4, head_dim: 64, intermediate_size: 2048, vocab_size: 32768 },
+  // ~1.1B (TinyLlama's shape): not in the scaling sweep (4.4 GB as float32); compute-modes.mjs --random-1b.
+  '1b': { hidden_size: 2048, num_hidden_layers: 22, num_attention_heads: 32, num_key_value_heads: 4, head_dim: 64, intermediate_size: 5632, vocab_size: 32000 },
 };
 export const ARCHITECTURES = ['llama', 'qwen3', 'qwen3_moe'];
-export const SIZE_NAMES = Object.keys(SIZES);
+/** The sizes the scaling sweep takes by default. */
+export const SIZE_NAMES = ['tiny', 'mid', 'large'];
 
-/** Which (architecture, size) pairs exist: no ~150M MoE (its experts alone would be ~0.5B). */
-export const hasSize = (arch, size) => !(arch === 'qwen3_moe' && size === 'large');
+/** Which (architecture, size) pairs exist: no ~150M MoE (its experts alone would be ~0.5B), 1b for llama only. */
+export const hasSize = (arch, size) => !(arch === 'qwen3_moe' && size === 'large') && (size !== '1b' || arch === 'llama');
 
 /** config.json of a random model, as mlx-lm reads it. */
 export function randomConfig(arch, size) {
@@ -108,7 +111,8 @@ export function ensureRandomModel(root, arch, size, log = () => {}) {
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  const rand = prng(0x5eed + ARCHITECTURES.indexOf(arch) * 97 + SIZE_NAMES.indexOf(size));
+  if (!SIZES[size] || !hasSize(arch, size)) throw new Error(`no random ${arch} model of size ${size}`);
+  const rand = prng(0x5eed + ARCHITECTURES.indexOf(arch) * 97 + Object.keys(SIZES).indexOf(size));
   const tensors = Object.entries(weightShapes(config)).map(([name, shape]) => ({ name, shape, fill: filler(name, shape, rand) }));
   writeFloat32(join(tmp, 'model.safetensors'), tensors);
   writeFileSync(join(tmp, 'config.json'), configText); // written last: its presence marks a complete folder
