@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "kernels/qmatmul.h"
 #include "models/decoder.h"
 
 namespace mlxlab {
@@ -28,8 +29,7 @@ mx::array dense_float32(const mx::array& w, const std::optional<mx::array>& scal
 
 // Whether our kernels (native/kernels) take this stored layout: affine 4/8-bit, group 32/64/128.
 bool kernel_layout(const std::optional<QuantSpec>& q, const std::optional<mx::array>& biases) {
-  if (!q || q->mode != "affine" || !biases || (q->bits != 4 && q->bits != 8)) return false;
-  return q->group_size == 32 || q->group_size == 64 || q->group_size == 128;
+  return q && kernels::layout_supported(q->group_size, q->bits, q->mode, biases.has_value());
 }
 
 // Visit every weight that takes part in a matmul or lookup, with whether our kernels take it
@@ -61,12 +61,14 @@ void set_kernels(DecoderModel& m, bool on) {
   if (!stored.empty()) mx::eval(stored);
 }
 
-// Whether any quantized linear or embedding has a layout our kernels take.
+// Whether any weight has a layout our kernels take.
 bool any_kernel_layout(DecoderModel& m) {
-  if (kernel_layout(m.embed_tokens().quant, m.embed_tokens().biases)) return true;
-  for (auto* l : m.linears())
-    if (kernel_layout(l->quant, l->biases)) return true;
-  return false;
+  bool any = false;
+  for_each_weight(
+      m, [&](const mx::array&, const std::optional<mx::array>&, const std::optional<mx::array>&,
+             const std::optional<QuantSpec>&, std::optional<mx::array>&,
+             bool kernel_site) { any = any || kernel_site; });
+  return any;
 }
 
 // Bytes of the float32 copies, leaving out the weights our kernels take when `kernels`.

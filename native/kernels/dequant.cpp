@@ -4,18 +4,17 @@
 #include <stdexcept>
 
 #include "kernels/pool.h"
-#include "kernels/qdot.h"
 #include "mlx/backend/cpu/encoder.h"
 
 namespace mlxlab::kernels {
 
-namespace {
-
-ParamType param_type_of(mx::Dtype t) {
+ParamType param_type(mx::Dtype t) {
   if (t == mx::bfloat16) return ParamType::kBFloat16;
   if (t == mx::float16) return ParamType::kFloat16;
   return ParamType::kFloat32;
 }
+
+namespace {
 
 // Rows [n0, n1) of the float32 weight: w = scale * q + bias per group, q unpacked low bits first.
 template <int Bits>
@@ -48,7 +47,7 @@ void run(const mx::array& w, const mx::array& scales, const mx::array& biases, m
   const int N = w.shape(0);
   const int K = w.shape(1) * 32 / bits;
   const auto* wq = reinterpret_cast<const uint8_t*>(w.data<uint32_t>());
-  const ParamType t = param_type_of(scales.dtype());
+  const ParamType t = param_type(scales.dtype());
   float* o = out.data<float>();
   const int parts = std::max(1, std::min(pool_threads(), N));
   pool_run(parts, [&](int p, int count) {

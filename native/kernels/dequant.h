@@ -2,12 +2,16 @@
 // weight a large quantized matmul (prefill, training batches) runs on for one call.
 #pragma once
 
+#include "kernels/qdot.h"
 #include "mlx/mlx.h"
 #include "mlx/primitives.h"
 
 namespace mlxlab::kernels {
 
 namespace mx = mlx::core;
+
+// How the kernels read scales and biases of this dtype (float32 unless bfloat16 or float16).
+ParamType param_type(mx::Dtype t);
 
 // dequantize(w, scales, biases) as float32 [N, K]: w [N, K * bits / 32] uint32, scales and biases
 // [N, K / group_size] float32/bfloat16/float16; the layout as qmatmul_layout_supported checks it.

@@ -50,12 +50,6 @@ Path path_of(Isa isa) {
   }
 }
 
-ParamType param_type(mx::Dtype t) {
-  if (t == mx::bfloat16) return ParamType::kBFloat16;
-  if (t == mx::float16) return ParamType::kFloat16;
-  return ParamType::kFloat32;
-}
-
 bool float_dtype(mx::Dtype t) { return t == mx::float32 || t == mx::bfloat16 || t == mx::float16; }
 
 // Offset in elements of x's flat (row-major) element i, for any strides.
@@ -181,11 +175,15 @@ Isa active_isa() {
   return static_cast<Isa>(g_isa.load());
 }
 
+bool layout_supported(int group_size, int bits, const std::string& mode, bool has_biases) {
+  if (mode != "affine" || (bits != 4 && bits != 8) || !has_biases) return false;
+  return group_size == 32 || group_size == 64 || group_size == 128;
+}
+
 bool qmatmul_layout_supported(const mx::array& x, const mx::array& w, const mx::array& scales,
                               const std::optional<mx::array>& biases, int group_size, int bits,
                               const std::string& mode, mx::StreamOrDevice s) {
-  if (mode != "affine" || (bits != 4 && bits != 8) || !biases) return false;
-  if (group_size != 32 && group_size != 64 && group_size != 128) return false;
+  if (!layout_supported(group_size, bits, mode, biases.has_value())) return false;
   if (mx::to_stream(s).device != mx::Device::cpu) return false;
   if (x.ndim() < 1 || !float_dtype(x.dtype())) return false;
   const int K = x.shape(-1);
@@ -196,13 +194,20 @@ bool qmatmul_layout_supported(const mx::array& x, const mx::array& w, const mx::
   return float_dtype(scales.dtype()) && biases->dtype() == scales.dtype();
 }
 
+namespace {
+
+// Whether x's rows fit our row kernel (at most kMaxRows).
+bool few_rows(const mx::array& x) {
+  return x.size() / x.shape(-1) <= static_cast<size_t>(kMaxRows);
+}
+
+}  // namespace
+
 bool qmatmul_supported(const mx::array& x, const mx::array& w, const mx::array& scales,
                        const std::optional<mx::array>& biases, int group_size, int bits,
                        const std::string& mode, mx::StreamOrDevice s) {
-  if (!qmatmul_layout_supported(x, w, scales, biases, group_size, bits, mode, s)) return false;
-  const size_t rows = x.size() / x.shape(-1);
-  if (rows > static_cast<size_t>(kMaxRows)) return false;
-  return ready(w) && ready(scales) && ready(*biases);
+  return qmatmul_layout_supported(x, w, scales, biases, group_size, bits, mode, s) && few_rows(x) &&
+         ready(w) && ready(scales) && ready(*biases);
 }
 
 mx::array dense_qmatmul(const mx::array& x, const mx::array& w, const mx::array& scales,
@@ -232,13 +237,11 @@ mx::array dense_qmatmul(const mx::array& x, const mx::array& w, const mx::array&
 mx::array qmatmul(const mx::array& x, const mx::array& w, const mx::array& scales,
                   const std::optional<mx::array>& biases, int group_size, int bits,
                   const std::string& mode, mx::StreamOrDevice s) {
-  if (!qmatmul_supported(x, w, scales, biases, group_size, bits, mode, s)) {
-    if (qmatmul_layout_supported(x, w, scales, biases, group_size, bits, mode, s) && ready(w) &&
-        ready(scales) && ready(*biases)) {
-      return dense_qmatmul(x, w, scales, *biases, group_size, bits, s);
-    }
+  if (!qmatmul_layout_supported(x, w, scales, biases, group_size, bits, mode, s) || !ready(w) ||
+      !ready(scales) || !ready(*biases)) {
     return mx::quantized_matmul(x, w, scales, biases, true, group_size, bits, mode, s);
   }
+  if (!few_rows(x)) return dense_qmatmul(x, w, scales, *biases, group_size, bits, s);
   auto stream = mx::to_stream(s);
   auto dtype = mx::promote_types(x.dtype(), scales.dtype());
   auto xin = x.dtype() == dtype ? x : mx::astype(x, dtype, stream);

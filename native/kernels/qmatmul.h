@@ -34,6 +34,9 @@ void set_isa(Isa isa);
 // Parse a path name (E_ARGUMENT otherwise).
 Isa parse_isa(const std::string& name);
 
+// Whether our kernels take this stored layout: affine, 4 or 8 bits, group 32/64/128, with biases.
+bool layout_supported(int group_size, int bits, const std::string& mode, bool has_biases);
+
 // Whether our kernel takes this call: affine mode, 4 or 8 bits, group 32/64/128, biases present,
 // floating x with at most kMaxRows rows, 2-D weights that match K, on a CPU stream.
 bool qmatmul_supported(const mx::array& x, const mx::array& w, const mx::array& scales,
