@@ -25,11 +25,6 @@ std::string join_ints(const int (&values)[N]) {
   return out;
 }
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 bool same_spec(const std::optional<QuantSpec>& a, const std::optional<QuantSpec>& b) {
   if (!a || !b) return !a && !b;
   return a->bits == b->bits && a->group_size == b->group_size && a->mode == b->mode;
@@ -379,7 +374,7 @@ ModelWeights fuse_adapter(const std::shared_ptr<Model>& model, const LoraConfig&
   std::map<std::string, Delta> deltas;
   if (lora.fine_tune_type != "full") {
     for (const auto& [name, a] : params) {
-      if (!ends_with(name, ".lora_a")) continue;
+      if (!name.ends_with(".lora_a")) continue;
       auto path = name.substr(0, name.size() - 7);
       Delta d{a, params.at(path + ".lora_b"), std::nullopt};
       if (auto it = params.find(path + ".m"); it != params.end()) d.m = it->second;

@@ -294,11 +294,6 @@ mx::array swap_row_halves(const mx::array& w, int n_heads, int a, int b) {
   return mx::reshape(mx::swapaxes(mx::reshape(w, split), 1, 2), shape);
 }
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // A norm weight llama.cpp stored as shift + w, back to w in its own float type (taking 1 off a
 // value in [0.5, 2] is exact: what remains is the rounding of the converter's 1 + w). A quantized
 // norm is refused.
@@ -385,7 +380,7 @@ GgufModel load_gguf_model(const std::string& path) {
       bool q = mapped->find(".self_attn.q_proj.") != std::string::npos;
       bool k = mapped->find(".self_attn.k_proj.") != std::string::npos;
       if (arch.rotary_permuted && (q || k)) a = unpermute_rotary_rows(a, q ? n_heads : n_kv);
-      if (arch.norm_shift != 0.0f && ends_with(*mapped, "norm.weight")) {
+      if (arch.norm_shift != 0.0f && mapped->ends_with("norm.weight")) {
         a = unshift_norm(a, arch.norm_shift, path, name);
       }
       model.gguf_names.insert_or_assign(*mapped, name);
@@ -446,9 +441,7 @@ ModelConfig config_from_gguf(const GgufModel& m) {
   std::map<std::pair<int, int>, int> counts;
   for (const auto& [name, w] : m.weights) {
     const std::string suffix = ".weight";
-    if (name.size() <= suffix.size() ||
-        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
-      continue;
+    if (name.size() <= suffix.size() || !name.ends_with(suffix)) continue;
     if (w.ndim() != 2) continue;
     auto path = name.substr(0, name.size() - suffix.size());
     auto scales = m.weights.find(path + ".scales");

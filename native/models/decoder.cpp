@@ -58,6 +58,12 @@ void require_positive(int value, const char* key) {
   if (value <= 0) fail(codes::kConfig, std::string(key) + " must be positive, got " + str(value));
 }
 
+void require_positive_float(float value, const char* key) {
+  if (!(value > 0)) {
+    fail(codes::kConfig, std::string(key) + " must be positive, got " + std::to_string(value));
+  }
+}
+
 void require_split_heads(const ModelConfig& c, const char* type) {
   if (c.head_dim * c.num_attention_heads == c.hidden_size) return;
   fail(codes::kConfig, std::string(type) + " takes head_dim = hidden_size / num_attention_heads (" +

@@ -88,6 +88,9 @@ ModelConfig normalize_config(const ModelConfig& config);
 // Throws Error(E_CONFIG) unless value > 0.
 void require_positive(int value, const char* key);
 
+// The same for a float key (NaN fails too).
+void require_positive_float(float value, const char* key);
+
 // Throws Error(E_CONFIG) unless head_dim * num_attention_heads == hidden_size (mlx-lm derives
 // head_dim so for qwen2 and phi3); `type` names the model type in the message.
 void require_split_heads(const ModelConfig& c, const char* type);

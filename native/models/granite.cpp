@@ -16,13 +16,6 @@ nn::Rope make_rope(const ModelConfig& c) {
   return nn::Rope::make(c.head_dim, c.rope_theta, /*traditional=*/false, c.rope_scaling);
 }
 
-// Throws Error(E_CONFIG) naming `key` unless value > 0.
-void require_positive_float(float value, const char* key) {
-  if (!(value > 0)) {
-    fail(codes::kConfig, std::string(key) + " must be positive, got " + std::to_string(value));
-  }
-}
-
 // A dense MLP, heads that split hidden_size exactly, and four positive multipliers.
 void check_config(const ModelConfig& c) {
   require_positive(c.intermediate_size, "intermediate_size");
@@ -47,8 +40,8 @@ void load_block(DecoderBlock& b, const BlockSource& s) {
 // o_proj, down_proj and lm_head keep 8 bits, group 64, whatever the rest gets (mlx-lm
 // quant_predicate: their small weights would underflow low-bit float scales).
 QuantSpec quant_spec(const std::string& path, const QuantSpec& spec) {
-  bool kept = path_ends_with(path, ".self_attn.o_proj") || path_ends_with(path, ".mlp.down_proj") ||
-              path == "lm_head";
+  bool kept =
+      path.ends_with(".self_attn.o_proj") || path.ends_with(".mlp.down_proj") || path == "lm_head";
   return kept ? QuantSpec{64, 8, "affine"} : spec;
 }
 

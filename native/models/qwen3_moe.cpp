@@ -62,7 +62,7 @@ void load_block(DecoderBlock& b, const BlockSource& s) {
 
 // The router keeps 8 bits, group 64, whatever the rest gets (mlx-lm quant_predicate).
 QuantSpec quant_spec(const std::string& path, const QuantSpec& spec) {
-  return path_ends_with(path, ".mlp.gate") ? QuantSpec{64, 8, "affine"} : spec;
+  return path.ends_with(".mlp.gate") ? QuantSpec{64, 8, "affine"} : spec;
 }
 
 }  // namespace

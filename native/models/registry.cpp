@@ -55,11 +55,6 @@ nn::RMSNorm BlockSource::norm(const std::string& name) const {
                            why, norm_offset);
 }
 
-bool path_ends_with(const std::string& path, const std::string& suffix) {
-  return path.size() >= suffix.size() &&
-         path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 const Architecture* find_architecture(const std::string& model_type) {
   for (const auto* a : kArchitectures) {
     if (a->model_type == model_type) return a;

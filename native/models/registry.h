@@ -60,9 +60,6 @@ struct Architecture {
   float (*logits_divisor)(const ModelConfig& config) = nullptr;
 };
 
-// Whether a module path ends with `suffix` (how quant_spec functions pick their layers).
-bool path_ends_with(const std::string& path, const std::string& suffix);
-
 // The architecture of a model_type; throws Error(E_CONFIG) listing the supported ones.
 const Architecture& architecture(const std::string& model_type);
 
