@@ -9,8 +9,7 @@
 //
 // Usage: node benchmarks/compute-modes.mjs [--model DIR | --random-1b] [--modes auto,float32,native]
 //          [--rounds 3] [--prompt-tokens 32] [--max-tokens 64] [--out FILE]
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT, SMOLLM2_DIR, gitState, runJson } from './lib/env.mjs';
@@ -45,19 +44,12 @@ async function random1b() {
 const model = values['random-1b'] ? await random1b() : values.model;
 const modes = values.modes.split(',');
 const rounds = Number(values.rounds);
-const tmp = mkdtempSync(join(tmpdir(), 'mlx-lab-modes-'));
 const runs = [];
-try {
-  for (let r = 1; r <= rounds; r++) {
-    for (const mode of modes) {
-      const out = join(tmp, `${mode}-${r}.json`);
-      const args = ['benchmarks/bandwidth.mjs', '--model', model, '--compute', mode, '--prompt-tokens', values['prompt-tokens'], '--max-tokens', values['max-tokens'], '--reps', '1', '--warmup', '1', '--copy-mb', '256', '--json', '--out', out];
-      runJson(process.execPath, args, { label: `${mode} (round ${r}/${rounds})`, log, quiet: true });
-      runs.push({ mode, round: r, report: JSON.parse(readFileSync(out, 'utf8')) });
-    }
+for (let r = 1; r <= rounds; r++) {
+  for (const mode of modes) {
+    const args = ['benchmarks/bandwidth.mjs', '--model', model, '--compute', mode, '--prompt-tokens', values['prompt-tokens'], '--max-tokens', values['max-tokens'], '--reps', '1', '--warmup', '1', '--copy-mb', '256', '--json'];
+    runs.push({ mode, round: r, report: runJson(process.execPath, args, { label: `${mode} (round ${r}/${rounds})`, log, quiet: true }) });
   }
-} finally {
-  rmSync(tmp, { recursive: true, force: true });
 }
 
 const summary = Object.fromEntries(
